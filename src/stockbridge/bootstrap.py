@@ -1,0 +1,107 @@
+"""Wiring: settings -> engine, unit of work, credentials cipher, connectors and runner.
+
+The one place real (or, in tests, fake) dependencies are put together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from stockbridge.config import Settings
+from stockbridge.connectors.base import BackOffice, WebStore
+from stockbridge.connectors.registry import ConnectorRegistry
+from stockbridge.credentials import CredentialCipher
+from stockbridge.db.engine import create_hub_engine, session_factory
+from stockbridge.db.migrate import is_current, upgrade
+from stockbridge.db.uow import UnitOfWork
+from stockbridge.retry import RetryPolicy
+from stockbridge.sync.context import Partners
+from stockbridge.sync.runner import SyncRunner
+
+__all__ = ["Hub", "NotInitialised", "bootstrap", "default_registry"]
+
+
+class NotInitialised(RuntimeError):
+    """The hub database does not exist or is not at the newest schema."""
+
+
+def default_registry() -> ConnectorRegistry:
+    """Every connector this installation ships. Partner packages add themselves here."""
+    return ConnectorRegistry()
+
+
+@dataclass
+class Hub:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    cipher: CredentialCipher
+    registry: ConnectorRegistry
+    retry: RetryPolicy
+    #: Overrides connector construction (tests wire in-memory partners here).
+    partners_override: Callable[[int], Partners] | None = field(default=None)
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.sessions)
+
+    def partners_for(self, store_id: int) -> Partners:
+        """Build the store's connectors from its connection rows."""
+        if self.partners_override is not None:
+            return self.partners_override(store_id)
+        web: WebStore | None = None
+        back_office: BackOffice | None = None
+        web_id = bo_id = None
+        with self.uow() as uow:
+            connections = list(uow.stores.connections(store_id))
+        for connection in connections:
+            secrets = self.cipher.decrypt(connection.credentials) if connection.credentials else {}
+            connector = self.registry.create(connection.kind, connection.settings or {}, secrets)
+            if connection.role == "web" and isinstance(connector, WebStore):
+                web, web_id = connector, connection.id
+            elif connection.role == "back_office" and isinstance(connector, BackOffice):
+                back_office, bo_id = connector, connection.id
+        return Partners(web, web_id, back_office, bo_id)
+
+    def runner(self) -> SyncRunner:
+        return SyncRunner(
+            uow=self.uow,
+            sessions=self.sessions,
+            partners_for=self.partners_for,
+            retry=self.retry,
+            lease_seconds=self.settings.lease_seconds,
+        )
+
+    def initialise(self) -> None:
+        """Create or upgrade the database schema."""
+        upgrade(self.engine)
+
+    def require_initialised(self) -> None:
+        if not is_current(self.engine):
+            raise NotInitialised("the hub is not initialised: run `stockbridge init` first")
+
+
+def bootstrap(
+    settings: Settings | None = None,
+    *,
+    registry: ConnectorRegistry | None = None,
+    retry: RetryPolicy | None = None,
+    partners_override: Callable[[int], Partners] | None = None,
+) -> Hub:
+    settings = settings or Settings()
+    home = settings.home_dir
+    home.mkdir(parents=True, exist_ok=True)
+    engine = create_hub_engine(settings.resolved_database_url)
+    return Hub(
+        settings=settings,
+        engine=engine,
+        sessions=session_factory(engine),
+        cipher=CredentialCipher.from_key_file(settings.key_path),
+        registry=registry or default_registry(),
+        retry=retry
+        or RetryPolicy(attempts=settings.retry_attempts, base_delay=settings.retry_base_delay),
+        partners_override=partners_override,
+    )

@@ -1,0 +1,347 @@
+"""The ``stockbridge`` command line. Commands parse input, call a use case in
+``services`` and map its errors to a one-line message and an exit code:
+0 success, 1 a run with item errors or a failed run, 2 usage errors and unknown stores.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+from rich.table import Table
+
+from stockbridge import services
+from stockbridge.bootstrap import Hub, NotInitialised, bootstrap
+from stockbridge.credentials import CredentialsUnreadable
+from stockbridge.domain.model import SYNC_ALL, InventorySource, Step
+from stockbridge.sync.context import StepOutcome
+from stockbridge.sync.runner import RunReport, RunTimeout
+
+__all__ = ["build_app", "main"]
+
+USAGE = 2
+
+
+class StepChoice(StrEnum):
+    ALL = "all"
+    ORDERS_IN = "orders-in"
+    ORDERS_OUT = "orders-out"
+    INVENTORY_IN = "inventory-in"
+    INVENTORY_OUT = "inventory-out"
+
+    def steps(self) -> tuple[Step, ...]:
+        return SYNC_ALL if self is StepChoice.ALL else (Step(self.value),)
+
+
+class OnOff(StrEnum):
+    ON = "on"
+    OFF = "off"
+
+
+StoreOption = Annotated[
+    str | None, typer.Option("--store", help="Store name; optional when only one exists.")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+TimezoneOption = Annotated[
+    str | None, typer.Option("--timezone", help="IANA time zone, e.g. America/Chicago.")
+]
+SourceOption = Annotated[
+    InventorySource | None,
+    typer.Option("--inventory-source", help="Which system's stock the web store shows."),
+]
+ErpOption = Annotated[
+    str | None, typer.Option("--erp-name", help="The ERP's name, for reference only.")
+]
+
+err = Console(stderr=True)
+
+
+def _fail(message: str, code: int = USAGE) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}", highlight=False, markup=True, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _mapped_errors() -> Iterator[None]:
+    try:
+        yield
+    except (services.StoreNotFound, services.InvalidSetting, services.DuplicateStore) as exc:
+        _fail(str(exc))
+    except NotInitialised as exc:
+        _fail(str(exc))
+    except CredentialsUnreadable as exc:
+        _fail(str(exc), 1)
+    except RunTimeout as exc:
+        _fail(str(exc), 1)
+
+
+def _print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str))
+
+
+class _RichListener:
+    """Progress bars per step on a terminal."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.tasks: dict[Step, TaskID] = {}
+
+    def step_started(self, step: Step, total: int | None) -> None:
+        if step not in self.tasks:
+            self.tasks[step] = self.progress.add_task(step.value, total=total)
+        else:
+            self.progress.update(self.tasks[step], total=total)
+
+    def step_advanced(self, step: Step, done: int, total: int | None) -> None:
+        self.progress.update(self.tasks[step], completed=done, total=total)
+
+    def step_finished(self, step: Step, outcome: StepOutcome) -> None:
+        task = self.tasks[step]
+        colour = "green" if outcome.status == "succeeded" else "yellow"
+        label = f"{step.value} [{colour}]{outcome.status}"
+        total = self.progress.tasks[task].total
+        self.progress.update(
+            task, description=label, completed=total or outcome.done, total=total or outcome.done
+        )
+
+
+def _report_dict(report: RunReport) -> dict[str, Any]:
+    return {
+        "run_id": report.run_id,
+        "status": report.status.value,
+        "steps": report.steps,
+        "error": report.error,
+        "item_errors": [
+            {"item": e.key, "message": e.message, "code": e.code} for e in report.errors
+        ],
+    }
+
+
+def _print_report(console: Console, report: RunReport) -> None:
+    table = Table(title=f"Run {report.run_id}: {report.status.value}")
+    for column in ("step", "status", "read", "changed", "failed", "note"):
+        table.add_column(column)
+    for step, entry in report.steps.items():
+        table.add_row(
+            step,
+            str(entry.get("status")),
+            str(entry.get("done", 0)),
+            str(entry.get("changed", 0)),
+            str(entry.get("failed", 0)),
+            str(entry.get("message") or ""),
+        )
+    console.print(table)
+    if report.error:
+        console.print(f"[red]{report.error}[/red]", highlight=False)
+    for error in report.errors[:50]:
+        code = f" [{error.code}]" if error.code else ""
+        console.print(f"  {error.key}: {error.message}{code}", highlight=False, markup=False)
+    if len(report.errors) > 50:
+        console.print(f"  ... and {len(report.errors) - 50} more (stockbridge runs --json)")
+
+
+def build_app(make_hub: Callable[[], Hub]) -> typer.Typer:
+    app = typer.Typer(
+        name="stockbridge",
+        help="Keep an online store and its back office in step.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+    )
+    store_app = typer.Typer(help="Add, list, show and change stores.", no_args_is_help=True)
+    app.add_typer(store_app, name="store")
+
+    def hub(initialised: bool = True) -> Hub:
+        instance = make_hub()
+        if initialised:
+            instance.require_initialised()
+        return instance
+
+    @app.command()
+    def init() -> None:
+        """Create (or upgrade) the hub database and the credentials key."""
+        with _mapped_errors():
+            instance = hub(initialised=False)
+            instance.initialise()
+            typer.echo(f"hub ready: {instance.engine.url.render_as_string(hide_password=True)}")
+
+    @store_app.command("add")
+    def store_add(
+        name: str,
+        timezone: TimezoneOption = None,
+        inventory_source: SourceOption = None,
+        erp_name: ErpOption = None,
+    ) -> None:
+        """Add a store."""
+        with _mapped_errors():
+            store = services.add_store(
+                hub(),
+                name,
+                timezone=timezone or "UTC",
+                inventory_source=inventory_source or InventorySource.BACK_OFFICE,
+                erp_name=erp_name,
+            )
+            typer.echo(f"store {store['name']!r} added")
+
+    @store_app.command("list")
+    def store_list(as_json: JsonOption = False) -> None:
+        """List stores."""
+        with _mapped_errors():
+            stores = services.list_stores(hub())
+        if as_json:
+            _print_json(stores)
+            return
+        table = Table()
+        for column in ("name", "timezone", "inventory source", "ERP", "connections"):
+            table.add_column(column)
+        for s in stores:
+            conns = ", ".join(f"{c['role']}={c['kind']} ({c['health']})" for c in s["connections"])
+            table.add_row(
+                s["name"],
+                s["timezone"],
+                s["inventory_source"],
+                s["erp_name"] or "",
+                conns or "none",
+            )
+        Console().print(table)
+
+    @store_app.command("show")
+    def store_show(name: str, as_json: JsonOption = False) -> None:
+        """Show every setting of a store."""
+        with _mapped_errors():
+            store = services.describe_store(hub(), name)
+        if as_json:
+            _print_json(store)
+            return
+        for key, value in store.items():
+            if key == "connections":
+                value = (
+                    ", ".join(f"{c['role']}={c['kind']} ({c['health']})" for c in value) or "none"
+                )
+            elif key == "erp_name" and value:
+                value = f"{value} (for reference; does not change how data syncs)"
+            typer.echo(f"{key}: {'' if value is None else value}")
+
+    @store_app.command("set")
+    def store_set(
+        name: str,
+        timezone: TimezoneOption = None,
+        inventory_source: SourceOption = None,
+        erp_name: ErpOption = None,
+        sync_all_button: Annotated[
+            OnOff | None, typer.Option("--sync-all-button", help="Show the Sync All button.")
+        ] = None,
+    ) -> None:
+        """Change a store's settings."""
+        with _mapped_errors():
+            services.update_store(
+                hub(),
+                name,
+                timezone=timezone,
+                inventory_source=inventory_source,
+                erp_name=erp_name,
+                sync_all_button=None if sync_all_button is None else sync_all_button is OnOff.ON,
+            )
+            typer.echo(f"store {name!r} updated")
+
+    @app.command("sync")
+    def sync_command(
+        step: Annotated[StepChoice, typer.Argument(help="all, or one step.")],
+        store: StoreOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Run Sync All or one step now, and wait for it."""
+        with _mapped_errors():
+            instance = hub()
+            console = Console()
+            if console.is_terminal and not as_json:
+                columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+                with Progress(*columns, console=console) as progress:
+                    report = services.sync(
+                        instance, store, step.steps(), listener=_RichListener(progress)
+                    )
+            else:
+                report = services.sync(instance, store, step.steps())
+        if as_json:
+            _print_json(_report_dict(report))
+        else:
+            _print_report(Console(), report)
+        raise typer.Exit(services.exit_code(report))
+
+    @app.command()
+    def runs(
+        store: StoreOption = None,
+        as_json: JsonOption = False,
+        limit: Annotated[int, typer.Option(min=1, max=1000, help="How many runs.")] = 20,
+    ) -> None:
+        """Run history with per-step counts and each item error."""
+        with _mapped_errors():
+            history = services.run_history(hub(), store, limit)
+        if as_json:
+            _print_json(history)
+            return
+        console = Console()
+        table = Table()
+        for column in ("run", "store", "trigger", "steps", "status", "finished", "counts"):
+            table.add_column(column)
+        for run in history:
+            counts = "; ".join(
+                f"{step} {e.get('changed', 0)} changed {e.get('failed', 0)} failed"
+                for step, e in run["progress"].items()
+            )
+            table.add_row(
+                str(run["id"]),
+                run["store"],
+                run["trigger"],
+                ",".join(run["steps"]),
+                run["status"],
+                run["finished_at"] or "",
+                counts,
+            )
+        console.print(table)
+        for run in history:
+            for error in run["item_errors"]:
+                console.print(
+                    f"run {run['id']} {error['step']} {error['item']}: {error['message']}",
+                    highlight=False,
+                    markup=False,
+                )
+
+    @app.command()
+    def status(store: StoreOption = None, as_json: JsonOption = False) -> None:
+        """Last run of each step, and the last manual sync apart from automatic ones."""
+        with _mapped_errors():
+            result = services.store_status(hub(), store)
+        if as_json:
+            _print_json(result)
+            return
+        if not result:
+            typer.echo("no store yet: add one with `stockbridge store add NAME`")
+        for entry in result:
+            typer.echo(f"store {entry['store']} ({entry['inventory_source']})")
+            typer.echo(f"  last manual sync:    {entry['last_manual_sync_at'] or 'never'}")
+            typer.echo(f"  last automatic sync: {entry['last_automatic_sync_at'] or 'never'}")
+            for step, last in entry["steps"].items():
+                text = "never"
+                if last is not None:
+                    text = f"{last['status']} at {last['finished_at']} ({last['trigger']}, "
+                    text += f"run {last['run_id']})"
+                typer.echo(f"  {step:<14} {text}")
+            conns = ", ".join(
+                f"{c['role']}={c['kind']} ({c['health']})" for c in entry["connections"]
+            )
+            typer.echo(f"  connections: {conns or 'none'}")
+
+    return app
+
+
+def main() -> None:
+    app = build_app(bootstrap)
+    sys.exit(app())

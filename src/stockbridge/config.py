@@ -1,0 +1,41 @@
+"""Settings, read from the environment (``STOCKBRIDGE_*``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """``STOCKBRIDGE_HOME`` holds the SQLite database and the credentials key;
+    ``STOCKBRIDGE_DATABASE_URL`` (any SQLAlchemy URL) overrides the database.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="STOCKBRIDGE_", extra="ignore")
+
+    home: Path = Field(default=Path("~/.stockbridge"))
+    database_url: str | None = None
+    #: Attempts per partner call for transient failures (the first try included).
+    retry_attempts: int = Field(default=3, ge=1, le=10)
+    #: First back-off delay in seconds; doubles each attempt, with jitter.
+    retry_base_delay: float = Field(default=0.5, ge=0)
+    #: How long a run holds its store's lease without renewing it before others may take over.
+    lease_seconds: int = Field(default=300, ge=5)
+
+    @property
+    def home_dir(self) -> Path:
+        return self.home.expanduser()
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.home_dir / 'stockbridge.db'}"
+
+    @property
+    def key_path(self) -> Path:
+        return self.home_dir / "credentials.key"

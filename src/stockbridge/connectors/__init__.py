@@ -1,0 +1,1 @@
+"""Partner connectors. ``base`` holds the protocols; one package per partner."""

@@ -1,0 +1,98 @@
+"""The two ports every partner connector implements: a web store and a back office.
+
+Concurrency style: synchronous and streaming. Methods block; long reads are iterators of
+``Page`` objects so the hub never holds a whole catalog or order history in memory.
+Sync steps run in worker threads; a connector instance is used by one thread at a time.
+
+Error contract (see ``connectors.errors``): a whole call that fails raises a
+``PartnerError`` subclass; a single item the partner refuses comes back as an
+``ItemError`` inside the result, with the partner's own message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from stockbridge.domain.model import (
+    BackOfficeItem,
+    BatchResult,
+    Page,
+    PostOutcome,
+    PostRequest,
+    StockUpdate,
+    WebOrder,
+    WebVariant,
+)
+
+__all__ = ["BackOffice", "WebStore"]
+
+
+@runtime_checkable
+class WebStore(Protocol):
+    """An online store (BigCommerce, Shopify, ...)."""
+
+    #: The most stock updates the partner accepts in one call.
+    max_inventory_batch: int
+
+    def iter_orders(self, since: datetime | None) -> Iterator[Page[WebOrder]]:
+        """Orders created or changed at or after ``since`` (all orders when None).
+
+        Pages come in ascending modification order; each page's ``cursor`` is a time from
+        which a later call resumes without missing an order (re-delivering some is fine:
+        the hub de-duplicates). Incomplete orders (abandoned checkouts) may be omitted.
+        Each order carries all of its lines.
+        """
+        ...
+
+    def iter_catalog(self, since: datetime | None) -> Iterator[Page[WebVariant]]:
+        """Variants changed at or after ``since`` (the whole catalog when None), with their
+        partner reference (used to address stock writes), name, price and web stock.
+        """
+        ...
+
+    def push_inventory(self, updates: Sequence[StockUpdate]) -> BatchResult:
+        """Set absolute stock for at most ``max_inventory_batch`` items in one call.
+
+        Before: ``updates`` has no two entries for the same (sku, location).
+        After: every update not named in the result's errors was accepted (the partner may
+        apply it asynchronously; do not read back to confirm). Idempotent: sending the
+        same absolute quantities again is harmless. Raises ``TransientPartnerError`` when
+        the call's outcome is unknown.
+        """
+        ...
+
+
+@runtime_checkable
+class BackOffice(Protocol):
+    """A back office (QuickBooks Online, a POS, an ERP feed, ...)."""
+
+    #: The most orders one ``post_orders`` call may carry.
+    max_orders_per_call: int
+
+    def iter_items(self, since: datetime | None) -> Iterator[Page[BackOfficeItem]]:
+        """Items (quantity on hand, price, name, active flag) changed at or after ``since``;
+        every item when None. Each page's ``cursor`` resumes the stream after a commit.
+        """
+        ...
+
+    def post_orders(self, requests: Sequence[PostRequest]) -> Sequence[PostOutcome]:
+        """Create one back-office document (sales receipt, invoice, file) per order.
+
+        Before: at most ``max_orders_per_call`` requests. After: exactly one outcome per
+        request, posted (with the document's reference) or refused (with the partner's
+        message). The request's ``idempotency_key`` is sent to partners that honour one, so
+        repeating a request never creates a second document. Raises
+        ``TransientPartnerError`` when it is unknown which orders went through; the
+        caller then asks ``find_posted`` before posting them again.
+        """
+        ...
+
+    def find_posted(self, requests: Sequence[PostRequest]) -> Mapping[str, str]:
+        """Look the orders up in the back office by their reference (e.g. DocNumber).
+
+        Returns web order id -> document reference for those that already exist; orders
+        absent from the answer were not posted. Read-only.
+        """
+        ...

@@ -1,0 +1,1 @@
+"""The hub database: models, migrations, engine set-up, unit of work and repositories."""

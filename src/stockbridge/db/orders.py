@@ -1,0 +1,197 @@
+"""Web orders in the hub and their way to the back office (post_state)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from stockbridge.db.catalog import POSTABLE_STATUSES, CatalogRepository
+from stockbridge.db.models import Order, OrderLineRow, PartnerLink
+from stockbridge.domain.model import OrderLine, WebOrder, WebOrderStatus
+from stockbridge.domain.orders import accepts_update
+
+__all__ = ["OrderRepository", "PendingOrder"]
+
+
+@dataclass(frozen=True, slots=True)
+class PendingOrder:
+    """An order waiting for the back office; ``uncertain`` if a post may have gone through."""
+
+    row_id: int
+    uncertain: bool
+    order: WebOrder
+
+
+def _lines_of(order: WebOrder, row_id: int) -> list[OrderLineRow]:
+    return [
+        OrderLineRow(
+            order_id=row_id,
+            line_no=n,
+            sku=line.sku,
+            name=line.name,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+        )
+        for n, line in enumerate(order.lines, start=1)
+    ]
+
+
+class OrderRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.catalog = CatalogRepository(session)
+
+    def apply_page(self, store_id: int, orders: Sequence[WebOrder]) -> int:
+        """Insert new orders and apply newer copies of known ones; older copies are ignored.
+
+        A posted order keeps its state whatever happens on the web. Hub-managed stock is
+        taken when an order first holds stock and given back if it is cancelled unposted.
+        Returns how many orders changed the hub.
+        """
+        ids = [o.web_id for o in orders]
+        existing = {
+            row.web_id: row
+            for row in self.session.scalars(
+                select(Order).where(Order.store_id == store_id, Order.web_id.in_(ids))
+            )
+        }
+        now = datetime.now(UTC)
+        changed = 0
+        for order in orders:
+            row = existing.get(order.web_id)
+            if row is not None and not accepts_update(row.modified_at, order):
+                continue
+            changed += 1
+            if row is None:
+                row = Order(store_id=store_id, web_id=order.web_id, created_at=now, post_attempts=0)
+                row.post_state = "pending" if order.status.postable else "not_postable"
+                self.session.add(row)
+                was_postable = False
+            else:
+                was_postable = WebOrderStatus(row.status).postable
+                if row.post_state != "posted":
+                    if order.status.postable and row.post_state == "not_postable":
+                        row.post_state = "pending"
+                    elif not order.status.postable and row.post_state == "pending":
+                        row.post_state = "not_postable"
+                self.session.execute(delete(OrderLineRow).where(OrderLineRow.order_id == row.id))
+            row.number = order.number
+            row.status = order.status.value
+            row.placed_at = order.placed_at
+            row.modified_at = order.modified_at
+            row.currency = order.currency
+            row.total = order.total
+            row.shipping = order.shipping
+            row.discount = order.discount
+            row.customer_email = order.customer_email
+            self.session.flush()
+            self.session.add_all(_lines_of(order, row.id))
+            if order.status.postable and not was_postable:
+                self.catalog.adjust_hub_managed(store_id, order.lines, -1)
+            elif was_postable and not order.status.postable and row.post_state != "posted":
+                self.catalog.adjust_hub_managed(store_id, order.lines, +1)
+        return changed
+
+    def next_to_post(self, store_id: int, after_row_id: int, limit: int) -> list[PendingOrder]:
+        rows = self.session.scalars(
+            select(Order)
+            .where(
+                Order.store_id == store_id,
+                Order.post_state.in_(("pending", "uncertain")),
+                Order.status.in_(POSTABLE_STATUSES),
+                Order.id > after_row_id,
+            )
+            .order_by(Order.id)
+            .limit(limit)
+        ).all()
+        lines: dict[int, list[OrderLine]] = {row.id: [] for row in rows}
+        for line in self.session.scalars(
+            select(OrderLineRow)
+            .where(OrderLineRow.order_id.in_(list(lines)))
+            .order_by(OrderLineRow.order_id, OrderLineRow.line_no)
+        ):
+            lines[line.order_id].append(
+                OrderLine(line.sku, line.quantity, line.unit_price, line.name)
+            )
+        return [
+            PendingOrder(
+                row_id=row.id,
+                uncertain=row.post_state == "uncertain",
+                order=WebOrder(
+                    web_id=row.web_id,
+                    number=row.number,
+                    status=WebOrderStatus(row.status),
+                    modified_at=row.modified_at,
+                    lines=tuple(lines[row.id]),
+                    placed_at=row.placed_at,
+                    currency=row.currency,
+                    total=row.total,
+                    shipping=row.shipping,
+                    discount=row.discount,
+                    customer_email=row.customer_email,
+                ),
+            )
+            for row in rows
+        ]
+
+    def mark_uncertain(self, row_ids: Sequence[int]) -> None:
+        """Record that a post is about to be attempted: until an answer is recorded, the
+        next run must look these orders up before posting them again.
+        """
+        if row_ids:
+            self.session.execute(
+                update(Order)
+                .where(Order.id.in_(list(row_ids)))
+                .values(post_state="uncertain", post_attempts=Order.post_attempts + 1)
+            )
+
+    def mark_posted(self, store_id: int, connection_id: int, documents: dict[str, str]) -> None:
+        """Record web order id -> back-office document; the order will not be posted again."""
+        now = datetime.now(UTC)
+        for web_id, document in documents.items():
+            row = self.session.scalar(
+                select(Order).where(Order.store_id == store_id, Order.web_id == web_id)
+            )
+            if row is None:
+                continue
+            row.post_state = "posted"
+            row.posted_at = now
+            row.last_error = None
+            link = self.session.scalar(
+                select(PartnerLink).where(
+                    PartnerLink.connection_id == connection_id,
+                    PartnerLink.entity == "order",
+                    PartnerLink.hub_id == row.id,
+                )
+            )
+            if link is None:
+                link = PartnerLink(connection_id=connection_id, entity="order", hub_id=row.id)
+                self.session.add(link)
+            link.partner_id = document
+            link.updated_at = now
+
+    def mark_refused(self, store_id: int, web_id: str, message: str) -> None:
+        """The back office refused the order: nothing was created; post it again next run."""
+        self.session.execute(
+            update(Order)
+            .where(Order.store_id == store_id, Order.web_id == web_id)
+            .values(post_state="pending", last_error=message)
+        )
+
+    def by_web_id(self, store_id: int, web_id: str) -> Order | None:
+        return self.session.scalar(
+            select(Order).where(Order.store_id == store_id, Order.web_id == web_id)
+        )
+
+    def document_ref(self, connection_id: int, order_row_id: int) -> str | None:
+        return self.session.scalar(
+            select(PartnerLink.partner_id).where(
+                PartnerLink.connection_id == connection_id,
+                PartnerLink.entity == "order",
+                PartnerLink.hub_id == order_row_id,
+            )
+        )

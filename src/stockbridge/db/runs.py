@@ -1,0 +1,174 @@
+"""Sync runs: requesting (with merging), per-store leases, progress, errors and history."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import CursorResult, and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from stockbridge.db.models import RunError, StoreLease, SyncRun
+from stockbridge.domain.model import ItemError, RunStatus, Step, Trigger
+
+__all__ = ["RunRepository"]
+
+
+def _steps_text(steps: Sequence[Step]) -> str:
+    return ",".join(step.value for step in steps)
+
+
+def parse_steps(text: str) -> tuple[Step, ...]:
+    return tuple(Step(part) for part in text.split(",") if part)
+
+
+class RunRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def request(
+        self, store_id: int, steps: Sequence[Step], trigger: Trigger
+    ) -> tuple[SyncRun, bool]:
+        """A queued run that will do ``steps``: an already queued run with the same trigger
+        that covers them (the request is merged into it), or a new one. Returns
+        (run, merged). Runs of different triggers stay apart, so "last manual sync" is true.
+        """
+        wanted = set(steps)
+        for run in self.session.scalars(
+            select(SyncRun)
+            .where(SyncRun.store_id == store_id, SyncRun.status == RunStatus.QUEUED.value)
+            .order_by(SyncRun.id)
+        ):
+            if run.trigger == trigger.value and wanted <= set(parse_steps(run.steps)):
+                run.merged_requests += 1
+                return run, True
+        run = SyncRun(
+            store_id=store_id,
+            trigger=trigger.value,
+            steps=_steps_text(steps),
+            status=RunStatus.QUEUED.value,
+            requested_at=datetime.now(UTC),
+            merged_requests=0,
+            progress={},
+        )
+        self.session.add(run)
+        self.session.flush()
+        return run, False
+
+    def get(self, run_id: int) -> SyncRun | None:
+        return self.session.get(SyncRun, run_id)
+
+    def claim(self, run_id: int) -> bool:
+        """Mark the run running. Only the lease holder calls this; a run left ``running``
+        by a holder that died is taken over (its lease expired).
+        """
+        result = self.session.execute(
+            update(SyncRun)
+            .where(SyncRun.id == run_id, SyncRun.status.in_(("queued", "running")))
+            .values(status=RunStatus.RUNNING.value, started_at=datetime.now(UTC))
+        )
+        return _rowcount(result) == 1
+
+    def finish(self, run_id: int, status: RunStatus, error: str | None) -> None:
+        self.session.execute(
+            update(SyncRun)
+            .where(SyncRun.id == run_id)
+            .values(status=status.value, finished_at=datetime.now(UTC), error=error)
+        )
+
+    def set_progress(self, run_id: int, progress: dict[str, Any]) -> None:
+        self.session.execute(update(SyncRun).where(SyncRun.id == run_id).values(progress=progress))
+
+    def add_errors(self, run_id: int, step: Step, errors: Sequence[ItemError]) -> None:
+        now = datetime.now(UTC)
+        self.session.add_all(
+            RunError(
+                run_id=run_id,
+                step=step.value,
+                item_key=e.key[:255],
+                message=e.message,
+                code=e.code,
+                created_at=now,
+            )
+            for e in errors
+        )
+
+    def errors(self, run_id: int) -> Sequence[RunError]:
+        return self.session.scalars(
+            select(RunError).where(RunError.run_id == run_id).order_by(RunError.id)
+        ).all()
+
+    def history(self, store_id: int | None, limit: int = 50) -> Sequence[SyncRun]:
+        query = select(SyncRun).order_by(SyncRun.id.desc()).limit(limit)
+        if store_id is not None:
+            query = query.where(SyncRun.store_id == store_id)
+        return self.session.scalars(query).all()
+
+    def unfinished(self) -> Sequence[SyncRun]:
+        return self.session.scalars(
+            select(SyncRun).where(SyncRun.status.in_(("queued", "running"))).order_by(SyncRun.id)
+        ).all()
+
+    def last_finished(self, store_id: int, *, manual_only: bool = False) -> Sequence[SyncRun]:
+        query = (
+            select(SyncRun)
+            .where(SyncRun.store_id == store_id, SyncRun.finished_at.is_not(None))
+            .order_by(SyncRun.id.desc())
+            .limit(200)
+        )
+        if manual_only:
+            query = query.where(SyncRun.trigger == Trigger.MANUAL.value)
+        return self.session.scalars(query).all()
+
+    # leases ------------------------------------------------------------------
+
+    def acquire_lease(self, store_id: int, run_id: int, holder: str, seconds: int) -> bool:
+        """Take the store's lease for ``run_id`` if it is free, expired, or already ours."""
+        now = datetime.now(UTC)
+        self._ensure_lease_row(store_id)
+        result = self.session.execute(
+            update(StoreLease)
+            .where(
+                StoreLease.store_id == store_id,
+                or_(
+                    StoreLease.run_id.is_(None),
+                    StoreLease.expires_at < now,
+                    and_(StoreLease.run_id == run_id, StoreLease.holder == holder),
+                ),
+            )
+            .values(run_id=run_id, holder=holder, expires_at=now + timedelta(seconds=seconds))
+        )
+        return _rowcount(result) == 1
+
+    def renew_lease(self, store_id: int, run_id: int, holder: str, seconds: int) -> bool:
+        result = self.session.execute(
+            update(StoreLease)
+            .where(
+                StoreLease.store_id == store_id,
+                StoreLease.run_id == run_id,
+                StoreLease.holder == holder,
+            )
+            .values(expires_at=datetime.now(UTC) + timedelta(seconds=seconds))
+        )
+        return _rowcount(result) == 1
+
+    def release_lease(self, store_id: int, run_id: int, holder: str) -> None:
+        self.session.execute(
+            update(StoreLease)
+            .where(
+                StoreLease.store_id == store_id,
+                StoreLease.run_id == run_id,
+                StoreLease.holder == holder,
+            )
+            .values(run_id=None, holder=None, expires_at=None)
+        )
+
+    def _ensure_lease_row(self, store_id: int) -> None:
+        if self.session.get(StoreLease, store_id) is None:
+            self.session.add(StoreLease(store_id=store_id))
+            self.session.flush()
+
+
+def _rowcount(result: Any) -> int:
+    return int(result.rowcount) if isinstance(result, CursorResult) else 0

@@ -1,0 +1,144 @@
+"""Stores, their partner connections and their cursors."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from stockbridge.db.models import Connection, Cursor, Store, StoreLease
+from stockbridge.domain.model import InventorySource
+from stockbridge.domain.store import StoreSettings
+
+__all__ = ["DuplicateStore", "StoreRepository", "to_settings"]
+
+
+class DuplicateStore(ValueError):
+    """A store of that name exists already."""
+
+
+def to_settings(store: Store) -> StoreSettings:
+    return StoreSettings(
+        id=store.id,
+        name=store.name,
+        timezone=store.timezone,
+        inventory_source=InventorySource(store.inventory_source),
+        erp_name=store.erp_name,
+        sync_all_button=store.sync_all_button,
+    )
+
+
+class StoreRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(
+        self,
+        name: str,
+        *,
+        timezone: str,
+        inventory_source: InventorySource,
+        erp_name: str | None,
+    ) -> Store:
+        store = Store(
+            name=name,
+            timezone=timezone,
+            inventory_source=inventory_source.value,
+            erp_name=erp_name,
+            sync_all_button=True,
+            options={},
+            created_at=datetime.now(UTC),
+        )
+        self.session.add(store)
+        try:
+            self.session.flush()
+        except IntegrityError:
+            raise DuplicateStore(f"a store named {name!r} exists already") from None
+        self.session.add(StoreLease(store_id=store.id))
+        return store
+
+    def get(self, store_id: int) -> Store | None:
+        return self.session.get(Store, store_id)
+
+    def by_name(self, name: str) -> Store | None:
+        return self.session.scalar(select(Store).where(Store.name == name))
+
+    def all(self) -> Sequence[Store]:
+        return self.session.scalars(select(Store).order_by(Store.name)).all()
+
+    # connections -------------------------------------------------------------
+
+    def connections(self, store_id: int) -> Sequence[Connection]:
+        return self.session.scalars(
+            select(Connection).where(Connection.store_id == store_id).order_by(Connection.role)
+        ).all()
+
+    def connection(self, store_id: int, role: str) -> Connection | None:
+        return self.session.scalar(
+            select(Connection).where(Connection.store_id == store_id, Connection.role == role)
+        )
+
+    def connect(
+        self,
+        store_id: int,
+        *,
+        role: str,
+        kind: str,
+        settings: dict[str, Any],
+        credentials: bytes | None,
+    ) -> Connection:
+        """Create or replace the store's connection in ``role``. Cursors of a replaced
+        connection of another kind are dropped: a new partner account is read afresh.
+        """
+        existing = self.connection(store_id, role)
+        if existing is not None and existing.kind != kind:
+            self.session.delete(existing)
+            self.session.flush()
+            existing = None
+        if existing is None:
+            existing = Connection(store_id=store_id, role=role, created_at=datetime.now(UTC))
+            self.session.add(existing)
+        existing.kind = kind
+        existing.settings = settings
+        existing.credentials = credentials
+        existing.health = "connected"
+        existing.last_error = None
+        self.session.flush()
+        return existing
+
+    def set_health(self, connection_id: int, health: str, last_error: str | None) -> None:
+        connection = self.session.get(Connection, connection_id)
+        if connection is not None:
+            connection.health = health
+            connection.last_error = last_error
+
+    # cursors -----------------------------------------------------------------
+
+    def cursor(self, connection_id: int, stream: str) -> datetime | None:
+        return self.session.scalar(
+            select(Cursor.position).where(
+                Cursor.connection_id == connection_id, Cursor.stream == stream
+            )
+        )
+
+    def advance_cursor(self, connection_id: int, stream: str, position: datetime | None) -> None:
+        """Move the cursor forward to ``position``; never backward. Commit with the data."""
+        if position is None:
+            return
+        row = self.session.scalar(
+            select(Cursor).where(Cursor.connection_id == connection_id, Cursor.stream == stream)
+        )
+        now = datetime.now(UTC)
+        if row is None:
+            self.session.add(
+                Cursor(
+                    connection_id=connection_id, stream=stream, position=position, updated_at=now
+                )
+            )
+        elif position > row.position:
+            row.position = position
+            row.updated_at = now

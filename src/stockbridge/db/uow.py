@@ -1,0 +1,47 @@
+"""The unit of work: one transaction, rolled back unless the caller commits."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from stockbridge.db.catalog import CatalogRepository
+from stockbridge.db.orders import OrderRepository
+from stockbridge.db.runs import RunRepository
+from stockbridge.db.stores import StoreRepository
+
+__all__ = ["UnitOfWork"]
+
+
+class UnitOfWork:
+    """``with uow: ...; uow.commit()`` — leaving the block without commit rolls back."""
+
+    session: Session
+    stores: StoreRepository
+    catalog: CatalogRepository
+    orders: OrderRepository
+    runs: RunRepository
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def __enter__(self) -> UnitOfWork:
+        self.session = self._sessions()
+        self.stores = StoreRepository(self.session)
+        self.catalog = CatalogRepository(self.session)
+        self.orders = OrderRepository(self.session)
+        self.runs = RunRepository(self.session)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.session.rollback()
+        self.session.close()
+
+    def commit(self) -> None:
+        self.session.commit()

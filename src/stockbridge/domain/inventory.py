@@ -1,0 +1,79 @@
+"""Inventory arithmetic: what the web store should show, and what must move to get there.
+
+available to web = source quantity - quantity withheld for web orders the back office has
+not accounted for yet (never below zero). Hub-managed (backorder) items show the hub's own
+quantity. Where the web store is the master, the hub pushes nothing but hub-managed items.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+
+from stockbridge.domain.model import DEFAULT_LOCATION, InventorySource, OrderLine, StockUpdate
+
+__all__ = [
+    "StockRow",
+    "available_to_web",
+    "plan_push",
+    "target_quantity",
+    "withheld_by_sku",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class StockRow:
+    """One variant's stock at one location as the hub holds it.
+
+    ``last_sent`` is what the web store last received from the hub (None: never sent).
+    """
+
+    stock_id: int
+    sku: str
+    location: str
+    source: InventorySource
+    hub_managed: bool
+    back_office_qty: int | None
+    hub_qty: int | None
+    last_sent: int | None = None
+    partner_ref: str | None = None
+
+
+def available_to_web(source_quantity: int, withheld: int) -> int:
+    """Stock the web may sell: the source's quantity less what unposted orders took."""
+    return max(0, source_quantity - max(0, withheld))
+
+
+def target_quantity(row: StockRow, withheld: int) -> int | None:
+    """The quantity the web store should show for ``row``; None when the hub must not push.
+
+    ``withheld`` is the quantity on web orders not yet reflected in ``back_office_qty``.
+    Withholding applies at the default location, where web orders take their stock.
+    """
+    if row.hub_managed:
+        return None if row.hub_qty is None else max(0, row.hub_qty)
+    if row.source.web_is_master or row.back_office_qty is None:
+        return None
+    return available_to_web(
+        row.back_office_qty, withheld if row.location == DEFAULT_LOCATION else 0
+    )
+
+
+def plan_push(
+    rows: Iterable[StockRow], withheld: Mapping[str, int]
+) -> Iterator[tuple[int, StockUpdate]]:
+    """Yield (stock id, update) for each row whose target differs from what the web last
+    received. Lazy: memory stays flat whatever the catalog size.
+    """
+    for row in rows:
+        target = target_quantity(row, withheld.get(row.sku, 0))
+        if target is not None and target != row.last_sent:
+            yield row.stock_id, StockUpdate(row.sku, target, row.location, row.partner_ref)
+
+
+def withheld_by_sku(lines: Iterable[OrderLine]) -> dict[str, int]:
+    """Sum the quantities of order lines by SKU (the lines of orders not yet accounted for)."""
+    totals: dict[str, int] = {}
+    for line in lines:
+        totals[line.sku] = totals.get(line.sku, 0) + line.quantity
+    return totals

@@ -1,0 +1,229 @@
+"""Entities the hub and its partners exchange. Frozen, typed, standard library only.
+
+Money is ``Decimal``; quantities are ``int``; times are timezone-aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Generic, TypeVar
+
+__all__ = [
+    "DEFAULT_LOCATION",
+    "SYNC_ALL",
+    "BackOfficeItem",
+    "BatchResult",
+    "InventorySource",
+    "ItemError",
+    "OrderLine",
+    "Page",
+    "PostOutcome",
+    "PostRequest",
+    "RunStatus",
+    "Step",
+    "StockUpdate",
+    "Trigger",
+    "WebOrder",
+    "WebOrderStatus",
+    "WebVariant",
+]
+
+DEFAULT_LOCATION = "default"
+
+T = TypeVar("T")
+
+
+class InventorySource(StrEnum):
+    """Which system's stock figure the web store shows (per store; a product may override)."""
+
+    BACK_OFFICE = "back_office"
+    WEB = "web"
+    ERP_VIA_WEB = "erp_via_web"
+    API = "api"
+
+    @property
+    def explanation(self) -> str:
+        return _SOURCE_EXPLANATIONS[self]
+
+    @property
+    def web_is_master(self) -> bool:
+        return self in (InventorySource.WEB, InventorySource.ERP_VIA_WEB)
+
+
+_SOURCE_EXPLANATIONS = {
+    InventorySource.BACK_OFFICE: "The back office is the master; the hub pushes its stock "
+    "to the web.",
+    InventorySource.WEB: "The web store is the master; the hub follows it and pushes only "
+    "hub-managed (backorder) items.",
+    InventorySource.ERP_VIA_WEB: "An ERP updates the web store directly; the hub follows web "
+    "stock and runs a daily full sync.",
+    InventorySource.API: "An ERP pushes stock to the hub's API (or the hub pulls a feed); the hub "
+    "pushes it to the web.",
+}
+
+
+class Step(StrEnum):
+    """The four steps of the sync cycle, in the order Sync All runs them."""
+
+    ORDERS_IN = "orders-in"
+    ORDERS_OUT = "orders-out"
+    INVENTORY_IN = "inventory-in"
+    INVENTORY_OUT = "inventory-out"
+
+
+SYNC_ALL: tuple[Step, ...] = (
+    Step.ORDERS_IN,
+    Step.ORDERS_OUT,
+    Step.INVENTORY_IN,
+    Step.INVENTORY_OUT,
+)
+
+
+class Trigger(StrEnum):
+    MANUAL = "manual"
+    SCHEDULE = "schedule"
+    WEBHOOK = "webhook"
+    API = "api"
+
+
+class RunStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    PARTIAL = "partial"  # finished, some items failed (they are retried by the next run)
+    FAILED = "failed"  # the run itself stopped; see its error
+
+    @property
+    def finished(self) -> bool:
+        return self in (RunStatus.SUCCEEDED, RunStatus.PARTIAL, RunStatus.FAILED)
+
+
+class WebOrderStatus(StrEnum):
+    """A web order's state in the hub's words; each web connector maps its partner's codes."""
+
+    INCOMPLETE = "incomplete"  # abandoned checkout: never taken in, never posted
+    AWAITING_PAYMENT = "awaiting_payment"
+    OPEN = "open"
+    FULFILLED = "fulfilled"
+    CANCELLED = "cancelled"
+    REFUNDED = "refunded"
+
+    @property
+    def postable(self) -> bool:
+        """Whether an order in this state belongs in the back office (and holds stock)."""
+        return self in (
+            WebOrderStatus.AWAITING_PAYMENT,
+            WebOrderStatus.OPEN,
+            WebOrderStatus.FULFILLED,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLine:
+    sku: str
+    quantity: int
+    unit_price: Decimal
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class WebOrder:
+    """A web order as the web store reports it. ``web_id`` is the partner's id."""
+
+    web_id: str
+    number: str
+    status: WebOrderStatus
+    modified_at: datetime
+    lines: tuple[OrderLine, ...]
+    placed_at: datetime | None = None
+    currency: str = "USD"
+    total: Decimal = Decimal("0")
+    shipping: Decimal = Decimal("0")
+    discount: Decimal = Decimal("0")
+    customer_email: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PostRequest:
+    """One order to post, with the deterministic key that makes posting idempotent."""
+
+    order: WebOrder
+    idempotency_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class ItemError:
+    """Why one item (a SKU, an order) failed, in the partner's own words."""
+
+    key: str
+    message: str
+    code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PostOutcome:
+    """The answer for one order: ``document_ref`` when posted, ``error`` when refused."""
+
+    web_id: str
+    document_ref: str | None = None
+    error: ItemError | None = None
+
+    @property
+    def posted(self) -> bool:
+        return self.document_ref is not None
+
+
+@dataclass(frozen=True, slots=True)
+class BackOfficeItem:
+    """An item as the back office knows it. ``quantity`` is None for non-stock items."""
+
+    sku: str
+    name: str | None = None
+    price: Decimal | None = None
+    quantity: int | None = None
+    active: bool = True
+    modified_at: datetime | None = None
+    partner_id: str | None = None
+    location: str = DEFAULT_LOCATION
+
+
+@dataclass(frozen=True, slots=True)
+class WebVariant:
+    """A sellable variant on the web store. ``quantity`` is None when stock is not tracked."""
+
+    sku: str
+    partner_ref: str
+    name: str | None = None
+    price: Decimal | None = None
+    quantity: int | None = None
+    modified_at: datetime | None = None
+    location: str = DEFAULT_LOCATION
+
+
+@dataclass(frozen=True, slots=True)
+class StockUpdate:
+    """Set the web store's stock of ``sku`` at ``location`` to ``quantity`` (absolute)."""
+
+    sku: str
+    quantity: int
+    location: str = DEFAULT_LOCATION
+    partner_ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """The answer to one batch write: every item not listed in ``errors`` was accepted."""
+
+    errors: tuple[ItemError, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a stream. ``cursor`` is where to resume once this page is committed."""
+
+    items: tuple[T, ...]
+    cursor: datetime | None = None
+    total: int | None = field(default=None, compare=False)

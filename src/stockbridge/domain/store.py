@@ -1,0 +1,19 @@
+"""A store's settings as the sync engine sees them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from stockbridge.domain.model import InventorySource
+
+__all__ = ["StoreSettings"]
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSettings:
+    id: int
+    name: str
+    timezone: str
+    inventory_source: InventorySource
+    erp_name: str | None
+    sync_all_button: bool

@@ -1,0 +1,256 @@
+"""Use cases the CLI (and later the API and dashboard) call. Plain functions of a ``Hub``
+and parsed input; they raise the errors below, which entry points map to exit codes / 4xx.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from stockbridge.bootstrap import Hub
+from stockbridge.db.models import Store
+from stockbridge.db.runs import parse_steps
+from stockbridge.db.stores import DuplicateStore
+from stockbridge.db.uow import UnitOfWork
+from stockbridge.domain.model import SYNC_ALL, InventorySource, RunStatus, Step, Trigger
+from stockbridge.sync.context import ProgressListener
+from stockbridge.sync.runner import RunReport
+
+__all__ = [
+    "DuplicateStore",
+    "InvalidSetting",
+    "StoreNotFound",
+    "add_store",
+    "describe_store",
+    "list_stores",
+    "resolve_store",
+    "run_history",
+    "store_status",
+    "sync",
+    "update_store",
+]
+
+
+class StoreNotFound(LookupError):
+    pass
+
+
+class InvalidSetting(ValueError):
+    pass
+
+
+MAX_NAME = 100
+
+
+def _check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidSetting(
+            f"unknown time zone {name!r} (use an IANA name such as Europe/London)"
+        ) from None
+    return name
+
+
+def _check_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > MAX_NAME or any(c in name for c in "/\\\n\r\t"):
+        raise InvalidSetting(
+            f"store names are 1-{MAX_NAME} characters without slashes or line breaks"
+        )
+    return name
+
+
+def _find(uow: UnitOfWork, name: str | None) -> Store:
+    if name is None:
+        stores = uow.stores.all()
+        if len(stores) == 1:
+            return stores[0]
+        if not stores:
+            raise StoreNotFound("no store yet: add one with `stockbridge store add NAME`")
+        names = ", ".join(s.name for s in stores)
+        raise StoreNotFound(f"several stores exist ({names}): choose one with --store NAME")
+    store = uow.stores.by_name(name)
+    if store is None:
+        raise StoreNotFound(f"no store named {name!r}")
+    return store
+
+
+def resolve_store(hub: Hub, name: str | None) -> int:
+    with hub.uow() as uow:
+        return _find(uow, name).id
+
+
+def add_store(
+    hub: Hub,
+    name: str,
+    *,
+    timezone: str = "UTC",
+    inventory_source: InventorySource = InventorySource.BACK_OFFICE,
+    erp_name: str | None = None,
+) -> dict[str, Any]:
+    with hub.uow() as uow:
+        store = uow.stores.add(
+            _check_name(name),
+            timezone=_check_timezone(timezone),
+            inventory_source=inventory_source,
+            erp_name=erp_name or None,
+        )
+        uow.commit()
+        return _store_dict(uow, store)
+
+
+def update_store(
+    hub: Hub,
+    name: str,
+    *,
+    timezone: str | None = None,
+    inventory_source: InventorySource | None = None,
+    erp_name: str | None = None,
+    sync_all_button: bool | None = None,
+) -> dict[str, Any]:
+    with hub.uow() as uow:
+        store = _find(uow, name)
+        if timezone is not None:
+            store.timezone = _check_timezone(timezone)
+        if inventory_source is not None:
+            store.inventory_source = inventory_source.value
+        if erp_name is not None:
+            store.erp_name = erp_name or None
+        if sync_all_button is not None:
+            store.sync_all_button = sync_all_button
+        uow.commit()
+        return _store_dict(uow, store)
+
+
+def list_stores(hub: Hub) -> list[dict[str, Any]]:
+    with hub.uow() as uow:
+        return [_store_dict(uow, store) for store in uow.stores.all()]
+
+
+def describe_store(hub: Hub, name: str) -> dict[str, Any]:
+    with hub.uow() as uow:
+        return _store_dict(uow, _find(uow, name))
+
+
+def _store_dict(uow: UnitOfWork, store: Store) -> dict[str, Any]:
+    source = InventorySource(store.inventory_source)
+    return {
+        "name": store.name,
+        "timezone": store.timezone,
+        "inventory_source": source.value,
+        "inventory_source_means": source.explanation,
+        "erp_name": store.erp_name,
+        "sync_all_button": store.sync_all_button,
+        "connections": [
+            {"role": c.role, "kind": c.kind, "health": c.health, "last_error": c.last_error}
+            for c in uow.stores.connections(store.id)
+        ],
+    }
+
+
+def sync(
+    hub: Hub,
+    store_name: str | None,
+    steps: tuple[Step, ...] = SYNC_ALL,
+    *,
+    trigger: Trigger = Trigger.MANUAL,
+    listener: ProgressListener | None = None,
+) -> RunReport:
+    """Request a run of ``steps`` for the store and carry it out now (or, if another worker
+    is already running one for the store, wait for it and then run)."""
+    store_id = resolve_store(hub, store_name)
+    runner = hub.runner()
+    run_id, _merged = runner.request(store_id, steps, trigger)
+    return runner.execute(run_id, listener=listener)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def run_history(hub: Hub, store_name: str | None, limit: int = 20) -> list[dict[str, Any]]:
+    with hub.uow() as uow:
+        store_id = _find(uow, store_name).id if store_name else None
+        names = {s.id: s.name for s in uow.stores.all()}
+        return [
+            {
+                "id": run.id,
+                "store": names.get(run.store_id),
+                "trigger": run.trigger,
+                "steps": [s.value for s in parse_steps(run.steps)],
+                "status": run.status,
+                "requested_at": _iso(run.requested_at),
+                "started_at": _iso(run.started_at),
+                "finished_at": _iso(run.finished_at),
+                "merged_requests": run.merged_requests,
+                "progress": run.progress,
+                "error": run.error,
+                "item_errors": [
+                    {"step": e.step, "item": e.item_key, "message": e.message, "code": e.code}
+                    for e in uow.runs.errors(run.id)
+                ],
+            }
+            for run in uow.runs.history(store_id, limit)
+        ]
+
+
+@dataclass(frozen=True)
+class _StepLast:
+    run_id: int
+    status: str
+    finished_at: datetime | None
+    trigger: str
+
+
+def store_status(hub: Hub, store_name: str | None) -> list[dict[str, Any]]:
+    """Per store: the last run of each step and the last manual sync, apart from automatic."""
+    with hub.uow() as uow:
+        stores = [_find(uow, store_name)] if store_name else list(uow.stores.all())
+        result = []
+        for store in stores:
+            last: dict[str, _StepLast] = {}
+            for run in uow.runs.last_finished(store.id):
+                for step, entry in (run.progress or {}).items():
+                    if step not in last:
+                        last[step] = _StepLast(
+                            run.id, entry.get("status", "?"), run.finished_at, run.trigger
+                        )
+            manual = uow.runs.last_finished(store.id, manual_only=True)
+            automatic = [
+                r for r in uow.runs.last_finished(store.id) if r.trigger != Trigger.MANUAL.value
+            ]
+            active = [r for r in uow.runs.unfinished() if r.store_id == store.id]
+            result.append(
+                {
+                    "store": store.name,
+                    "inventory_source": store.inventory_source,
+                    "last_manual_sync_at": _iso(manual[0].finished_at) if manual else None,
+                    "last_automatic_sync_at": _iso(automatic[0].finished_at) if automatic else None,
+                    "steps": {
+                        step.value: (
+                            {
+                                "run_id": last[step.value].run_id,
+                                "status": last[step.value].status,
+                                "finished_at": _iso(last[step.value].finished_at),
+                                "trigger": last[step.value].trigger,
+                            }
+                            if step.value in last
+                            else None
+                        )
+                        for step in SYNC_ALL
+                    },
+                    "active_runs": [
+                        {"id": r.id, "status": r.status, "steps": r.steps} for r in active
+                    ],
+                    "connections": _store_dict(uow, store)["connections"],
+                }
+            )
+        return result
+
+
+def exit_code(report: RunReport) -> int:
+    """0 when every item succeeded, 1 when the run had item errors or failed."""
+    return 0 if report.status is RunStatus.SUCCEEDED else 1

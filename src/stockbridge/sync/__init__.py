@@ -1,0 +1,1 @@
+"""The four steps of the sync cycle and the run lifecycle (leases, merging, recording)."""

@@ -1,0 +1,69 @@
+"""What a step needs: the store, its partners, the database and the run's tracker."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy.orm import Session
+
+from stockbridge.connectors.base import BackOffice, WebStore
+from stockbridge.db.uow import UnitOfWork
+from stockbridge.domain.model import ItemError, Step
+from stockbridge.domain.store import StoreSettings
+from stockbridge.retry import RetryPolicy
+
+__all__ = ["Partners", "ProgressListener", "StepContext", "StepOutcome", "Tracker"]
+
+
+@dataclass(frozen=True)
+class Partners:
+    """The store's connected partners; either side may be missing."""
+
+    web: WebStore | None = None
+    web_connection_id: int | None = None
+    back_office: BackOffice | None = None
+    back_office_connection_id: int | None = None
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """How a step ended. status: succeeded | partial | failed | skipped."""
+
+    status: str
+    done: int = 0
+    failed: int = 0
+    message: str | None = None
+
+
+class ProgressListener(Protocol):
+    """Told about progress as a run goes (a terminal progress bar, a dashboard)."""
+
+    def step_started(self, step: Step, total: int | None) -> None: ...
+
+    def step_advanced(self, step: Step, done: int, total: int | None) -> None: ...
+
+    def step_finished(self, step: Step, outcome: StepOutcome) -> None: ...
+
+
+class Tracker(Protocol):
+    """The step's view of its run: progress, item errors, and periodic checkpoints."""
+
+    def set_total(self, total: int | None) -> None: ...
+
+    def advance(self, count: int) -> None: ...
+
+    def item_failed(self, errors: list[ItemError]) -> None: ...
+
+    def checkpoint(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class StepContext:
+    store: StoreSettings
+    partners: Partners
+    uow: Callable[[], UnitOfWork]
+    sessions: Callable[[], Session]
+    retry: RetryPolicy
+    tracker: Tracker

@@ -1,0 +1,65 @@
+"""Step 4, inventory-out: what differs from what the web last received, in full batches.
+
+available to web = back-office quantity - quantity on web orders the back office has not
+accounted for yet; hub-managed items show the hub's quantity; where the web store is the
+master only hub-managed items are pushed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import partial
+
+from stockbridge.db.catalog import iter_stock_rows
+from stockbridge.domain.batching import batched
+from stockbridge.domain.inventory import StockRow, plan_push
+from stockbridge.sync.context import StepContext, StepOutcome, Tracker
+from stockbridge.sync.inventory_in import STOCK_READ_MARK
+
+__all__ = ["inventory_out"]
+
+_REPORT_EVERY = 1000
+
+
+def inventory_out(ctx: StepContext) -> StepOutcome:
+    web, connection_id = ctx.partners.web, ctx.partners.web_connection_id
+    if web is None or connection_id is None:
+        return StepOutcome("skipped", message="no web store connected")
+    bo_connection_id = ctx.partners.back_office_connection_id
+    with ctx.uow() as uow:
+        withheld: dict[str, int] = {}
+        if bo_connection_id is not None:
+            reflected_at = uow.stores.cursor(bo_connection_id, STOCK_READ_MARK)
+            withheld = uow.catalog.withheld(ctx.store.id, reflected_at)
+        ctx.tracker.set_total(uow.catalog.count_stock_rows(ctx.store.id))
+    rows = iter_stock_rows(
+        ctx.sessions,
+        store_id=ctx.store.id,
+        web_connection_id=connection_id,
+        store_source=ctx.store.inventory_source,
+    )
+    pushed = failed = 0
+    for batch in batched(plan_push(_counted(rows, ctx.tracker), withheld), web.max_inventory_batch):
+        updates = [update for _, update in batch]
+        result = ctx.retry.call(partial(web.push_inventory, updates))
+        refused = {error.key for error in result.errors}
+        sent = [(sid, u.quantity) for sid, u in batch if u.sku not in refused]
+        with ctx.uow() as uow:
+            uow.catalog.record_sent(connection_id, sent)
+            uow.commit()
+        pushed += len(sent)
+        failed += len(batch) - len(sent)
+        if result.errors:
+            ctx.tracker.item_failed(list(result.errors))
+        ctx.tracker.checkpoint()
+    return StepOutcome("partial" if failed else "succeeded", done=pushed, failed=failed)
+
+
+def _counted(rows: Iterator[StockRow], tracker: Tracker) -> Iterator[StockRow]:
+    seen = 0
+    for row in rows:
+        yield row
+        seen += 1
+        if seen % _REPORT_EVERY == 0:
+            tracker.advance(_REPORT_EVERY)
+    tracker.advance(seen % _REPORT_EVERY)

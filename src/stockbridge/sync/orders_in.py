@@ -1,0 +1,31 @@
+"""Step 1, orders-in: new and changed web orders since the cursor, into the hub."""
+
+from __future__ import annotations
+
+from stockbridge.domain.orders import should_take_in
+from stockbridge.sync.context import StepContext, StepOutcome
+from stockbridge.sync.paging import resumable_pages
+
+__all__ = ["ORDERS_STREAM", "orders_in"]
+
+ORDERS_STREAM = "orders"
+
+
+def orders_in(ctx: StepContext) -> StepOutcome:
+    web, connection_id = ctx.partners.web, ctx.partners.web_connection_id
+    if web is None or connection_id is None:
+        return StepOutcome("skipped", message="no web store connected")
+    with ctx.uow() as uow:
+        since = uow.stores.cursor(connection_id, ORDERS_STREAM)
+    done = 0
+    for page in resumable_pages(web.iter_orders, since, ctx.retry):
+        if page.total is not None:
+            ctx.tracker.set_total(page.total)
+        with ctx.uow() as uow:
+            uow.orders.apply_page(ctx.store.id, [o for o in page.items if should_take_in(o)])
+            uow.stores.advance_cursor(connection_id, ORDERS_STREAM, page.cursor)
+            uow.commit()
+        done += len(page.items)
+        ctx.tracker.advance(len(page.items))
+        ctx.tracker.checkpoint()
+    return StepOutcome("succeeded", done=done)

@@ -1,0 +1,134 @@
+"""Step 2, orders-out: each web order not yet posted becomes one back-office document.
+
+Exactly once, across failures and crashes:
+1. orders whose earlier attempt has an unknown outcome (``uncertain``) are looked up in
+   the back office by reference first; found ones are recorded, never posted again;
+2. the rest are marked ``uncertain`` and that is committed BEFORE the partner is called;
+3. the partner gets each order's deterministic idempotency key;
+4. documents are recorded (committed) after the partner confirms them. A refusal puts the
+   order back to ``pending`` with the partner's message, to be tried by the next run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from stockbridge.connectors.base import BackOffice
+from stockbridge.connectors.errors import TransientPartnerError
+from stockbridge.db.orders import PendingOrder
+from stockbridge.domain.model import ItemError, PostOutcome, PostRequest
+from stockbridge.domain.orders import idempotency_key
+from stockbridge.sync.context import StepContext, StepOutcome
+
+__all__ = ["orders_out"]
+
+
+def orders_out(ctx: StepContext) -> StepOutcome:
+    back_office = ctx.partners.back_office
+    connection_id = ctx.partners.back_office_connection_id
+    if back_office is None or connection_id is None:
+        return StepOutcome("skipped", message="no back office connected")
+    store_id = ctx.store.id
+    posted = failed = 0
+    after = 0
+    while True:
+        with ctx.uow() as uow:
+            batch = uow.orders.next_to_post(store_id, after, back_office.max_orders_per_call)
+        if not batch:
+            break
+        after = batch[-1].row_id
+        ok, refused = _post_batch(ctx, back_office, connection_id, batch)
+        posted += ok
+        failed += refused
+        ctx.tracker.advance(len(batch))
+        ctx.tracker.checkpoint()
+    return StepOutcome("partial" if failed else "succeeded", done=posted, failed=failed)
+
+
+def _post_batch(
+    ctx: StepContext, back_office: BackOffice, connection_id: int, batch: Sequence[PendingOrder]
+) -> tuple[int, int]:
+    """Post one batch; returns (posted, refused). Leaves orders ``uncertain`` when the
+    partner cannot tell us what happened after the bounded retries.
+    """
+    store_id = ctx.store.id
+    requests = {
+        p.order.web_id: PostRequest(p.order, idempotency_key(store_id, p.order.web_id))
+        for p in batch
+    }
+    row_ids = {p.order.web_id: p.row_id for p in batch}
+    to_check = [requests[p.order.web_id] for p in batch if p.uncertain]
+    posted = 0
+    for attempt in range(1, ctx.retry.attempts + 1):
+        try:
+            if to_check:
+                found = dict(back_office.find_posted(to_check))
+                _record_posted(ctx, connection_id, found)
+                posted += len(found)
+                for web_id in found:
+                    requests.pop(web_id, None)
+            if not requests:
+                return posted, 0
+            with ctx.uow() as uow:
+                uow.orders.mark_uncertain([row_ids[w] for w in requests])
+                uow.commit()
+            outcomes = back_office.post_orders(list(requests.values()))
+            break
+        except TransientPartnerError as exc:
+            to_check = list(requests.values())
+            if attempt >= ctx.retry.attempts:
+                ctx.tracker.item_failed(
+                    [
+                        ItemError(
+                            f"order {r.order.number}",
+                            f"back office did not answer; will be checked before posting "
+                            f"again: {exc}",
+                            exc.code,
+                        )
+                        for r in requests.values()
+                    ]
+                )
+                return posted, len(requests)
+            ctx.retry.sleep(ctx.retry.delay(attempt))
+    else:  # pragma: no cover - the loop always breaks or returns
+        raise AssertionError("unreachable")
+    ok, refused = _record_outcomes(ctx, connection_id, requests, outcomes)
+    return posted + ok, refused
+
+
+def _record_posted(ctx: StepContext, connection_id: int, documents: dict[str, str]) -> None:
+    if documents:
+        with ctx.uow() as uow:
+            uow.orders.mark_posted(ctx.store.id, connection_id, documents)
+            uow.commit()
+
+
+def _record_outcomes(
+    ctx: StepContext,
+    connection_id: int,
+    requests: dict[str, PostRequest],
+    outcomes: Sequence[PostOutcome],
+) -> tuple[int, int]:
+    by_id = {o.web_id: o for o in outcomes}
+    documents: dict[str, str] = {}
+    errors: list[ItemError] = []
+    with ctx.uow() as uow:
+        for web_id, request in requests.items():
+            outcome = by_id.get(web_id)
+            if outcome is not None and outcome.document_ref is not None:
+                documents[web_id] = outcome.document_ref
+                continue
+            if outcome is None:
+                # The partner did not answer for it: keep it uncertain, look it up next run.
+                errors.append(
+                    ItemError(f"order {request.order.number}", "back office gave no answer")
+                )
+                continue
+            error = outcome.error or ItemError(web_id, "refused without a reason")
+            message = error.message
+            uow.orders.mark_refused(ctx.store.id, web_id, message)
+            errors.append(ItemError(f"order {request.order.number}", message, error.code))
+        uow.orders.mark_posted(ctx.store.id, connection_id, documents)
+        uow.commit()
+    ctx.tracker.item_failed(errors)
+    return len(documents), len(errors)

@@ -1,0 +1,142 @@
+"""Shared fixtures: a hub on SQLite (always) and on PostgreSQL (when reachable), wired to
+in-memory partners."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from stockbridge.bootstrap import Hub, bootstrap
+from stockbridge.config import Settings
+from stockbridge.domain.model import InventorySource
+from stockbridge.retry import RetryPolicy
+from stockbridge.sync.context import Partners
+from tests.fakes import FakeBackOffice, FakeWebStore
+
+POSTGRES_URL = os.environ.get(
+    "STOCKBRIDGE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+_pg_state: dict[str, str | None] = {}
+
+
+def postgres_unavailable() -> str | None:
+    """None when PostgreSQL answers; otherwise why not (checked once per session)."""
+    if "reason" not in _pg_state:
+        try:
+            engine = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+            with engine.connect() as connection:
+                connection.execute(text("select 1"))
+            engine.dispose()
+            _pg_state["reason"] = None
+        except (SQLAlchemyError, ImportError, OSError) as exc:
+            _pg_state["reason"] = f"PostgreSQL not reachable at {POSTGRES_URL}: {exc}".splitlines()[
+                0
+            ]
+    return _pg_state["reason"]
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    reason = postgres_unavailable()
+    if reason:
+        return f"PostgreSQL suite: SKIPPED ({reason})"
+    return f"PostgreSQL suite: running against {POSTGRES_URL}"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    reason = postgres_unavailable()
+    if reason:
+        terminalreporter.write_line(
+            f"NOTE: the PostgreSQL suite was skipped: {reason}", yellow=True
+        )
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
+    reason = postgres_unavailable()
+    if reason:
+        pytest.skip(reason)
+    schema = f"sb_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    options = quote(f"-csearch_path={schema}")
+    yield f"{POSTGRES_URL}?options={options}"
+    with admin.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'hub.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+NO_WAIT = RetryPolicy(attempts=3, base_delay=0, sleep=lambda _s: None)
+
+
+@dataclass
+class Harness:
+    """A hub whose stores talk to in-memory partners."""
+
+    hub: Hub
+    partners: dict[int, Partners] = field(default_factory=dict)
+
+    def add_store(
+        self,
+        name: str = "shop",
+        *,
+        source: InventorySource = InventorySource.BACK_OFFICE,
+        web: FakeWebStore | None = None,
+        back_office: FakeBackOffice | None = None,
+    ) -> int:
+        with self.hub.uow() as uow:
+            store = uow.stores.add(name, timezone="UTC", inventory_source=source, erp_name=None)
+            web_id = bo_id = None
+            if web is not None:
+                web_id = uow.stores.connect(
+                    store.id, role="web", kind="fake-web", settings={}, credentials=None
+                ).id
+            if back_office is not None:
+                bo_id = uow.stores.connect(
+                    store.id, role="back_office", kind="fake-bo", settings={}, credentials=None
+                ).id
+            uow.commit()
+            self.partners[store.id] = Partners(web, web_id, back_office, bo_id)
+            return store.id
+
+
+def make_harness(tmp_path: Path, database_url: str) -> Harness:
+    harness = Harness(hub=None)  # type: ignore[arg-type]
+    hub = bootstrap(
+        Settings(home=tmp_path / "home", database_url=database_url, lease_seconds=30),
+        retry=NO_WAIT,
+        partners_override=lambda store_id: harness.partners[store_id],
+    )
+    hub.initialise()
+    harness.hub = hub
+    return harness
+
+
+@pytest.fixture
+def harness(tmp_path: Path, database_url: str) -> Iterator[Harness]:
+    h = make_harness(tmp_path, database_url)
+    yield h
+    h.hub.engine.dispose()
+
+
+@pytest.fixture
+def sqlite_harness(tmp_path: Path) -> Iterator[Harness]:
+    h = make_harness(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}")
+    yield h
+    h.hub.engine.dispose()
