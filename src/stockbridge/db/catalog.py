@@ -10,11 +10,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
-from stockbridge.db.models import Order, OrderLineRow, PartnerLink, StockLevel, Variant
+from stockbridge.db.models import Order, OrderLineRow, PartnerLink, StockLevel, UtcDateTime, Variant
 from stockbridge.db.upsert import upsert
 from stockbridge.domain.inventory import StockRow
 from stockbridge.domain.model import (
@@ -203,23 +203,27 @@ class CatalogRepository:
         return changed
 
     def record_sent(self, connection_id: int, sent: Sequence[tuple[int, int]]) -> None:
-        """Remember the quantity each stock row (by id) was last sent to the web store."""
-        now = datetime.now(UTC)
-        upsert(
-            self.session,
-            PartnerLink.__table__,  # type: ignore[arg-type]
-            [
-                {
-                    "connection_id": connection_id,
-                    "entity": "stock",
-                    "hub_id": stock_id,
-                    "sent_value": str(quantity),
-                    "updated_at": now,
-                }
-                for stock_id, quantity in sent
-            ],
-            keys=("connection_id", "entity", "hub_id"),
-            update=("sent_value", "updated_at"),
+        """Remember the quantity each stock row (by id) was last sent to the web store.
+
+        The hot path of inventory-out: one driver-level executemany, portable SQL
+        (``ON CONFLICT`` is understood by SQLite and PostgreSQL alike).
+        """
+        if not sent:
+            return
+        connection = self.session.connection()
+        dialect = connection.dialect
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        to_db = UtcDateTime.bind_processor(dialect)
+        now: Any = datetime.now(UTC)
+        now = to_db(now) if to_db else now
+        sql = (
+            "INSERT INTO partner_links (connection_id, entity, hub_id, sent_value, updated_at) "
+            f"VALUES ({mark}, 'stock', {mark}, {mark}, {mark}) "
+            "ON CONFLICT (connection_id, entity, hub_id) "
+            "DO UPDATE SET sent_value = excluded.sent_value, updated_at = excluded.updated_at"
+        )
+        connection.exec_driver_sql(
+            sql, [(connection_id, stock_id, str(quantity), now) for stock_id, quantity in sent]
         )
 
     def set_hub_managed(self, store_id: int, sku: str, quantity: int | None) -> Variant:
@@ -262,15 +266,16 @@ def iter_stock_rows(
     store_source: InventorySource,
     chunk: int = 2000,
 ) -> Iterator[StockRow]:
-    """Every stock row of the store with what the web last received, in id order.
+    """Every stock row of the store with what the web last received, in variant order.
 
     Reads keyset-paged chunks, each in its own short transaction, so memory stays flat and
     no transaction is open while the caller talks to a partner.
     """
     sent = aliased(PartnerLink)
     ref = aliased(PartnerLink)
-    query = (
+    base = (
         select(
+            Variant.id,
             StockLevel.id,
             Variant.sku,
             StockLevel.location,
@@ -281,7 +286,7 @@ def iter_stock_rows(
             sent.sent_value,
             ref.partner_id,
         )
-        .join(Variant, Variant.id == StockLevel.variant_id)
+        .join(StockLevel, StockLevel.variant_id == Variant.id)
         .outerjoin(
             sent,
             and_(
@@ -298,26 +303,54 @@ def iter_stock_rows(
                 ref.hub_id == Variant.id,
             ),
         )
-        .where(Variant.store_id == store_id)
-        .order_by(StockLevel.id)
-        .limit(chunk)
+        .order_by(Variant.id, StockLevel.id)
     )
+    page_ids = (
+        select(Variant.id)
+        .where(Variant.store_id == store_id, Variant.id > bindparam("after"))
+        .order_by(Variant.id)
+        .limit(chunk)
+        .scalar_subquery()
+    )
+    # Page by variant id (an index range scan, no sort), then take every stock row of those
+    # variants through the variant_id index. Compiled once and run at the driver level:
+    # at a million rows, SQLAlchemy's per-row result processing is the largest cost.
+    statement = base.where(Variant.id.in_(page_ids))
     after = 0
     while True:
         with sessions() as session:
-            rows = session.execute(query.where(StockLevel.id > after)).all()
+            connection = session.connection()
+            compiled = statement.compile(dialect=connection.dialect)
+            params = compiled.construct_params({"after": after})
+            args: Any = (
+                tuple(params[name] for name in compiled.positiontup or ())
+                if compiled.positional
+                else params
+            )
+            rows = connection.exec_driver_sql(compiled.string, args).all()
         if not rows:
             return
-        for sid, sku, location, hub_managed, override, bo_qty, hub_qty, sent_value, partner in rows:
+        for (
+            _vid,
+            sid,
+            sku,
+            location,
+            hub_managed,
+            override,
+            bo_qty,
+            hub_qty,
+            sent_qty,
+            partner,
+        ) in rows:
             yield StockRow(
                 stock_id=sid,
                 sku=sku,
                 location=location,
                 source=InventorySource(override) if override else store_source,
-                hub_managed=hub_managed,
+                hub_managed=bool(hub_managed),
                 back_office_qty=bo_qty,
                 hub_qty=hub_qty,
-                last_sent=None if sent_value is None else int(sent_value),
+                last_sent=None if sent_qty is None else int(sent_qty),
                 partner_ref=partner,
             )
         after = rows[-1][0]

@@ -111,7 +111,10 @@ class Variant(Base):
     """A sellable variant, keyed by SKU within a store."""
 
     __tablename__ = "variants"
-    __table_args__ = (UniqueConstraint("store_id", "sku"),)
+    __table_args__ = (
+        UniqueConstraint("store_id", "sku"),
+        Index("ix_variants_store_id_id", "store_id", "id"),  # keyset paging by store
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))

@@ -8,7 +8,7 @@ quantity. Where the web store is the master, the hub pushes nothing but hub-mana
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from stockbridge.domain.model import DEFAULT_LOCATION, InventorySource, OrderLine, StockUpdate
 
@@ -21,11 +21,12 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class StockRow:
+class StockRow(NamedTuple):
     """One variant's stock at one location as the hub holds it.
 
     ``last_sent`` is what the web store last received from the hub (None: never sent).
+    A named tuple rather than a frozen dataclass: a million of these are made per full
+    catalog pass, and tuples are built several times faster.
     """
 
     stock_id: int

@@ -164,6 +164,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_variants")),
         sa.UniqueConstraint("store_id", "sku", name=op.f("uq_variants_store_id")),
     )
+    op.create_index("ix_variants_store_id_id", "variants", ["store_id", "id"], unique=False)
     op.create_table(
         "cursors",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -280,6 +281,7 @@ def downgrade() -> None:
 
     op.drop_table("order_lines")
     op.drop_table("cursors")
+    op.drop_index("ix_variants_store_id_id", table_name="variants")
     op.drop_table("variants")
     with op.batch_alter_table("sync_runs", schema=None) as batch_op:
         batch_op.drop_index("ix_sync_runs_store_status")

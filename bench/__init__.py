@@ -1,0 +1,1 @@
+"""Benchmarks. Run ``./dev bench`` (all) or ``./dev bench NAME``; each prints its figures."""

@@ -1,0 +1,165 @@
+"""Hub-side cost of inventory-out: diff, batching and bookkeeping against in-memory partners.
+
+For each catalog size, a fresh SQLite hub is seeded with N variants (one stock row each),
+then inventory-out runs twice: first with every variant changed (nothing sent before), then
+after 1% of back-office quantities changed. Each size runs in its own process so peak RSS
+is that size's alone.
+
+    python -m bench inventory_out                      # 100,000 and 1,000,000 variants
+    python -m bench inventory_out --variants 100000    # one size
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, select, text, update
+
+from bench.partners import CountingWebStore, IdleBackOffice
+from stockbridge.bootstrap import bootstrap
+from stockbridge.config import Settings
+from stockbridge.db.models import StockLevel, Variant
+from stockbridge.domain.batching import calls_needed
+from stockbridge.domain.model import InventorySource, Step, Trigger
+from stockbridge.retry import RetryPolicy
+from stockbridge.sync.context import Partners
+
+
+def _seed(hub: Any, store_id: int, count: int) -> None:
+    now = datetime.now(UTC)
+    chunk = 20_000
+    with hub.engine.begin() as connection:
+        for start in range(0, count, chunk):
+            stop = min(count, start + chunk)
+            connection.execute(
+                insert(Variant),
+                [
+                    {
+                        "store_id": store_id,
+                        "sku": f"SKU-{i:07d}",
+                        "name": f"Item {i}",
+                        "active": True,
+                        "hub_managed": False,
+                        "updated_at": now,
+                    }
+                    for i in range(start, stop)
+                ],
+            )
+        connection.execute(
+            text(
+                "INSERT INTO stock_levels (variant_id, location, back_office_qty, updated_at) "
+                "SELECT id, 'default', id % 50, :now FROM variants WHERE store_id = :store"
+            ),
+            {"now": now.replace(tzinfo=None), "store": store_id},
+        )
+
+
+def run_size(variants: int, changed_pct: float) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        web, back_office = CountingWebStore(), IdleBackOffice()
+        partners: dict[int, Partners] = {}
+        hub = bootstrap(
+            Settings(home=Path(tmp), database_url=f"sqlite:///{tmp}/bench.db"),
+            retry=RetryPolicy(attempts=1),
+            partners_override=lambda store_id: partners[store_id],
+        )
+        hub.initialise()
+        with hub.uow() as uow:
+            store = uow.stores.add(
+                "bench", timezone="UTC", inventory_source=InventorySource.BACK_OFFICE, erp_name=None
+            )
+            web_id = uow.stores.connect(
+                store.id, role="web", kind="bench", settings={}, credentials=None
+            ).id
+            bo_id = uow.stores.connect(
+                store.id, role="back_office", kind="bench", settings={}, credentials=None
+            ).id
+            uow.commit()
+            store_id = store.id
+        partners[store_id] = Partners(web, web_id, back_office, bo_id)
+        _seed(hub, store_id, variants)
+        runner = hub.runner()
+        results: dict[str, Any] = {"variants": variants}
+
+        def timed(label: str, expected_items: int) -> None:
+            calls_before, items_before = web.calls, web.items
+            run_id, _ = runner.request(store_id, (Step.INVENTORY_OUT,), Trigger.MANUAL)
+            started = time.perf_counter()
+            report = runner.execute(run_id)
+            elapsed = time.perf_counter() - started
+            calls, items = web.calls - calls_before, web.items - items_before
+            assert report.status.value == "succeeded", report
+            assert items == expected_items, (items, expected_items)
+            results[label] = {
+                "changed_items": items,
+                "seconds": round(elapsed, 3),
+                "catalog_items_per_s": round(variants / elapsed),
+                "changed_items_per_s": round(items / elapsed),
+                "partner_calls": calls,
+                "minimum_calls": calls_needed(items, web.max_inventory_batch),
+                "largest_batch": web.largest_batch,
+            }
+
+        timed("all_changed", variants)
+        step = max(1, round(100 / changed_pct))
+        with hub.engine.begin() as connection:
+            ids = select(StockLevel.id).where(StockLevel.id % step == 0).scalar_subquery()
+            connection.execute(
+                update(StockLevel)
+                .where(StockLevel.id.in_(ids))
+                .values(back_office_qty=StockLevel.back_office_qty + 1000)
+            )
+        timed(f"{changed_pct:g}pct_changed", variants // step)
+        hub.engine.dispose()
+    results["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return results
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench inventory_out")
+    parser.add_argument("--variants", type=int, action="append", help="catalog size (repeatable)")
+    parser.add_argument("--changed-pct", type=float, default=1.0)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    sizes = args.variants or [100_000, 1_000_000]
+    if args.child:
+        print(json.dumps(run_size(sizes[0], args.changed_pct)))
+        return 0
+    print("inventory-out, hub side (SQLite, in-memory partners, batch max 2,000)")
+    for size in sizes:
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bench",
+                "inventory_out",
+                "--child",
+                "--variants",
+                str(size),
+                "--changed-pct",
+                str(args.changed_pct),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"\n{size:,} variants — peak RSS {result['peak_rss_mb']} MB")
+        for label, figures in result.items():
+            if isinstance(figures, dict):
+                print(
+                    f"  {label:>15}: {figures['catalog_items_per_s']:,} items/s over the catalog "
+                    f"({figures['seconds']} s); {figures['changed_items']:,} pushed in "
+                    f"{figures['partner_calls']} calls (minimum {figures['minimum_calls']}, "
+                    f"largest batch {figures['largest_batch']})"
+                )
+    return 0
