@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -43,7 +44,7 @@ class SlowWebStore(FakeWebStore):
 
 
 def switches(trace: list[str]) -> int:
-    return sum(1 for a, b in zip(trace, trace[1:], strict=False) if a != b)
+    return sum(1 for a, b in itertools.pairwise(trace) if a != b)
 
 
 def test_two_sync_all_at_once_never_interleave(harness: Harness) -> None:
@@ -70,7 +71,7 @@ def test_two_sync_all_at_once_never_interleave(harness: Harness) -> None:
     with harness.hub.uow() as uow:
         runs = uow.runs.history(None)
         spans = sorted((r.started_at, r.finished_at) for r in runs if r.started_at)
-    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+    for (_, end), (start, _) in itertools.pairwise(spans):
         assert end is not None and start is not None and end <= start
 
 
