@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -20,6 +21,10 @@ from stockbridge.domain.model import InventorySource
 from stockbridge.retry import RetryPolicy
 from stockbridge.sync.context import Partners
 from tests.fakes import FakeBackOffice, FakeWebStore
+
+# HYPOTHESIS_PROFILE=deep for a long search before a release; CI uses the default.
+settings.register_profile("deep", max_examples=1000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 POSTGRES_URL = os.environ.get(
     "STOCKBRIDGE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

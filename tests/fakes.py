@@ -134,9 +134,16 @@ class FakeWebStore:
         return order
 
     def set_status(self, web_id: str, status: WebOrderStatus) -> WebOrder:
+        """Change an order's status; like BigCommerce, cancelling returns its stock."""
         old = self.orders[web_id]
         new = WebOrder(old.web_id, old.number, status, self.clock.now(), old.lines)
         self.orders[web_id] = new
+        if old.status.postable != status.postable:
+            sign = 1 if old.status.postable else -1
+            for line in old.lines:
+                key = (line.sku, DEFAULT_LOCATION)
+                if key in self.stock:
+                    self.stock[key] = max(0, self.stock[key] + sign * line.quantity)
         return new
 
     def quantity(self, sku: str, location: str = DEFAULT_LOCATION) -> int | None:

@@ -295,3 +295,16 @@ def test_run_with_no_partners_is_recorded_as_skipped(harness: Harness) -> None:
     report = sync_all(harness)
     assert report.status is RunStatus.SUCCEEDED
     assert {e["status"] for e in report.steps.values()} == {"skipped"}
+
+
+def test_web_side_stock_moves_are_set_right_again(harness: Harness) -> None:
+    _, web, bo = seeded(harness, {"A": 20})
+    order = web.place_order([("A", 1)])
+    sync_all(harness)
+    assert (bo.quantity("A"), web.quantity("A")) == (19, 19)
+    web.set_status(order.web_id, WebOrderStatus.CANCELLED)  # the web gives its stock back
+    assert web.quantity("A") == 20
+    sync_all(harness)
+    # The receipt stands in the back office (the master): the web is set back to 19.
+    assert len(bo.documents_for(order.web_id)) == 1
+    assert web.quantity("A") == 19

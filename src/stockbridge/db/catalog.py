@@ -167,6 +167,7 @@ class CatalogRepository:
         )
         now = datetime.now(UTC)
         links: list[dict[str, Any]] = []
+        drifted: list[tuple[int, str]] = []
         changed = 0
         for seen in variants_seen:
             variant = variants[seen.sku]
@@ -182,6 +183,8 @@ class CatalogRepository:
             level = levels[(variant.id, seen.location)]
             level.web_qty = seen.quantity
             level.updated_at = now
+            if seen.quantity is not None:
+                drifted.append((level.id, str(seen.quantity)))
             links.append(
                 {
                     "connection_id": connection_id,
@@ -200,7 +203,48 @@ class CatalogRepository:
             keys=("connection_id", "entity", "hub_id"),
             update=("partner_id", "updated_at"),
         )
+        self._forget_sent_where_web_differs(connection_id, drifted)
         return changed
+
+    def forget_sent(self, store_id: int, skus: Iterable[str]) -> None:
+        """Forget what was last sent for these SKUs at the default location (where web
+        orders take stock), so the next inventory-out sets the web store right.
+        """
+        wanted = sorted(set(skus))
+        for start in range(0, len(wanted), 500):
+            stock_ids = (
+                select(StockLevel.id)
+                .join(Variant, Variant.id == StockLevel.variant_id)
+                .where(
+                    Variant.store_id == store_id,
+                    Variant.sku.in_(wanted[start : start + 500]),
+                    StockLevel.location == "default",
+                )
+            )
+            self.session.execute(
+                update(PartnerLink)
+                .where(PartnerLink.entity == "stock", PartnerLink.hub_id.in_(stock_ids))
+                .values(sent_value=None)
+            )
+
+    def _forget_sent_where_web_differs(
+        self, connection_id: int, observed: Sequence[tuple[int, str]]
+    ) -> None:
+        """The web holds something other than what the hub last sent (changed on the web
+        side): forget what was sent, so the next inventory-out sets it right again.
+        """
+        for start in range(0, len(observed), 500):
+            chunk = dict(observed[start : start + 500])
+            links = self.session.scalars(
+                select(PartnerLink).where(
+                    PartnerLink.connection_id == connection_id,
+                    PartnerLink.entity == "stock",
+                    PartnerLink.hub_id.in_(list(chunk)),
+                )
+            )
+            for link in links:
+                if link.sent_value is not None and link.sent_value != chunk[link.hub_id]:
+                    link.sent_value = None
 
     def record_sent(self, connection_id: int, sent: Sequence[tuple[int, int]]) -> None:
         """Remember the quantity each stock row (by id) was last sent to the web store.

@@ -61,6 +61,7 @@ class OrderRepository:
         }
         now = datetime.now(UTC)
         changed = 0
+        web_moved: set[str] = set()
         for order in orders:
             row = existing.get(order.web_id)
             if row is not None and not accepts_update(row.modified_at, order):
@@ -90,10 +91,15 @@ class OrderRepository:
             row.customer_email = order.customer_email
             self.session.flush()
             self.session.add_all(_lines_of(order, row.id))
+            if order.status.postable != was_postable:
+                # The web store moved its own stock (took it, or gave it back on a cancel):
+                # what the hub last sent for these SKUs is no longer what the web holds.
+                web_moved.update(line.sku for line in order.lines)
             if order.status.postable and not was_postable:
                 self.catalog.adjust_hub_managed(store_id, order.lines, -1)
             elif was_postable and not order.status.postable and row.post_state != "posted":
                 self.catalog.adjust_hub_managed(store_id, order.lines, +1)
+        self.catalog.forget_sent(store_id, web_moved)
         return changed
 
     def next_to_post(self, store_id: int, after_row_id: int, limit: int) -> list[PendingOrder]:

@@ -1,0 +1,68 @@
+"""The hub database: migrations, credentials at rest, portability."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect
+
+from stockbridge.bootstrap import bootstrap
+from stockbridge.config import Settings
+from stockbridge.credentials import CredentialCipher, CredentialsUnreadable
+from stockbridge.db.migrate import SCHEMA_HEAD, head_revision, is_current
+from stockbridge.db.models import Base
+from tests.conftest import Harness
+
+
+def test_schema_head_constant_matches_the_migrations() -> None:
+    assert head_revision() == SCHEMA_HEAD
+
+
+def test_migrations_create_exactly_the_models_tables(harness: Harness) -> None:
+    tables = set(inspect(harness.hub.engine).get_table_names()) - {"alembic_version"}
+    assert tables == set(Base.metadata.tables)
+    assert is_current(harness.hub.engine)
+    harness.hub.initialise()  # running again changes nothing
+    assert is_current(harness.hub.engine)
+
+
+def test_fresh_database_is_not_current(tmp_path: Path) -> None:
+    hub = bootstrap(Settings(home=tmp_path, database_url=f"sqlite:///{tmp_path}/x.db"))
+    assert not is_current(hub.engine)
+
+
+def test_sqlite_runs_in_wal_mode(sqlite_harness: Harness) -> None:
+    with sqlite_harness.hub.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_credentials_are_encrypted_at_rest_with_a_private_key(tmp_path: Path) -> None:
+    key = tmp_path / "home" / "credentials.key"
+    cipher = CredentialCipher.from_key_file(key)
+    assert key.stat().st_mode & 0o777 == 0o600
+    blob = cipher.encrypt({"access_token": "s3cret-token"})
+    assert b"s3cret-token" not in blob
+    assert CredentialCipher.from_key_file(key).decrypt(blob) == {"access_token": "s3cret-token"}
+    other = CredentialCipher.from_key_file(tmp_path / "other.key")
+    with pytest.raises(CredentialsUnreadable, match="connect the partner again"):
+        other.decrypt(blob)
+
+
+def test_connection_credentials_round_trip_through_the_hub(harness: Harness) -> None:
+    hub = harness.hub
+    store_id = harness.add_store()
+    with hub.uow() as uow:
+        uow.stores.connect(
+            store_id,
+            role="web",
+            kind="fake-web",
+            settings={"store_hash": "abc"},
+            credentials=hub.cipher.encrypt({"token": "t0ken"}),
+        )
+        uow.commit()
+    with hub.uow() as uow:
+        connection = uow.stores.connection(store_id, "web")
+        assert connection is not None and connection.credentials is not None
+        assert b"t0ken" not in connection.credentials
+        assert hub.cipher.decrypt(connection.credentials) == {"token": "t0ken"}
