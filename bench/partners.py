@@ -26,6 +26,9 @@ class CountingWebStore:
         self.items = 0
         self.largest_batch = 0
 
+    def check(self) -> str:
+        return "counting web store"
+
     def iter_orders(self, since: datetime | None) -> Iterator[Page[WebOrder]]:
         return iter(())
 
@@ -43,6 +46,9 @@ class CountingWebStore:
 
 class IdleBackOffice:
     max_orders_per_call = 30
+
+    def check(self) -> str:
+        return "idle back office"
 
     def iter_items(self, since: datetime | None) -> Iterator[Page[BackOfficeItem]]:
         return iter(())

@@ -151,6 +151,9 @@ class FakeWebStore:
 
     # WebStore ----------------------------------------------------------------
 
+    def check(self) -> str:
+        return "fake web store"
+
     def iter_orders(self, since: datetime | None) -> Iterator[Page[WebOrder]]:
         self.calls["iter_orders"] += 1
         chosen = sorted(
@@ -252,6 +255,9 @@ class FakeBackOffice:
         return [d for d in self.documents if d.web_id == web_id]
 
     # BackOffice --------------------------------------------------------------
+
+    def check(self) -> str:
+        return "fake back office"
 
     def iter_items(self, since: datetime | None) -> Iterator[Page[BackOfficeItem]]:
         self.calls["iter_items"] += 1

@@ -13,11 +13,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from stockbridge.config import Settings
 from stockbridge.connectors.base import BackOffice, WebStore
-from stockbridge.connectors.registry import ConnectorRegistry
+from stockbridge.connectors.ratelimit import LimiterRegistry
+from stockbridge.connectors.registry import ConnectorEnv, ConnectorRegistry
 from stockbridge.credentials import CredentialCipher
 from stockbridge.db.engine import create_hub_engine, session_factory
 from stockbridge.db.migrate import is_current, upgrade
 from stockbridge.db.uow import UnitOfWork
+from stockbridge.db.vault import DbCredentialVault
 from stockbridge.retry import RetryPolicy
 from stockbridge.sync.context import Partners
 from stockbridge.sync.runner import SyncRunner
@@ -42,6 +44,8 @@ class Hub:
     cipher: CredentialCipher
     registry: ConnectorRegistry
     retry: RetryPolicy
+    #: One rate limiter per partner account, shared by every run in this process.
+    limiters: LimiterRegistry = field(default_factory=LimiterRegistry)
     #: Overrides connector construction (tests wire in-memory partners here).
     partners_override: Callable[[int], Partners] | None = field(default=None)
 
@@ -58,8 +62,14 @@ class Hub:
         with self.uow() as uow:
             connections = list(uow.stores.connections(store_id))
         for connection in connections:
-            secrets = self.cipher.decrypt(connection.credentials) if connection.credentials else {}
-            connector = self.registry.create(connection.kind, connection.settings or {}, secrets)
+            env = ConnectorEnv(
+                settings=connection.settings or {},
+                vault=DbCredentialVault(self.sessions, self.cipher, connection.id),
+                limiters=self.limiters,
+                retry=self.retry,
+                connection_id=connection.id,
+            )
+            connector = self.registry.create(connection.kind, env)
             if connection.role == "web" and isinstance(connector, WebStore):
                 web, web_id = connector, connection.id
             elif connection.role == "back_office" and isinstance(connector, BackOffice):

@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, NoReturn
 
@@ -24,9 +25,23 @@ from stockbridge.domain.model import SYNC_ALL, InventorySource, Step
 from stockbridge.sync.context import StepOutcome
 from stockbridge.sync.runner import RunReport, RunTimeout
 
-__all__ = ["build_app", "main"]
+__all__ = ["PartnerCommands", "build_app", "fail", "main"]
 
 USAGE = 2
+
+
+@dataclass(frozen=True)
+class PartnerCommands:
+    """What a partner package gets to add its ``connect`` and ``sandbox`` commands."""
+
+    connect: typer.Typer
+    sandbox: typer.Typer
+    hub: Callable[[], Hub]
+    errors: Callable[[], AbstractContextManager[None]]
+
+
+#: Each partner package's ``register(commands)``; see ``connectors/*/cli.py``.
+PARTNER_COMMANDS: list[Callable[[PartnerCommands], None]] = []
 
 
 class StepChoice(StrEnum):
@@ -63,7 +78,7 @@ ErpOption = Annotated[
 err = Console(stderr=True)
 
 
-def _fail(message: str, code: int = USAGE) -> NoReturn:
+def fail(message: str, code: int = USAGE) -> NoReturn:
     err.print(f"[red]error:[/red] {message}", highlight=False, markup=True, soft_wrap=True)
     raise typer.Exit(code)
 
@@ -73,13 +88,15 @@ def _mapped_errors() -> Iterator[None]:
     try:
         yield
     except (services.StoreNotFound, services.InvalidSetting, services.DuplicateStore) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except NotInitialised as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except CredentialsUnreadable as exc:
-        _fail(str(exc), 1)
+        fail(str(exc), 1)
     except RunTimeout as exc:
-        _fail(str(exc), 1)
+        fail(str(exc), 1)
+    except services.ConnectFailed as exc:
+        fail(str(exc), 1)
 
 
 def _print_json(data: Any) -> None:
@@ -157,6 +174,12 @@ def build_app(make_hub: Callable[[], Hub]) -> typer.Typer:
     )
     store_app = typer.Typer(help="Add, list, show and change stores.", no_args_is_help=True)
     app.add_typer(store_app, name="store")
+    connect_app = typer.Typer(help="Connect a store to a partner.", no_args_is_help=True)
+    app.add_typer(connect_app, name="connect")
+    sandbox_app = typer.Typer(
+        help="Run a partner's sandbox (its simulator) on loopback.", no_args_is_help=True
+    )
+    app.add_typer(sandbox_app, name="sandbox")
 
     def hub(initialised: bool = True) -> Hub:
         instance = make_hub()
@@ -339,6 +362,8 @@ def build_app(make_hub: Callable[[], Hub]) -> typer.Typer:
             )
             typer.echo(f"  connections: {conns or 'none'}")
 
+    for register in PARTNER_COMMANDS:
+        register(PartnerCommands(connect_app, sandbox_app, hub, _mapped_errors))
     return app
 
 

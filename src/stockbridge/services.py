@@ -10,6 +10,9 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from stockbridge.bootstrap import Hub
+from stockbridge.connectors.base import BackOffice, WebStore
+from stockbridge.connectors.errors import PartnerAuthError, PartnerError
+from stockbridge.connectors.registry import ConnectorEnv, MemoryVault
 from stockbridge.db.models import Store
 from stockbridge.db.runs import parse_steps
 from stockbridge.db.stores import DuplicateStore
@@ -19,10 +22,12 @@ from stockbridge.sync.context import ProgressListener
 from stockbridge.sync.runner import RunReport
 
 __all__ = [
+    "ConnectFailed",
     "DuplicateStore",
     "InvalidSetting",
     "StoreNotFound",
     "add_store",
+    "connect_partner",
     "describe_store",
     "list_stores",
     "resolve_store",
@@ -254,3 +259,44 @@ def store_status(hub: Hub, store_name: str | None) -> list[dict[str, Any]]:
 def exit_code(report: RunReport) -> int:
     """0 when every item succeeded, 1 when the run had item errors or failed."""
     return 0 if report.status is RunStatus.SUCCEEDED else 1
+
+
+class ConnectFailed(RuntimeError):
+    """The partner refused the credentials or could not be reached; nothing was saved."""
+
+
+def connect_partner(
+    hub: Hub,
+    store_name: str | None,
+    *,
+    role: str,
+    kind: str,
+    settings: dict[str, Any],
+    secrets: dict[str, str],
+) -> str:
+    """Check the credentials with one cheap call, then save the connection (secrets
+    encrypted). Returns what the partner call reached (e.g. the store's name).
+    """
+    store_id = resolve_store(hub, store_name)
+    vault = MemoryVault(dict(secrets))
+    env = ConnectorEnv(settings=settings, vault=vault, limiters=hub.limiters, retry=hub.retry)
+    connector = hub.registry.create(kind, env)
+    expected = WebStore if role == "web" else BackOffice
+    if not isinstance(connector, expected):
+        raise InvalidSetting(f"{kind} is not a {role.replace('_', ' ')} connector")
+    try:
+        reached = connector.check()
+    except PartnerAuthError as exc:
+        raise ConnectFailed(f"{kind} refused the credentials: {exc.message}") from exc
+    except PartnerError as exc:
+        raise ConnectFailed(f"could not reach {kind}: {exc}") from exc
+    with hub.uow() as uow:
+        uow.stores.connect(
+            store_id,
+            role=role,
+            kind=kind,
+            settings=settings,
+            credentials=hub.cipher.encrypt(vault.secrets),  # as rotated by the check, if at all
+        )
+        uow.commit()
+    return reached

@@ -36,6 +36,12 @@ class WebStore(Protocol):
     #: The most stock updates the partner accepts in one call.
     max_inventory_batch: int
 
+    def check(self) -> str:
+        """One cheap call that proves the credentials work; returns what was reached
+        (e.g. the store's name). Raises ``PartnerAuthError`` for refused credentials.
+        """
+        ...
+
     def iter_orders(self, since: datetime | None) -> Iterator[Page[WebOrder]]:
         """Orders created or changed at or after ``since`` (all orders when None).
 
@@ -70,6 +76,12 @@ class BackOffice(Protocol):
 
     #: The most orders one ``post_orders`` call may carry.
     max_orders_per_call: int
+
+    def check(self) -> str:
+        """One cheap call that proves the credentials work; returns what was reached
+        (e.g. the company's name). Raises ``PartnerAuthError`` for refused credentials.
+        """
+        ...
 
     def iter_items(self, since: datetime | None) -> Iterator[Page[BackOfficeItem]]:
         """Items (quantity on hand, price, name, active flag) changed at or after ``since``;

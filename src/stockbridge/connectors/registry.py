@@ -1,21 +1,87 @@
-"""Which connector class serves which connection kind.
+"""Which connector serves which connection kind, and what a connector is given.
 
-A factory takes the connection's settings and decrypted credentials and returns a
-``WebStore`` or ``BackOffice``. Partner packages register themselves here; the hub core
+A factory takes a ``ConnectorEnv`` (the connection's settings, a vault holding its
+secrets, the process's rate limiters) and returns a ``WebStore`` or ``BackOffice``.
+Partner packages register themselves in ``bootstrap.default_registry``; the hub core
 knows no partner by name.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+import httpx
 
 from stockbridge.connectors.base import BackOffice, WebStore
+from stockbridge.connectors.ratelimit import LimiterRegistry
+from stockbridge.retry import RetryPolicy
 
-__all__ = ["ConnectorFactory", "ConnectorRegistry", "UnknownConnectorKind"]
+__all__ = [
+    "ConnectorEnv",
+    "ConnectorFactory",
+    "ConnectorRegistry",
+    "CredentialVault",
+    "MemoryVault",
+    "UnknownConnectorKind",
+]
 
-ConnectorFactory = Callable[[Mapping[str, Any], Mapping[str, str]], WebStore | BackOffice]
+
+class CredentialVault(Protocol):
+    """Where a connection's secrets live (encrypted at rest in the hub database).
+
+    ``update()`` yields the current secrets under an exclusive lock that other processes
+    respect; changes made to the yielded dict are saved and committed when the block
+    ends without an error, before the caller goes on. Use it for anything that rotates a
+    secret (OAuth refresh tokens): read, refresh, save — atomically.
+    """
+
+    def load(self) -> dict[str, str]: ...
+
+    def update(self) -> AbstractContextManager[dict[str, str]]: ...
+
+
+@dataclass
+class MemoryVault:
+    """A vault for a connection not yet saved (``connect`` checks credentials first)."""
+
+    secrets: dict[str, str]
+
+    def load(self) -> dict[str, str]:
+        return dict(self.secrets)
+
+    @contextmanager
+    def update(self) -> Iterator[dict[str, str]]:
+        current = dict(self.secrets)
+        yield current
+        self.secrets = current
+
+
+@dataclass(frozen=True)
+class ConnectorEnv:
+    """What a connector gets from the hub. ``transport`` replaces the network (tests may
+    pass ``httpx.ASGITransport``); None means real HTTP.
+    """
+
+    settings: Mapping[str, Any]
+    vault: CredentialVault
+    limiters: LimiterRegistry
+    retry: RetryPolicy
+    connection_id: int | None = None
+    transport: httpx.BaseTransport | None = None
+
+    def http_client(self, base_url: str, **kwargs: Any) -> httpx.Client:
+        return httpx.Client(
+            base_url=base_url,
+            transport=self.transport,
+            timeout=kwargs.pop("timeout", httpx.Timeout(30.0, connect=10.0)),
+            **kwargs,
+        )
+
+
+ConnectorFactory = Callable[[ConnectorEnv], WebStore | BackOffice]
 
 
 class UnknownConnectorKind(LookupError):
@@ -29,12 +95,10 @@ class ConnectorRegistry:
     def register(self, kind: str, factory: ConnectorFactory) -> None:
         self.factories[kind] = factory
 
-    def create(
-        self, kind: str, settings: Mapping[str, Any], credentials: Mapping[str, str]
-    ) -> WebStore | BackOffice:
+    def create(self, kind: str, env: ConnectorEnv) -> WebStore | BackOffice:
         try:
             factory = self.factories[kind]
         except KeyError:
             known = ", ".join(sorted(self.factories)) or "none"
             raise UnknownConnectorKind(f"no connector for kind {kind!r} (known: {known})") from None
-        return factory(settings, credentials)
+        return factory(env)

@@ -1,0 +1,127 @@
+"""One rate limiter per partner account, shared by every connector instance in a process.
+
+It combines what a partner documents and what it reports:
+
+* fixed windows from the documentation (QuickBooks: 10 a second, 500 a minute) — a request
+  waits until it fits every window;
+* a cap on requests in flight (QuickBooks: 10);
+* the partner's own quota headers (BigCommerce: requests left and time to the window's
+  reset) — the requests left are spread over the time left, so a long push uses the whole
+  quota without tripping it, whatever the plan and whatever other apps on the store use;
+* a pause after a 429 for as long as the partner says.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+__all__ = ["LimiterRegistry", "QuotaReport", "RateLimiter", "Window"]
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """At most ``requests`` in any ``seconds``-long span."""
+
+    requests: int
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaReport:
+    """What a partner said about its quota in one response's headers."""
+
+    left: int | None = None
+    quota: int | None = None
+    reset_seconds: float | None = None
+
+
+class RateLimiter:
+    """Thread-safe pacing for one partner account. ``clock``/``sleep`` are injectable."""
+
+    def __init__(
+        self,
+        windows: Sequence[Window] = (),
+        *,
+        max_in_flight: int | None = None,
+        reserve: int = 1,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.windows = tuple(windows)
+        self.reserve = reserve
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._sent: list[deque[float]] = [deque() for _ in self.windows]
+        self._in_flight = threading.BoundedSemaphore(max_in_flight) if max_in_flight else None
+        self._not_before = 0.0  # no request before this moment (429 pause or pacing)
+        self._interval = 0.0  # spacing from the partner's quota headers
+        self._last_start = -1e18
+        self.waited_seconds = 0.0
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold while one request is in flight."""
+        if self._in_flight is not None:
+            self._in_flight.acquire()
+        try:
+            self._wait_turn()
+            yield
+        finally:
+            if self._in_flight is not None:
+                self._in_flight.release()
+
+    def _wait_turn(self) -> None:
+        while True:
+            with self._lock:
+                now = self._clock()
+                wait = max(self._not_before - now, self._last_start + self._interval - now)
+                for window, sent in zip(self.windows, self._sent, strict=True):
+                    while sent and sent[0] <= now - window.seconds:
+                        sent.popleft()
+                    if len(sent) >= window.requests:
+                        wait = max(wait, sent[0] + window.seconds - now)
+                if wait <= 0:
+                    self._last_start = now
+                    for sent in self._sent:
+                        sent.append(now)
+                    return
+            self.waited_seconds += wait
+            self._sleep(wait)
+
+    def observe(self, report: QuotaReport) -> None:
+        """Adjust pacing to what the partner reports about its quota."""
+        if report.left is None or report.reset_seconds is None:
+            return
+        with self._lock:
+            usable = report.left - self.reserve
+            if usable <= 0:
+                # Nothing left in this window: wait for the reset, then start afresh.
+                self._not_before = max(self._not_before, self._clock() + report.reset_seconds)
+                self._interval = 0.0
+            else:
+                self._interval = report.reset_seconds / usable
+
+    def pause(self, seconds: float) -> None:
+        """The partner said "too many requests": no request for ``seconds``."""
+        with self._lock:
+            self._not_before = max(self._not_before, self._clock() + max(0.0, seconds))
+
+
+@dataclass
+class LimiterRegistry:
+    """Hands out the one limiter of each partner account (e.g. ``bigcommerce:store_hash``)."""
+
+    _limiters: dict[str, RateLimiter] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, key: str, make: Callable[[], RateLimiter]) -> RateLimiter:
+        with self._lock:
+            if key not in self._limiters:
+                self._limiters[key] = make()
+            return self._limiters[key]
