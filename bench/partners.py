@@ -29,6 +29,12 @@ class CountingWebStore:
     def check(self) -> str:
         return "counting web store"
 
+    def maintain(self) -> list[str]:
+        return []
+
+    def acknowledge_orders(self, web_ids: Sequence[str]) -> BatchResult:
+        return BatchResult()
+
     def iter_orders(self, since: datetime | None) -> Iterator[Page[WebOrder]]:
         return iter(())
 

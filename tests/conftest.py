@@ -17,10 +17,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from stockbridge.bootstrap import Hub, bootstrap
 from stockbridge.config import Settings
+from stockbridge.connectors.base import BackOffice, WebStore
+from stockbridge.connectors.bigcommerce.sandbox import BigCommerceSandbox
 from stockbridge.domain.model import InventorySource
 from stockbridge.retry import RetryPolicy
+from stockbridge.sandbox_server import ServerThread
 from stockbridge.sync.context import Partners
-from tests.fakes import FakeBackOffice, FakeWebStore
+from tests.bc_helpers import SandboxStore, new_store
 
 # HYPOTHESIS_PROFILE=deep for a long search before a release; CI uses the default.
 settings.register_profile("deep", max_examples=1000)
@@ -102,8 +105,8 @@ class Harness:
         name: str = "shop",
         *,
         source: InventorySource = InventorySource.BACK_OFFICE,
-        web: FakeWebStore | None = None,
-        back_office: FakeBackOffice | None = None,
+        web: WebStore | None = None,
+        back_office: BackOffice | None = None,
     ) -> int:
         with self.hub.uow() as uow:
             store = uow.stores.add(name, timezone="UTC", inventory_source=source, erp_name=None)
@@ -145,3 +148,18 @@ def sqlite_harness(tmp_path: Path) -> Iterator[Harness]:
     h = make_harness(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}")
     yield h
     h.hub.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def bc_sandbox() -> Iterator[tuple[BigCommerceSandbox, ServerThread]]:
+    """One BigCommerce sandbox on loopback for the session; tests take a store each."""
+    sandbox = BigCommerceSandbox(time_scale=0.0005)
+    server = ServerThread(sandbox.app).start()
+    yield sandbox, server
+    server.stop()
+    sandbox.close()
+
+
+@pytest.fixture
+def bc_store(bc_sandbox: tuple[BigCommerceSandbox, ServerThread]) -> SandboxStore:
+    return new_store(*bc_sandbox)

@@ -96,6 +96,7 @@ class FakeWebStore:
         self.orders: dict[str, WebOrder] = {}
         self.calls: Counter[str] = Counter()
         self.batches: list[list[StockUpdate]] = []
+        self.acknowledged: list[str] = []
         self.faults = Faults()
         self._ids = itertools.count(100)
 
@@ -153,6 +154,15 @@ class FakeWebStore:
 
     def check(self) -> str:
         return "fake web store"
+
+    def maintain(self) -> list[str]:
+        self.calls["maintain"] += 1
+        return []
+
+    def acknowledge_orders(self, web_ids: Sequence[str]) -> BatchResult:
+        self.calls["acknowledge_orders"] += 1
+        self.acknowledged.extend(web_ids)
+        return BatchResult()
 
     def iter_orders(self, since: datetime | None) -> Iterator[Page[WebOrder]]:
         self.calls["iter_orders"] += 1

@@ -362,9 +362,17 @@ def build_app(make_hub: Callable[[], Hub]) -> typer.Typer:
             )
             typer.echo(f"  connections: {conns or 'none'}")
 
-    for register in PARTNER_COMMANDS:
+    for register in _partner_commands():
         register(PartnerCommands(connect_app, sandbox_app, hub, _mapped_errors))
     return app
+
+
+def _partner_commands() -> list[Callable[[PartnerCommands], None]]:
+    """The partner packages' command registrations (imported here: they import this
+    module for ``PartnerCommands``)."""
+    from stockbridge.connectors.bigcommerce import cli as bigcommerce_cli
+
+    return [bigcommerce_cli.register, *PARTNER_COMMANDS]
 
 
 def main() -> None:

@@ -286,6 +286,9 @@ def connect_partner(
         raise InvalidSetting(f"{kind} is not a {role.replace('_', ' ')} connector")
     try:
         reached = connector.check()
+        if isinstance(connector, WebStore):
+            for note in connector.maintain():  # e.g. register webhooks
+                reached += f"; {note}"
     except PartnerAuthError as exc:
         raise ConnectFailed(f"{kind} refused the credentials: {exc.message}") from exc
     except PartnerError as exc:

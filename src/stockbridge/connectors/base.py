@@ -58,6 +58,19 @@ class WebStore(Protocol):
         """
         ...
 
+    def maintain(self) -> list[str]:
+        """Housekeeping at the start of a run that reads the store (e.g. re-activate
+        webhooks the store deactivated). Returns notes of what it changed (may be empty).
+        """
+        ...
+
+    def acknowledge_orders(self, web_ids: Sequence[str]) -> BatchResult:
+        """Told once the back office has accepted these orders. A store may write back a
+        configured status (the status only, never the lines); doing nothing is fine.
+        Refusals come back as item errors keyed by web order id.
+        """
+        ...
+
     def push_inventory(self, updates: Sequence[StockUpdate]) -> BatchResult:
         """Set absolute stock for at most ``max_inventory_batch`` items in one call.
 

@@ -26,6 +26,8 @@ __all__ = [
     "Step",
     "StockUpdate",
     "Trigger",
+    "WebEvent",
+    "WebEventKind",
     "WebOrder",
     "WebOrderStatus",
     "WebVariant",
@@ -227,3 +229,22 @@ class Page(Generic[T]):
     items: tuple[T, ...]
     cursor: datetime | None = None
     total: int | None = field(default=None, compare=False)
+
+
+class WebEventKind(StrEnum):
+    ORDER = "order"  # an order was created or changed: pull it
+    PRODUCT = "product"  # a product was created, changed or deleted: refresh it
+    INVENTORY = "inventory"  # a product's or variant's stock changed on the web
+
+
+@dataclass(frozen=True, slots=True)
+class WebEvent:
+    """A web store's notification, reduced to what the hub acts on. It is a hint: the hub
+    re-reads the resource before acting. ``dedup_key`` is the same for re-deliveries.
+    """
+
+    kind: WebEventKind
+    resource_id: str
+    dedup_key: str
+    occurred_at: datetime
+    scope: str

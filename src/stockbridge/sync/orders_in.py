@@ -15,6 +15,7 @@ def orders_in(ctx: StepContext) -> StepOutcome:
     web, connection_id = ctx.partners.web, ctx.partners.web_connection_id
     if web is None or connection_id is None:
         return StepOutcome("skipped", message="no web store connected")
+    notes = ctx.retry.call(web.maintain)
     with ctx.uow() as uow:
         since = uow.stores.cursor(connection_id, ORDERS_STREAM)
     done = 0
@@ -28,4 +29,4 @@ def orders_in(ctx: StepContext) -> StepOutcome:
         done += len(page.items)
         ctx.tracker.advance(len(page.items))
         ctx.tracker.checkpoint()
-    return StepOutcome("succeeded", done=done)
+    return StepOutcome("succeeded", done=done, message="; ".join(notes) or None)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from stockbridge.connectors.base import BackOffice
-from stockbridge.connectors.errors import TransientPartnerError
+from stockbridge.connectors.errors import PartnerError, TransientPartnerError
 from stockbridge.db.orders import PendingOrder
 from stockbridge.domain.model import ItemError, PostOutcome, PostRequest
 from stockbridge.domain.orders import idempotency_key
@@ -101,6 +101,24 @@ def _record_posted(ctx: StepContext, connection_id: int, documents: dict[str, st
         with ctx.uow() as uow:
             uow.orders.mark_posted(ctx.store.id, connection_id, documents)
             uow.commit()
+        _acknowledge(ctx, list(documents))
+
+
+def _acknowledge(ctx: StepContext, web_ids: list[str]) -> None:
+    """Tell the web store (status write-back, where configured). Best effort: the orders
+    are posted whatever happens here; a refusal is reported on the run.
+    """
+    web = ctx.partners.web
+    if web is None or not web_ids:
+        return
+    try:
+        result = web.acknowledge_orders(web_ids)
+    except PartnerError as exc:
+        ctx.tracker.item_failed([ItemError("status write-back", str(exc), exc.code)])
+        return
+    ctx.tracker.item_failed(
+        [ItemError(f"order {e.key} status", e.message, e.code) for e in result.errors]
+    )
 
 
 def _record_outcomes(
@@ -131,4 +149,5 @@ def _record_outcomes(
         uow.orders.mark_posted(ctx.store.id, connection_id, documents)
         uow.commit()
     ctx.tracker.item_failed(errors)
+    _acknowledge(ctx, list(documents))
     return len(documents), len(errors)

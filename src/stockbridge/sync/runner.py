@@ -186,15 +186,20 @@ class SyncRunner:
         """
         deadline = time.monotonic() + wait_seconds
         while True:
+            # Never open a second unit of work inside this one: on SQLite the inner one
+            # would wait for the outer one's write lock, in the same thread.
             with self.uow() as uow:
                 run = uow.runs.get(run_id)
                 if run is None:
                     raise UnknownRun(f"no run {run_id}")
                 store_id = run.store_id
-                if RunStatus(run.status).finished:
-                    return self.report(run_id)
-                acquired = uow.runs.acquire_lease(store_id, run_id, self.holder, self.lease_seconds)
+                finished = RunStatus(run.status).finished
+                acquired = not finished and uow.runs.acquire_lease(
+                    store_id, run_id, self.holder, self.lease_seconds
+                )
                 uow.commit()
+            if finished:
+                return self.report(run_id)  # merged into a run another worker finished
             if acquired:
                 break
             if time.monotonic() > deadline:

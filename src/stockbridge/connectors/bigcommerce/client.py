@@ -1,0 +1,385 @@
+"""The BigCommerce web-store connector: catalog, orders (v2), inventory (absolute
+adjustments), status write-back and webhook upkeep, over the shared partner transport.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from stockbridge.connectors.bigcommerce import mapping
+from stockbridge.connectors.bigcommerce.webhooks import SCOPES, SECRET_HEADER
+from stockbridge.connectors.errors import PartnerError, PartnerResponseError
+from stockbridge.connectors.http import PartnerHttp
+from stockbridge.connectors.ratelimit import QuotaReport, RateLimiter
+from stockbridge.connectors.registry import ConnectorEnv
+from stockbridge.domain.batching import batched
+from stockbridge.domain.model import (
+    DEFAULT_LOCATION,
+    BatchResult,
+    ItemError,
+    Page,
+    StockUpdate,
+    WebOrder,
+    WebVariant,
+)
+
+__all__ = ["DEFAULT_API_URL", "BigCommerceStore", "create"]
+
+DEFAULT_API_URL = "https://api.bigcommerce.com"
+PRODUCTS_PAGE = 250  # the largest page the catalog API allows
+ORDERS_PAGE = 250
+LINES_PAGE = 50  # order products page at most 50
+INVENTORY_BATCH = 2000  # absolute adjustments: at most 2,000 items a call
+PARTNER = "bigcommerce"
+
+
+def _quota(response: httpx.Response) -> QuotaReport:
+    headers = response.headers
+    try:
+        left = headers.get("X-Rate-Limit-Requests-Left")
+        quota = headers.get("X-Rate-Limit-Requests-Quota")
+        reset = headers.get("X-Rate-Limit-Time-Reset-Ms")
+        return QuotaReport(
+            left=int(left) if left is not None else None,
+            quota=int(quota) if quota is not None else None,
+            reset_seconds=int(reset) / 1000 if reset is not None else None,
+        )
+    except ValueError:
+        return QuotaReport()
+
+
+def _retry_after(response: httpx.Response) -> float:
+    for header, scale in (("X-Rate-Limit-Time-Reset-Ms", 1000.0), ("X-Retry-After", 1.0)):
+        value = response.headers.get(header)
+        if value is not None:
+            try:
+                return max(0.0, float(value) / scale)
+            except ValueError:
+                continue
+    return 1.0
+
+
+def _describe(response: httpx.Response) -> str:
+    """BigCommerce's own words: ``title`` (and ``errors`` for 422), else the raw text."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300] or response.reason_phrase
+    if isinstance(body, dict):
+        title = str(body.get("title") or body.get("message") or "")
+        errors = body.get("errors")
+        if isinstance(errors, dict) and errors:
+            details = "; ".join(f"{k}: {v}" for k, v in list(errors.items())[:5])
+            return f"{title} ({details})" if title else details
+        if title:
+            return title
+    if isinstance(body, list) and body and isinstance(body[0], dict):
+        return str(body[0].get("message", body[0]))
+    return response.text[:300]
+
+
+class BigCommerceStore:
+    """A BigCommerce store, addressed by its store hash.
+
+    Settings: ``store_hash``, ``api_url`` (replaces https://api.bigcommerce.com),
+    ``locations`` (hub location -> BigCommerce location id; "default" is 1),
+    ``status_after_post`` (a status id to write back once the back office accepted an
+    order; none by default), ``webhook_url`` (where hooks deliver; none: polling only).
+    Secrets: ``access_token``, ``webhook_secret``.
+    """
+
+    max_inventory_batch = INVENTORY_BATCH
+
+    def __init__(self, env: ConnectorEnv) -> None:
+        settings = env.settings
+        self.store_hash = str(settings["store_hash"])
+        self.api_url = str(settings.get("api_url") or DEFAULT_API_URL).rstrip("/")
+        self.locations: Mapping[str, int] = {DEFAULT_LOCATION: 1, **settings.get("locations", {})}
+        status = settings.get("status_after_post")
+        self.status_after_post = int(status) if status is not None else None
+        self.webhook_url: str | None = settings.get("webhook_url")
+        self.vault = env.vault
+        token = env.vault.load().get("access_token", "")
+        client = env.http_client(
+            f"{self.api_url}/stores/{self.store_hash}",
+            headers={
+                "X-Auth-Token": token,
+                "Accept": "application/json",
+                "Content-Type": "application/json",
+            },
+        )
+        limiter = env.limiters.get(f"{PARTNER}:{self.store_hash}", RateLimiter)
+        self.http = PartnerHttp(
+            partner=PARTNER,
+            client=client,
+            limiter=limiter,
+            retry=env.retry,
+            read_quota=_quota,
+            retry_after=_retry_after,
+            describe_error=_describe,
+        )
+
+    # helpers -------------------------------------------------------------------
+
+    def _json(self, response: httpx.Response, what: str) -> Any:
+        if response.status_code == 204:
+            return None
+        if response.status_code >= 400:
+            raise PartnerError(
+                f"{what}: {response.status_code} {_describe(response)}",
+                partner=PARTNER,
+                code=str(response.status_code),
+            )
+        try:
+            return json.loads(response.content, parse_float=Decimal)
+        except ValueError as exc:
+            raise PartnerResponseError(
+                f"{what}: answer is not JSON ({exc})", partner=PARTNER
+            ) from None
+
+    def _v3_data(self, path: str, params: dict[str, Any], what: str) -> tuple[list[Any], Any]:
+        body = self._json(self.http.request("GET", path, params=params), what)
+        if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+            raise PartnerResponseError(f"{what}: no data list in the answer", partner=PARTNER)
+        meta = body.get("meta")
+        return body["data"], meta.get("pagination") if isinstance(meta, dict) else None
+
+    def _v3_page(
+        self, path: str, params: dict[str, Any], what: str
+    ) -> tuple[list[Any], mapping.Pagination]:
+        data, pagination = self._v3_data(path, params, what)
+        return data, mapping.parse(mapping.Pagination, pagination, f"{what} paging")
+
+    # WebStore ------------------------------------------------------------------
+
+    def check(self) -> str:
+        _, pagination = self._v3_page("/v3/catalog/products", {"limit": 1}, "catalog")
+        return f"BigCommerce store {self.store_hash} ({pagination.total} products)"
+
+    def iter_catalog(self, since: datetime | None) -> Iterator[Page[WebVariant]]:
+        params: dict[str, Any] = {
+            "include": "variants",
+            "limit": PRODUCTS_PAGE,
+            "sort": "date_modified",
+            "direction": "asc",
+        }
+        if since is not None:
+            params["date_modified:min"] = since.isoformat()
+        page = 1
+        while True:
+            data, pagination = self._v3_page(
+                "/v3/catalog/products", {**params, "page": page}, "catalog products"
+            )
+            if pagination.current_page != page:
+                raise PartnerResponseError(
+                    f"asked for page {page} of products, got page {pagination.current_page}",
+                    partner=PARTNER,
+                )
+            products = [mapping.parse(mapping.Product, item, "product") for item in data]
+            variants = [v for product in products for v in mapping.to_web_variants(product)]
+            cursor = products[-1].date_modified if products else None
+            if products:
+                yield Page(tuple(variants), cursor=cursor, total=pagination.total)
+            if page >= pagination.total_pages or not products:
+                return
+            page += 1
+
+    def iter_orders(self, since: datetime | None) -> Iterator[Page[WebOrder]]:
+        params: dict[str, Any] = {"sort": "date_modified:asc", "limit": ORDERS_PAGE}
+        if since is not None:
+            params["min_date_modified"] = since.isoformat()
+        page = 1
+        seen_first: set[int] = set()
+        while True:
+            body = self._json(
+                self.http.request("GET", "/v2/orders", params={**params, "page": page}), "orders"
+            )
+            if body is None:  # 204: no (more) orders
+                return
+            if not isinstance(body, list):
+                raise PartnerResponseError("orders: answer is not a list", partner=PARTNER)
+            orders = [mapping.parse(mapping.V2Order, item, "order") for item in body]
+            if orders and orders[0].id in seen_first:
+                raise PartnerResponseError(
+                    f"orders page {page} repeats an earlier page", partner=PARTNER
+                )
+            seen_first.update(o.id for o in orders[:1])
+            taken = [
+                mapping.to_web_order(order, self._order_lines(order.id))
+                for order in orders
+                if order.status_id != 0  # incomplete: an abandoned checkout, never taken in
+            ]
+            if orders:
+                yield Page(tuple(taken), cursor=orders[-1].date_modified)
+            if len(orders) < ORDERS_PAGE:
+                return
+            page += 1
+
+    def _order_lines(self, order_id: int) -> list[mapping.V2OrderProduct]:
+        lines: list[mapping.V2OrderProduct] = []
+        page = 1
+        while True:
+            body = self._json(
+                self.http.request(
+                    "GET",
+                    f"/v2/orders/{order_id}/products",
+                    params={"limit": LINES_PAGE, "page": page},
+                ),
+                f"order {order_id} products",
+            )
+            if body is None:
+                return lines
+            if not isinstance(body, list):
+                raise PartnerResponseError(
+                    f"order {order_id} products: not a list", partner=PARTNER
+                )
+            lines.extend(
+                mapping.parse(mapping.V2OrderProduct, item, "order product") for item in body
+            )
+            if len(body) < LINES_PAGE:
+                return lines
+            page += 1
+
+    def push_inventory(self, updates: Sequence[StockUpdate]) -> BatchResult:
+        errors: list[ItemError] = []
+        items: list[tuple[StockUpdate, dict[str, Any]]] = []
+        for update in updates:
+            item = self._address(update)
+            if isinstance(item, ItemError):
+                errors.append(item)
+            elif item is not None:
+                items.append((update, item))
+        for chunk in batched(items, INVENTORY_BATCH):
+            errors.extend(self._put_absolute(list(chunk)))
+        return BatchResult(tuple(errors))
+
+    def _address(self, update: StockUpdate) -> dict[str, Any] | ItemError | None:
+        location = self.locations.get(update.location)
+        if location is None:
+            if not update.location.isdigit():
+                return ItemError(update.sku, f"no BigCommerce location for {update.location!r}")
+            location = int(update.location)
+        item: dict[str, Any] = {"location_id": location, "quantity": update.quantity}
+        kind, _, ident = (update.partner_ref or "").partition(":")
+        if kind == "none":
+            return None  # stock not tracked on the web (or tracked on its product): leave alone
+        if kind == "product":
+            item["product_id"] = int(ident)
+        elif kind == "variant":
+            item["variant_id"] = int(ident)
+        else:
+            item["sku"] = update.sku  # not read from the catalog yet: address by SKU
+        return item
+
+    def _put_absolute(self, chunk: list[tuple[StockUpdate, dict[str, Any]]]) -> list[ItemError]:
+        """PUT one batch. A 422 applies nothing and names the bad items: drop those (as
+        item errors) and send the rest again, until it is accepted or empty.
+        """
+        errors: list[ItemError] = []
+        while chunk:
+            response = self.http.request(
+                "PUT",
+                "/v3/inventory/adjustments/absolute",
+                json={"reason": "Stockbridge sync", "items": [item for _, item in chunk]},
+            )
+            if response.status_code != 422:
+                self._json(response, "inventory adjustment")
+                return errors
+            bad = self._bad_items(response, len(chunk))
+            if not bad:
+                raise PartnerError(
+                    f"inventory adjustment refused: {_describe(response)}",
+                    partner=PARTNER,
+                    code="422",
+                )
+            for index, message in sorted(bad.items()):
+                errors.append(ItemError(chunk[index][0].sku, message, "422"))
+            chunk = [pair for i, pair in enumerate(chunk) if i not in bad]
+        return errors
+
+    @staticmethod
+    def _bad_items(response: httpx.Response, size: int) -> dict[int, str]:
+        """Map item index -> message from a 422's ``errors`` (keys like ``items.3`` or
+        ``items.3.variant_id``)."""
+        try:
+            errors = response.json().get("errors", {})
+        except (ValueError, AttributeError):
+            return {}
+        bad: dict[int, str] = {}
+        if isinstance(errors, dict):
+            for key, message in errors.items():
+                parts = str(key).replace("[", ".").replace("]", "").split(".")
+                if len(parts) >= 2 and parts[0] == "items" and parts[1].isdigit():
+                    index = int(parts[1])
+                    if 0 <= index < size:
+                        bad[index] = str(message)
+        return bad
+
+    def acknowledge_orders(self, web_ids: Sequence[str]) -> BatchResult:
+        if self.status_after_post is None:
+            return BatchResult()
+        errors: list[ItemError] = []
+        for web_id in web_ids:
+            response = self.http.request(
+                "PUT", f"/v2/orders/{int(web_id)}", json={"status_id": self.status_after_post}
+            )
+            if response.status_code >= 400:
+                errors.append(ItemError(web_id, _describe(response), str(response.status_code)))
+        return BatchResult(tuple(errors))
+
+    def maintain(self) -> list[str]:
+        """Re-activate our webhooks that the store deactivated after failed deliveries, and
+        register any that are missing."""
+        if not self.webhook_url:
+            return []
+        return self.ensure_webhooks()
+
+    def ensure_webhooks(self) -> list[str]:
+        """Make sure every scope the hub follows has an active hook to ``webhook_url`` that
+        sends the shared secret. Creates the secret on first use. Returns what changed.
+        """
+        assert self.webhook_url
+        with self.vault.update() as secrets_now:
+            if not secrets_now.get("webhook_secret"):
+                secrets_now["webhook_secret"] = secrets.token_urlsafe(32)
+            secret = secrets_now["webhook_secret"]
+        hooks, _ = self._v3_data("/v3/hooks", {}, "webhooks")
+        ours = {
+            str(h.get("scope")): h
+            for h in hooks
+            if isinstance(h, dict) and h.get("destination") == self.webhook_url
+        }
+        notes: list[str] = []
+        for scope in SCOPES:
+            hook = ours.get(scope)
+            if hook is None:
+                body = {
+                    "scope": scope,
+                    "destination": self.webhook_url,
+                    "is_active": True,
+                    "headers": {SECRET_HEADER: secret},
+                }
+                self._json(self.http.request("POST", "/v3/hooks", json=body), f"register {scope}")
+                notes.append(f"registered webhook {scope}")
+            elif not hook.get("is_active"):
+                self._json(
+                    self.http.request(
+                        "PUT",
+                        f"/v3/hooks/{hook['id']}",
+                        json={"is_active": True, "headers": {SECRET_HEADER: secret}},
+                    ),
+                    f"re-activate {scope}",
+                )
+                notes.append(f"re-activated webhook {scope}")
+        return notes
+
+
+def create(env: ConnectorEnv) -> BigCommerceStore:
+    return BigCommerceStore(env)

@@ -1,0 +1,192 @@
+"""BigCommerce JSON <-> domain values. Partner shapes are validated here, at the edge;
+nothing past this module sees a raw dict.
+
+Quirks that live here:
+- v2 order dates are RFC 2822 strings; money is a decimal string ("12.5000").
+- status 0 (Incomplete) is an abandoned checkout.
+- inventory is tracked per product, per variant, or not at all; a product tracked "by
+  product" is addressed through its product id (its base variant's SKU stands for it),
+  a variant tracked "by variant" through its variant id.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from email.utils import parsedate_to_datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from stockbridge.connectors.errors import PartnerResponseError
+from stockbridge.domain.model import OrderLine, WebOrder, WebOrderStatus, WebVariant
+
+__all__ = [
+    "Pagination",
+    "Product",
+    "V2Order",
+    "V2OrderProduct",
+    "parse",
+    "parse_time",
+    "to_web_order",
+    "to_web_variants",
+]
+
+STATUS: dict[int, WebOrderStatus] = {
+    0: WebOrderStatus.INCOMPLETE,
+    1: WebOrderStatus.OPEN,  # Pending
+    2: WebOrderStatus.FULFILLED,  # Shipped
+    3: WebOrderStatus.OPEN,  # Partially Shipped
+    4: WebOrderStatus.REFUNDED,
+    5: WebOrderStatus.CANCELLED,
+    6: WebOrderStatus.CANCELLED,  # Declined
+    7: WebOrderStatus.AWAITING_PAYMENT,
+    8: WebOrderStatus.OPEN,  # Awaiting Pickup
+    9: WebOrderStatus.OPEN,  # Awaiting Shipment
+    10: WebOrderStatus.FULFILLED,  # Completed
+    11: WebOrderStatus.OPEN,  # Awaiting Fulfillment
+    12: WebOrderStatus.OPEN,  # Manual Verification Required
+    13: WebOrderStatus.OPEN,  # Disputed
+    14: WebOrderStatus.FULFILLED,  # Partially Refunded
+}
+
+
+def parse_time(value: str) -> datetime:
+    """BigCommerce writes RFC 2822 in v2 and ISO 8601 in v3; both become aware UTC."""
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            moment = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"not a date: {value!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Pagination(_Model):
+    total: int
+    count: int
+    per_page: int
+    current_page: int
+    total_pages: int
+
+
+class Variant(_Model):
+    id: int
+    product_id: int
+    sku: str = ""
+    inventory_level: int = 0
+    price: Decimal | None = None
+    calculated_price: Decimal | None = None
+
+
+class Product(_Model):
+    id: int
+    name: str
+    sku: str = ""
+    inventory_tracking: Literal["none", "product", "variant"]
+    inventory_level: int = 0
+    price: Decimal | None = None
+    date_modified: datetime
+    base_variant_id: int | None = None
+    variants: tuple[Variant, ...] = ()
+
+    @field_validator("date_modified", mode="before")
+    @classmethod
+    def _time(cls, value: Any) -> datetime:
+        return parse_time(value) if isinstance(value, str) else value
+
+
+class V2Order(_Model):
+    id: int
+    status_id: int = Field(ge=0, le=14)
+    date_modified: datetime
+    date_created: datetime | None = None
+    currency_code: str = "USD"
+    total_inc_tax: Decimal = Decimal("0")
+    shipping_cost_inc_tax: Decimal = Decimal("0")
+    discount_amount: Decimal = Decimal("0")
+    coupon_discount: Decimal = Decimal("0")
+    billing_address: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("date_modified", "date_created", mode="before")
+    @classmethod
+    def _time(cls, value: Any) -> datetime | None:
+        if value in (None, ""):
+            return None
+        return parse_time(value) if isinstance(value, str) else value
+
+
+class V2OrderProduct(_Model):
+    id: int
+    order_id: int
+    sku: str
+    name: str = ""
+    quantity: int = Field(ge=0)
+    price_inc_tax: Decimal = Decimal("0")
+
+
+def parse(model: type[_Model], data: Any, what: str) -> Any:
+    """Validate partner JSON as ``model``; a malformed answer is a PartnerResponseError."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise PartnerResponseError(
+            f"unexpected {what} from BigCommerce: {where}: {first['msg']}", partner="bigcommerce"
+        ) from None
+
+
+def to_web_order(order: V2Order, lines: list[V2OrderProduct]) -> WebOrder:
+    email = order.billing_address.get("email")
+    return WebOrder(
+        web_id=str(order.id),
+        number=str(order.id),
+        status=STATUS[order.status_id],
+        modified_at=order.date_modified,
+        lines=tuple(OrderLine(p.sku, p.quantity, p.price_inc_tax, p.name) for p in lines),
+        placed_at=order.date_created,
+        currency=order.currency_code,
+        total=order.total_inc_tax,
+        shipping=order.shipping_cost_inc_tax,
+        discount=order.discount_amount + order.coupon_discount,
+        customer_email=email if isinstance(email, str) else None,
+    )
+
+
+def to_web_variants(product: Product) -> list[WebVariant]:
+    """One WebVariant per SKU the hub may address. Untracked products and the non-base
+    variants of a product tracked "by product" carry quantity None and a ``none:`` ref
+    (the connector never writes stock for them).
+    """
+    out: list[WebVariant] = []
+    for variant in product.variants:
+        if not variant.sku:
+            continue
+        price = variant.price if variant.price is not None else product.price
+        if product.inventory_tracking == "variant":
+            ref, quantity = f"variant:{variant.id}", variant.inventory_level
+        elif product.inventory_tracking == "product" and (
+            variant.id == product.base_variant_id or variant.sku == product.sku
+        ):
+            ref, quantity = f"product:{product.id}", product.inventory_level
+        else:
+            ref, quantity = f"none:{variant.id}", None
+        out.append(
+            WebVariant(
+                sku=variant.sku,
+                partner_ref=ref,
+                name=product.name,
+                price=price,
+                quantity=quantity,
+                modified_at=product.date_modified,
+            )
+        )
+    return out

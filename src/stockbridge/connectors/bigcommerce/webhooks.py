@@ -1,0 +1,80 @@
+"""BigCommerce webhook envelopes -> hub events, and the scopes the hub subscribes to.
+
+Envelope: ``{"scope", "store_id", "data": {"type", "id", ...}, "hash", "created_at",
+"producer"}``. ``hash`` is the same for re-deliveries of one event: the de-duplication
+key. ``created_at`` is a Unix timestamp.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from stockbridge.domain.model import WebEvent, WebEventKind
+
+__all__ = ["SCOPES", "SECRET_HEADER", "BadWebhook", "parse_envelope"]
+
+SECRET_HEADER = "X-Stockbridge-Secret"
+MAX_BODY = 64 * 1024
+
+SCOPES: dict[str, WebEventKind] = {
+    "store/order/created": WebEventKind.ORDER,
+    "store/order/updated": WebEventKind.ORDER,
+    "store/order/statusUpdated": WebEventKind.ORDER,
+    "store/product/created": WebEventKind.PRODUCT,
+    "store/product/updated": WebEventKind.PRODUCT,
+    "store/product/deleted": WebEventKind.PRODUCT,
+    "store/product/inventory/updated": WebEventKind.INVENTORY,
+    "store/sku/inventory/updated": WebEventKind.INVENTORY,
+}
+
+
+class BadWebhook(ValueError):
+    """The delivery is not a BigCommerce envelope we understand; the message says why."""
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+    type: str
+    id: int | str
+
+
+class _Envelope(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+    scope: str
+    store_id: str | int
+    data: _Data
+    hash: str
+    created_at: int
+    producer: str = ""
+
+
+def parse_envelope(body: bytes) -> WebEvent:
+    """Parse one delivery. Raises BadWebhook for malformed, oversized or unknown input."""
+    if len(body) > MAX_BODY:
+        raise BadWebhook(f"body of {len(body)} bytes is over the {MAX_BODY}-byte limit")
+    try:
+        raw: Any = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadWebhook(f"body is not JSON: {exc}") from None
+    try:
+        envelope = _Envelope.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise BadWebhook(f"{where}: {first['msg']}") from None
+    kind = SCOPES.get(envelope.scope)
+    if kind is None:
+        raise BadWebhook(f"scope {envelope.scope!r} is not one Stockbridge subscribes to")
+    if not envelope.hash or len(envelope.hash) > 200:
+        raise BadWebhook("hash must be 1-200 characters")
+    return WebEvent(
+        kind=kind,
+        resource_id=str(envelope.data.id),
+        dedup_key=envelope.hash,
+        occurred_at=datetime.fromtimestamp(envelope.created_at, UTC),
+        scope=envelope.scope,
+    )
