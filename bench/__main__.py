@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import sys
 
-from bench import inventory_out
+from bench import bigcommerce_push, inventory_out
 
-BENCHES = {"inventory_out": inventory_out.main}
+BENCHES = {
+    "inventory_out": inventory_out.main,
+    "bigcommerce_push": bigcommerce_push.main,
+}
 
 
 def main(argv: list[str]) -> int:

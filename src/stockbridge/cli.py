@@ -378,3 +378,7 @@ def _partner_commands() -> list[Callable[[PartnerCommands], None]]:
 def main() -> None:
     app = build_app(bootstrap)
     sys.exit(app())
+
+
+if __name__ == "__main__":
+    main()

@@ -190,8 +190,17 @@ class SStore:
     first_call: float | None = None
     last_call: float | None = None
 
+    sku_index: dict[str, tuple[SProduct, SVariant]] = field(default_factory=dict)
+
     def by_sku(self) -> dict[str, tuple[SProduct, SVariant]]:
-        return {v.sku: (self.products[v.product_id], v) for v in self.variants.values() if v.sku}
+        return self.sku_index
+
+    def add_product(self, product: SProduct) -> None:
+        self.products[product.id] = product
+        for variant in product.variants:
+            self.variants[variant.id] = variant
+            if variant.sku:
+                self.sku_index[variant.sku] = (product, variant)
 
     def settle(self, everything: bool = False) -> None:
         """Apply asynchronous inventory writes whose time has come."""
@@ -516,9 +525,15 @@ def _routes(sb: BigCommerceSandbox) -> Starlette:
         store.pending.append((time.monotonic() + store.async_delay_ms / 1000, planned))
         store.counters["items_updated"] += len(planned)
         store.counters["largest_batch"] = max(store.counters["largest_batch"], len(planned))
-        for kind, ident, _ in planned:
-            product_id = ident if kind == "product" else store.variants[ident].product_id
-            sb.emit(store, "store/product/inventory/updated", {"type": "product", "id": product_id})
+        if store.hooks:
+            touched = {
+                ident if kind == "product" else store.variants[ident].product_id
+                for kind, ident, _ in planned
+            }
+            for product_id in sorted(touched):
+                sb.emit(
+                    store, "store/product/inventory/updated", {"type": "product", "id": product_id}
+                )
         return JSONResponse({"transaction_id": str(uuid.uuid4())})
 
     # orders (v2) ---------------------------------------------------------------
@@ -683,9 +698,7 @@ def _routes(sb: BigCommerceSandbox) -> Starlette:
                 date_modified=_now(),
                 variants=variants,
             )
-            store.products[product.id] = product
-            for variant in variants:
-                store.variants[variant.id] = variant
+            store.add_product(product)
             created.append({"id": product.id, "variant_ids": [v.id for v in variants]})
         return JSONResponse({"created": created}, status_code=201)
 
