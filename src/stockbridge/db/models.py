@@ -25,14 +25,19 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
+    "AlertIncident",
+    "ApiToken",
     "Base",
     "Connection",
     "Cursor",
+    "IdempotencyRecord",
     "InboxEvent",
     "Order",
     "OrderLineRow",
     "PartnerLink",
+    "RejectedInput",
     "RunError",
+    "Schedule",
     "StockLevel",
     "Store",
     "StoreLease",
@@ -289,3 +294,82 @@ class InboxEvent(Base):
     processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class Schedule(Base):
+    """When a store's sync runs by itself: daily at HH:MM in the store's time zone and/or
+    every N minutes, for Sync All (``step`` = "all") or one step.
+
+    ``last_slot_at`` is the most recent slot already handled (run or merged): a slot missed
+    while the server was down runs once at start, not once per missed slot.
+    """
+
+    __tablename__ = "schedules"
+    __table_args__ = (UniqueConstraint("store_id", "step"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    step: Mapped[str] = mapped_column(String(20), default="all")
+    daily_at: Mapped[str | None] = mapped_column(String(5))  # "HH:MM", store time zone
+    every_minutes: Mapped[int | None] = mapped_column(Integer)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_slot_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ApiToken(Base):
+    """A bearer token for the REST API, stored as a SHA-256 hash. ``store_id`` None: an
+    operator token for every store."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class IdempotencyRecord(Base):
+    """The first answer to a request carrying an Idempotency-Key, replayed for repeats."""
+
+    __tablename__ = "idempotency_records"
+    __table_args__ = (UniqueConstraint("store_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class RejectedInput(Base):
+    """Input the hub refused (a webhook, an API push, a feed row), with the reason."""
+
+    __tablename__ = "rejected_inputs"
+    __table_args__ = (Index("ix_rejected_inputs_store_received", "store_id", "received_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(Text)
+    payload: Mapped[str | None] = mapped_column(Text)  # truncated, secrets never stored
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class AlertIncident(Base):
+    """Something the merchant was (or is to be) told about, once per incident."""
+
+    __tablename__ = "alert_incidents"
+    __table_args__ = (Index("ix_alert_incidents_store_kind", "store_id", "kind", "resolved_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))  # run_failed | stale
+    detail: Mapped[str] = mapped_column(Text)
+    opened_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
