@@ -362,6 +362,42 @@ def build_app(make_hub: Callable[[], Hub]) -> typer.Typer:
             )
             typer.echo(f"  connections: {conns or 'none'}")
 
+    token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+    app.add_typer(token_app, name="token")
+
+    @token_app.command("create")
+    def token_create(
+        store: StoreOption = None,
+        operator: Annotated[
+            bool, typer.Option("--operator", help="A token for every store (operators).")
+        ] = False,
+    ) -> None:
+        """Print a new API token on the last line. It is shown once; only a hash is kept."""
+        with _mapped_errors():
+            token = services.create_token(hub(), store, operator=operator)
+        scope = "every store" if operator else f"store {store!r}"
+        typer.echo(f"API token for {scope} (shown once; use 'Authorization: Bearer <token>'):")
+        typer.echo(token)
+
+    @app.command()
+    def serve(
+        host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+        port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000,
+        workers: Annotated[int, typer.Option("--workers", min=1, max=32)] = 2,
+    ) -> None:
+        """Run the API, webhook receiver, worker and scheduler in one process."""
+        import uvicorn
+
+        from stockbridge.runtime import Service
+
+        with _mapped_errors():
+            service = Service(hub(), workers=workers).start()
+        typer.echo(f"Stockbridge serving on http://{host}:{port} (API at /api/v1, docs at /docs)")
+        try:
+            uvicorn.run(service.app, host=host, port=port, log_level="warning")
+        finally:
+            service.stop()
+
     for register in _partner_commands():
         register(PartnerCommands(connect_app, sandbox_app, hub, _mapped_errors))
     return app

@@ -303,3 +303,80 @@ def connect_partner(
         )
         uow.commit()
     return reached
+
+
+def run_detail(hub: Hub, run_id: int) -> dict[str, Any] | None:
+    with hub.uow() as uow:
+        run = uow.runs.get(run_id)
+        if run is None:
+            return None
+        return {
+            "id": run.id,
+            "store_id": run.store_id,
+            "trigger": run.trigger,
+            "steps": [s.value for s in parse_steps(run.steps)],
+            "status": run.status,
+            "requested_at": _iso(run.requested_at),
+            "started_at": _iso(run.started_at),
+            "finished_at": _iso(run.finished_at),
+            "progress": run.progress,
+            "error": run.error,
+            "item_errors": [
+                {"step": e.step, "item": e.item_key, "message": e.message, "code": e.code}
+                for e in uow.runs.errors(run.id)
+            ],
+        }
+
+
+def product_detail(hub: Hub, store_id: int, sku: str) -> dict[str, Any] | None:
+    """A variant with each side's quantity, what is withheld for unposted orders, and
+    which side is the source of truth."""
+    with hub.uow() as uow:
+        variant = uow.catalog.variant(store_id, sku)
+        store = uow.stores.get(store_id)
+        if variant is None or store is None:
+            return None
+        withheld = uow.catalog.withheld(store_id, None).get(sku, 0)
+        source = variant.inventory_source or store.inventory_source
+        return {
+            "sku": variant.sku,
+            "name": variant.name,
+            "price": str(variant.price) if variant.price is not None else None,
+            "active": variant.active,
+            "hub_managed": variant.hub_managed,
+            "source_of_truth": "hub" if variant.hub_managed else source,
+            "withheld_for_unposted_orders": withheld,
+            "stock": [
+                {
+                    "location": level.location,
+                    "back_office": level.back_office_qty,
+                    "web": level.web_qty,
+                    "hub": level.hub_qty,
+                }
+                for level in uow.catalog.stock(variant.id)
+            ],
+        }
+
+
+def rejected_inputs(hub: Hub, store_id: int | None, limit: int = 100) -> list[dict[str, Any]]:
+    with hub.uow() as uow:
+        return [
+            {
+                "source": r.source,
+                "reason": r.reason,
+                "received_at": _iso(r.received_at),
+                "payload": r.payload,
+            }
+            for r in uow.inbox.rejected(store_id, limit)
+        ]
+
+
+def create_token(hub: Hub, store_name: str | None, *, operator: bool) -> str:
+    """A new API token (shown once; only its hash is kept)."""
+    if operator == (store_name is not None):
+        raise InvalidSetting("give either --store NAME or --operator")
+    with hub.uow() as uow:
+        store_id = None if operator else _find(uow, store_name).id
+        token = uow.tokens.create(store_id, label="operator" if operator else store_name)
+        uow.commit()
+        return token

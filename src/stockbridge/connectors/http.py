@@ -27,6 +27,7 @@ import httpx
 
 from stockbridge.connectors.errors import PartnerAuthError, TransientPartnerError
 from stockbridge.connectors.ratelimit import QuotaReport, RateLimiter
+from stockbridge.metrics import PARTNER_CALLS, PARTNER_THROTTLED
 from stockbridge.retry import RetryPolicy
 
 __all__ = ["CallCounter", "PartnerHttp"]
@@ -101,11 +102,13 @@ class PartnerHttp:
                     self.retry.sleep(self.retry.delay(failures))
                     continue
                 self.counter.requests += 1
+                PARTNER_CALLS.labels(self.partner, str(response.status_code)).inc()
                 self._log(method, url, response.status_code, started)
                 self.limiter.observe(self.read_quota(response))
             status = response.status_code
             if status == 429:
                 self.counter.throttled += 1
+                PARTNER_THROTTLED.labels(self.partner).inc()
                 throttles += 1
                 wait = self.retry_after(response)
                 self.limiter.pause(wait)

@@ -48,6 +48,20 @@ class CatalogRepository:
             .order_by(StockLevel.location)
         ).all()
 
+    def known_skus(self, store_id: int, skus: set[str]) -> set[str]:
+        """Which of ``skus`` the hub knows for the store."""
+        wanted = sorted(skus)
+        found: set[str] = set()
+        for start in range(0, len(wanted), 500):
+            found.update(
+                self.session.scalars(
+                    select(Variant.sku).where(
+                        Variant.store_id == store_id, Variant.sku.in_(wanted[start : start + 500])
+                    )
+                )
+            )
+        return found
+
     def count_stock_rows(self, store_id: int) -> int:
         return int(
             self.session.scalar(

@@ -7,9 +7,11 @@ from types import TracebackType
 from sqlalchemy.orm import Session, sessionmaker
 
 from stockbridge.db.catalog import CatalogRepository
+from stockbridge.db.inbox import InboxRepository
 from stockbridge.db.orders import OrderRepository
 from stockbridge.db.runs import RunRepository
 from stockbridge.db.stores import StoreRepository
+from stockbridge.db.tokens import TokenRepository
 
 __all__ = ["UnitOfWork"]
 
@@ -22,6 +24,8 @@ class UnitOfWork:
     catalog: CatalogRepository
     orders: OrderRepository
     runs: RunRepository
+    inbox: InboxRepository
+    tokens: TokenRepository
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
@@ -32,6 +36,8 @@ class UnitOfWork:
         self.catalog = CatalogRepository(self.session)
         self.orders = OrderRepository(self.session)
         self.runs = RunRepository(self.session)
+        self.inbox = InboxRepository(self.session)
+        self.tokens = TokenRepository(self.session)
         return self
 
     def __exit__(

@@ -26,6 +26,7 @@ from stockbridge.db.stores import to_settings
 from stockbridge.db.uow import UnitOfWork
 from stockbridge.domain.model import ItemError, RunStatus, Step, Trigger
 from stockbridge.domain.store import StoreSettings
+from stockbridge.metrics import RUN_ITEMS, RUNS_FINISHED
 from stockbridge.retry import RetryPolicy
 from stockbridge.sync.context import Partners, ProgressListener, StepContext, StepOutcome
 from stockbridge.sync.inventory_in import inventory_in
@@ -134,6 +135,8 @@ class _RunTracker:
 
     def finish(self, outcome: StepOutcome) -> None:
         self.entry.update(status=outcome.status, message=outcome.message, changed=outcome.done)
+        RUN_ITEMS.labels(self.step.value, "changed").inc(outcome.done)
+        RUN_ITEMS.labels(self.step.value, "failed").inc(max(self.entry["failed"], outcome.failed))
         if outcome.status != "running":
             self.entry["failed"] = max(self.entry["failed"], outcome.failed)
         self.checkpoint(force=True)
@@ -233,8 +236,8 @@ class SyncRunner:
             log.exception("run %s of store %s failed", run_id, store_id)
             with self.uow() as uow:
                 uow.runs.set_progress(run_id, progress)
-                uow.runs.finish(run_id, RunStatus.FAILED, f"{type(exc).__name__}: {exc}")
                 uow.commit()
+            self._finish(run_id, RunStatus.FAILED, f"{type(exc).__name__}: {exc}")
             return
         failed_steps = [o for o in outcomes if o.status == "failed"]
         if failed_steps:
@@ -244,9 +247,7 @@ class SyncRunner:
         else:
             status = RunStatus.SUCCEEDED
         error = "; ".join(o.message or "failed" for o in failed_steps) or None
-        with self.uow() as uow:
-            uow.runs.finish(run_id, status, error)
-            uow.commit()
+        self._finish(run_id, status, error)
 
     def _run_step(
         self,
@@ -290,6 +291,14 @@ class SyncRunner:
                     ):
                         uow.stores.set_health(connection_id, "needs_reconnect", str(exc))
             uow.commit()
+
+    def _finish(self, run_id: int, status: RunStatus, error: str | None) -> None:
+        with self.uow() as uow:
+            run = uow.runs.get(run_id)
+            uow.runs.finish(run_id, status, error)
+            uow.commit()
+            trigger = run.trigger if run else "?"
+        RUNS_FINISHED.labels(trigger, status.value).inc()
 
     def report(self, run_id: int) -> RunReport:
         with self.uow() as uow:

@@ -1,0 +1,92 @@
+"""The inbox: incoming events stored durably before they are acknowledged, and input the
+hub refused, kept with the reason."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from stockbridge.db.models import InboxEvent, RejectedInput
+
+__all__ = ["InboxRepository"]
+
+MAX_PAYLOAD_TEXT = 4000
+
+
+class InboxRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(
+        self, store_id: int, *, source: str, dedup_key: str, kind: str, payload: dict[str, Any]
+    ) -> int | None:
+        """Store an event; returns its id, or None when the same event (by ``dedup_key``)
+        is already in the inbox. Flushes inside a savepoint so a duplicate does not spoil
+        the caller's transaction."""
+        event = InboxEvent(
+            store_id=store_id,
+            source=source,
+            dedup_key=dedup_key,
+            kind=kind,
+            payload=payload,
+            received_at=datetime.now(UTC),
+            attempts=0,
+        )
+        try:
+            with self.session.begin_nested():
+                self.session.add(event)
+        except IntegrityError:
+            return None
+        return event.id
+
+    def pending(self, limit: int = 500) -> Sequence[InboxEvent]:
+        return self.session.scalars(
+            select(InboxEvent)
+            .where(InboxEvent.processed_at.is_(None))
+            .order_by(InboxEvent.id)
+            .limit(limit)
+        ).all()
+
+    def mark_processed(self, event_ids: Sequence[int], error: str | None = None) -> None:
+        if event_ids:
+            self.session.execute(
+                update(InboxEvent)
+                .where(InboxEvent.id.in_(list(event_ids)))
+                .values(
+                    processed_at=datetime.now(UTC),
+                    error=error,
+                    attempts=InboxEvent.attempts + 1,
+                )
+            )
+
+    def depth(self) -> int:
+        return int(
+            self.session.scalar(
+                select(func.count(InboxEvent.id)).where(InboxEvent.processed_at.is_(None))
+            )
+            or 0
+        )
+
+    def reject(
+        self, store_id: int | None, *, source: str, reason: str, payload: str | None
+    ) -> None:
+        self.session.add(
+            RejectedInput(
+                store_id=store_id,
+                source=source,
+                reason=reason[:2000],
+                payload=None if payload is None else payload[:MAX_PAYLOAD_TEXT],
+                received_at=datetime.now(UTC),
+            )
+        )
+
+    def rejected(self, store_id: int | None, limit: int = 100) -> Sequence[RejectedInput]:
+        query = select(RejectedInput).order_by(RejectedInput.id.desc()).limit(limit)
+        if store_id is not None:
+            query = query.where(RejectedInput.store_id == store_id)
+        return self.session.scalars(query).all()

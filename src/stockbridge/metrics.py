@@ -1,0 +1,104 @@
+"""Prometheus metrics, prefixed ``stockbridge_``. Counters live in the process; gauges
+about recorded work (inbox depth, lag since the last successful sync) are read from the
+database when scraped, so every node reports the truth."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+
+from prometheus_client import CollectorRegistry, Counter
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+
+from stockbridge.db.models import InboxEvent, Store, SyncRun
+from stockbridge.db.uow import UnitOfWork
+
+__all__ = [
+    "PARTNER_CALLS",
+    "PARTNER_THROTTLED",
+    "REGISTRY",
+    "RUNS_FINISHED",
+    "RUN_ITEMS",
+    "WEBHOOKS",
+    "register_database_gauges",
+]
+
+REGISTRY = CollectorRegistry()
+
+PARTNER_CALLS = Counter(
+    "stockbridge_partner_calls",
+    "Requests sent to partners",
+    ["partner", "status"],
+    registry=REGISTRY,
+)
+PARTNER_THROTTLED = Counter(
+    "stockbridge_partner_429",
+    "Answers of 429 (rate limited) from partners",
+    ["partner"],
+    registry=REGISTRY,
+)
+RUNS_FINISHED = Counter(
+    "stockbridge_runs_finished", "Sync runs finished", ["trigger", "status"], registry=REGISTRY
+)
+RUN_ITEMS = Counter(
+    "stockbridge_run_items",
+    "Items moved or refused by sync steps",
+    ["step", "outcome"],
+    registry=REGISTRY,
+)
+WEBHOOKS = Counter(
+    "stockbridge_webhooks_received", "Webhook deliveries", ["source", "outcome"], registry=REGISTRY
+)
+
+
+class _DatabaseGauges(Collector):
+    def __init__(self, uow: Callable[[], UnitOfWork]) -> None:
+        self.uow = uow
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        depth = GaugeMetricFamily("stockbridge_inbox_depth", "Inbox events not processed yet")
+        lag = GaugeMetricFamily(
+            "stockbridge_sync_lag_seconds",
+            "Seconds since the store's last successful sync run",
+            labels=["store"],
+        )
+        queued = GaugeMetricFamily("stockbridge_runs_queued", "Runs queued or running")
+        now = datetime.now(UTC)
+        with self.uow() as uow:
+            session = uow.session
+            depth.add_metric(
+                [],
+                session.scalar(
+                    select(func.count(InboxEvent.id)).where(InboxEvent.processed_at.is_(None))
+                )
+                or 0,
+            )
+            queued.add_metric(
+                [],
+                session.scalar(
+                    select(func.count(SyncRun.id)).where(SyncRun.status.in_(("queued", "running")))
+                )
+                or 0,
+            )
+            rows = session.execute(
+                select(Store.name, func.max(SyncRun.finished_at))
+                .join(
+                    SyncRun,
+                    (SyncRun.store_id == Store.id) & (SyncRun.status == "succeeded"),
+                    isouter=True,
+                )
+                .group_by(Store.name)
+            ).all()
+        for name, last in rows:
+            if last is not None and last.tzinfo is None:
+                last = last.replace(tzinfo=UTC)
+            lag.add_metric([name], (now - last).total_seconds() if last else float("inf"))
+        yield depth
+        yield queued
+        yield lag
+
+
+def register_database_gauges(registry: CollectorRegistry, uow: Callable[[], UnitOfWork]) -> None:
+    registry.register(_DatabaseGauges(uow))

@@ -1,0 +1,1 @@
+"""The HTTP face of the hub: REST API, webhook receivers, metrics (and the dashboard)."""

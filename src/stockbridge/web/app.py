@@ -1,0 +1,251 @@
+"""The FastAPI application: REST API under /api/v1, webhook receivers, metrics.
+
+Routes parse input, call a use case (``web.service``) and map its errors to statuses:
+401 no or unknown token, 404 unknown store/run/SKU (also for another store's resources),
+409 conflicts, 413 oversized bodies, 422 invalid input. Nothing is half-applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Annotated, Any, Literal
+
+from fastapi import Body, Depends, FastAPI, Header, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from pydantic import BaseModel, ConfigDict, Field
+
+from stockbridge import __version__, services
+from stockbridge.bootstrap import Hub
+from stockbridge.connectors.bigcommerce.webhooks import SECRET_HEADER
+from stockbridge.domain.model import SYNC_ALL, Step
+from stockbridge.jobs.queue import JobQueue
+from stockbridge.metrics import REGISTRY, WEBHOOKS, register_database_gauges
+from stockbridge.web import service
+from stockbridge.web.service import Caller, Conflict, Invalid, NotFound, PushItem, Unauthorized
+
+__all__ = ["MAX_BODY_BYTES", "create_app"]
+
+MAX_BODY_BYTES = 1_000_000
+StepName = Literal["all", "orders-in", "orders-out", "inventory-in", "inventory-out"]
+StoreName = Annotated[str, Path(min_length=1, max_length=100)]
+
+
+class InventoryItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    sku: str = Field(min_length=1, max_length=255)
+    quantity: int = Field(ge=0, le=1_000_000_000)
+    location: str = Field(default="default", min_length=1, max_length=100)
+
+
+class InventoryPushIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    items: list[InventoryItemIn] = Field(min_length=1, max_length=10_000)
+
+
+class SyncRequestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    steps: StepName = "all"
+
+
+class Accepted(BaseModel):
+    run_id: int
+    merged: bool = False
+
+
+class PushAccepted(BaseModel):
+    applied: int
+    run_id: int
+
+
+class _BodyLimit:
+    """Refuse bodies over ``limit`` bytes with 413 before anything reads them whole."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(
+        self,
+        scope: MutableMapping[str, Any],
+        receive: Callable[[], Awaitable[MutableMapping[str, Any]]],
+        send: Callable[[MutableMapping[str, Any]], Awaitable[None]],
+    ) -> None:
+        if scope["type"] == "http":
+            length = dict(scope["headers"]).get(b"content-length")
+            if length is not None and (not length.isdigit() or int(length) > self.limit):
+                await _too_large(self.limit)(scope, receive, send)
+                return
+            seen = 0
+
+            async def limited() -> MutableMapping[str, Any]:
+                nonlocal seen
+                message = await receive()
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _BodyTooLarge
+                return message
+
+            try:
+                await self.app(scope, limited, send)
+            except _BodyTooLarge:
+                await _too_large(self.limit)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def _too_large(limit: int) -> JSONResponse:
+    return JSONResponse({"error": f"request body over {limit} bytes"}, status_code=413)
+
+
+def _caller(request: Request, authorization: Annotated[str | None, Header()] = None) -> Caller:
+    return service.authenticate(request.app.state.hub, authorization)
+
+
+CallerDep = Annotated[Caller, Depends(_caller)]
+
+
+def create_app(hub: Hub, queue: JobQueue) -> FastAPI:
+    app = FastAPI(
+        title="Stockbridge",
+        version=__version__,
+        description="Keeps an online store and its back office in step.",
+    )
+    app.state.hub = hub
+    app.add_middleware(_BodyLimit, limit=MAX_BODY_BYTES)
+    gauges = CollectorRegistry()  # per app: they read this hub's database
+    register_database_gauges(gauges, hub.uow)
+
+    @app.exception_handler(Unauthorized)
+    async def _401(_r: Request, exc: Unauthorized) -> JSONResponse:
+        return JSONResponse(
+            {"error": str(exc)}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+        )
+
+    @app.exception_handler(NotFound)
+    async def _404(_r: Request, exc: NotFound) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=404)
+
+    @app.exception_handler(Conflict)
+    async def _409(_r: Request, exc: Conflict) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=409)
+
+    @app.exception_handler(Invalid)
+    async def _422(_r: Request, exc: Invalid) -> JSONResponse:
+        return JSONResponse({"error": str(exc), "details": exc.details}, status_code=422)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_r: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [
+            {"where": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")}
+            for e in exc.errors()[:50]
+        ]
+        first = details[0] if details else {"where": "body", "problem": "invalid"}
+        return JSONResponse(
+            {"error": f"{first['where']}: {first['problem']}", "details": details}, status_code=422
+        )
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        body = generate_latest(REGISTRY) + generate_latest(gauges)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/api/v1/stores")
+    def list_stores(who: CallerDep) -> list[dict[str, Any]]:
+        return [
+            s
+            for s in services.list_stores(hub)
+            if who.may_see(services.resolve_store(hub, s["name"]))
+        ]
+
+    @app.get("/api/v1/stores/{store}")
+    def get_store(store: StoreName, who: CallerDep) -> dict[str, Any]:
+        _visible(hub, who, store)
+        return services.describe_store(hub, store)
+
+    @app.post("/api/v1/stores/{store}/sync", status_code=202, response_model=Accepted)
+    def trigger_sync(
+        store: StoreName, who: CallerDep, body: Annotated[SyncRequestIn | None, Body()] = None
+    ) -> Accepted:
+        chosen = (body or SyncRequestIn()).steps
+        steps = SYNC_ALL if chosen == "all" else (Step(chosen),)
+        run_id, merged = service.request_sync(hub, who, store, steps)
+        queue.submit_run(run_id)
+        return Accepted(run_id=run_id, merged=merged)
+
+    @app.get("/api/v1/stores/{store}/runs")
+    def runs(
+        store: StoreName, who: CallerDep, limit: Annotated[int, Query(ge=1, le=500)] = 20
+    ) -> list[dict[str, Any]]:
+        _visible(hub, who, store)
+        return services.run_history(hub, store, limit)
+
+    @app.get("/api/v1/stores/{store}/runs/{run_id}")
+    def run(store: StoreName, run_id: Annotated[int, Path(ge=1)], who: CallerDep) -> dict[str, Any]:
+        store_id = _visible(hub, who, store)
+        detail = services.run_detail(hub, run_id)
+        if detail is None or detail["store_id"] != store_id:
+            raise NotFound(f"no run {run_id} for store {store!r}")
+        return detail
+
+    @app.get("/api/v1/stores/{store}/products/{sku}")
+    def product(
+        store: StoreName, sku: Annotated[str, Path(min_length=1, max_length=255)], who: CallerDep
+    ) -> dict[str, Any]:
+        store_id = _visible(hub, who, store)
+        found = services.product_detail(hub, store_id, sku)
+        if found is None:
+            raise NotFound(f"no SKU {sku!r} in store {store!r}")
+        return found
+
+    @app.get("/api/v1/stores/{store}/rejected")
+    def rejected(store: StoreName, who: CallerDep) -> list[dict[str, Any]]:
+        store_id = _visible(hub, who, store)
+        return services.rejected_inputs(hub, store_id)
+
+    @app.post("/api/v1/stores/{store}/inventory", status_code=202, response_model=PushAccepted)
+    def push(
+        store: StoreName,
+        body: InventoryPushIn,
+        who: CallerDep,
+        idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    ) -> JSONResponse:
+        items = [PushItem(i.sku, i.quantity, i.location) for i in body.items]
+        status, answer, run_id = service.push_inventory(hub, who, store, items, idempotency_key)
+        if run_id is not None:
+            queue.submit_run(run_id)
+        return JSONResponse(answer, status_code=status)
+
+    @app.post("/webhooks/bigcommerce/{store}", include_in_schema=False)
+    async def bigcommerce_webhook(store: StoreName, request: Request) -> PlainTextResponse:
+        body = await request.body()
+        try:
+            outcome = service.receive_bigcommerce_webhook(
+                hub, store, request.headers.get(SECRET_HEADER), body
+            )
+        except Unauthorized:
+            WEBHOOKS.labels("bigcommerce", "unauthorized").inc()
+            raise
+        except Invalid:
+            WEBHOOKS.labels("bigcommerce", "rejected").inc()
+            raise
+        WEBHOOKS.labels("bigcommerce", "stored" if outcome.stored else "duplicate").inc()
+        if outcome.stored:
+            queue.submit_inbox()
+        return PlainTextResponse(outcome.message, status_code=outcome.status)
+
+    return app
+
+
+def _visible(hub: Hub, who: Caller, store: str) -> int:
+    with hub.uow() as uow:
+        return service.store_for(uow, who, store).id

@@ -1,0 +1,196 @@
+"""The REST API end to end over HTTP: auth, store isolation, sync triggers, inventory
+push with every kind of bad input, metrics."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from stockbridge import services
+from stockbridge.domain.model import InventorySource
+from tests.conftest import Harness
+from tests.fakes import FakeBackOffice, FakeWebStore
+from tests.service_helpers import Running, start_service
+
+
+@pytest.fixture
+def running(sqlite_harness: Harness) -> Iterator[Running]:
+    r = start_service(sqlite_harness.hub)
+    yield r
+    r.server.stop()
+    r.service.stop()
+
+
+@pytest.fixture
+def two_stores(sqlite_harness: Harness) -> tuple[FakeWebStore, FakeWebStore]:
+    webs = (FakeWebStore(), FakeWebStore())
+    for name, web in zip(("alpha", "beta"), webs, strict=True):
+        for sku in ("A", "B"):
+            web.add_variant(sku, 0)
+        bo = FakeBackOffice()
+        bo.set_item("A", 5)
+        bo.set_item("B", 6)
+        sqlite_harness.add_store(name, source=InventorySource.API, web=web, back_office=bo)
+    services.sync(sqlite_harness.hub, "alpha")
+    services.sync(sqlite_harness.hub, "beta")
+    return webs
+
+
+def test_no_token_or_a_bad_one_is_401(running: Running, two_stores: object) -> None:
+    with running.client() as anon:
+        assert anon.get("/api/v1/stores").status_code == 401
+        assert (
+            anon.get("/api/v1/stores", headers={"Authorization": "Bearer nope"}).status_code == 401
+        )
+        assert (
+            anon.get("/api/v1/stores", headers={"Authorization": "Basic eA=="}).status_code == 401
+        )
+
+
+def test_a_store_token_never_reaches_another_store(running: Running, two_stores: object) -> None:
+    alpha = running.token("alpha")
+    with running.client(alpha) as api:
+        assert [s["name"] for s in api.get("/api/v1/stores").json()] == ["alpha"]
+        assert api.get("/api/v1/stores/alpha").status_code == 200
+        for method, path in [
+            ("GET", "/api/v1/stores/beta"),
+            ("GET", "/api/v1/stores/beta/runs"),
+            ("GET", "/api/v1/stores/beta/products/A"),
+            ("POST", "/api/v1/stores/beta/sync"),
+            ("GET", "/api/v1/stores/beta/runs/1"),
+        ]:
+            response = api.request(method, path)
+            assert response.status_code == 404, (method, path)
+        pushed = api.post(
+            "/api/v1/stores/beta/inventory",
+            json={"items": [{"sku": "A", "quantity": 1}]},
+            headers={"Idempotency-Key": "k1"},
+        )
+        assert pushed.status_code == 404
+    with running.client(running.token()) as operator:
+        assert [s["name"] for s in operator.get("/api/v1/stores").json()] == ["alpha", "beta"]
+
+
+def test_trigger_sync_answers_at_once_and_the_worker_runs_it(
+    running: Running, two_stores: object
+) -> None:
+    with running.client(running.token("alpha")) as api:
+        response = api.post("/api/v1/stores/alpha/sync", json={"steps": "all"})
+        assert response.status_code == 202
+        run_id = response.json()["run_id"]
+        assert running.wait_run(run_id)["status"] == "succeeded"
+        detail = api.get(f"/api/v1/stores/alpha/runs/{run_id}").json()
+        assert detail["trigger"] == "manual" and detail["item_errors"] == []
+        assert (
+            api.post("/api/v1/stores/alpha/sync", json={"steps": "everything"}).status_code == 422
+        )
+        product = api.get("/api/v1/stores/alpha/products/A").json()
+        assert product["stock"][0]["back_office"] == 5 and product["source_of_truth"] == "api"
+        assert api.get("/api/v1/stores/alpha/products/NOPE").status_code == 404
+
+
+def test_inventory_push_applies_once_and_reaches_the_web(
+    running: Running, two_stores: tuple[FakeWebStore, FakeWebStore]
+) -> None:
+    web = two_stores[0]
+    with running.client(running.token("alpha")) as api:
+        body = {"items": [{"sku": "A", "quantity": 42}, {"sku": "B", "quantity": 0}]}
+        first = api.post(
+            "/api/v1/stores/alpha/inventory", json=body, headers={"Idempotency-Key": "erp-1"}
+        )
+        assert first.status_code == 202, first.text
+        running.wait_run(first.json()["run_id"])
+        assert (web.quantity("A"), web.quantity("B")) == (42, 0)
+        pushes = web.calls["push_inventory"]
+
+        again = api.post(
+            "/api/v1/stores/alpha/inventory", json=body, headers={"Idempotency-Key": "erp-1"}
+        )
+        assert again.status_code == 202 and again.json() == first.json()
+        assert web.calls["push_inventory"] == pushes  # applied nothing
+
+        other = {"items": [{"sku": "A", "quantity": 1}]}
+        reused = api.post(
+            "/api/v1/stores/alpha/inventory", json=other, headers={"Idempotency-Key": "erp-1"}
+        )
+        assert reused.status_code == 409
+
+
+BAD_BODIES = [
+    ("{not json", "JSON"),
+    (json.dumps({"items": []}), "items"),
+    (json.dumps({"items": [{"sku": "A", "quantity": "5"}]}), "quantity"),
+    (json.dumps({"items": [{"sku": "A", "quantity": True}]}), "quantity"),
+    (json.dumps({"items": [{"sku": "A", "quantity": 1.5}]}), "quantity"),
+    (json.dumps({"items": [{"sku": "A", "quantity": -1}]}), "quantity"),
+    (json.dumps({"items": [{"sku": "A", "quantity": 10**12}]}), "quantity"),
+    (json.dumps({"items": [{"sku": "", "quantity": 1}]}), "sku"),
+    (json.dumps({"items": [{"quantity": 1}]}), "sku"),
+    (json.dumps({"items": [{"sku": "A", "quantity": 1, "extra": 1}]}), "extra"),
+    (
+        json.dumps({"items": [{"sku": "A", "quantity": 1}, {"sku": "A", "quantity": 2}]}),
+        "once per location",
+    ),
+    (
+        json.dumps({"items": [{"sku": "A", "quantity": 1}, {"sku": "GHOST", "quantity": 2}]}),
+        "unknown SKUs",
+    ),
+    (json.dumps([1, 2]), "body"),
+]
+
+
+@pytest.mark.parametrize(("raw", "message"), BAD_BODIES)
+def test_bad_pushes_are_422_and_apply_nothing(
+    running: Running, two_stores: tuple[FakeWebStore, FakeWebStore], raw: str, message: str
+) -> None:
+    with running.client(running.token("alpha")) as api:
+        response = api.post(
+            "/api/v1/stores/alpha/inventory",
+            content=raw,
+            headers={"Idempotency-Key": f"bad-{hash(raw)}", "Content-Type": "application/json"},
+        )
+        assert response.status_code == 422, response.text
+        assert message in response.text
+    product = services.product_detail(running.hub, 1, "A")
+    assert product is not None and product["stock"][0]["back_office"] == 5
+
+
+def test_unknown_skus_are_kept_as_rejected_input(running: Running, two_stores: object) -> None:
+    with running.client(running.token("alpha")) as api:
+        api.post(
+            "/api/v1/stores/alpha/inventory",
+            json={"items": [{"sku": "GHOST", "quantity": 2}]},
+            headers={"Idempotency-Key": "g1"},
+        )
+        rejected = api.get("/api/v1/stores/alpha/rejected").json()
+        assert rejected[0]["source"] == "api" and "GHOST" in rejected[0]["reason"]
+
+
+def test_push_needs_an_idempotency_key_api_mode_and_a_sane_size(
+    running: Running, two_stores: object, sqlite_harness: Harness
+) -> None:
+    with running.client(running.token("alpha")) as api:
+        body = {"items": [{"sku": "A", "quantity": 1}]}
+        assert api.post("/api/v1/stores/alpha/inventory", json=body).status_code == 422
+        huge = {"items": [{"sku": "A" * 200, "quantity": 1}] * 6000}
+        too_big = api.post(
+            "/api/v1/stores/alpha/inventory", json=huge, headers={"Idempotency-Key": "h"}
+        )
+        assert too_big.status_code == 413
+        services.update_store(
+            sqlite_harness.hub, "alpha", inventory_source=InventorySource.BACK_OFFICE
+        )
+        wrong_mode = api.post(
+            "/api/v1/stores/alpha/inventory", json=body, headers={"Idempotency-Key": "m"}
+        )
+        assert wrong_mode.status_code == 409 and "api mode" in wrong_mode.text
+
+
+def test_metrics_and_openapi(running: Running, two_stores: object) -> None:
+    with running.client() as anon:
+        text = anon.get("/metrics").text
+        assert "stockbridge_inbox_depth" in text and "stockbridge_sync_lag_seconds" in text
+        schema = anon.get("/openapi.json").json()
+        assert "/api/v1/stores/{store}/inventory" in schema["paths"]
