@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sys
 
-from bench import bigcommerce_push, inventory_out
+from bench import bigcommerce_push, inventory_out, webhook_ingest
 
 BENCHES = {
     "inventory_out": inventory_out.main,
     "bigcommerce_push": bigcommerce_push.main,
+    "webhook_ingest": webhook_ingest.main,
 }
 
 

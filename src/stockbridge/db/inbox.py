@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from stockbridge.db.models import InboxEvent, RejectedInput
+from stockbridge.db.upsert import insert_ignoring_duplicates
 
 __all__ = ["InboxRepository"]
 
@@ -24,25 +24,24 @@ class InboxRepository:
 
     def add(
         self, store_id: int, *, source: str, dedup_key: str, kind: str, payload: dict[str, Any]
-    ) -> int | None:
-        """Store an event; returns its id, or None when the same event (by ``dedup_key``)
-        is already in the inbox. Flushes inside a savepoint so a duplicate does not spoil
-        the caller's transaction."""
-        event = InboxEvent(
-            store_id=store_id,
-            source=source,
-            dedup_key=dedup_key,
-            kind=kind,
-            payload=payload,
-            received_at=datetime.now(UTC),
-            attempts=0,
+    ) -> bool:
+        """Store an event; False when the same event (by ``dedup_key``) is already in the
+        inbox. One statement: ``INSERT ... ON CONFLICT DO NOTHING``."""
+        result = insert_ignoring_duplicates(
+            self.session,
+            InboxEvent.__table__,  # type: ignore[arg-type]
+            {
+                "store_id": store_id,
+                "source": source,
+                "dedup_key": dedup_key,
+                "kind": kind,
+                "payload": payload,
+                "received_at": datetime.now(UTC),
+                "attempts": 0,
+            },
+            keys=("store_id", "source", "dedup_key"),
         )
-        try:
-            with self.session.begin_nested():
-                self.session.add(event)
-        except IntegrityError:
-            return None
-        return event.id
+        return result == 1
 
     def pending(self, limit: int = 500) -> Sequence[InboxEvent]:
         return self.session.scalars(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Protocol
 
@@ -37,6 +38,7 @@ class InProcessQueue:
         execute_run: Callable[[int], object],
         process_inbox: Callable[[], object],
         workers: int = 2,
+        inbox_settle_seconds: float = 0.2,
     ) -> None:
         self._execute_run = execute_run
         self._process_inbox = process_inbox
@@ -48,7 +50,7 @@ class InProcessQueue:
         ]
         self._inbox_thread = threading.Thread(target=self._inbox_loop, name="inbox", daemon=True)
         self._stopping = False
-        self.idle = threading.Event()
+        self._settle = inbox_settle_seconds
 
     def start(self) -> InProcessQueue:
         for thread in self._threads:
@@ -84,9 +86,12 @@ class InProcessQueue:
     def _inbox_loop(self) -> None:
         while not self._stopping:
             self._inbox_pending.wait(timeout=2.0)  # also polls: another node may have written
-            self._inbox_pending.clear()
             if self._stopping:
                 return
+            # Let a burst of deliveries gather: one pass (one transaction, one merged run
+            # request per store) serves them all.
+            time.sleep(self._settle)
+            self._inbox_pending.clear()
             try:
                 self._process_inbox()
             except Exception:  # keep the loop alive; events stay pending and are retried

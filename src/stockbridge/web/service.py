@@ -6,13 +6,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from stockbridge.bootstrap import Hub
-from stockbridge.connectors.bigcommerce.webhooks import BadWebhook, parse_envelope
+from stockbridge.connectors.bigcommerce.webhooks import parse_envelope
 from stockbridge.db.models import ApiToken, Store
 from stockbridge.db.uow import UnitOfWork
 from stockbridge.domain.model import (
@@ -22,6 +23,7 @@ from stockbridge.domain.model import (
     Step,
     Trigger,
 )
+from stockbridge.web.inbox_writer import PendingEvent
 
 __all__ = [
     "Conflict",
@@ -31,8 +33,9 @@ __all__ = [
     "Unauthorized",
     "authenticate",
     "push_inventory",
-    "receive_bigcommerce_webhook",
+    "reject_webhook",
     "request_sync",
+    "to_pending_event",
 ]
 
 
@@ -176,44 +179,79 @@ class WebhookOutcome:
     stored: bool
 
 
-def receive_bigcommerce_webhook(
-    hub: Hub, name: str, secret: str | None, body: bytes
-) -> WebhookOutcome:
-    """Check the shared secret in constant time, then store the event in the inbox before
-    answering. Duplicates (same envelope hash) are acknowledged and dropped."""
-    with hub.uow() as uow:
-        store = uow.stores.by_name(name)
-        connection = uow.stores.connection(store.id, "web") if store else None
-        expected = ""
-        if store is not None and connection is not None and connection.kind == "bigcommerce":
-            secrets = hub.cipher.decrypt(connection.credentials) if connection.credentials else {}
-            expected = secrets.get("webhook_secret", "")
-        if not expected or not hmac.compare_digest((secret or "").encode(), expected.encode()):
-            raise Unauthorized("missing or wrong webhook secret")
-        assert store is not None
-        try:
-            event = parse_envelope(body)
-        except BadWebhook as exc:
-            uow.inbox.reject(
-                store.id,
-                source="webhook:bigcommerce",
-                reason=str(exc),
-                payload=body[:2000].decode(errors="replace"),
+class WebhookSecrets:
+    """Each store's BigCommerce webhook secret, cached briefly so a delivery costs one
+    insert, not a decryption and two reads. A secret that does not match is looked up
+    again before the delivery is refused (a store may just have reconnected)."""
+
+    def __init__(self, hub: Hub, ttl_seconds: float = 30.0) -> None:
+        self.hub = hub
+        self.ttl = ttl_seconds
+        self._cache: dict[str, tuple[float, int | None, str]] = {}
+
+    def _load(self, name: str) -> tuple[int | None, str]:
+        with self.hub.uow() as uow:
+            store = uow.stores.by_name(name)
+            connection = uow.stores.connection(store.id, "web") if store else None
+            if store is None or connection is None or connection.kind != "bigcommerce":
+                return None, ""
+            secrets = (
+                self.hub.cipher.decrypt(connection.credentials) if connection.credentials else {}
             )
-            uow.commit()
-            raise Invalid(f"not a webhook we understand: {exc}") from None
-        event_id = uow.inbox.add(
-            store.id,
-            source="bigcommerce",
-            dedup_key=event.dedup_key,
-            kind=event.kind.value,
-            payload={
-                "scope": event.scope,
-                "resource_id": event.resource_id,
-                "occurred_at": event.occurred_at.isoformat(),
-            },
+            return store.id, secrets.get("webhook_secret", "")
+
+    def check_cached(self, name: str, presented: str | None) -> int | None:
+        """The store's id if a fresh cached secret matches; None means: ask ``check``
+        (which may read the database). Never raises, never blocks."""
+        cached = self._cache.get(name)
+        if cached is None or cached[0] < time.monotonic() or cached[1] is None or not cached[2]:
+            return None
+        if hmac.compare_digest((presented or "").encode(), cached[2].encode()):
+            return cached[1]
+        return None
+
+    def check(self, name: str, presented: str | None) -> int:
+        """The store's id when ``presented`` is its secret; Unauthorized otherwise."""
+        now = time.monotonic()
+        cached = self._cache.get(name)
+        for fresh in (False, True):
+            if fresh or cached is None or cached[0] < now:
+                store_id, secret = self._load(name)
+                cached = (now + self.ttl, store_id, secret)
+                self._cache[name] = cached
+            _, store_id, secret = cached
+            if (
+                store_id is not None
+                and secret
+                and hmac.compare_digest((presented or "").encode(), secret.encode())
+            ):
+                return store_id
+        raise Unauthorized("missing or wrong webhook secret")
+
+
+def reject_webhook(hub: Hub, store_id: int, reason: str, body: bytes) -> None:
+    """Keep a refused delivery (truncated) with the reason, for the dashboard."""
+    with hub.uow() as uow:
+        uow.inbox.reject(
+            store_id,
+            source="webhook:bigcommerce",
+            reason=reason,
+            payload=body[:2000].decode(errors="replace"),
         )
         uow.commit()
-    if event_id is None:
-        return WebhookOutcome(200, "duplicate delivery ignored", stored=False)
-    return WebhookOutcome(200, "accepted", stored=True)
+
+
+def to_pending_event(store_id: int, body: bytes) -> PendingEvent:
+    """Parse a delivery into the event to store; BadWebhook says why it cannot be."""
+    event = parse_envelope(body)
+    return PendingEvent(
+        store_id=store_id,
+        source="bigcommerce",
+        dedup_key=event.dedup_key,
+        kind=event.kind.value,
+        payload={
+            "scope": event.scope,
+            "resource_id": event.resource_id,
+            "occurred_at": event.occurred_at.isoformat(),
+        },
+    )
