@@ -66,3 +66,26 @@ def test_connection_credentials_round_trip_through_the_hub(harness: Harness) -> 
         assert connection is not None and connection.credentials is not None
         assert b"t0ken" not in connection.credentials
         assert hub.cipher.decrypt(connection.credentials) == {"token": "t0ken"}
+
+
+def test_inbox_batches_store_each_event_once(harness: Harness) -> None:
+    store_id = harness.add_store()
+    events = [
+        {
+            "store_id": store_id,
+            "source": "bigcommerce",
+            "dedup_key": key,
+            "kind": "order",
+            "payload": {"resource_id": key},
+        }
+        for key in ("a", "b", "a", "c")
+    ]
+    with harness.hub.uow() as uow:
+        assert uow.inbox.add_many(events[:2]) == [True, True]
+        uow.commit()
+    with harness.hub.uow() as uow:
+        assert uow.inbox.add_many(events) == [False, False, False, True]
+        uow.commit()
+        pending = uow.inbox.pending()
+        assert [e.dedup_key for e in pending] == ["a", "b", "c"]
+        assert pending[0].payload == {"resource_id": "a"}

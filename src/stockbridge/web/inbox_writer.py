@@ -69,16 +69,7 @@ class InboxWriter:
     def _write(self, batch: list[tuple[PendingEvent, Future[bool]]]) -> None:
         try:
             with self._uow() as uow:
-                results = [
-                    uow.inbox.add(
-                        e.store_id,
-                        source=e.source,
-                        dedup_key=e.dedup_key,
-                        kind=e.kind,
-                        payload=e.payload,
-                    )
-                    for e, _ in batch
-                ]
+                results = uow.inbox.add_many([e.__dict__ for e, _ in batch])
                 uow.commit()
         except Exception as exc:  # answer every waiting delivery with the failure (5xx)
             log.exception("could not store %d inbox events", len(batch))
