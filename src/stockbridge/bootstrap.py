@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from stockbridge.config import Settings
+from stockbridge.connectors import qbo
 from stockbridge.connectors.base import BackOffice, WebStore
 from stockbridge.connectors.ratelimit import LimiterRegistry
 from stockbridge.connectors.registry import ConnectorEnv, ConnectorRegistry
@@ -33,7 +34,9 @@ class NotInitialised(RuntimeError):
 
 def default_registry() -> ConnectorRegistry:
     """Every connector this installation ships. Partner packages add themselves here."""
-    return ConnectorRegistry()
+    registry = ConnectorRegistry()
+    registry.register(qbo.KIND, qbo.make_back_office)
+    return registry
 
 
 @dataclass
