@@ -63,20 +63,24 @@ class Hub:
         back_office: BackOffice | None = None
         web_id = bo_id = None
         with self.uow() as uow:
-            connections = list(uow.stores.connections(store_id))
-        for connection in connections:
+            # Read inside the unit of work: it rolls back on exit, which expires the rows.
+            connections = [
+                (c.id, c.role, c.kind, dict(c.settings or {}))
+                for c in uow.stores.connections(store_id)
+            ]
+        for connection_id, role, kind, settings in connections:
             env = ConnectorEnv(
-                settings=connection.settings or {},
-                vault=DbCredentialVault(self.sessions, self.cipher, connection.id),
+                settings=settings,
+                vault=DbCredentialVault(self.sessions, self.cipher, connection_id),
                 limiters=self.limiters,
                 retry=self.retry,
-                connection_id=connection.id,
+                connection_id=connection_id,
             )
-            connector = self.registry.create(connection.kind, env)
-            if connection.role == "web" and isinstance(connector, WebStore):
-                web, web_id = connector, connection.id
-            elif connection.role == "back_office" and isinstance(connector, BackOffice):
-                back_office, bo_id = connector, connection.id
+            connector = self.registry.create(kind, env)
+            if role == "web" and isinstance(connector, WebStore):
+                web, web_id = connector, connection_id
+            elif role == "back_office" and isinstance(connector, BackOffice):
+                back_office, bo_id = connector, connection_id
         return Partners(web, web_id, back_office, bo_id)
 
     def runner(self) -> SyncRunner:

@@ -15,7 +15,8 @@ Serves the subset the connector uses, with Intuit's documented shapes and limits
   over them, 429 (``Retry-After`` only when configured — Intuit sends none);
 * fault injection per endpoint: ``error`` (503, nothing applied), ``latency``, ``drop``
   (connection closed, nothing applied), ``applied_drop`` (applied, then the connection
-  closed before the answer), ``bad_json`` and ``empty_object`` (malformed 200s);
+  closed before the answer), ``bad_json`` and ``empty_object`` (malformed 200s),
+  ``expire_tokens`` (every access token expires just before this call);
 * ``/admin/...`` (no auth; loopback only): seed items and customers, change items, set the
   fault plan and the configuration, move the clock, issue / revoke / expire tokens, and
   read counters (calls per endpoint, 429s, receipts per DocNumber).
@@ -53,17 +54,27 @@ Send = Callable[[Message], Awaitable[None]]
 
 TOKEN_PATH = "/oauth2/v1/tokens/bearer"
 MIN_MINOR_VERSION = 75
-FAULT_KINDS = ("error", "latency", "drop", "applied_drop", "bad_json", "empty_object")
+FAULT_KINDS = (
+    "error",
+    "latency",
+    "drop",
+    "applied_drop",
+    "bad_json",
+    "empty_object",
+    "expire_tokens",
+)
 
 
 @dataclass
 class FaultRule:
-    """``times`` faults of ``kind`` on calls to ``path`` (an endpoint name or ``*``)."""
+    """``times`` faults of ``kind`` on calls to ``path`` (an endpoint name or ``*``), after
+    letting ``skip`` such calls through."""
 
     path: str
     kind: str
     times: int = 1
     seconds: float = 0.0
+    skip: int = 0
 
 
 @dataclass
@@ -162,6 +173,8 @@ class QboSandbox:
             self.injected[f"{endpoint}:{kind}"] += 1
         if kind == "latency":
             await asyncio.sleep(rule.seconds if rule else 0.0)
+        elif kind == "expire_tokens":  # every access token ends now, this call included
+            self.books.expire_access_tokens()
         elif kind == "error":
             fault = QboFault("10000", "An application error has occurred", type="SystemFault")
             await _json(fault.body(), 503)(scope, receive, send)
@@ -186,6 +199,9 @@ class QboSandbox:
     def _draw(self, endpoint: str) -> FaultRule | None:
         for rule in self.plan:
             if rule.times > 0 and rule.path in (endpoint, "*"):
+                if rule.skip > 0:
+                    rule.skip -= 1
+                    return None
                 rule.times -= 1
                 return rule
         if self.fault_rate and endpoint != "token" and self.rng.random() < self.fault_rate:
