@@ -240,8 +240,6 @@ class QboSandbox:
         """The checks every API call passes: realm, minorversion, Accept, bearer token."""
 
         async def guarded(request: Request) -> Response:
-            if "application/json" not in request.headers.get("accept", ""):
-                return Response("<IntuitResponse/>", 200, media_type="application/xml")
             scheme, _, token = request.headers.get("authorization", "").partition(" ")
             if scheme.lower() != "bearer" or not self.books.access_ok(token):
                 return _fault(
@@ -261,6 +259,8 @@ class QboSandbox:
                         status=403,
                     )
                 )
+            if "application/json" not in request.headers.get("accept", ""):
+                return Response("<IntuitResponse/>", 200, media_type="application/xml")
             minor = request.query_params.get("minorversion", "")
             if not minor.isdigit() or int(minor) < MIN_MINOR_VERSION:
                 return _fault(
