@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from bench import inventory_out
+from bench import inventory_out, qbo_orders
 
-BENCHES = {"inventory_out": inventory_out.main}
+BENCHES = {"inventory_out": inventory_out.main, "qbo_orders": qbo_orders.main}
 
 
 def main(argv: list[str]) -> int:

@@ -131,9 +131,10 @@ def test_one_order_uses_the_single_endpoint_and_invoice_is_a_setting(qbo: Qbo) -
     assert back_office.find_posted([request(1, ("A", 1))]) == {"1": outcome.document_ref}
 
 
-def test_refusals_name_the_cause_and_never_stop_the_others(qbo: Qbo) -> None:
+@pytest.mark.parametrize("prefetch", [5000, 0], ids=["item-list-read", "looked-up-by-sku"])
+def test_refusals_name_the_cause_and_never_stop_the_others(qbo: Qbo, prefetch: int) -> None:
     qbo.items({"sku": "A", "qty": 10}, {"sku": "RETIRED", "qty": 5, "name": "Old lamp"})
-    back_office, _ = connector(qbo)
+    back_office, _ = connector(qbo, prefetch_items=prefetch)
     qbo.change("RETIRED", active=False)
     long_number = request(9, ("A", 1))
     long_number = PostRequest(
@@ -158,6 +159,8 @@ def test_refusals_name_the_cause_and_never_stop_the_others(qbo: Qbo) -> None:
     assert "inactive" in by_id["3"].error.message
     assert by_id["9"].error is not None and "21" in by_id["9"].error.message
     assert set(qbo.receipts()) == {"W1", "W4"}
+    # count + one page of items, or one "Sku in (...)" look-up; then the customer
+    assert qbo.counters()["calls"]["query"] == (3 if prefetch else 2)
 
 
 def test_partner_faults_become_per_order_errors_with_code(qbo: Qbo) -> None:

@@ -224,3 +224,23 @@ def test_a_second_process_uses_the_first_ones_refresh(tmp_path: Path, qbo: Qbo) 
     first, second = build(), build()  # two processes, each with its own token cache
     assert first.check() == second.check() == "Sandbox Company_US_1"
     assert qbo.counters()["refreshes"] == refreshes + 1
+
+
+def test_malformed_batch_answer_fails_the_step_clearly_and_nothing_doubles(
+    tmp_path: Path, qbo: Qbo
+) -> None:
+    qbo.items({"sku": "A", "qty": 10})
+    web = web_with("A")
+    hub = make_hub(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", qbo, web)
+    connect_store(hub, qbo)
+    placed = [web.place_order([("A", 1)]) for _ in range(2)]
+    qbo.faults({"path": "batch", "kind": "bad_json"})
+
+    first = sync_all(hub)
+
+    message = str(first.steps["orders-out"].get("message"))
+    assert first.steps["orders-out"]["status"] == "failed"
+    assert "unreadable QuickBooks answer" in message and "not JSON" in message
+    second = sync_all(hub)
+    assert second.status is RunStatus.SUCCEEDED, second
+    assert qbo.receipts() == {o.number: 1 for o in placed}

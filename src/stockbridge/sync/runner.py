@@ -191,10 +191,16 @@ class SyncRunner:
                 if run is None:
                     raise UnknownRun(f"no run {run_id}")
                 store_id = run.store_id
-                if RunStatus(run.status).finished:
-                    return self.report(run_id)
-                acquired = uow.runs.acquire_lease(store_id, run_id, self.holder, self.lease_seconds)
-                uow.commit()
+                finished = RunStatus(run.status).finished
+                if not finished:
+                    acquired = uow.runs.acquire_lease(
+                        store_id, run_id, self.holder, self.lease_seconds
+                    )
+                    uow.commit()
+            if finished:
+                # Outside the unit of work: on SQLite its transaction holds the write lock,
+                # and report() opens another one (it waited on itself for the busy timeout).
+                return self.report(run_id)
             if acquired:
                 break
             if time.monotonic() > deadline:

@@ -5,7 +5,9 @@ Settings (the connection's, all optional but ``realm_id``):
 ``batch_size`` (orders per ``/batch`` call, default 30 — Intuit documents both 10 and
 30); ``document`` (``sales_receipt`` or ``invoice``); ``customer_id`` or ``customer_name``
 (default "Web Store", created when missing); ``doc_prefix`` (DocNumber = prefix + web
-order number, at most 21 characters); ``shipping_item_id`` (default SHIPPING_ITEM_ID).
+order number, at most 21 characters); ``shipping_item_id`` (default SHIPPING_ITEM_ID);
+``prefetch_items`` (read the whole item list to map SKUs when it has at most this many
+items, default 5,000).
 
 Exactly once: every create carries a ``requestid`` derived from the orders' idempotency
 keys and the exact body sent, so a resend of the same call (a retry after a dropped
@@ -65,7 +67,10 @@ class QboBackOffice:
         self.customer_name = str(settings.get("customer_name") or "Web Store")
         self.doc_prefix = str(settings.get("doc_prefix") or "")
         self.shipping_item_id = str(settings.get("shipping_item_id") or "SHIPPING_ITEM_ID")
+        self.prefetch_items = int(settings.get("prefetch_items", 5000))
         self._items: dict[str, QboItem | None] = {}  # by SKU; None: not in QuickBooks
+        self._prefetched = False
+        self._complete = False  # the whole item list is in _items
 
     # reading ------------------------------------------------------------------
 
@@ -88,6 +93,11 @@ class QboBackOffice:
         return self._changes(since)
 
     def _full_scan(self) -> Iterator[Page[BackOfficeItem]]:
+        for rows, cursor in self._scan():
+            yield Page(_with_sku(rows), cursor=cursor)
+
+    def _scan(self) -> Iterator[tuple[list[QboItem], datetime | None]]:
+        """Every item, a page of at most 1,000 at a time; the last page carries the cursor."""
         start, began, latest = 1, None, None
         while True:
             answer = self.client.query(
@@ -99,7 +109,7 @@ class QboBackOffice:
             for item in rows:
                 latest = item.updated_at if latest is None else max(latest, item.updated_at)
             last = len(rows) < PAGE
-            yield Page(_with_sku(rows), cursor=(began or latest) if last else None)
+            yield rows, (began or latest) if last else None
             if last:
                 return
             start += PAGE
@@ -126,6 +136,12 @@ class QboBackOffice:
             raise ValueError(f"at most {self.max_orders_per_call} orders per call")
         self._resolve(line.sku for r in requests for line in r.order.lines)
         options = ReceiptOptions(self._customer(), self.doc_prefix, self.shipping_item_id)
+        ids = {
+            line.sku: self._item(line.sku).id
+            for r in requests
+            for line in r.order.lines
+            if self._items.get(line.sku) is not None
+        }
         outcomes: dict[str, PostOutcome] = {}
         bodies: dict[str, tuple[PostRequest, dict[str, Any]]] = {}
         for request in requests:
@@ -134,7 +150,6 @@ class QboBackOffice:
             if refusal is not None:
                 outcomes[web_id] = PostOutcome(web_id, error=refusal)
                 continue
-            ids = {sku: item.id for sku, item in self._known().items()}
             bodies[web_id] = (request, receipt_body(request.order, ids, options))
         if len(bodies) == 1:
             ((request, body),) = bodies.values()
@@ -248,7 +263,22 @@ class QboBackOffice:
     # look-ups -------------------------------------------------------------------
 
     def _resolve(self, skus: Iterable[str]) -> None:
+        """Know the item of every SKU (None: not in QuickBooks). The first call reads the
+        whole item list when it is small (``prefetch_items``: a few calls instead of a
+        look-up per batch); otherwise SKUs are looked up as orders bring them.
+        """
+        if not self._prefetched:
+            self._prefetched = True
+            if self.prefetch_items > 0 and self._item_count() <= self.prefetch_items:
+                for rows, _cursor in self._scan():
+                    for item in rows:
+                        if item.sku is not None:
+                            self._items[item.sku] = item
+                self._complete = True
         wanted = [s for s in dict.fromkeys(skus) if s not in self._items]
+        if self._complete:
+            self._items.update(dict.fromkeys(wanted))
+            return
         for chunk in batched(wanted, LOOKUP_CHUNK):
             values = ", ".join(sql_quote(s) for s in chunk)
             answer = self.client.query(f"select * from Item where Sku in ({values})").require_ok(
@@ -260,13 +290,17 @@ class QboBackOffice:
                 if item.sku in self._items:
                     self._items[item.sku] = item
 
+    def _item_count(self) -> int:
+        answer = self.client.query("select count(*) from Item").require_ok("item count")
+        count = answer.get("QueryResponse", {}).get("totalCount")
+        if not isinstance(count, int):
+            raise PartnerResponseError("item count answer without totalCount", partner=PARTNER)
+        return count
+
     def _item(self, sku: str) -> QboItem:
         item = self._items.get(sku)
         assert item is not None
         return item
-
-    def _known(self) -> dict[str, QboItem]:
-        return {sku: item for sku, item in self._items.items() if item is not None}
 
     def _customer(self) -> str:
         if self.customer_id is None:

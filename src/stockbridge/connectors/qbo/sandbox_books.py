@@ -59,7 +59,7 @@ def stamp(moment: datetime) -> str:
 # --- the query language subset --------------------------------------------------------
 
 _QUERY = re.compile(
-    r"^\s*select\s+(?P<cols>\*|[\w.,\s]+?)\s+from\s+(?P<entity>\w+)"
+    r"^\s*select\s+(?P<cols>\*|count\(\*\)|[\w.,\s]+?)\s+from\s+(?P<entity>\w+)"
     r"(?:\s+where\s+(?P<where>.+?))?"
     r"(?:\s+orderby\s+(?P<order>[\w.]+)(?:\s+(?:asc|desc))?)?"
     r"(?:\s+startposition\s+(?P<start>\d+))?"
@@ -75,6 +75,7 @@ _LITERAL = re.compile(r"'((?:[^'\\]|\\.)*)'|([\w.:+-]+)")
 
 @dataclass(frozen=True)
 class Query:
+    count: bool
     entity: str
     conditions: tuple[tuple[str, str, tuple[str, ...]], ...]
     start: int
@@ -144,9 +145,9 @@ def parse_query(text: str) -> Query:
             "Invalid query",
             detail=f"QueryValidationError: value {max_results} for maxResults is out of range",
         )
-    return Query(
-        match.group("entity"), tuple(conditions), int(match.group("start") or 1), max_results
-    )
+    counting = match.group("cols").replace(" ", "").lower() == "count(*)"
+    start = int(match.group("start") or 1)
+    return Query(counting, match.group("entity"), tuple(conditions), start, max_results)
 
 
 def _value(row: dict[str, Any], field: str) -> Any:
@@ -313,6 +314,8 @@ class Books:
             for row in self._table(query.entity)
             if all(_matches(row, f, op, values) for f, op, values in query.conditions)
         ]
+        if query.count:
+            return {"QueryResponse": {"totalCount": len(rows)}, "time": stamp(self.now())}
         page = rows[query.start - 1 : query.start - 1 + query.max_results]
         response: dict[str, Any] = {}
         if page:
