@@ -46,7 +46,7 @@ __all__ = ["CDC_WINDOW", "QboBackOffice"]
 
 PAGE = 1000  # the query endpoint's maximum MAXRESULTS, and CDC's most objects per answer
 CDC_WINDOW = timedelta(days=30)
-LOOKUP_CHUNK = 50  # values per "in (...)" clause, to keep query strings short
+LOOKUP_CHUNK = 100  # values per "in (...)" clause: a batch's SKUs in one short query
 MAX_BATCH_REQUEST_ID = 36
 MAX_REQUEST_ID = 50
 
