@@ -225,7 +225,7 @@ def test_client_pacing_keeps_within_the_documented_limits(qbo: Qbo) -> None:
     qbo.config(rate_limits=True)
     back_office, _ = connector(qbo, limiters=LimiterRegistry())  # documented windows
 
-    for _ in range(14):
+    for _ in range(12):
         back_office.check()
 
     assert qbo.counters()["throttled"] == 0
@@ -234,3 +234,17 @@ def test_client_pacing_keeps_within_the_documented_limits(qbo: Qbo) -> None:
 def test_retry_after_defaults_to_a_minute() -> None:
     assert retry_after(httpx.Response(429)) == 60.0
     assert retry_after(httpx.Response(429, headers={"Retry-After": "2"})) == 2.0
+
+
+def test_find_posted_tells_another_stores_document_with_the_same_number(qbo: Qbo) -> None:
+    qbo.items({"sku": "A", "qty": 10})
+    back_office, _ = connector(qbo)
+    mine = request(1, ("A", 1))
+    theirs = PostRequest(mine.order, "sb-2-1")  # store 2's order W1, same company
+    (posted,) = back_office.post_orders([mine])
+
+    assert back_office.find_posted([theirs]) == {}
+    assert back_office.find_posted([mine]) == {"1": posted.document_ref}
+    # a note the merchant rewrote no longer names a store: taken as ours, never re-posted
+    qbo.sandbox.books.documents["SalesReceipt"][0]["PrivateNote"] = "called the customer"
+    assert back_office.find_posted([theirs]) == {"1": posted.document_ref}

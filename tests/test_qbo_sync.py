@@ -4,6 +4,7 @@ OAuth grant's life (expiry mid-run, revocation, rotation across restarts)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -199,11 +200,13 @@ def test_rotated_refresh_token_survives_a_restart(
     restarted.engine.dispose()
 
 
-def test_a_second_process_uses_the_first_ones_refresh(tmp_path: Path, qbo: Qbo) -> None:
+def test_a_second_process_uses_the_first_ones_refresh(
+    tmp_path: Path, database_url: str, qbo: Qbo
+) -> None:
     """Inside the vault lock the secrets are read again: a token another process just
     refreshed is used, not refreshed a second time (that would burn the rotation)."""
     web = web_with()
-    hub = make_hub(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", qbo, web)
+    hub = make_hub(tmp_path, database_url, qbo, web)
     connect_store(hub, qbo)
     qbo.token("expire")
     refreshes = qbo.counters()["refreshes"]
@@ -224,6 +227,19 @@ def test_a_second_process_uses_the_first_ones_refresh(tmp_path: Path, qbo: Qbo) 
     first, second = build(), build()  # two processes, each with its own token cache
     assert first.check() == second.check() == "Sandbox Company_US_1"
     assert qbo.counters()["refreshes"] == refreshes + 1
+
+    qbo.token("expire")
+    third, fourth = build(), build()
+    answers: list[str] = []
+    threads = [
+        threading.Thread(target=lambda c=c: answers.append(c.check())) for c in (third, fourth)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert answers == ["Sandbox Company_US_1"] * 2  # at once: still one refresh
+    assert qbo.counters()["refreshes"] == refreshes + 2
 
 
 def test_malformed_batch_answer_fails_the_step_clearly_and_nothing_doubles(

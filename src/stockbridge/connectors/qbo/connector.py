@@ -32,6 +32,7 @@ from stockbridge.connectors.qbo.mapping import (
     doc_number,
     dumps,
     fault_error,
+    is_ours,
     parse_fault,
     parse_items,
     parse_time,
@@ -150,7 +151,10 @@ class QboBackOffice:
             if refusal is not None:
                 outcomes[web_id] = PostOutcome(web_id, error=refusal)
                 continue
-            bodies[web_id] = (request, receipt_body(request.order, ids, options))
+            bodies[web_id] = (
+                request,
+                receipt_body(request.order, request.idempotency_key, ids, options),
+            )
         if len(bodies) == 1:
             ((request, body),) = bodies.values()
             outcomes[request.order.web_id] = self._post_one(request, body)
@@ -240,10 +244,10 @@ class QboBackOffice:
         )
 
     def find_posted(self, requests: Sequence[PostRequest]) -> Mapping[str, str]:
-        by_number: dict[str, str] = {}
+        by_number: dict[str, PostRequest] = {}
         for request in requests:
             try:
-                by_number[doc_number(request.order, self.doc_prefix)] = request.order.web_id
+                by_number[doc_number(request.order, self.doc_prefix)] = request
             except ValueError:
                 continue  # never sendable, so never posted
         found: dict[str, str] = {}
@@ -255,9 +259,10 @@ class QboBackOffice:
             for row in query_rows(answer, self.entity):
                 if not isinstance(row, dict) or not isinstance(row.get("Id"), str):
                     raise PartnerResponseError(f"{self.entity} without Id", partner=PARTNER)
-                web_id = by_number.get(str(row.get("DocNumber")))
-                if web_id is not None and web_id not in found:
-                    found[web_id] = str(row["Id"])
+                asked = by_number.get(str(row.get("DocNumber")))
+                if asked is None or not is_ours(row.get("PrivateNote"), asked.idempotency_key):
+                    continue  # another store's document with the same number
+                found.setdefault(asked.order.web_id, str(row["Id"]))
         return found
 
     # look-ups -------------------------------------------------------------------

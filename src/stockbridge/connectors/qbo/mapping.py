@@ -29,9 +29,11 @@ __all__ = [
     "doc_number",
     "dumps",
     "fault_error",
+    "is_ours",
     "parse_fault",
     "parse_items",
     "parse_time",
+    "private_note",
     "query_rows",
     "receipt_body",
     "sql_quote",
@@ -230,8 +232,22 @@ class ReceiptOptions:
     shipping_item_id: str = "SHIPPING_ITEM_ID"
 
 
+def private_note(order: WebOrder, key: str) -> str:
+    """Links the document back to the web order; ``ref`` (the idempotency key, which names
+    the store) tells our documents apart from another store's with the same number."""
+    return f"Web order {order.number} (web id {order.web_id}) posted by Stockbridge, ref {key}"
+
+
+def is_ours(note: object, key: str) -> bool:
+    """Whether a document found by DocNumber is this order's: its note carries our ref, or
+    no Stockbridge ref at all (the merchant edited the note) — never another store's."""
+    if not isinstance(note, str) or "posted by Stockbridge, ref " not in note:
+        return True
+    return note.rsplit("ref ", 1)[-1].strip() == key
+
+
 def receipt_body(
-    order: WebOrder, item_ids: Mapping[str, str], options: ReceiptOptions
+    order: WebOrder, key: str, item_ids: Mapping[str, str], options: ReceiptOptions
 ) -> dict[str, Any]:
     """The SalesReceipt / Invoice for ``order``; every line's SKU must be in ``item_ids``.
 
@@ -273,7 +289,7 @@ def receipt_body(
         "DocNumber": doc_number(order, options.doc_prefix),
         "CustomerRef": {"value": options.customer_id},
         "Line": lines,
-        "PrivateNote": f"Web order {order.number} (web id {order.web_id}), posted by Stockbridge",
+        "PrivateNote": private_note(order, key),
         "CurrencyRef": {"value": order.currency},
     }
     if order.placed_at is not None:

@@ -17,9 +17,9 @@ Serves the subset the connector uses, with Intuit's documented shapes and limits
   (connection closed, nothing applied), ``applied_drop`` (applied, then the connection
   closed before the answer), ``bad_json`` and ``empty_object`` (malformed 200s),
   ``expire_tokens`` (every access token expires just before this call);
-* ``/admin/...`` (no auth; loopback only): seed items and customers, change items, set the
-  fault plan and the configuration, move the clock, issue / revoke / expire tokens, and
-  read counters (calls per endpoint, 429s, receipts per DocNumber).
+* ``/admin/...`` (no auth; loopback only; see ``sandbox_admin``): seed items and customers,
+  change items, set the fault plan and the configuration, move the clock, issue / revoke /
+  expire tokens, and read counters (calls per endpoint, 429s, receipts per DocNumber).
 """
 
 from __future__ import annotations
@@ -29,10 +29,8 @@ import base64
 import binascii
 import json
 import random
-import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs
@@ -43,6 +41,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from stockbridge.connectors.qbo.mapping import dumps
+from stockbridge.connectors.qbo.sandbox_admin import (
+    FaultRule,
+    Limits,
+    admin_routes,
+)
+from stockbridge.connectors.qbo.sandbox_admin import fault_response as _fault
+from stockbridge.connectors.qbo.sandbox_admin import json_response as _json
 from stockbridge.connectors.qbo.sandbox_books import Books, QboFault, stamp
 
 __all__ = ["FaultRule", "QboSandbox"]
@@ -54,70 +59,6 @@ Send = Callable[[Message], Awaitable[None]]
 
 TOKEN_PATH = "/oauth2/v1/tokens/bearer"
 MIN_MINOR_VERSION = 75
-FAULT_KINDS = (
-    "error",
-    "latency",
-    "drop",
-    "applied_drop",
-    "bad_json",
-    "empty_object",
-    "expire_tokens",
-)
-
-
-@dataclass
-class FaultRule:
-    """``times`` faults of ``kind`` on calls to ``path`` (an endpoint name or ``*``), after
-    letting ``skip`` such calls through."""
-
-    path: str
-    kind: str
-    times: int = 1
-    seconds: float = 0.0
-    skip: int = 0
-
-
-@dataclass
-class Limits:
-    enabled: bool = True
-    per_second: int = 10
-    per_minute: int = 500
-    batches_per_minute: int = 40
-    max_in_flight: int = 10
-    retry_after: float | None = None
-    _second: deque[float] = field(default_factory=deque)
-    _minute: deque[float] = field(default_factory=deque)
-    _batch: deque[float] = field(default_factory=deque)
-    in_flight: int = 0
-
-    def admit(self, endpoint: str) -> bool:
-        if not self.enabled:
-            return True
-        now = time.monotonic()
-        for window, span in ((self._second, 1.0), (self._minute, 60.0), (self._batch, 60.0)):
-            while window and window[0] <= now - span:
-                window.popleft()
-        over = (
-            len(self._second) >= self.per_second
-            or len(self._minute) >= self.per_minute
-            or (endpoint == "batch" and len(self._batch) >= self.batches_per_minute)
-            or self.in_flight >= self.max_in_flight
-        )
-        if over:
-            return False
-        self._second.append(now)
-        self._minute.append(now)
-        if endpoint == "batch":
-            self._batch.append(now)
-        return True
-
-
-def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(dumps(body), status, headers=headers, media_type="application/json")
-
-
-def _fault(fault: QboFault) -> Response:
-    return _json(fault.body(), fault.status)
 
 
 class QboSandbox:
@@ -219,7 +160,7 @@ class QboSandbox:
             Route(f"{company}/cdc", self.api(self.cdc), methods=["GET"]),
             Route(f"{company}/batch", self.api(self.batch), methods=["POST"]),
             Route(f"{company}/{{entity}}", self.api(self.create), methods=["POST"]),
-            *self._admin_routes(),
+            *admin_routes(self),
         ]
 
     async def token(self, request: Request) -> Response:
@@ -380,82 +321,6 @@ class QboSandbox:
         return Response(content, status, media_type="application/json")
 
     # the admin API --------------------------------------------------------------------
-
-    def _admin_routes(self) -> list[Route]:
-        return [
-            Route("/admin/items", self.admin_items, methods=["GET", "POST"]),
-            Route("/admin/items/{sku}", self.admin_change_item, methods=["PATCH"]),
-            Route("/admin/customers", self.admin_customers, methods=["POST"]),
-            Route("/admin/faults", self.admin_faults, methods=["POST"]),
-            Route("/admin/config", self.admin_config, methods=["POST"]),
-            Route("/admin/clock", self.admin_clock, methods=["POST"]),
-            Route("/admin/tokens/{action}", self.admin_tokens, methods=["POST"]),
-            Route("/admin/counters", self.admin_counters, methods=["GET"]),
-        ]
-
-    async def admin_items(self, request: Request) -> Response:
-        if request.method == "POST":
-            specs = await request.json()
-            created = [self.books.add_item(spec) for spec in specs]
-            return _json([{"Id": i["Id"], "Sku": i.get("Sku")} for i in created])
-        return _json(list(self.books.items.values()))
-
-    async def admin_change_item(self, request: Request) -> Response:
-        try:
-            item = self.books.change_item(request.path_params["sku"], await request.json())
-        except QboFault as fault:
-            return _fault(fault)
-        return _json(item)
-
-    async def admin_customers(self, request: Request) -> Response:
-        spec = await request.json()
-        return _json(self.books.add_customer(str(spec["name"])))
-
-    async def admin_faults(self, request: Request) -> Response:
-        spec = await request.json()
-        rules = [FaultRule(**rule) for rule in spec.get("plan", [])]
-        bad = [r.kind for r in rules if r.kind not in FAULT_KINDS]
-        if bad:
-            return _json({"error": f"unknown fault kinds {bad}; known: {FAULT_KINDS}"}, 400)
-        self.plan = rules
-        self.fault_rate = float(spec.get("rate", 0.0))
-        if "seed" in spec:
-            self.rng = random.Random(spec["seed"])
-        return _json({"plan": len(self.plan), "rate": self.fault_rate})
-
-    async def admin_config(self, request: Request) -> Response:
-        spec = await request.json()
-        limits = self.limits
-        limits.enabled = bool(spec.get("rate_limits", limits.enabled))
-        if "retry_after" in spec:
-            limits.retry_after = spec["retry_after"]
-        for name in ("per_second", "per_minute", "batches_per_minute", "max_in_flight"):
-            setattr(limits, name, int(spec.get(name, getattr(limits, name))))
-        for name in ("access_lifetime", "max_batch"):
-            setattr(self.books, name, int(spec.get(name, getattr(self.books, name))))
-        if "duplicate_doc_warning" in spec:
-            self.books.duplicate_doc_warning = bool(spec["duplicate_doc_warning"])
-        return _json({"ok": True})
-
-    async def admin_clock(self, request: Request) -> Response:
-        spec = await request.json()
-        self.books.clock_offset += float(spec.get("advance", 0))
-        return _json({"now": stamp(self.books.now())})
-
-    async def admin_tokens(self, request: Request) -> Response:
-        action = request.path_params["action"]
-        if action == "issue":
-            return _json({"refresh_token": self.books.issue_refresh_token()})
-        if action == "revoke":
-            self.books.revoke_refresh_tokens()
-        elif action == "expire":
-            self.books.expire_access_tokens()
-        else:
-            return _json({"error": "actions: issue, revoke, expire"}, 404)
-        return _json({"ok": True})
-
-    async def admin_counters(self, request: Request) -> Response:
-        return _json(self.counters())
 
     def counters(self) -> dict[str, Any]:
         return {
