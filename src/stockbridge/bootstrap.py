@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from stockbridge.config import Settings
+from stockbridge.connectors import qbo
 from stockbridge.connectors.base import BackOffice, WebStore
 from stockbridge.connectors.ratelimit import LimiterRegistry
 from stockbridge.connectors.registry import ConnectorEnv, ConnectorRegistry
@@ -37,6 +38,7 @@ def default_registry() -> ConnectorRegistry:
 
     registry = ConnectorRegistry()
     registry.register("bigcommerce", bigcommerce.create)
+    registry.register(qbo.KIND, qbo.make_back_office)
     return registry
 
 
@@ -64,6 +66,7 @@ class Hub:
         back_office: BackOffice | None = None
         web_id = bo_id = None
         with self.uow() as uow:
+            # Read inside the unit of work: it rolls back on exit, which expires the rows.
             connections = [
                 (c.id, c.role, c.kind, dict(c.settings or {}))
                 for c in uow.stores.connections(store_id)

@@ -20,6 +20,7 @@ from rich.table import Table
 
 from stockbridge import services
 from stockbridge.bootstrap import Hub, NotInitialised, bootstrap
+from stockbridge.connectors.qbo import cli as qbo_cli
 from stockbridge.credentials import CredentialsUnreadable
 from stockbridge.domain.model import SYNC_ALL, InventorySource, Step
 from stockbridge.sync.context import StepOutcome
@@ -41,7 +42,7 @@ class PartnerCommands:
 
 
 #: Each partner package's ``register(commands)``; see ``connectors/*/cli.py``.
-PARTNER_COMMANDS: list[Callable[[PartnerCommands], None]] = []
+PARTNER_COMMANDS: list[Callable[[PartnerCommands], None]] = [qbo_cli.register]
 
 
 class StepChoice(StrEnum):

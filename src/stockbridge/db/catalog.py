@@ -298,19 +298,22 @@ class CatalogRepository:
 
     def adjust_hub_managed(self, store_id: int, lines: Iterable[OrderLine], sign: int) -> None:
         """Take (sign -1) or give back (+1) order quantities of hub-managed variants."""
+        quantities: dict[str, int] = {}
         for line in lines:
-            variant_id = self.session.scalar(
-                select(Variant.id).where(
-                    Variant.store_id == store_id, Variant.sku == line.sku, Variant.hub_managed
-                )
+            quantities[line.sku] = quantities.get(line.sku, 0) + line.quantity
+        if not quantities:
+            return
+        managed = self.session.execute(
+            select(Variant.id, Variant.sku).where(
+                Variant.store_id == store_id, Variant.sku.in_(list(quantities)), Variant.hub_managed
             )
-            if variant_id is None:
-                continue
+        ).all()
+        for variant_id, sku in managed:
             self.session.execute(
                 update(StockLevel)
                 .where(StockLevel.variant_id == variant_id, StockLevel.location == "default")
                 .values(
-                    hub_qty=func.coalesce(StockLevel.hub_qty, 0) + sign * line.quantity,
+                    hub_qty=func.coalesce(StockLevel.hub_qty, 0) + sign * quantities[sku],
                     updated_at=datetime.now(UTC),
                 )
             )

@@ -62,6 +62,7 @@ class OrderRepository:
         now = datetime.now(UTC)
         changed = 0
         web_moved: set[str] = set()
+        applied: list[tuple[WebOrder, Order, bool]] = []
         for order in orders:
             row = existing.get(order.web_id)
             if row is not None and not accepts_update(row.modified_at, order):
@@ -89,16 +90,22 @@ class OrderRepository:
             row.shipping = order.shipping
             row.discount = order.discount
             row.customer_email = order.customer_email
-            self.session.flush()
+            applied.append((order, row, was_postable))
+        self.session.flush()  # one flush for the page: every new row gets its id
+        taken: list[OrderLine] = []
+        given_back: list[OrderLine] = []
+        for order, row, was_postable in applied:
             self.session.add_all(_lines_of(order, row.id))
             if order.status.postable != was_postable:
                 # The web store moved its own stock (took it, or gave it back on a cancel):
                 # what the hub last sent for these SKUs is no longer what the web holds.
                 web_moved.update(line.sku for line in order.lines)
             if order.status.postable and not was_postable:
-                self.catalog.adjust_hub_managed(store_id, order.lines, -1)
+                taken.extend(order.lines)
             elif was_postable and not order.status.postable and row.post_state != "posted":
-                self.catalog.adjust_hub_managed(store_id, order.lines, +1)
+                given_back.extend(order.lines)
+        self.catalog.adjust_hub_managed(store_id, taken, -1)
+        self.catalog.adjust_hub_managed(store_id, given_back, +1)
         self.catalog.forget_sent(store_id, web_moved)
         return changed
 
@@ -157,26 +164,37 @@ class OrderRepository:
 
     def mark_posted(self, store_id: int, connection_id: int, documents: dict[str, str]) -> None:
         """Record web order id -> back-office document; the order will not be posted again."""
+        if not documents:
+            return
         now = datetime.now(UTC)
-        for web_id, document in documents.items():
-            row = self.session.scalar(
-                select(Order).where(Order.store_id == store_id, Order.web_id == web_id)
+        rows = {
+            row.web_id: row
+            for row in self.session.scalars(
+                select(Order).where(Order.store_id == store_id, Order.web_id.in_(list(documents)))
             )
+        }
+        links = {
+            link.hub_id: link
+            for link in self.session.scalars(
+                select(PartnerLink).where(
+                    PartnerLink.connection_id == connection_id,
+                    PartnerLink.entity == "order",
+                    PartnerLink.hub_id.in_([row.id for row in rows.values()]),
+                )
+            )
+        }
+        for web_id, document in documents.items():
+            row = rows.get(web_id)
             if row is None:
                 continue
             row.post_state = "posted"
             row.posted_at = now
             row.last_error = None
-            link = self.session.scalar(
-                select(PartnerLink).where(
-                    PartnerLink.connection_id == connection_id,
-                    PartnerLink.entity == "order",
-                    PartnerLink.hub_id == row.id,
-                )
-            )
+            link = links.get(row.id)
             if link is None:
                 link = PartnerLink(connection_id=connection_id, entity="order", hub_id=row.id)
                 self.session.add(link)
+                links[row.id] = link
             link.partner_id = document
             link.updated_at = now
 

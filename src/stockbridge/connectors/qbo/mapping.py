@@ -1,0 +1,311 @@
+"""QuickBooks Online JSON <-> typed values. Every partner quirk of shape lives here.
+
+Reading: ``parse_*`` turn a decoded answer (decoded with ``parse_float=Decimal``) into
+frozen values and raise ``PartnerResponseError`` naming what is missing or mistyped, so
+no raw dict travels past the connector. Writing: ``receipt_body`` builds a SalesReceipt /
+Invoice from a web order and the item ids its SKUs resolved to.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from stockbridge.connectors.errors import PartnerResponseError
+from stockbridge.domain.model import BackOfficeItem, ItemError, WebOrder
+
+__all__ = [
+    "FAULT_NAMES",
+    "MAX_DOC_NUMBER",
+    "Fault",
+    "QboItem",
+    "ReceiptOptions",
+    "cdc_items",
+    "decode",
+    "doc_number",
+    "dumps",
+    "fault_error",
+    "is_ours",
+    "parse_fault",
+    "parse_items",
+    "parse_time",
+    "private_note",
+    "query_rows",
+    "receipt_body",
+    "sql_quote",
+]
+
+PARTNER = "qbo"
+MAX_DOC_NUMBER = 21
+
+#: The fault codes the merchant must see named, in their words.
+FAULT_NAMES: Mapping[str, str] = {
+    "610": "object not found",
+    "2500": "invalid reference",
+    "5010": "stale object (edited elsewhere since read)",
+    "6000": "business validation error",
+    "6140": "duplicate document number",
+}
+
+
+def _bad(what: str) -> PartnerResponseError:
+    return PartnerResponseError(f"unreadable QuickBooks answer: {what}", partner=PARTNER)
+
+
+def decode(content: bytes, what: str) -> Mapping[str, Any]:
+    """The JSON object of an answer, money as Decimal; PartnerResponseError otherwise."""
+    try:
+        data = json.loads(content, parse_float=Decimal)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _bad(f"{what} is not JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise _bad(f"{what} is not a JSON object")
+    return data
+
+
+def _field(obj: Mapping[str, Any], key: str, kind: type | tuple[type, ...], what: str) -> Any:
+    value = obj.get(key)
+    if not isinstance(value, kind):
+        raise _bad(f"{what}: field {key!r} missing or of the wrong type")
+    return value
+
+
+def parse_time(text: str) -> datetime:
+    """QuickBooks times carry an offset (``2026-11-23T07:21:06-08:00``); returned in UTC."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise _bad(f"time {text!r} is not ISO 8601") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class QboItem:
+    """An Item as QuickBooks has it; ``sku`` None when the item has no SKU."""
+
+    id: str
+    name: str
+    sku: str | None
+    type: str
+    quantity: int | None
+    price: Decimal | None
+    active: bool
+    updated_at: datetime
+
+    def to_back_office(self) -> BackOfficeItem:
+        assert self.sku is not None
+        return BackOfficeItem(
+            sku=self.sku,
+            name=self.name,
+            price=self.price,
+            quantity=self.quantity,
+            active=self.active,
+            modified_at=self.updated_at,
+            partner_id=self.id,
+        )
+
+
+def _parse_item(raw: Any) -> QboItem:
+    if not isinstance(raw, dict):
+        raise _bad("an Item is not an object")
+    what = f"Item {raw.get('Id')!r}"
+    meta = _field(raw, "MetaData", dict, what)
+    kind = str(raw.get("Type", ""))
+    qty = raw.get("QtyOnHand")
+    quantity: int | None = None
+    if kind == "Inventory":
+        if not isinstance(qty, int | Decimal):
+            raise _bad(f"{what}: Inventory item without QtyOnHand")
+        quantity = int(qty)
+    price = raw.get("UnitPrice")
+    if price is not None and not isinstance(price, int | Decimal):
+        raise _bad(f"{what}: UnitPrice is not a number")
+    sku = raw.get("Sku")
+    return QboItem(
+        id=str(_field(raw, "Id", str, what)),
+        name=str(_field(raw, "Name", str, what)),
+        sku=sku if isinstance(sku, str) and sku.strip() else None,
+        type=kind,
+        quantity=quantity,
+        price=None if price is None else Decimal(price),
+        active=bool(raw.get("Active", True)),
+        updated_at=parse_time(_field(meta, "LastUpdatedTime", str, what)),
+    )
+
+
+def query_rows(answer: Mapping[str, Any], entity: str) -> list[Any]:
+    """The rows of ``entity`` in a query answer (absent when nothing matched)."""
+    response = _field(answer, "QueryResponse", dict, "query answer")
+    rows = response.get(entity, [])
+    if not isinstance(rows, list):
+        raise _bad(f"QueryResponse.{entity} is not a list")
+    return rows
+
+
+def parse_items(rows: Sequence[Any]) -> list[QboItem]:
+    return [_parse_item(row) for row in rows]
+
+
+def cdc_items(answer: Mapping[str, Any]) -> list[QboItem]:
+    """Items of a ``/cdc`` answer: ``CDCResponse[].QueryResponse[].Item[]``."""
+    items: list[QboItem] = []
+    for block in _field(answer, "CDCResponse", list, "cdc answer"):
+        if not isinstance(block, dict):
+            raise _bad("CDCResponse entry is not an object")
+        for response in _field(block, "QueryResponse", list, "cdc answer"):
+            if not isinstance(response, dict):
+                raise _bad("CDC QueryResponse entry is not an object")
+            rows = response.get("Item", [])
+            if not isinstance(rows, list):
+                raise _bad("CDC Item is not a list")
+            items.extend(_parse_item(r) for r in rows if r.get("status") != "Deleted")
+    return items
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """A QuickBooks Fault: its type and first error (code, message, detail, element)."""
+
+    type: str
+    code: str
+    message: str
+    detail: str = ""
+    element: str = ""
+
+    def describe(self) -> str:
+        name = FAULT_NAMES.get(self.code)
+        text = f"{name}: {self.message}" if name else self.message
+        if self.detail and self.detail != self.message:
+            text += f" — {self.detail}"
+        if self.element:
+            text += f" (field {self.element})"
+        return text
+
+
+def parse_fault(obj: Mapping[str, Any]) -> Fault | None:
+    """The Fault in ``obj`` (a whole answer or a BatchItemResponse), None when absent."""
+    raw = obj.get("Fault")
+    if not isinstance(raw, dict):
+        return None
+    errors = raw.get("Error")
+    first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else {}
+    return Fault(
+        type=str(raw.get("type", "Fault")),
+        code=str(first.get("code", "")),
+        message=str(first.get("Message", "QuickBooks refused the request")),
+        detail=str(first.get("Detail", "")),
+        element=str(first.get("element", "")),
+    )
+
+
+def fault_error(key: str, fault: Fault) -> ItemError:
+    return ItemError(key, fault.describe(), fault.code or None)
+
+
+def sql_quote(value: str) -> str:
+    """A QuickBooks query string literal (backslash escapes the quote)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def doc_number(order: WebOrder, prefix: str = "") -> str:
+    """DocNumber = prefix + web order number, at most 21 characters (ValueError beyond)."""
+    number = f"{prefix}{order.number}"
+    if len(number) > MAX_DOC_NUMBER:
+        raise ValueError(
+            f"DocNumber {number!r} is longer than QuickBooks' {MAX_DOC_NUMBER} characters"
+        )
+    return number
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptOptions:
+    """Per-store choices for the documents posted."""
+
+    customer_id: str
+    doc_prefix: str = ""
+    shipping_item_id: str = "SHIPPING_ITEM_ID"
+
+
+def private_note(order: WebOrder, key: str) -> str:
+    """Links the document back to the web order; ``ref`` (the idempotency key, which names
+    the store) tells our documents apart from another store's with the same number."""
+    return f"Web order {order.number} (web id {order.web_id}) posted by Stockbridge, ref {key}"
+
+
+def is_ours(note: object, key: str) -> bool:
+    """Whether a document found by DocNumber is this order's: its note carries our ref, or
+    no Stockbridge ref at all (the merchant edited the note) — never another store's."""
+    if not isinstance(note, str) or "posted by Stockbridge, ref " not in note:
+        return True
+    return note.rsplit("ref ", 1)[-1].strip() == key
+
+
+def receipt_body(
+    order: WebOrder, key: str, item_ids: Mapping[str, str], options: ReceiptOptions
+) -> dict[str, Any]:
+    """The SalesReceipt / Invoice for ``order``; every line's SKU must be in ``item_ids``.
+
+    Amounts stay Decimal; ``dumps`` writes them as JSON numbers.
+    """
+    lines: list[dict[str, Any]] = []
+    for line in order.lines:
+        amount = line.unit_price * line.quantity
+        lines.append(
+            {
+                "DetailType": "SalesItemLineDetail",
+                "Amount": amount,
+                "Description": line.name or line.sku,
+                "SalesItemLineDetail": {
+                    "ItemRef": {"value": item_ids[line.sku]},
+                    "Qty": line.quantity,
+                    "UnitPrice": line.unit_price,
+                },
+            }
+        )
+    if order.shipping:
+        lines.append(
+            {
+                "DetailType": "SalesItemLineDetail",
+                "Amount": order.shipping,
+                "Description": "Shipping",
+                "SalesItemLineDetail": {"ItemRef": {"value": options.shipping_item_id}},
+            }
+        )
+    if order.discount:
+        lines.append(
+            {
+                "DetailType": "DiscountLineDetail",
+                "Amount": order.discount,
+                "DiscountLineDetail": {"PercentBased": False},
+            }
+        )
+    body: dict[str, Any] = {
+        "DocNumber": doc_number(order, options.doc_prefix),
+        "CustomerRef": {"value": options.customer_id},
+        "Line": lines,
+        "PrivateNote": private_note(order, key),
+        "CurrencyRef": {"value": order.currency},
+    }
+    if order.placed_at is not None:
+        body["TxnDate"] = order.placed_at.date().isoformat()
+    return body
+
+
+def dumps(body: Any) -> bytes:
+    """JSON for QuickBooks. Decimals go out as JSON numbers through ``float``: money has
+    far fewer than 15 significant digits, and ``repr(float)`` is the shortest text that
+    reads back as the same value, so ``Decimal("9.99")`` is written ``9.99``.
+    """
+    return json.dumps(body, default=_number, separators=(",", ":")).encode()
+
+
+def _number(value: object) -> float:
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"cannot encode {type(value).__name__}")

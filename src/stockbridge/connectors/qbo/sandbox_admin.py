@@ -1,0 +1,188 @@
+"""The QuickBooks sandbox's admin API (``/admin/...``, no auth, loopback only), and the
+traffic controls it sets: the fault plan and the rate limits.
+
+    POST  /admin/items            [{"sku", "name", "qty", "price", "type", "active"}, ...]
+    GET   /admin/items            every item as QuickBooks has it
+    PATCH /admin/items/{sku}      {"qty", "price", "active", "name"} (bumps LastUpdatedTime)
+    POST  /admin/customers        {"name"}
+    POST  /admin/faults           {"plan": [{"path", "kind", "times", "seconds", "skip"}],
+                                   "rate": 0.1, "seed": 1}
+    POST  /admin/config           {"rate_limits", "retry_after", "per_second", "per_minute",
+                                   "batches_per_minute", "max_in_flight", "access_lifetime",
+                                   "max_batch", "duplicate_doc_warning"}
+    POST  /admin/clock            {"advance": seconds}
+    POST  /admin/tokens/{issue|revoke|expire}
+    GET   /admin/counters         calls per endpoint, 429s, replays, refreshes, faults
+                                  injected, batch sizes, receipts per DocNumber
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from stockbridge.connectors.qbo.mapping import dumps
+from stockbridge.connectors.qbo.sandbox_books import QboFault, stamp
+
+if TYPE_CHECKING:
+    from stockbridge.connectors.qbo.sandbox import QboSandbox
+
+__all__ = ["FAULT_KINDS", "FaultRule", "Limits", "admin_routes", "fault_response", "json_response"]
+
+FAULT_KINDS = (
+    "error",
+    "latency",
+    "drop",
+    "applied_drop",
+    "bad_json",
+    "empty_object",
+    "expire_tokens",
+)
+
+
+@dataclass
+class FaultRule:
+    """``times`` faults of ``kind`` on calls to ``path`` (an endpoint name or ``*``), after
+    letting ``skip`` such calls through."""
+
+    path: str
+    kind: str
+    times: int = 1
+    seconds: float = 0.0
+    skip: int = 0
+
+
+@dataclass
+class Limits:
+    enabled: bool = True
+    per_second: int = 10
+    per_minute: int = 500
+    batches_per_minute: int = 40
+    max_in_flight: int = 10
+    retry_after: float | None = None
+    _second: deque[float] = field(default_factory=deque)
+    _minute: deque[float] = field(default_factory=deque)
+    _batch: deque[float] = field(default_factory=deque)
+    in_flight: int = 0
+
+    def admit(self, endpoint: str) -> bool:
+        if not self.enabled:
+            return True
+        now = time.monotonic()
+        for window, span in ((self._second, 1.0), (self._minute, 60.0), (self._batch, 60.0)):
+            while window and window[0] <= now - span:
+                window.popleft()
+        over = (
+            len(self._second) >= self.per_second
+            or len(self._minute) >= self.per_minute
+            or (endpoint == "batch" and len(self._batch) >= self.batches_per_minute)
+            or self.in_flight >= self.max_in_flight
+        )
+        if over:
+            return False
+        self._second.append(now)
+        self._minute.append(now)
+        if endpoint == "batch":
+            self._batch.append(now)
+        return True
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(dumps(body), status, headers=headers, media_type="application/json")
+
+
+def fault_response(fault: QboFault) -> Response:
+    return json_response(fault.body(), fault.status)
+
+
+def admin_routes(sandbox: QboSandbox) -> list[Route]:
+    """The admin endpoints of ``sandbox``."""
+    admin = _Admin(sandbox)
+    return [
+        Route("/admin/items", admin.items, methods=["GET", "POST"]),
+        Route("/admin/items/{sku}", admin.change_item, methods=["PATCH"]),
+        Route("/admin/customers", admin.customers, methods=["POST"]),
+        Route("/admin/faults", admin.faults, methods=["POST"]),
+        Route("/admin/config", admin.config, methods=["POST"]),
+        Route("/admin/clock", admin.clock, methods=["POST"]),
+        Route("/admin/tokens/{action}", admin.tokens, methods=["POST"]),
+        Route("/admin/counters", admin.counters, methods=["GET"]),
+    ]
+
+
+class _Admin:
+    def __init__(self, sandbox: QboSandbox) -> None:
+        self.sandbox = sandbox
+
+    async def items(self, request: Request) -> Response:
+        if request.method == "POST":
+            specs = await request.json()
+            created = [self.sandbox.books.add_item(spec) for spec in specs]
+            return json_response([{"Id": i["Id"], "Sku": i.get("Sku")} for i in created])
+        return json_response(list(self.sandbox.books.items.values()))
+
+    async def change_item(self, request: Request) -> Response:
+        try:
+            item = self.sandbox.books.change_item(request.path_params["sku"], await request.json())
+        except QboFault as fault:
+            return fault_response(fault)
+        return json_response(item)
+
+    async def customers(self, request: Request) -> Response:
+        spec = await request.json()
+        return json_response(self.sandbox.books.add_customer(str(spec["name"])))
+
+    async def faults(self, request: Request) -> Response:
+        spec = await request.json()
+        rules = [FaultRule(**rule) for rule in spec.get("plan", [])]
+        bad = [r.kind for r in rules if r.kind not in FAULT_KINDS]
+        if bad:
+            return json_response({"error": f"unknown fault kinds {bad}; known: {FAULT_KINDS}"}, 400)
+        self.sandbox.plan = rules
+        self.sandbox.fault_rate = float(spec.get("rate", 0.0))
+        if "seed" in spec:
+            self.sandbox.rng = random.Random(spec["seed"])
+        return json_response({"plan": len(self.sandbox.plan), "rate": self.sandbox.fault_rate})
+
+    async def config(self, request: Request) -> Response:
+        spec = await request.json()
+        limits = self.sandbox.limits
+        limits.enabled = bool(spec.get("rate_limits", limits.enabled))
+        if "retry_after" in spec:
+            limits.retry_after = spec["retry_after"]
+        for name in ("per_second", "per_minute", "batches_per_minute", "max_in_flight"):
+            setattr(limits, name, int(spec.get(name, getattr(limits, name))))
+        for name in ("access_lifetime", "max_batch"):
+            setattr(
+                self.sandbox.books, name, int(spec.get(name, getattr(self.sandbox.books, name)))
+            )
+        if "duplicate_doc_warning" in spec:
+            self.sandbox.books.duplicate_doc_warning = bool(spec["duplicate_doc_warning"])
+        return json_response({"ok": True})
+
+    async def clock(self, request: Request) -> Response:
+        spec = await request.json()
+        self.sandbox.books.clock_offset += float(spec.get("advance", 0))
+        return json_response({"now": stamp(self.sandbox.books.now())})
+
+    async def tokens(self, request: Request) -> Response:
+        action = request.path_params["action"]
+        if action == "issue":
+            return json_response({"refresh_token": self.sandbox.books.issue_refresh_token()})
+        if action == "revoke":
+            self.sandbox.books.revoke_refresh_tokens()
+        elif action == "expire":
+            self.sandbox.books.expire_access_tokens()
+        else:
+            return json_response({"error": "actions: issue, revoke, expire"}, 404)
+        return json_response({"ok": True})
+
+    async def counters(self, request: Request) -> Response:
+        return json_response(self.sandbox.counters())
