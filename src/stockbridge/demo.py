@@ -1,0 +1,200 @@
+"""``stockbridge demo``: both partner sandboxes on loopback, seeded like a real shop, a
+demo store connected to them, and either one headless Sync All (``--once``) or the full
+service with webhooks on.
+
+The demo keeps its own hub under ``$STOCKBRIDGE_HOME/demo`` and starts it afresh each
+time (the sandboxes start empty too), so it never touches a merchant's real hub.
+
+Seeded: ~3,300 variants (variant- and product-tracked), a few hundred web orders (with
+abandoned checkouts and cancellations among them), items out of stock, a pre-order item
+whose quantity the hub manages, and one SKU QuickBooks does not have, so the run shows
+how an item error looks.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import shutil
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from stockbridge import services
+from stockbridge.bootstrap import Hub, bootstrap
+from stockbridge.config import Settings
+from stockbridge.connectors.bigcommerce.sandbox import BigCommerceSandbox, SStore
+from stockbridge.connectors.qbo.sandbox import QboSandbox
+from stockbridge.sandbox_server import ServerThread
+
+__all__ = ["DEMO_STORE", "GHOST_SKU", "PREORDER_SKU", "Demo", "start_demo"]
+
+DEMO_STORE = "demo"
+GHOST_SKU = "GIFTWRAP-DELUXE"  # sold on the web, missing in QuickBooks
+PREORDER_SKU = "PREORDER-LANTERN"  # a backorder item: the hub manages its quantity
+CLIENT_ID = "demo-client"
+CLIENT_SECRET = "demo-client-secret"  # the sandbox accepts any client credentials
+
+
+@dataclass
+class Demo:
+    hub: Hub
+    bigcommerce: ServerThread
+    qbo: ServerThread
+    orders: int
+    variants: int
+
+    def stop(self) -> None:
+        self.bigcommerce.stop()
+        self.qbo.stop()
+
+
+def _catalog(rng: random.Random) -> tuple[list[dict[str, Any]], list[str]]:
+    products: list[dict[str, Any]] = []
+    skus: list[str] = []
+    for p in range(400):
+        variants = [
+            {"sku": f"TEE-{p:03d}-{size}", "inventory_level": 0}
+            for size in ("XS", "S", "M", "L", "XL", "2XL", "3XL", "4XL")
+        ]
+        products.append(
+            {
+                "name": f"Organic tee #{p}",
+                "sku": f"TEE-{p:03d}",
+                "tracking": "variant",
+                "variants": variants,
+                "price": "24.00",
+            }
+        )
+        skus += [str(v["sku"]) for v in variants]
+    for p in range(100):
+        sku = f"MUG-{p:03d}"
+        products.append(
+            {
+                "name": f"Stoneware mug #{p}",
+                "sku": sku,
+                "tracking": "product",
+                "inventory_level": 0,
+                "price": "14.50",
+            }
+        )
+        skus.append(sku)
+    products.append(
+        {
+            "name": "Deluxe gift wrap",
+            "sku": GHOST_SKU,
+            "tracking": "product",
+            "inventory_level": 50,
+            "price": "4.00",
+        }
+    )
+    products.append(
+        {
+            "name": "Lantern (pre-order)",
+            "sku": PREORDER_SKU,
+            "tracking": "product",
+            "inventory_level": 0,
+            "price": "89.00",
+        }
+    )
+    products.append(
+        {"name": "E-gift card", "sku": "GIFTCARD", "tracking": "none", "price": "25.00"}
+    )
+    return products, skus
+
+
+def start_demo(settings: Settings, *, webhook_base_url: str | None = None, seed: int = 7) -> Demo:
+    """Start and seed both sandboxes, create a fresh demo hub, connect the demo store."""
+    rng = random.Random(seed)
+    home = settings.home_dir / "demo"
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+
+    bc_sandbox = BigCommerceSandbox(time_scale=0.01)
+    store_hash, bc_token = "demodemo", secrets.token_urlsafe(16)
+    # An Enterprise-sized quota keeps the demo brisk; the limiter honours whatever it is.
+    bc_sandbox.stores[store_hash] = SStore(
+        hash=store_hash,
+        token=bc_token,
+        quota=3000,
+        async_delay_ms=100,
+        allow_insecure_webhooks=True,
+    )
+    bc = ServerThread(bc_sandbox.app).start()
+    qbo_sandbox = QboSandbox()
+    qbo = ServerThread(qbo_sandbox).start()
+
+    products, skus = _catalog(rng)
+    with httpx.Client(base_url=f"{bc.url}/admin/stores/{store_hash}", timeout=60) as admin:
+        for start in range(0, len(products), 100):
+            admin.post(
+                "/products", json={"products": products[start : start + 100]}
+            ).raise_for_status()
+        orders = 0
+        for n in range(300):
+            lines = [
+                {"sku": rng.choice(skus), "quantity": rng.randint(1, 3)}
+                for _ in range(rng.randint(1, 3))
+            ]
+            status = 0 if n % 50 == 7 else 5 if n % 40 == 3 else 11
+            if n in (17, 171):
+                lines.append({"sku": GHOST_SKU, "quantity": 1})
+            admin.post("/orders", json={"status_id": status, "lines": lines}).raise_for_status()
+            orders += status != 0
+    with httpx.Client(base_url=qbo.url, timeout=60) as admin:
+        items = [
+            {
+                "sku": sku,
+                "name": sku,
+                "qty": 0 if i % 17 == 0 else rng.randint(3, 60),
+                "price": "12.00",
+            }
+            for i, sku in enumerate(skus)
+        ]
+        items.append(
+            {"sku": PREORDER_SKU, "name": "Lantern (pre-order)", "qty": 0, "price": "89.00"}
+        )
+        items.append(
+            {"sku": "GIFTCARD", "name": "E-gift card", "type": "Service", "price": "25.00"}
+        )
+        admin.post("/admin/items", json=items).raise_for_status()
+        refresh_token = admin.post("/admin/tokens/issue").json()["refresh_token"]
+
+    hub = bootstrap(settings.model_copy(update={"home": home, "database_url": None}))
+    hub.initialise()
+    services.add_store(hub, DEMO_STORE, timezone="America/Chicago")
+    bc_settings: dict[str, Any] = {"store_hash": store_hash, "api_url": bc.url}
+    if webhook_base_url:
+        bc_settings["webhook_url"] = (
+            f"{webhook_base_url.rstrip('/')}/webhooks/bigcommerce/{DEMO_STORE}"
+        )
+    services.connect_partner(
+        hub,
+        DEMO_STORE,
+        role="web",
+        kind="bigcommerce",
+        settings=bc_settings,
+        secrets={"access_token": bc_token},
+    )
+    services.connect_partner(
+        hub,
+        DEMO_STORE,
+        role="back_office",
+        kind="qbo",
+        settings={
+            "realm_id": qbo_sandbox.books.realm_id,
+            "api_url": qbo.url,
+            "token_url": f"{qbo.url}/oauth2/v1/tokens/bearer",
+        },
+        secrets={
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "refresh_token": refresh_token,
+        },
+    )
+    with hub.uow() as uow:
+        store_id = services.resolve_store(hub, DEMO_STORE)
+        uow.catalog.set_hub_managed(store_id, PREORDER_SKU, 25)
+        uow.commit()
+    return Demo(hub=hub, bigcommerce=bc, qbo=qbo, orders=orders, variants=len(skus) + 3)
