@@ -10,8 +10,10 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, NoReturn
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
@@ -164,6 +166,22 @@ def _print_report(console: Console, report: RunReport) -> None:
         console.print(f"  ... and {len(report.errors) - 50} more (stockbridge runs --json)")
 
 
+def _print_schedules(result: dict[str, Any]) -> None:
+    typer.echo(f"store {result['store']} ({result['timezone']})")
+    zone = ZoneInfo(result["timezone"])
+    for entry in result["schedules"]:
+        timing = []
+        if entry["daily_at"]:
+            timing.append(f"daily at {entry['daily_at']}")
+        if entry["every_minutes"]:
+            timing.append(f"every {entry['every_minutes']} minutes")
+        state = "on" if entry["enabled"] else "off"
+        typer.echo(f"  {entry['step']}: {' and '.join(timing) or 'no timing'} ({state})")
+        for moment in entry["next_runs"]:
+            local = datetime.fromisoformat(moment).astimezone(zone)
+            typer.echo(f"    next: {local:%Y-%m-%d %H:%M} {local.tzname()} ({local:%z})")
+
+
 def build_app(make_hub: Callable[[], Hub]) -> typer.Typer:
     app = typer.Typer(
         name="stockbridge",
@@ -180,6 +198,8 @@ def build_app(make_hub: Callable[[], Hub]) -> typer.Typer:
         help="Run a partner's sandbox (its simulator) on loopback.", no_args_is_help=True
     )
     app.add_typer(sandbox_app, name="sandbox")
+    schedule_app = typer.Typer(help="When each store syncs by itself.", no_args_is_help=True)
+    app.add_typer(schedule_app, name="schedule")
 
     def hub(initialised: bool = True) -> Hub:
         instance = make_hub()
@@ -361,6 +381,41 @@ def build_app(make_hub: Callable[[], Hub]) -> typer.Typer:
                 f"{c['role']}={c['kind']} ({c['health']})" for c in entry["connections"]
             )
             typer.echo(f"  connections: {conns or 'none'}")
+
+    @schedule_app.command("set")
+    def schedule_set(
+        name: str,
+        daily: Annotated[
+            str | None, typer.Option("--daily", help="Daily at HH:MM, store time (24-hour).")
+        ] = None,
+        every: Annotated[
+            int | None, typer.Option("--every", help="Every N minutes (1-1440).")
+        ] = None,
+        step: Annotated[
+            str,
+            typer.Option(
+                "--step",
+                help="all (Sync All), orders-in, orders-out, inventory-in or inventory-out.",
+            ),
+        ] = "all",
+        off: Annotated[bool, typer.Option("--off", help="Turn this schedule off.")] = False,
+    ) -> None:
+        """Set when a store syncs by itself. The timing given replaces the old one."""
+        with _mapped_errors():
+            result = services.set_schedule(
+                hub(), name, daily_at=daily, every_minutes=every, step=step, off=off
+            )
+        _print_schedules(result)
+
+    @schedule_app.command("show")
+    def schedule_show(name: str, as_json: JsonOption = False) -> None:
+        """Show a store's schedules and their next run times in the store's time zone."""
+        with _mapped_errors():
+            result = services.show_schedule(hub(), name)
+        if as_json:
+            _print_json(result)
+        else:
+            _print_schedules(result)
 
     for register in _partner_commands():
         register(PartnerCommands(connect_app, sandbox_app, hub, _mapped_errors))

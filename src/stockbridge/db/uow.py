@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from stockbridge.db.catalog import CatalogRepository
 from stockbridge.db.orders import OrderRepository
 from stockbridge.db.runs import RunRepository
+from stockbridge.db.schedules import ScheduleRepository
 from stockbridge.db.stores import StoreRepository
 
 __all__ = ["UnitOfWork"]
@@ -22,6 +23,7 @@ class UnitOfWork:
     catalog: CatalogRepository
     orders: OrderRepository
     runs: RunRepository
+    schedules: ScheduleRepository
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
@@ -32,6 +34,7 @@ class UnitOfWork:
         self.catalog = CatalogRepository(self.session)
         self.orders = OrderRepository(self.session)
         self.runs = RunRepository(self.session)
+        self.schedules = ScheduleRepository(self.session)
         return self
 
     def __exit__(
