@@ -281,6 +281,22 @@ def build_app(make_hub: Callable[[], Hub]) -> typer.Typer:
         sync_all_button: Annotated[
             OnOff | None, typer.Option("--sync-all-button", help="Show the Sync All button.")
         ] = None,
+        alert_email: Annotated[
+            str | None,
+            typer.Option("--alert-email", help='Send alerts to this address ("" to stop).'),
+        ] = None,
+        alert_webhook: Annotated[
+            str | None,
+            typer.Option(
+                "--alert-webhook", help='POST alerts to this URL, e.g. a chat webhook ("" to stop).'
+            ),
+        ] = None,
+        stale_after_hours: Annotated[
+            int | None,
+            typer.Option(
+                "--stale-after-hours", help="Alert when no sync succeeded for this long (24)."
+            ),
+        ] = None,
     ) -> None:
         """Change a store's settings."""
         with _mapped_errors():
@@ -291,6 +307,9 @@ def build_app(make_hub: Callable[[], Hub]) -> typer.Typer:
                 inventory_source=inventory_source,
                 erp_name=erp_name,
                 sync_all_button=None if sync_all_button is None else sync_all_button is OnOff.ON,
+                alert_email=alert_email,
+                alert_webhook_url=alert_webhook,
+                stale_after_hours=stale_after_hours,
             )
             typer.echo(f"store {name!r} updated")
 

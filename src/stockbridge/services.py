@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from stockbridge.alerts import InvalidAlertSetting, alert_settings, masked_url, updated_options
 from stockbridge.bootstrap import Hub
 from stockbridge.connectors.base import BackOffice, WebStore
 from stockbridge.connectors.errors import PartnerAuthError, PartnerError
@@ -124,9 +125,24 @@ def update_store(
     inventory_source: InventorySource | None = None,
     erp_name: str | None = None,
     sync_all_button: bool | None = None,
+    alert_email: str | None = None,
+    alert_webhook_url: str | None = None,
+    stale_after_hours: int | None = None,
 ) -> dict[str, Any]:
+    """Change the given settings (None: unchanged; "" clears an alert channel). Every
+    value is checked before anything is saved."""
     with hub.uow() as uow:
         store = _find(uow, name)
+        try:
+            options = updated_options(
+                store.options,
+                email=alert_email,
+                webhook_url=alert_webhook_url,
+                stale_after_hours=stale_after_hours,
+            )
+        except InvalidAlertSetting as exc:
+            raise InvalidSetting(str(exc)) from None
+        store.options = options
         if timezone is not None:
             store.timezone = _check_timezone(timezone)
         if inventory_source is not None:
@@ -151,6 +167,7 @@ def describe_store(hub: Hub, name: str) -> dict[str, Any]:
 
 def _store_dict(uow: UnitOfWork, store: Store) -> dict[str, Any]:
     source = InventorySource(store.inventory_source)
+    alerts = alert_settings(store.options)
     return {
         "name": store.name,
         "timezone": store.timezone,
@@ -158,6 +175,9 @@ def _store_dict(uow: UnitOfWork, store: Store) -> dict[str, Any]:
         "inventory_source_means": source.explanation,
         "erp_name": store.erp_name,
         "sync_all_button": store.sync_all_button,
+        "alert_email": alerts.email,
+        "alert_webhook": masked_url(alerts.webhook_url),
+        "stale_after_hours": alerts.stale_after_hours,
         "connections": [
             {"role": c.role, "kind": c.kind, "health": c.health, "last_error": c.last_error}
             for c in uow.stores.connections(store.id)

@@ -6,6 +6,7 @@ from types import TracebackType
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from stockbridge.db.alerts import AlertRepository
 from stockbridge.db.catalog import CatalogRepository
 from stockbridge.db.orders import OrderRepository
 from stockbridge.db.runs import RunRepository
@@ -24,6 +25,7 @@ class UnitOfWork:
     orders: OrderRepository
     runs: RunRepository
     schedules: ScheduleRepository
+    alerts: AlertRepository
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
@@ -35,6 +37,7 @@ class UnitOfWork:
         self.orders = OrderRepository(self.session)
         self.runs = RunRepository(self.session)
         self.schedules = ScheduleRepository(self.session)
+        self.alerts = AlertRepository(self.session)
         return self
 
     def __exit__(
