@@ -91,6 +91,33 @@ def test_three_days_down_gives_one_run_at_start(harness: Harness) -> None:
     assert len(requests.calls) == 3
 
 
+@pytest.mark.parametrize(
+    ("start", "expected_slot"),
+    [
+        # London falls back 2026-10-25: 01:30 happens twice (BST, then GMT)
+        (datetime(2026, 10, 24, 22, 0, tzinfo=UTC), datetime(2026, 10, 25, 0, 30, tzinfo=UTC)),
+        # ... and springs forward 2026-03-29: 01:30 never shows; the run is at 02:00 BST
+        (datetime(2026, 3, 28, 22, 0, tzinfo=UTC), datetime(2026, 3, 29, 1, 0, tzinfo=UTC)),
+    ],
+)
+def test_ticking_through_a_dst_night_runs_once(
+    sqlite_harness: Harness, start: datetime, expected_slot: datetime
+) -> None:
+    services.add_store(sqlite_harness.hub, "ldn", timezone="Europe/London")
+    services.set_schedule(sqlite_harness.hub, "ldn", daily_at="01:30", now=start)
+    requests = RecordingRequests(sqlite_harness)
+    scheduler = Scheduler(sqlite_harness.hub.uow, requests)
+    claimed_at = []
+    for tick in range(0, 6 * 60, 4):  # every 4 minutes for six hours
+        now = start + timedelta(minutes=tick)
+        if scheduler.tick(now):
+            claimed_at.append(now)
+    assert len(requests.calls) == 1
+    assert expected_slot <= claimed_at[0] < expected_slot + timedelta(minutes=4)
+    shown = services.show_schedule(sqlite_harness.hub, "ldn", now=claimed_at[0])
+    assert shown["schedules"][0]["last_slot_at"] == expected_slot.isoformat()
+
+
 def test_disabled_schedule_queues_nothing(harness: Harness) -> None:
     harness.add_store("shop")
     start = datetime(2030, 3, 1, 12, 0, tzinfo=UTC)

@@ -64,7 +64,7 @@ class Scheduler:
 
     def due(self, now: datetime) -> list[DueSlot]:
         """The slots due at ``now``, one per schedule at most, after giving stores without
-        a schedule the default one. Reads only; nothing is claimed yet."""
+        a schedule the default one. Claims nothing."""
         if now.utcoffset() is None:
             raise ValueError("Scheduler.tick needs a timezone-aware now")
         self.ensure_defaults(now)
