@@ -346,3 +346,25 @@ def test_store_set_alert_options(sqlite_harness: Harness) -> None:
         assert show() == shown  # nothing changed, the time zone included
     cleared = cli.invoke(app, ["store", "set", "shop", "--alert-email", ""])
     assert cleared.exit_code == 0 and show()["alert_email"] is None
+
+
+def test_concurrent_checks_open_an_incident_once(harness: Harness) -> None:
+    store_id = harness.add_store("shop")
+    finished_run(harness, store_id, Trigger.SCHEDULE, RunStatus.FAILED, "boom")
+    alerters = [Alerter(harness.hub.uow, []) for _ in range(4)]
+    barrier = threading.Barrier(len(alerters), timeout=60)
+    opened: list[int] = []
+    now = datetime.now(UTC)
+
+    def check(alerter: Alerter) -> None:
+        barrier.wait()
+        opened.extend(alerter.check(now).opened)
+
+    threads = [threading.Thread(target=check, args=(a,)) for a in alerters]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(opened) == 1
+    with harness.hub.uow() as uow:
+        assert list(uow.alerts.open_incidents()) == [(store_id, "run_failed")]

@@ -296,8 +296,10 @@ class AlertCheck:
 
 
 class Alerter:
-    """Opens, resolves and notifies incidents. Run ``check`` from one process (the one
-    holding the scheduler); notifications happen outside any database transaction."""
+    """Opens, resolves and notifies incidents. Concurrent checks never open an incident
+    twice (the stores are locked while incidents change), but run ``check`` from one
+    process (the one holding the scheduler): two processes could both send an alert
+    neither has marked notified yet. Notifications happen outside any transaction."""
 
     def __init__(
         self, uow_factory: Callable[[], UnitOfWork], notifiers: Sequence[Notifier]
@@ -317,10 +319,11 @@ class Alerter:
 
     def _update_incidents(self, now: datetime, result: AlertCheck) -> None:
         with self.uow() as uow:
+            stores = uow.alerts.lock_stores()
             completed = uow.alerts.last_completed_at()
             failed = uow.alerts.last_scheduled_failure_at()
             incidents = uow.alerts.open_incidents()
-            for store in uow.stores.all():
+            for store in stores:
                 ok_at, failed_at = completed.get(store.id), failed.get(store.id)
                 failing = failed_at is not None and (ok_at is None or failed_at > ok_at)
                 open_failed = incidents.get((store.id, IncidentKind.RUN_FAILED.value))

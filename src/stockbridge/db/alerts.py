@@ -22,6 +22,12 @@ class AlertRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
+    def lock_stores(self) -> Sequence[Store]:
+        """Every store, locked until the transaction ends (PostgreSQL: row locks; SQLite's
+        write transaction is exclusive already), so two alert checks never both open the
+        same incident. Read the open incidents after this."""
+        return self.session.scalars(select(Store).order_by(Store.id).with_for_update()).all()
+
     def last_completed_at(self) -> dict[int, datetime]:
         """Per store: when its latest completed run (any trigger) finished."""
         rows = self.session.execute(
