@@ -167,3 +167,12 @@ def test_status_keeps_manual_apart_from_automatic(sqlite_harness: Harness) -> No
     assert status["steps"]["orders-in"]["trigger"] == "schedule"
     text = cli.invoke(app, ["status"]).output
     assert f"last manual sync:    {manual_at}" in text
+
+
+def test_demo_once_runs_a_whole_cycle_against_both_sandboxes(home: Path) -> None:
+    result = sb(home, "demo", "--once")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Run 1: partial" in result.stdout  # the deliberate SKU missing in QuickBooks
+    assert "no item in QuickBooks with SKU GIFTWRAP-DELUXE" in result.stdout
+    for step in ("orders-in", "orders-out", "inventory-in", "inventory-out"):
+        assert step in result.stdout

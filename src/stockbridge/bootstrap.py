@@ -8,9 +8,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import httpx
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from stockbridge.alerts import Alerter, default_notifiers
 from stockbridge.config import Settings
 from stockbridge.connectors import qbo
 from stockbridge.connectors.base import BackOffice, WebStore
@@ -21,6 +23,7 @@ from stockbridge.db.engine import create_hub_engine, session_factory
 from stockbridge.db.migrate import is_current, upgrade
 from stockbridge.db.uow import UnitOfWork
 from stockbridge.db.vault import DbCredentialVault
+from stockbridge.jobs.scheduler import Scheduler
 from stockbridge.retry import RetryPolicy
 from stockbridge.sync.context import Partners
 from stockbridge.sync.runner import SyncRunner
@@ -94,6 +97,15 @@ class Hub:
             retry=self.retry,
             lease_seconds=self.settings.lease_seconds,
         )
+
+    def scheduler(self) -> Scheduler:
+        """Queues scheduled runs; call ``tick(now)`` every few seconds."""
+        return Scheduler(self.uow, self.runner().request)
+
+    def alerter(self, client: httpx.Client) -> Alerter:
+        """Merchant alerts by email (SMTP settings) and webhook (through ``client``); call
+        ``check(now)`` every minute or so from the process that runs the scheduler."""
+        return Alerter(self.uow, default_notifiers(self.settings, client))
 
     def initialise(self) -> None:
         """Create or upgrade the database schema."""

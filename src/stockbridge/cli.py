@@ -10,8 +10,10 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, NoReturn
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
@@ -22,7 +24,7 @@ from stockbridge import services
 from stockbridge.bootstrap import Hub, NotInitialised, bootstrap
 from stockbridge.connectors.qbo import cli as qbo_cli
 from stockbridge.credentials import CredentialsUnreadable
-from stockbridge.domain.model import SYNC_ALL, InventorySource, Step
+from stockbridge.domain.model import SYNC_ALL, InventorySource, RunStatus, Step, Trigger
 from stockbridge.sync.context import StepOutcome
 from stockbridge.sync.runner import RunReport, RunTimeout
 
@@ -165,6 +167,22 @@ def _print_report(console: Console, report: RunReport) -> None:
         console.print(f"  ... and {len(report.errors) - 50} more (stockbridge runs --json)")
 
 
+def _print_schedules(result: dict[str, Any]) -> None:
+    typer.echo(f"store {result['store']} ({result['timezone']})")
+    zone = ZoneInfo(result["timezone"])
+    for entry in result["schedules"]:
+        timing = []
+        if entry["daily_at"]:
+            timing.append(f"daily at {entry['daily_at']}")
+        if entry["every_minutes"]:
+            timing.append(f"every {entry['every_minutes']} minutes")
+        state = "on" if entry["enabled"] else "off"
+        typer.echo(f"  {entry['step']}: {' and '.join(timing) or 'no timing'} ({state})")
+        for moment in entry["next_runs"]:
+            local = datetime.fromisoformat(moment).astimezone(zone)
+            typer.echo(f"    next: {local:%Y-%m-%d %H:%M} {local.tzname()} ({local:%z})")
+
+
 def build_app(make_hub: Callable[[], Hub]) -> typer.Typer:
     app = typer.Typer(
         name="stockbridge",
@@ -181,6 +199,8 @@ def build_app(make_hub: Callable[[], Hub]) -> typer.Typer:
         help="Run a partner's sandbox (its simulator) on loopback.", no_args_is_help=True
     )
     app.add_typer(sandbox_app, name="sandbox")
+    schedule_app = typer.Typer(help="When each store syncs by itself.", no_args_is_help=True)
+    app.add_typer(schedule_app, name="schedule")
 
     def hub(initialised: bool = True) -> Hub:
         instance = make_hub()
@@ -262,6 +282,22 @@ def build_app(make_hub: Callable[[], Hub]) -> typer.Typer:
         sync_all_button: Annotated[
             OnOff | None, typer.Option("--sync-all-button", help="Show the Sync All button.")
         ] = None,
+        alert_email: Annotated[
+            str | None,
+            typer.Option("--alert-email", help='Send alerts to this address ("" to stop).'),
+        ] = None,
+        alert_webhook: Annotated[
+            str | None,
+            typer.Option(
+                "--alert-webhook", help='POST alerts to this URL, e.g. a chat webhook ("" to stop).'
+            ),
+        ] = None,
+        stale_after_hours: Annotated[
+            int | None,
+            typer.Option(
+                "--stale-after-hours", help="Alert when no sync succeeded for this long (24)."
+            ),
+        ] = None,
     ) -> None:
         """Change a store's settings."""
         with _mapped_errors():
@@ -272,6 +308,9 @@ def build_app(make_hub: Callable[[], Hub]) -> typer.Typer:
                 inventory_source=inventory_source,
                 erp_name=erp_name,
                 sync_all_button=None if sync_all_button is None else sync_all_button is OnOff.ON,
+                alert_email=alert_email,
+                alert_webhook_url=alert_webhook,
+                stale_after_hours=stale_after_hours,
             )
             typer.echo(f"store {name!r} updated")
 
@@ -381,6 +420,63 @@ def build_app(make_hub: Callable[[], Hub]) -> typer.Typer:
         typer.echo(token)
 
     @app.command()
+    def demo(
+        once: Annotated[
+            bool, typer.Option("--once", help="Run one Sync All headless, print a summary, exit.")
+        ] = False,
+        host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+        port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000,
+    ) -> None:
+        """Stockbridge with sandbox BigCommerce and QuickBooks Online, seeded like a shop."""
+        import uvicorn
+
+        from stockbridge.demo import DEMO_STORE, GHOST_SKU, start_demo
+        from stockbridge.runtime import Service
+
+        console = Console()
+        settings = make_hub().settings
+        with _mapped_errors():
+            demo = start_demo(settings, webhook_base_url=None if once else f"http://{host}:{port}")
+        console.print(
+            f"Sandboxes up: BigCommerce {demo.bigcommerce.url}, QuickBooks Online {demo.qbo.url}; "
+            f"{demo.variants:,} variants, {demo.orders} web orders; SKU {GHOST_SKU} is missing "
+            "in QuickBooks on purpose.",
+            highlight=False,
+        )
+        try:
+            if once:
+                if console.is_terminal:
+                    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+                    with Progress(*columns, console=console) as progress:
+                        report = services.sync(
+                            demo.hub, DEMO_STORE, listener=_RichListener(progress)
+                        )
+                else:
+                    report = services.sync(demo.hub, DEMO_STORE)
+                _print_report(console, report)
+                raise typer.Exit(1 if report.status is RunStatus.FAILED else 0)
+            service = Service(demo.hub).start()
+            run_id, _ = demo.hub.runner().request(
+                services.resolve_store(demo.hub, DEMO_STORE), SYNC_ALL, Trigger.MANUAL
+            )
+            service.queue.submit_run(run_id)
+            token = services.create_token(demo.hub, None, operator=True)
+            console.print(
+                f"Stockbridge demo on http://{host}:{port} — API docs at /docs, metrics at "
+                f"/metrics. A first Sync All is running (run {run_id}).\n"
+                f"API token (operator): {token}\n"
+                f"Try: curl -H 'Authorization: Bearer {token}' "
+                f"http://{host}:{port}/api/v1/stores/{DEMO_STORE}/runs",
+                highlight=False,
+            )
+            try:
+                uvicorn.run(service.app, host=host, port=port, log_level="warning")
+            finally:
+                service.stop()
+        finally:
+            demo.stop()
+
+    @app.command()
     def serve(
         host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
         port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000,
@@ -398,6 +494,41 @@ def build_app(make_hub: Callable[[], Hub]) -> typer.Typer:
             uvicorn.run(service.app, host=host, port=port, log_level="warning")
         finally:
             service.stop()
+
+    @schedule_app.command("set")
+    def schedule_set(
+        name: str,
+        daily: Annotated[
+            str | None, typer.Option("--daily", help="Daily at HH:MM, store time (24-hour).")
+        ] = None,
+        every: Annotated[
+            int | None, typer.Option("--every", help="Every N minutes (1-1440).")
+        ] = None,
+        step: Annotated[
+            str,
+            typer.Option(
+                "--step",
+                help="all (Sync All), orders-in, orders-out, inventory-in or inventory-out.",
+            ),
+        ] = "all",
+        off: Annotated[bool, typer.Option("--off", help="Turn this schedule off.")] = False,
+    ) -> None:
+        """Set when a store syncs by itself. The timing given replaces the old one."""
+        with _mapped_errors():
+            result = services.set_schedule(
+                hub(), name, daily_at=daily, every_minutes=every, step=step, off=off
+            )
+        _print_schedules(result)
+
+    @schedule_app.command("show")
+    def schedule_show(name: str, as_json: JsonOption = False) -> None:
+        """Show a store's schedules and their next run times in the store's time zone."""
+        with _mapped_errors():
+            result = services.show_schedule(hub(), name)
+        if as_json:
+            _print_json(result)
+        else:
+            _print_schedules(result)
 
     for register in _partner_commands():
         register(PartnerCommands(connect_app, sandbox_app, hub, _mapped_errors))

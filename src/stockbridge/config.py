@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
@@ -25,6 +25,14 @@ class Settings(BaseSettings):
     retry_base_delay: float = Field(default=0.5, ge=0)
     #: How long a run holds its store's lease without renewing it before others may take over.
     lease_seconds: int = Field(default=300, ge=5)
+    #: Outgoing mail for merchant alerts; without a host, email alerts are not sent.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_from: str = "stockbridge@localhost"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    #: Upgrade the connection with STARTTLS before logging in (port 587 servers expect it).
+    smtp_starttls: bool = True
 
     @property
     def home_dir(self) -> Path:

@@ -33,8 +33,6 @@ __all__ = ["DEMO_STORE", "GHOST_SKU", "PREORDER_SKU", "Demo", "start_demo"]
 DEMO_STORE = "demo"
 GHOST_SKU = "GIFTWRAP-DELUXE"  # sold on the web, missing in QuickBooks
 PREORDER_SKU = "PREORDER-LANTERN"  # a backorder item: the hub manages its quantity
-CLIENT_ID = "demo-client"
-CLIENT_SECRET = "demo-client-secret"  # the sandbox accepts any client credentials
 
 
 @dataclass
@@ -123,6 +121,8 @@ def start_demo(settings: Settings, *, webhook_base_url: str | None = None, seed:
     )
     bc = ServerThread(bc_sandbox.app).start()
     qbo_sandbox = QboSandbox()
+    client_id, client_secret = "demo-app", secrets.token_urlsafe(16)
+    qbo_sandbox.books.client_id, qbo_sandbox.books.client_secret = client_id, client_secret
     qbo = ServerThread(qbo_sandbox).start()
 
     products, skus = _catalog(rng)
@@ -188,8 +188,8 @@ def start_demo(settings: Settings, *, webhook_base_url: str | None = None, seed:
             "token_url": f"{qbo.url}/oauth2/v1/tokens/bearer",
         },
         secrets={
-            "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET,
+            "client_id": client_id,
+            "client_secret": client_secret,
             "refresh_token": refresh_token,
         },
     )

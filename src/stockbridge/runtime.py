@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
+import httpx
 from fastapi import FastAPI
 
 from stockbridge.bootstrap import Hub
@@ -21,14 +24,26 @@ log = logging.getLogger(__name__)
 
 
 class Service:
-    def __init__(self, hub: Hub, *, workers: int = 2, tick_seconds: float = 5.0) -> None:
+    def __init__(
+        self,
+        hub: Hub,
+        *,
+        workers: int = 2,
+        tick_seconds: float = 5.0,
+        alert_every_seconds: float = 60.0,
+    ) -> None:
         self.hub = hub
         self.queue = InProcessQueue(
             execute_run=self._execute, process_inbox=self._drain_inbox, workers=workers
         )
         self.app: FastAPI = create_app(hub, self.queue)
         self.tick_seconds = tick_seconds
-        self.periodic: list[Callable[[], None]] = []  # scheduler / alerts hook in here
+        self.scheduler = hub.scheduler()
+        self._alert_client = httpx.Client(timeout=10)
+        self.alerter = hub.alerter(self._alert_client)
+        self._alert_every = alert_every_seconds
+        self._last_alert_check = 0.0
+        self.periodic: list[Callable[[], None]] = [self._schedule, self._alerts]
         self._stop = threading.Event()
         self._ticker = threading.Thread(target=self._tick_loop, name="ticker", daemon=True)
 
@@ -36,12 +51,14 @@ class Service:
         self.hub.require_initialised()
         self.queue.start()
         self.resume()
+        self._schedule()  # a slot missed while the server was down runs once, now
         self._ticker.start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
         self.queue.stop()
+        self._alert_client.close()
 
     def resume(self) -> int:
         """Submit every run left queued or running (by a process that died) and the
@@ -54,6 +71,16 @@ class Service:
         if run_ids:
             log.info("resumed %d unfinished runs", len(run_ids))
         return len(run_ids)
+
+    def _schedule(self) -> None:
+        """Queue the runs whose slot has come, and execute them here."""
+        for run_id in self.scheduler.tick(datetime.now(UTC)):
+            self.queue.submit_run(run_id)
+
+    def _alerts(self) -> None:
+        if time.monotonic() - self._last_alert_check >= self._alert_every:
+            self._last_alert_check = time.monotonic()
+            self.alerter.check(datetime.now(UTC))
 
     def _execute(self, run_id: int) -> None:
         self.hub.runner().execute(run_id)

@@ -5,10 +5,11 @@ and parsed input; they raise the errors below, which entry points map to exit co
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from stockbridge.alerts import InvalidAlertSetting, alert_settings, masked_url, updated_options
 from stockbridge.bootstrap import Hub
 from stockbridge.connectors.base import BackOffice, WebStore
 from stockbridge.connectors.errors import PartnerAuthError, PartnerError
@@ -18,6 +19,13 @@ from stockbridge.db.runs import parse_steps
 from stockbridge.db.stores import DuplicateStore
 from stockbridge.db.uow import UnitOfWork
 from stockbridge.domain.model import SYNC_ALL, InventorySource, RunStatus, Step, Trigger
+from stockbridge.domain.schedule import (
+    ALL_STEPS,
+    InvalidSchedule,
+    ScheduleSpec,
+    next_slots,
+    parse_step,
+)
 from stockbridge.sync.context import ProgressListener
 from stockbridge.sync.runner import RunReport
 
@@ -32,6 +40,8 @@ __all__ = [
     "list_stores",
     "resolve_store",
     "run_history",
+    "set_schedule",
+    "show_schedule",
     "store_status",
     "sync",
     "update_store",
@@ -115,9 +125,24 @@ def update_store(
     inventory_source: InventorySource | None = None,
     erp_name: str | None = None,
     sync_all_button: bool | None = None,
+    alert_email: str | None = None,
+    alert_webhook_url: str | None = None,
+    stale_after_hours: int | None = None,
 ) -> dict[str, Any]:
+    """Change the given settings (None: unchanged; "" clears an alert channel). Every
+    value is checked before anything is saved."""
     with hub.uow() as uow:
         store = _find(uow, name)
+        try:
+            options = updated_options(
+                store.options,
+                email=alert_email,
+                webhook_url=alert_webhook_url,
+                stale_after_hours=stale_after_hours,
+            )
+        except InvalidAlertSetting as exc:
+            raise InvalidSetting(str(exc)) from None
+        store.options = options
         if timezone is not None:
             store.timezone = _check_timezone(timezone)
         if inventory_source is not None:
@@ -142,6 +167,7 @@ def describe_store(hub: Hub, name: str) -> dict[str, Any]:
 
 def _store_dict(uow: UnitOfWork, store: Store) -> dict[str, Any]:
     source = InventorySource(store.inventory_source)
+    alerts = alert_settings(store.options)
     return {
         "name": store.name,
         "timezone": store.timezone,
@@ -149,6 +175,9 @@ def _store_dict(uow: UnitOfWork, store: Store) -> dict[str, Any]:
         "inventory_source_means": source.explanation,
         "erp_name": store.erp_name,
         "sync_all_button": store.sync_all_button,
+        "alert_email": alerts.email,
+        "alert_webhook": masked_url(alerts.webhook_url),
+        "stale_after_hours": alerts.stale_after_hours,
         "connections": [
             {"role": c.role, "kind": c.kind, "health": c.health, "last_error": c.last_error}
             for c in uow.stores.connections(store.id)
@@ -380,3 +409,99 @@ def create_token(hub: Hub, store_name: str | None, *, operator: bool) -> str:
         token = uow.tokens.create(store_id, label="operator" if operator else store_name)
         uow.commit()
         return token
+
+
+# schedules -------------------------------------------------------------------
+
+
+def set_schedule(
+    hub: Hub,
+    store_name: str,
+    *,
+    daily_at: str | None = None,
+    every_minutes: int | None = None,
+    step: str = ALL_STEPS,
+    off: bool = False,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Set when the store runs ``step`` ("all" = Sync All) by itself, or turn that schedule
+    off. The timing given replaces the old one (``--every 15`` alone drops a daily time);
+    giving a timing turns the schedule on. Slots count from now: changing a schedule never
+    fires a slot that passed before the change. Everything is checked before anything is
+    written; bad input raises ``InvalidSetting`` and changes nothing.
+    """
+    now = now or datetime.now(UTC)
+    try:
+        step = parse_step(step)
+        if off and (daily_at is not None or every_minutes is not None):
+            raise InvalidSchedule("--off turns a schedule off: give it without --daily/--every")
+        if not off and daily_at is None and every_minutes is None:
+            raise InvalidSchedule("nothing to set: give --daily HH:MM, --every MINUTES or --off")
+    except InvalidSchedule as exc:
+        raise InvalidSetting(str(exc)) from None
+    with hub.uow() as uow:
+        store = _find(uow, store_name)
+        uow.schedules.ensure_default(store, now)
+        row = uow.schedules.get(store.id, step)
+        if off:
+            if row is None:
+                raise InvalidSetting(f"store {store.name!r} has no {step} schedule to turn off")
+            row.enabled = False
+            row.updated_at = now
+        else:
+            try:
+                spec = ScheduleSpec.create(
+                    store.timezone, daily_at=daily_at, every_minutes=every_minutes, step=step
+                )
+            except InvalidSchedule as exc:
+                raise InvalidSetting(str(exc)) from None
+            if row is None:
+                uow.schedules.add(
+                    store.id,
+                    step=step,
+                    daily_at=spec.daily_at,
+                    every_minutes=spec.every_minutes,
+                    enabled=True,
+                    last_slot_at=now,
+                    now=now,
+                )
+            elif (row.enabled, row.daily_at, row.every_minutes) != (
+                True,
+                spec.daily_at,
+                spec.every_minutes,
+            ):
+                row.daily_at, row.every_minutes = spec.daily_at, spec.every_minutes
+                row.enabled = True
+                row.last_slot_at = now
+                row.updated_at = now
+        uow.commit()
+    return show_schedule(hub, store_name, now=now)
+
+
+def show_schedule(
+    hub: Hub, store_name: str, *, count: int = 5, now: datetime | None = None
+) -> dict[str, Any]:
+    """The store's schedules (the default one if it never set any) and, for each one that
+    is on, its next ``count`` run times in the store's time zone. Changes nothing."""
+    now = now or datetime.now(UTC)
+    with hub.uow() as uow:
+        store = _find(uow, store_name)
+        uow.schedules.ensure_default(store, now)  # shown, not saved: this uow never commits
+        zone = ZoneInfo(store.timezone)
+        schedules = []
+        for row in uow.schedules.for_store(store.id):
+            next_runs: list[str] = []
+            if row.enabled and (row.daily_at or row.every_minutes):
+                spec = ScheduleSpec(store.timezone, row.daily_at, row.every_minutes, row.step)
+                next_runs = [s.astimezone(zone).isoformat() for s in next_slots(spec, now, count)]
+            schedules.append(
+                {
+                    "step": row.step,
+                    "daily_at": row.daily_at,
+                    "every_minutes": row.every_minutes,
+                    "enabled": row.enabled,
+                    "last_slot_at": _iso(row.last_slot_at),
+                    "next_runs": next_runs,
+                }
+            )
+        return {"store": store.name, "timezone": store.timezone, "schedules": schedules}

@@ -6,10 +6,12 @@ from types import TracebackType
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from stockbridge.db.alerts import AlertRepository
 from stockbridge.db.catalog import CatalogRepository
 from stockbridge.db.inbox import InboxRepository
 from stockbridge.db.orders import OrderRepository
 from stockbridge.db.runs import RunRepository
+from stockbridge.db.schedules import ScheduleRepository
 from stockbridge.db.stores import StoreRepository
 from stockbridge.db.tokens import TokenRepository
 
@@ -26,6 +28,8 @@ class UnitOfWork:
     runs: RunRepository
     inbox: InboxRepository
     tokens: TokenRepository
+    schedules: ScheduleRepository
+    alerts: AlertRepository
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
@@ -38,6 +42,8 @@ class UnitOfWork:
         self.runs = RunRepository(self.session)
         self.inbox = InboxRepository(self.session)
         self.tokens = TokenRepository(self.session)
+        self.schedules = ScheduleRepository(self.session)
+        self.alerts = AlertRepository(self.session)
         return self
 
     def __exit__(

@@ -1,0 +1,95 @@
+"""Alert incidents and the run facts the alerter decides on."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy.orm import Session
+
+from stockbridge.db.models import AlertIncident, Store, SyncRun
+from stockbridge.domain.model import RunStatus, Trigger
+
+__all__ = ["COMPLETED", "AlertRepository"]
+
+#: A run that went to its end: item errors (partial) are retried by the next run and shown
+#: on the dashboard; they are not an outage.
+COMPLETED = (RunStatus.SUCCEEDED.value, RunStatus.PARTIAL.value)
+
+
+class AlertRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def lock_stores(self) -> Sequence[Store]:
+        """Every store, locked until the transaction ends (PostgreSQL: row locks; SQLite's
+        write transaction is exclusive already), so two alert checks never both open the
+        same incident. Read the open incidents after this."""
+        return self.session.scalars(select(Store).order_by(Store.id).with_for_update()).all()
+
+    def last_completed_at(self) -> dict[int, datetime]:
+        """Per store: when its latest completed run (any trigger) finished."""
+        rows = self.session.execute(
+            select(SyncRun.store_id, func.max(SyncRun.finished_at))
+            .where(SyncRun.status.in_(COMPLETED), SyncRun.finished_at.is_not(None))
+            .group_by(SyncRun.store_id)
+        ).all()
+        return {store_id: at for store_id, at in rows if at is not None}
+
+    def last_scheduled_failure_at(self) -> dict[int, datetime]:
+        """Per store: when its latest failed scheduled run finished."""
+        rows = self.session.execute(
+            select(SyncRun.store_id, func.max(SyncRun.finished_at))
+            .where(
+                SyncRun.status == RunStatus.FAILED.value,
+                SyncRun.trigger == Trigger.SCHEDULE.value,
+                SyncRun.finished_at.is_not(None),
+            )
+            .group_by(SyncRun.store_id)
+        ).all()
+        return {store_id: at for store_id, at in rows if at is not None}
+
+    def last_scheduled_failure(self, store_id: int) -> SyncRun | None:
+        return self.session.scalar(
+            select(SyncRun)
+            .where(
+                SyncRun.store_id == store_id,
+                SyncRun.status == RunStatus.FAILED.value,
+                SyncRun.trigger == Trigger.SCHEDULE.value,
+                SyncRun.finished_at.is_not(None),
+            )
+            .order_by(SyncRun.finished_at.desc(), SyncRun.id.desc())
+            .limit(1)
+        )
+
+    def open_incidents(self) -> dict[tuple[int, str], AlertIncident]:
+        """Open incidents by (store id, kind)."""
+        rows = self.session.scalars(
+            select(AlertIncident).where(AlertIncident.resolved_at.is_(None))
+        ).all()
+        return {(row.store_id, row.kind): row for row in rows}
+
+    def open(self, store_id: int, kind: str, detail: str, now: datetime) -> AlertIncident:
+        incident = AlertIncident(store_id=store_id, kind=kind, detail=detail, opened_at=now)
+        self.session.add(incident)
+        self.session.flush()
+        return incident
+
+    def unnotified(self) -> Sequence[tuple[AlertIncident, Store]]:
+        """Open incidents the merchant has not been told about yet, oldest first."""
+        rows = self.session.execute(
+            select(AlertIncident, Store)
+            .join(Store, Store.id == AlertIncident.store_id)
+            .where(AlertIncident.resolved_at.is_(None), AlertIncident.notified_at.is_(None))
+            .order_by(AlertIncident.id)
+        ).all()
+        return [(incident, store) for incident, store in rows]
+
+    def mark_notified(self, incident_id: int, now: datetime) -> bool:
+        result = self.session.execute(
+            update(AlertIncident)
+            .where(AlertIncident.id == incident_id, AlertIncident.notified_at.is_(None))
+            .values(notified_at=now)
+        )
+        return isinstance(result, CursorResult) and result.rowcount == 1
