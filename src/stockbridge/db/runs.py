@@ -141,6 +141,19 @@ class RunRepository:
         )
         return _rowcount(result) == 1
 
+    def lease_holder(self, store_id: int) -> str | None:
+        lease = self.session.get(StoreLease, store_id)
+        return lease.holder if lease is not None and lease.run_id is not None else None
+
+    def break_lease(self, store_id: int, holder: str) -> bool:
+        """Free a lease whose holder is known to be dead (see the runner)."""
+        result = self.session.execute(
+            update(StoreLease)
+            .where(StoreLease.store_id == store_id, StoreLease.holder == holder)
+            .values(run_id=None, holder=None, expires_at=None)
+        )
+        return _rowcount(result) == 1
+
     def renew_lease(self, store_id: int, run_id: int, holder: str, seconds: int) -> bool:
         result = self.session.execute(
             update(StoreLease)

@@ -205,6 +205,7 @@ class SyncRunner:
                 return self.report(run_id)  # merged into a run another worker finished
             if acquired:
                 break
+            self._break_lease_of_dead_local_holder(store_id)
             if time.monotonic() > deadline:
                 raise RunTimeout(f"store is busy with another run; run {run_id} is still queued")
             time.sleep(self.poll_seconds)
@@ -215,6 +216,17 @@ class SyncRunner:
                 uow.runs.release_lease(store_id, run_id, self.holder)
                 uow.commit()
         return self.report(run_id)
+
+    def _break_lease_of_dead_local_holder(self, store_id: int) -> None:
+        """A holder on this machine whose process is gone will never renew its lease: free
+        it now rather than waiting for it to expire (after a kill -9 and a restart)."""
+        with self.uow() as uow:
+            holder = uow.runs.lease_holder(store_id)
+            if holder is None or not _is_dead_local_process(holder):
+                return
+            if uow.runs.break_lease(store_id, holder):
+                log.warning("freed the lease of store %s held by dead process %s", store_id, holder)
+            uow.commit()
 
     def _run(self, run_id: int, store_id: int, listener: ProgressListener | None) -> None:
         with self.uow() as uow:
@@ -314,3 +326,21 @@ class SyncRunner:
                 error=run.error,
                 errors=errors,
             )
+
+
+def _is_dead_local_process(holder: str) -> bool:
+    """``holder`` is ``host:pid:nonce``; True only when it is this host and no such pid runs."""
+    host, _, rest = holder.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
