@@ -281,3 +281,13 @@ def test_transient_faults_on_a_batch_are_retried_under_the_same_request_id(
     assert qbo.receipts() == {"W1": 1, "W2": 1}
     assert qbo.counters()["calls"]["batch"] == 2
     assert qbo.quantity("A") == 7
+
+
+def test_an_item_missing_a_field_is_named_in_the_error(qbo: Qbo) -> None:
+    qbo.items({"sku": "A", "qty": 1})
+    (item,) = qbo.sandbox.books.items.values()
+    del item["MetaData"]  # a partner answer without a documented field
+    back_office, _ = connector(qbo)
+
+    with pytest.raises(PartnerResponseError, match="'MetaData' missing"):
+        list(back_office.iter_items(None))
