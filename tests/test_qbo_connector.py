@@ -3,6 +3,7 @@ posting (batch, single, refusals, faults), malformed answers and rate limits."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -248,3 +249,45 @@ def test_find_posted_tells_another_stores_document_with_the_same_number(qbo: Qbo
     # a note the merchant rewrote no longer names a store: taken as ours, never re-posted
     qbo.sandbox.books.documents["SalesReceipt"][0]["PrivateNote"] = "called the customer"
     assert back_office.find_posted([theirs]) == {"1": posted.document_ref}
+
+
+def test_token_is_refreshed_ahead_of_expiry_without_a_401(qbo: Qbo) -> None:
+    back_office, vault = connector(qbo)
+    back_office.check()
+    first = vault.secrets["refresh_token"]
+    tokens = back_office.client.tokens
+    tokens.clock = lambda: time.time() + 3600 - 60  # an hour later: a minute left
+
+    back_office.check()
+
+    counters = qbo.counters()
+    assert counters["refreshes"] == 2 and counters["unauthorized"] == 0
+    assert vault.secrets["refresh_token"] != first  # rotated and saved
+
+
+@pytest.mark.parametrize("kind", ["error", "drop", "applied_drop"])
+def test_transient_faults_on_a_batch_are_retried_under_the_same_request_id(
+    qbo: Qbo, kind: str
+) -> None:
+    qbo.items({"sku": "A", "qty": 10})
+    back_office, _ = connector(qbo)
+    qbo.faults(
+        {"path": "batch", "kind": kind}, {"path": "query", "kind": "latency", "seconds": 0.05}
+    )
+
+    outcomes = back_office.post_orders([request(1, ("A", 1)), request(2, ("A", 2))])
+
+    assert all(o.posted for o in outcomes)
+    assert qbo.receipts() == {"W1": 1, "W2": 1}
+    assert qbo.counters()["calls"]["batch"] == 2
+    assert qbo.quantity("A") == 7
+
+
+def test_an_item_missing_a_field_is_named_in_the_error(qbo: Qbo) -> None:
+    qbo.items({"sku": "A", "qty": 1})
+    (item,) = qbo.sandbox.books.items.values()
+    del item["MetaData"]  # a partner answer without a documented field
+    back_office, _ = connector(qbo)
+
+    with pytest.raises(PartnerResponseError, match="'MetaData' missing"):
+        list(back_office.iter_items(None))

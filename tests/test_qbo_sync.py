@@ -260,3 +260,28 @@ def test_malformed_batch_answer_fails_the_step_clearly_and_nothing_doubles(
     second = sync_all(hub)
     assert second.status is RunStatus.SUCCEEDED, second
     assert qbo.receipts() == {o.number: 1 for o in placed}
+
+
+def test_ten_percent_faults_every_order_posted_once_and_stock_converges(
+    tmp_path: Path, qbo: Qbo
+) -> None:
+    skus = [f"S{i}" for i in range(6)]
+    qbo.items(*({"sku": sku, "qty": 500} for sku in skus))
+    web = web_with(*skus)
+    hub = make_hub(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", qbo, web)
+    connect_store(hub, qbo, batch_size=4)
+    placed = [web.place_order([(skus[i % 6], 1 + i % 3)]) for i in range(40)]
+    qbo.admin.post("/admin/faults", json={"plan": [], "rate": 0.1, "seed": 5})
+
+    for _ in range(8):  # each run picks up what the last could not finish
+        report = sync_all(hub)
+        if report.status is RunStatus.SUCCEEDED:
+            break
+    qbo.faults()  # faults off: one clean run must find nothing left to do
+    final = sync_all(hub)
+
+    assert final.status is RunStatus.SUCCEEDED, final
+    assert sum(qbo.counters()["injected"].values()) > 0
+    assert qbo.receipts() == {o.number: 1 for o in placed}
+    for sku in skus:
+        assert web.quantity(sku) == qbo.quantity(sku)

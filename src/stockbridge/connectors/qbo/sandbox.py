@@ -71,6 +71,7 @@ class QboSandbox:
         self.calls: Counter[str] = Counter()
         self.throttled = 0
         self.replays = 0
+        self.unauthorized = 0  # 401s answered
         self.injected: Counter[str] = Counter()
         self.batch_sizes: list[int] = []
         self.plan: list[FaultRule] = []
@@ -183,6 +184,7 @@ class QboSandbox:
         async def guarded(request: Request) -> Response:
             scheme, _, token = request.headers.get("authorization", "").partition(" ")
             if scheme.lower() != "bearer" or not self.books.access_ok(token):
+                self.unauthorized += 1
                 return _fault(
                     QboFault(
                         "3200",
@@ -327,6 +329,7 @@ class QboSandbox:
             "calls": dict(self.calls),
             "throttled": self.throttled,
             "replays": self.replays,
+            "unauthorized": self.unauthorized,
             "refreshes": self.books.refreshes,
             "injected": dict(self.injected),
             "batch_sizes": list(self.batch_sizes),
