@@ -485,8 +485,10 @@ def build_app(make_hub: Callable[[], Hub]) -> typer.Typer:
         """Run the API, webhook receiver, worker and scheduler in one process."""
         import uvicorn
 
+        from stockbridge.logs import configure_logging
         from stockbridge.runtime import Service
 
+        configure_logging()
         with _mapped_errors():
             service = Service(hub(), workers=workers).start()
         typer.echo(f"Stockbridge serving on http://{host}:{port} (API at /api/v1, docs at /docs)")
