@@ -158,3 +158,76 @@ def test_sigkill_with_queued_runs_and_inbox_then_restart(tmp_path: Path) -> None
             assert all(r.status in ("succeeded", "partial", "failed") for r in runs)
         api.close()
         hub.engine.dispose()
+
+
+def test_a_bigcommerce_order_reaches_quickbooks_by_webhook_alone(tmp_path: Path) -> None:
+    """No manual sync, no schedule: the sandbox's webhook is the only trigger."""
+    bc_sandbox = BigCommerceSandbox(time_scale=0.001)
+    bc_sandbox.stores["hook"] = SStore(
+        hash="hook", token="t", quota=100_000, async_delay_ms=0, allow_insecure_webhooks=True
+    )
+    qbo_sandbox = QboSandbox()
+    qbo_sandbox.limits.enabled = False
+    with ServerThread(bc_sandbox.app) as bc, ServerThread(qbo_sandbox) as qbo:
+        httpx.post(
+            f"{bc.url}/admin/stores/hook/products",
+            json={
+                "products": [
+                    {"name": "Mug", "sku": "MUG", "tracking": "product", "inventory_level": 5}
+                ]
+            },
+        ).raise_for_status()
+        httpx.post(f"{qbo.url}/admin/items", json=[{"sku": "MUG", "qty": 5}]).raise_for_status()
+        refresh = httpx.post(f"{qbo.url}/admin/tokens/issue").json()["refresh_token"]
+        home = tmp_path / "home"
+        hub = bootstrap(Settings(home=home))
+        hub.initialise()
+        services.add_store(hub, "shop")
+        services.set_schedule(hub, "shop", off=True)  # nothing but the webhook may run
+        port = free_port()
+        services.connect_partner(
+            hub,
+            "shop",
+            role="web",
+            kind="bigcommerce",
+            settings={
+                "store_hash": "hook",
+                "api_url": bc.url,
+                "webhook_url": f"http://127.0.0.1:{port}/webhooks/bigcommerce/shop",
+            },
+            secrets={"access_token": "t"},
+        )
+        services.connect_partner(
+            hub,
+            "shop",
+            role="back_office",
+            kind="qbo",
+            settings={
+                "realm_id": qbo_sandbox.books.realm_id,
+                "api_url": qbo.url,
+                "token_url": f"{qbo.url}/oauth2/v1/tokens/bearer",
+            },
+            secrets={
+                "client_id": "sandbox-client-id",
+                "client_secret": "sandbox-client-secret",
+                "refresh_token": refresh,
+            },
+        )
+        server = serve(home, port)
+        try:
+            order = httpx.post(
+                f"{bc.url}/admin/stores/hook/orders",
+                json={"lines": [{"sku": "MUG", "quantity": 2}]},
+            ).json()
+            wait_for(
+                lambda: qbo_sandbox.counters()["documents"] == 1,
+                timeout=30,
+                what="receipt created from the webhook",
+            )
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=20)
+        assert qbo_sandbox.counters()["receipts_per_doc_number"] == {str(order["id"]): 1}
+        with hub.uow() as uow:
+            assert {r.trigger for r in uow.runs.history(None)} == {"webhook"}
+        hub.engine.dispose()
