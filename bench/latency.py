@@ -1,0 +1,157 @@
+"""Event-driven latency through a running hub (`stockbridge serve` in its own process,
+both sandboxes on loopback):
+
+- web order -> QuickBooks receipt: an order is created in the BigCommerce sandbox; its
+  webhook reaches the hub, which pulls the order and posts it; timed until the QuickBooks
+  sandbox holds the receipt;
+- back-office change -> storefront: an ERP pushes a quantity to the hub's API (api mode);
+  timed until the BigCommerce sandbox shows it (its asynchronous inventory delay set to 0).
+
+    python -m bench latency [--samples 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.webhook_ingest import _free_port, _wait
+from stockbridge import services
+from stockbridge.bootstrap import bootstrap
+from stockbridge.config import Settings
+from stockbridge.connectors.bigcommerce.sandbox import BigCommerceSandbox, SStore
+from stockbridge.connectors.qbo.sandbox import QboSandbox
+from stockbridge.domain.model import InventorySource
+from stockbridge.sandbox_server import ServerThread
+
+
+def _until(check: object, timeout: float = 30.0) -> float:
+    started = time.perf_counter()
+    while not check():  # type: ignore[operator]
+        if time.perf_counter() - started > timeout:
+            raise TimeoutError("not reached in time")
+        time.sleep(0.005)
+    return time.perf_counter() - started
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench latency")
+    parser.add_argument("--samples", type=int, default=30)
+    args = parser.parse_args(argv)
+    bc_sandbox = BigCommerceSandbox(time_scale=0.01)
+    bc_sandbox.stores["lat"] = SStore(
+        hash="lat", token="t", quota=100_000, async_delay_ms=0, allow_insecure_webhooks=True
+    )
+    qbo_sandbox = QboSandbox()
+    with (
+        ServerThread(bc_sandbox.app) as bc,
+        ServerThread(qbo_sandbox) as qbo,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        skus = [f"L{i}" for i in range(20)]
+        httpx.post(
+            f"{bc.url}/admin/stores/lat/products",
+            json={
+                "products": [
+                    {"name": s, "sku": s, "tracking": "product", "inventory_level": 0} for s in skus
+                ]
+            },
+        ).raise_for_status()
+        httpx.post(
+            f"{qbo.url}/admin/items", json=[{"sku": s, "qty": 1000} for s in skus]
+        ).raise_for_status()
+        refresh = httpx.post(f"{qbo.url}/admin/tokens/issue").json()["refresh_token"]
+        home = Path(tmp)
+        hub = bootstrap(Settings(home=home))
+        hub.initialise()
+        services.add_store(hub, "lat", inventory_source=InventorySource.API)
+        port = _free_port()
+        services.connect_partner(
+            hub,
+            "lat",
+            role="web",
+            kind="bigcommerce",
+            settings={
+                "store_hash": "lat",
+                "api_url": bc.url,
+                "webhook_url": f"http://127.0.0.1:{port}/webhooks/bigcommerce/lat",
+            },
+            secrets={"access_token": "t"},
+        )
+        services.connect_partner(
+            hub,
+            "lat",
+            role="back_office",
+            kind="qbo",
+            settings={
+                "realm_id": qbo_sandbox.books.realm_id,
+                "api_url": qbo.url,
+                "token_url": f"{qbo.url}/oauth2/v1/tokens/bearer",
+            },
+            secrets={
+                "client_id": "sandbox-client-id",
+                "client_secret": "sandbox-client-secret",
+                "refresh_token": refresh,
+            },
+        )
+        services.sync(hub, "lat")  # catalog and partner ids known, stock in place
+        token = services.create_token(hub, "lat", operator=False)
+        env = {**os.environ, "STOCKBRIDGE_HOME": tmp}
+        env.pop("STOCKBRIDGE_DATABASE_URL", None)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "stockbridge.cli", "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            _wait(f"http://127.0.0.1:{port}/healthz")
+            orders: list[float] = []
+            for n in range(args.samples):
+                before = qbo_sandbox.counters()["documents"]
+                started = time.perf_counter()
+                httpx.post(
+                    f"{bc.url}/admin/stores/lat/orders",
+                    json={"lines": [{"sku": skus[n % 20], "quantity": 1}]},
+                ).raise_for_status()
+                _until(lambda b=before: qbo_sandbox.counters()["documents"] > b)
+                orders.append(time.perf_counter() - started)
+            pushes: list[float] = []
+            api = httpx.Client(
+                base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"}
+            )
+            for n in range(args.samples):
+                sku, quantity = skus[n % 20], 500 + n
+                started = time.perf_counter()
+                api.post(
+                    "/api/v1/stores/lat/inventory",
+                    json={"items": [{"sku": sku, "quantity": quantity}]},
+                    headers={"Idempotency-Key": f"lat-{n}"},
+                ).raise_for_status()
+                _until(lambda s=sku, q=quantity: bc_sandbox.stores["lat"].stock().get(s) == q)
+                pushes.append(time.perf_counter() - started)
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=20)
+
+    def line(name: str, values: list[float]) -> str:
+        values = sorted(values)
+        p95 = values[min(len(values) - 1, int(len(values) * 0.95))]
+        return (
+            f"  {name}: p50 {statistics.median(values) * 1000:.0f} ms, "
+            f"p95 {p95 * 1000:.0f} ms ({len(values)} samples)"
+        )
+
+    print("Event-driven latency through stockbridge serve (SQLite), sandboxes on loopback")
+    print(line("web order -> QuickBooks receipt (webhook)", orders))
+    print(line("ERP push (API) -> storefront stock", pushes))
+    return 0
