@@ -30,6 +30,7 @@ from stockbridge.bootstrap import bootstrap
 from stockbridge.config import Settings
 from stockbridge.connectors.bigcommerce.sandbox import BigCommerceSandbox, SStore
 from stockbridge.connectors.qbo.sandbox import QboSandbox
+from stockbridge.demo import connect_sandboxes
 from stockbridge.domain.model import InventorySource
 from stockbridge.sandbox_server import ServerThread
 
@@ -75,33 +76,16 @@ def main(argv: list[str]) -> int:
         hub.initialise()
         services.add_store(hub, "lat", inventory_source=InventorySource.API)
         port = _free_port()
-        services.connect_partner(
+        connect_sandboxes(
             hub,
             "lat",
-            role="web",
-            kind="bigcommerce",
-            settings={
-                "store_hash": "lat",
-                "api_url": bc.url,
-                "webhook_url": f"http://127.0.0.1:{port}/webhooks/bigcommerce/lat",
-            },
-            secrets={"access_token": "t"},
-        )
-        services.connect_partner(
-            hub,
-            "lat",
-            role="back_office",
-            kind="qbo",
-            settings={
-                "realm_id": qbo_sandbox.books.realm_id,
-                "api_url": qbo.url,
-                "token_url": f"{qbo.url}/oauth2/v1/tokens/bearer",
-            },
-            secrets={
-                "client_id": "sandbox-client-id",
-                "client_secret": "sandbox-client-secret",
-                "refresh_token": refresh,
-            },
+            bigcommerce_url=bc.url,
+            store_hash="lat",
+            access_token="t",
+            qbo=qbo_sandbox,
+            qbo_url=qbo.url,
+            refresh_token=refresh,
+            webhook_url=f"http://127.0.0.1:{port}/webhooks/bigcommerce/lat",
         )
         services.sync(hub, "lat")  # catalog and partner ids known, stock in place
         token = services.create_token(hub, "lat", operator=False)

@@ -18,6 +18,7 @@ from stockbridge.bootstrap import bootstrap
 from stockbridge.config import Settings
 from stockbridge.connectors.bigcommerce.sandbox import BigCommerceSandbox, SStore
 from stockbridge.connectors.qbo.sandbox import QboSandbox
+from stockbridge.demo import connect_sandboxes
 from stockbridge.sandbox_server import ServerThread
 from tests.service_helpers import wait_for
 
@@ -77,34 +78,17 @@ def test_sigkill_with_queued_runs_and_inbox_then_restart(tmp_path: Path) -> None
         hub.initialise()
         services.add_store(hub, "shop")
         port = free_port()
-        services.connect_partner(
+        connect_sandboxes(
             hub,
             "shop",
-            role="web",
-            kind="bigcommerce",
-            settings={
-                "store_hash": "crash",
-                "api_url": bc.url,
-                "webhook_url": f"http://127.0.0.1:{port}/webhooks/bigcommerce/shop",
-            },
-            secrets={"access_token": "t"},
-        )
-        services.connect_partner(
-            hub,
-            "shop",
-            role="back_office",
-            kind="qbo",
-            settings={
-                "realm_id": qbo_sandbox.books.realm_id,
-                "api_url": qbo.url,
-                "token_url": f"{qbo.url}/oauth2/v1/tokens/bearer",
-                "batch_size": 5,
-            },
-            secrets={
-                "client_id": "sandbox-client-id",
-                "client_secret": "sandbox-client-secret",
-                "refresh_token": refresh,
-            },
+            bigcommerce_url=bc.url,
+            store_hash="crash",
+            access_token="t",
+            qbo=qbo_sandbox,
+            qbo_url=qbo.url,
+            refresh_token=refresh,
+            webhook_url=f"http://127.0.0.1:{port}/webhooks/bigcommerce/shop",
+            qbo_settings={"batch_size": 5},
         )
         token = services.create_token(hub, "shop", operator=False)
         # Slow QuickBooks down so the kill lands while work is in flight.
@@ -185,33 +169,16 @@ def test_a_bigcommerce_order_reaches_quickbooks_by_webhook_alone(tmp_path: Path)
         services.add_store(hub, "shop")
         services.set_schedule(hub, "shop", off=True)  # nothing but the webhook may run
         port = free_port()
-        services.connect_partner(
+        connect_sandboxes(
             hub,
             "shop",
-            role="web",
-            kind="bigcommerce",
-            settings={
-                "store_hash": "hook",
-                "api_url": bc.url,
-                "webhook_url": f"http://127.0.0.1:{port}/webhooks/bigcommerce/shop",
-            },
-            secrets={"access_token": "t"},
-        )
-        services.connect_partner(
-            hub,
-            "shop",
-            role="back_office",
-            kind="qbo",
-            settings={
-                "realm_id": qbo_sandbox.books.realm_id,
-                "api_url": qbo.url,
-                "token_url": f"{qbo.url}/oauth2/v1/tokens/bearer",
-            },
-            secrets={
-                "client_id": "sandbox-client-id",
-                "client_secret": "sandbox-client-secret",
-                "refresh_token": refresh,
-            },
+            bigcommerce_url=bc.url,
+            store_hash="hook",
+            access_token="t",
+            qbo=qbo_sandbox,
+            qbo_url=qbo.url,
+            refresh_token=refresh,
+            webhook_url=f"http://127.0.0.1:{port}/webhooks/bigcommerce/shop",
         )
         server = serve(home, port)
         try:

@@ -102,6 +102,51 @@ def _catalog(rng: random.Random) -> tuple[list[dict[str, Any]], list[str]]:
     return products, skus
 
 
+def connect_sandboxes(
+    hub: Hub,
+    store: str,
+    *,
+    bigcommerce_url: str,
+    store_hash: str,
+    access_token: str,
+    qbo: QboSandbox,
+    qbo_url: str,
+    refresh_token: str,
+    webhook_url: str | None = None,
+    qbo_settings: dict[str, Any] | None = None,
+) -> None:
+    """Connect ``store`` to a BigCommerce sandbox store and a QuickBooks sandbox company
+    through the same ``connect`` use case a merchant's command runs."""
+    bc_settings: dict[str, Any] = {"store_hash": store_hash, "api_url": bigcommerce_url}
+    if webhook_url:
+        bc_settings["webhook_url"] = webhook_url
+    services.connect_partner(
+        hub,
+        store,
+        role="web",
+        kind="bigcommerce",
+        settings=bc_settings,
+        secrets={"access_token": access_token},
+    )
+    services.connect_partner(
+        hub,
+        store,
+        role="back_office",
+        kind="qbo",
+        settings={
+            "realm_id": qbo.books.realm_id,
+            "api_url": qbo_url,
+            "token_url": f"{qbo_url}/oauth2/v1/tokens/bearer",
+            **(qbo_settings or {}),
+        },
+        secrets={
+            "client_id": qbo.books.client_id,
+            "client_secret": qbo.books.client_secret,
+            "refresh_token": refresh_token,
+        },
+    )
+
+
 def start_demo(settings: Settings, *, webhook_base_url: str | None = None, seed: int = 7) -> Demo:
     """Start and seed both sandboxes, create a fresh demo hub, connect the demo store."""
     rng = random.Random(seed)
@@ -164,37 +209,23 @@ def start_demo(settings: Settings, *, webhook_base_url: str | None = None, seed:
     hub = bootstrap(settings.model_copy(update={"home": home, "database_url": None}))
     hub.initialise()
     services.add_store(hub, DEMO_STORE, timezone="America/Chicago")
-    bc_settings: dict[str, Any] = {"store_hash": store_hash, "api_url": bc.url}
-    if webhook_base_url:
-        bc_settings["webhook_url"] = (
+    connect_sandboxes(
+        hub,
+        DEMO_STORE,
+        bigcommerce_url=bc.url,
+        store_hash=store_hash,
+        access_token=bc_token,
+        qbo=qbo_sandbox,
+        qbo_url=qbo.url,
+        refresh_token=refresh_token,
+        webhook_url=(
             f"{webhook_base_url.rstrip('/')}/webhooks/bigcommerce/{DEMO_STORE}"
-        )
-    services.connect_partner(
-        hub,
-        DEMO_STORE,
-        role="web",
-        kind="bigcommerce",
-        settings=bc_settings,
-        secrets={"access_token": bc_token},
+            if webhook_base_url
+            else None
+        ),
     )
-    services.connect_partner(
-        hub,
-        DEMO_STORE,
-        role="back_office",
-        kind="qbo",
-        settings={
-            "realm_id": qbo_sandbox.books.realm_id,
-            "api_url": qbo.url,
-            "token_url": f"{qbo.url}/oauth2/v1/tokens/bearer",
-        },
-        secrets={
-            "client_id": client_id,
-            "client_secret": client_secret,
-            "refresh_token": refresh_token,
-        },
-    )
+    store_id = services.resolve_store(hub, DEMO_STORE)
     with hub.uow() as uow:
-        store_id = services.resolve_store(hub, DEMO_STORE)
         uow.catalog.set_hub_managed(store_id, PREORDER_SKU, 25)
         uow.commit()
     return Demo(hub=hub, bigcommerce=bc, qbo=qbo, orders=orders, variants=len(skus) + 3)
