@@ -138,6 +138,7 @@ BAD_BODIES = [
         "unknown SKUs",
     ),
     (json.dumps([1, 2]), "body"),
+    (json.dumps({"items": [{"sku": "A", "quantity": 1, "location": "mars"}]}), "unknown locations"),
 ]
 
 

@@ -249,3 +249,20 @@ def test_server_errors_are_retried_then_transient(bc_store: SandboxStore) -> Non
     with pytest.raises(PartnerError) as caught:
         bc_store.connector().check()
     assert caught.value.code == "503"
+
+
+def test_an_order_modified_while_paging_does_not_hide_another(bc_store: SandboxStore) -> None:
+    import time as _time
+
+    bc_store.seed(variant_products(1, variants=1, qty=10_000))
+    created = []
+    for n in range(260):
+        created.append(bc_store.order([("P0-0", 1)]))
+        if n in (100, 200):
+            _time.sleep(1.1)  # v2 dates have one-second resolution: three distinct instants
+    pages = bc_store.connector().iter_orders(None)
+    seen = {o.web_id for o in next(pages).items}
+    bc_store.call("PUT", f"/orders/{created[0]['id']}", json={"status_id": 10})  # moves to the end
+    for page in pages:
+        seen |= {o.web_id for o in page.items}
+    assert seen == {str(o["id"]) for o in created}

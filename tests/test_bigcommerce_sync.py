@@ -173,6 +173,27 @@ def test_connect_registers_webhooks_and_sync_reactivates_them(
     secret = hooks[0]["headers"][SECRET_HEADER]
     assert len(secret) >= 32 and bc_store.token not in result.output
 
+    again = cli.invoke(
+        app,
+        [
+            "connect",
+            "bigcommerce",
+            "--store",
+            "shop",
+            "--store-hash",
+            bc_store.hash,
+            "--access-token",
+            bc_store.token,
+            "--api-url",
+            bc_store.server.url,
+            "--webhook-base-url",
+            receiver.server.url,
+        ],
+    )
+    assert again.exit_code == 0, again.output  # reconnecting keeps the hooks' secret
+    assert {h["headers"][SECRET_HEADER] for h in bc_store.counters()["hooks"]} == {secret}
+    assert len(bc_store.counters()["hooks"]) == len(SCOPES)
+
     bc_store.order([("MUG", 1)])
     wait_for(lambda: len(receiver.deliveries) >= 1)
     headers, body = receiver.deliveries[0]

@@ -50,6 +50,7 @@ def test_scopes(scope: str, kind: WebEventKind) -> None:
     ("body", "reason"),
     [
         (b"{", "not JSON"),
+        (b"{}", "scope"),
         (b"\xff\xfe", "not JSON"),
         (b"[]", "Input should be"),
         (envelope(scope="store/cart/created"), "not one Stockbridge subscribes to"),
@@ -57,6 +58,8 @@ def test_scopes(scope: str, kind: WebEventKind) -> None:
         (envelope(data={"type": "order"}), "data.id"),
         (envelope(created_at="yesterday"), "created_at"),
         (b" " * 70_000, "over the"),
+        (envelope(created_at=10**20), "not a time"),
+        (b"[" * 30_000, "not JSON"),
     ],
 )
 def test_bad_deliveries_are_refused_with_a_reason(body: bytes, reason: str) -> None:

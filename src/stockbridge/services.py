@@ -307,7 +307,12 @@ def connect_partner(
     encrypted). Returns what the partner call reached (e.g. the store's name).
     """
     store_id = resolve_store(hub, store_name)
-    vault = MemoryVault(dict(secrets))
+    with hub.uow() as uow:  # reconnecting keeps secrets the hub made itself (webhook secret)
+        existing = uow.stores.connection(store_id, role)
+        kept: dict[str, str] = {}
+        if existing is not None and existing.kind == kind and existing.credentials:
+            kept = hub.cipher.decrypt(existing.credentials)
+    vault = MemoryVault({**{k: v for k, v in kept.items() if k == "webhook_secret"}, **secrets})
     env = ConnectorEnv(settings=settings, vault=vault, limiters=hub.limiters, retry=hub.retry)
     connector = hub.registry.create(kind, env)
     expected = WebStore if role == "web" else BackOffice

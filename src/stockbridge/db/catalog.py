@@ -48,6 +48,17 @@ class CatalogRepository:
             .order_by(StockLevel.location)
         ).all()
 
+    def locations(self, store_id: int) -> set[str]:
+        """Every stock location the store's variants have."""
+        return set(
+            self.session.scalars(
+                select(StockLevel.location)
+                .join(Variant, Variant.id == StockLevel.variant_id)
+                .where(Variant.store_id == store_id)
+                .distinct()
+            )
+        )
+
     def known_skus(self, store_id: int, skus: set[str]) -> set[str]:
         """Which of ``skus`` the hub knows for the store."""
         wanted = sorted(skus)

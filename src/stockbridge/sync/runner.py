@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -167,7 +168,9 @@ class SyncRunner:
         self.partners_for = partners_for
         self.retry = retry
         self.lease_seconds = lease_seconds
-        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.holder = holder or (
+            f"{socket.gethostname()}:{os.getpid()}:{_pid_namespace()}:{uuid.uuid4().hex[:8]}"
+        )
         self.poll_seconds = poll_seconds
 
     def request(self, store_id: int, steps: tuple[Step, ...], trigger: Trigger) -> tuple[int, bool]:
@@ -209,9 +212,12 @@ class SyncRunner:
             if time.monotonic() > deadline:
                 raise RunTimeout(f"store is busy with another run; run {run_id} is still queued")
             time.sleep(self.poll_seconds)
+        heartbeat = _Heartbeat(self, store_id, run_id)
+        heartbeat.start()
         try:
             self._run(run_id, store_id, listener)
         finally:
+            heartbeat.stop()
             with self.uow() as uow:
                 uow.runs.release_lease(store_id, run_id, self.holder)
                 uow.commit()
@@ -244,6 +250,11 @@ class SyncRunner:
             outcomes = [
                 self._run_step(run_id, store, partners, step, progress, listener) for step in steps
             ]
+        except LeaseLost:
+            # Another worker owns the store now and will finish this run; recording an
+            # outcome here would overwrite what it records.
+            log.warning("run %s stopped: it lost the lease of store %s", run_id, store_id)
+            return
         except Exception as exc:  # the outermost run boundary: record, log, never lose it
             log.exception("run %s of store %s failed", run_id, store_id)
             with self.uow() as uow:
@@ -328,11 +339,23 @@ class SyncRunner:
             )
 
 
+def _pid_namespace() -> str:
+    """Which PID namespace this process lives in (containers on one host share a host
+    name, not PIDs)."""
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return "?"
+
+
 def _is_dead_local_process(holder: str) -> bool:
-    """``holder`` is ``host:pid:nonce``; True only when it is this host and no such pid runs."""
-    host, _, rest = holder.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
+    """``holder`` is ``host:pid:pid-namespace:nonce``; True only when it is this host and
+    PID namespace and no such pid runs."""
+    parts = holder.split(":")
+    if len(parts) != 4 or parts[0] != socket.gethostname() or parts[2] != _pid_namespace():
+        return False
+    pid_text = parts[1]
+    if not pid_text.isdigit() or parts[2] == "?":
         return False
     pid = int(pid_text)
     if pid == os.getpid():
@@ -344,3 +367,32 @@ def _is_dead_local_process(holder: str) -> bool:
     except PermissionError:
         return False
     return False
+
+
+class _Heartbeat:
+    """Renews a run's lease every third of its length while the run is in a long partner
+    call (a throttled batch may wait minutes), so the lease never lapses under a live run.
+    """
+
+    def __init__(self, runner: SyncRunner, store_id: int, run_id: int) -> None:
+        self.runner, self.store_id, self.run_id = runner, store_id, run_id
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"lease-{run_id}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _beat(self) -> None:
+        interval = max(1.0, self.runner.lease_seconds / 3)
+        while not self._stop.wait(interval):
+            with self.runner.uow() as uow:
+                renewed = uow.runs.renew_lease(
+                    self.store_id, self.run_id, self.runner.holder, self.runner.lease_seconds
+                )
+                uow.commit()
+            if not renewed:
+                return

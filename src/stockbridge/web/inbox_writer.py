@@ -51,20 +51,29 @@ class InboxWriter:
 
     def _run(self) -> None:
         while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            while len(batch) < self._max_batch:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    self._queue.put(None)
-                    break
-                batch.append(item)
-            self._write(batch)
+            try:
+                if not self._take_batch():
+                    return
+            except Exception:  # this thread must outlive any one batch, or receivers hang
+                log.exception("inbox writer: unexpected error; carrying on")
+
+    def _take_batch(self) -> bool:
+        """Write one batch; False once closed."""
+        first = self._queue.get()
+        if first is None:
+            return False
+        batch = [first]
+        while len(batch) < self._max_batch:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:
+                self._queue.put(None)
+                break
+            batch.append(item)
+        self._write(batch)
+        return True
 
     def _write(self, batch: list[tuple[PendingEvent, Future[bool]]]) -> None:
         try:
@@ -74,7 +83,9 @@ class InboxWriter:
         except Exception as exc:  # answer every waiting delivery with the failure (5xx)
             log.exception("could not store %d inbox events", len(batch))
             for _, future in batch:
-                future.set_exception(exc)
+                if not future.done():  # a receiver may have gone away (cancelled)
+                    future.set_exception(exc)
             return
         for (_, future), stored in zip(batch, results, strict=True):
-            future.set_result(stored)
+            if not future.done():
+                future.set_result(stored)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from stockbridge.bootstrap import Hub
 from stockbridge.connectors.bigcommerce.webhooks import parse_envelope
 from stockbridge.db.models import ApiToken, Store
@@ -143,6 +145,14 @@ def push_inventory(
                 "each SKU may appear once per location in a push",
                 [{"sku": sku, "problem": "duplicate"} for sku in duplicates[:50]],
             )
+        odd_locations = sorted(
+            {i.location for i in items} - {DEFAULT_LOCATION} - uow.catalog.locations(store.id)
+        )
+        if odd_locations:
+            raise Invalid(
+                "unknown locations; nothing was applied",
+                [{"location": loc, "problem": "unknown location"} for loc in odd_locations[:50]],
+            )
         known = uow.catalog.known_skus(store.id, {i.sku for i in items})
         unknown = sorted({i.sku for i in items} - known)
         if unknown:
@@ -168,7 +178,12 @@ def push_inventory(
         run, _ = uow.runs.request(store.id, (Step.INVENTORY_OUT,), Trigger.API)
         body = {"applied": len(items), "run_id": run.id}
         uow.tokens.remember_answer(store.id, idempotency_key, request_hash, 202, body)
-        uow.commit()
+        try:
+            uow.commit()
+        except IntegrityError:
+            # The same key arrived twice at once and the other request committed first:
+            # nothing of this one was applied; answer as the first one did.
+            return push_inventory(hub, caller, name, items, idempotency_key)
         return 202, body, run.id
 
 
@@ -218,7 +233,8 @@ class WebhookSecrets:
             if fresh or cached is None or cached[0] < now:
                 store_id, secret = self._load(name)
                 cached = (now + self.ttl, store_id, secret)
-                self._cache[name] = cached
+                if store_id is not None and secret:  # never cache misses: names are free
+                    self._cache[name] = cached
             _, store_id, secret = cached
             if (
                 store_id is not None

@@ -192,35 +192,48 @@ class BigCommerceStore:
             page += 1
 
     def iter_orders(self, since: datetime | None) -> Iterator[Page[WebOrder]]:
-        params: dict[str, Any] = {"sort": "date_modified:asc", "limit": ORDERS_PAGE}
-        if since is not None:
-            params["min_date_modified"] = since.isoformat()
+        """Orders changed at or after ``since``, oldest change first.
+
+        After each full page the list is opened again from the last change seen (page 1),
+        rather than asking for page N + 1: an order modified while we page moves to the
+        end of the list, and plain offsets would then skip the order that slid into its
+        place. Orders seen at the boundary are not yielded twice. Only when a whole page
+        shares one timestamp (v2 dates have one-second resolution) does it step by page.
+        """
+        position = since
         page = 1
-        seen_first: set[int] = set()
+        at_boundary: set[tuple[int, datetime]] = set()
         while True:
-            body = self._json(
-                self.http.request("GET", "/v2/orders", params={**params, "page": page}), "orders"
-            )
+            params: dict[str, Any] = {
+                "sort": "date_modified:asc",
+                "limit": ORDERS_PAGE,
+                "page": page,
+            }
+            if position is not None:
+                params["min_date_modified"] = position.isoformat()
+            body = self._json(self.http.request("GET", "/v2/orders", params=params), "orders")
             if body is None:  # 204: no (more) orders
                 return
             if not isinstance(body, list):
                 raise PartnerResponseError("orders: answer is not a list", partner=PARTNER)
             orders = [mapping.parse(mapping.V2Order, item, "order") for item in body]
-            if orders and orders[0].id in seen_first:
-                raise PartnerResponseError(
-                    f"orders page {page} repeats an earlier page", partner=PARTNER
-                )
-            seen_first.update(o.id for o in orders[:1])
+            fresh = [o for o in orders if (o.id, o.date_modified) not in at_boundary]
             taken = [
                 mapping.to_web_order(order, self._order_lines(order.id))
-                for order in orders
+                for order in fresh
                 if order.status_id != 0  # incomplete: an abandoned checkout, never taken in
             ]
             if orders:
                 yield Page(tuple(taken), cursor=orders[-1].date_modified)
             if len(orders) < ORDERS_PAGE:
                 return
-            page += 1
+            last = orders[-1].date_modified
+            if position is not None and last == position:
+                page += 1  # a whole page at one instant: step through that instant
+            else:
+                position, page = last, 1
+                at_boundary = set()
+            at_boundary |= {(o.id, o.date_modified) for o in orders if o.date_modified == last}
 
     def _order_lines(self, order_id: int) -> list[mapping.V2OrderProduct]:
         lines: list[mapping.V2OrderProduct] = []
@@ -368,7 +381,10 @@ class BigCommerceStore:
                 }
                 self._json(self.http.request("POST", "/v3/hooks", json=body), f"register {scope}")
                 notes.append(f"registered webhook {scope}")
-            elif not hook.get("is_active"):
+            elif (
+                not hook.get("is_active")
+                or (hook.get("headers") or {}).get(SECRET_HEADER) != secret
+            ):
                 self._json(
                     self.http.request(
                         "PUT",
@@ -377,7 +393,11 @@ class BigCommerceStore:
                     ),
                     f"re-activate {scope}",
                 )
-                notes.append(f"re-activated webhook {scope}")
+                notes.append(
+                    f"re-activated webhook {scope}"
+                    if not hook.get("is_active")
+                    else f"updated the secret of webhook {scope}"
+                )
         return notes
 
 

@@ -58,8 +58,8 @@ def parse_envelope(body: bytes) -> WebEvent:
         raise BadWebhook(f"body of {len(body)} bytes is over the {MAX_BODY}-byte limit")
     try:
         raw: Any = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadWebhook(f"body is not JSON: {exc}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise BadWebhook(f"body is not JSON we can read: {type(exc).__name__}") from None
     try:
         envelope = _Envelope.model_validate(raw)
     except ValidationError as exc:
@@ -71,10 +71,14 @@ def parse_envelope(body: bytes) -> WebEvent:
         raise BadWebhook(f"scope {envelope.scope!r} is not one Stockbridge subscribes to")
     if not envelope.hash or len(envelope.hash) > 200:
         raise BadWebhook("hash must be 1-200 characters")
+    try:
+        occurred_at = datetime.fromtimestamp(envelope.created_at, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise BadWebhook(f"created_at {envelope.created_at} is not a time") from None
     return WebEvent(
         kind=kind,
-        resource_id=str(envelope.data.id),
+        resource_id=str(envelope.data.id)[:64],
         dedup_key=envelope.hash,
-        occurred_at=datetime.fromtimestamp(envelope.created_at, UTC),
+        occurred_at=occurred_at,
         scope=envelope.scope,
     )
