@@ -29,6 +29,9 @@ class CountingWebStore:
     def check(self) -> str:
         return "counting web store"
 
+    def close(self) -> None:
+        pass
+
     def maintain(self) -> list[str]:
         return []
 
@@ -55,6 +58,9 @@ class IdleBackOffice:
 
     def check(self) -> str:
         return "idle back office"
+
+    def close(self) -> None:
+        pass
 
     def iter_items(self, since: datetime | None) -> Iterator[Page[BackOfficeItem]]:
         return iter(())

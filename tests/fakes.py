@@ -155,6 +155,9 @@ class FakeWebStore:
     def check(self) -> str:
         return "fake web store"
 
+    def close(self) -> None:
+        self.calls["close"] += 1
+
     def maintain(self) -> list[str]:
         self.calls["maintain"] += 1
         return []
@@ -268,6 +271,9 @@ class FakeBackOffice:
 
     def check(self) -> str:
         return "fake back office"
+
+    def close(self) -> None:
+        self.calls["close"] += 1
 
     def iter_items(self, since: datetime | None) -> Iterator[Page[BackOfficeItem]]:
         self.calls["iter_items"] += 1

@@ -68,6 +68,9 @@ class CrashAfterPosting:
     def check(self) -> str:
         return self.inner.check()
 
+    def close(self) -> None:
+        self.inner.close()
+
     def iter_items(self, since: object) -> object:
         return self.inner.iter_items(since)  # type: ignore[arg-type]
 

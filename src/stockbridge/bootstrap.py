@@ -96,7 +96,16 @@ class Hub:
             partners_for=self.partners_for,
             retry=self.retry,
             lease_seconds=self.settings.lease_seconds,
+            release_partners=self.release_partners,
         )
+
+    def release_partners(self, partners: Partners) -> None:
+        """Close the connectors ``partners_for`` built (not ones a test handed in)."""
+        if self.partners_override is not None:
+            return
+        for connector in (partners.web, partners.back_office):
+            if connector is not None:
+                connector.close()
 
     def scheduler(self) -> Scheduler:
         """Queues scheduled runs; call ``tick(now)`` every few seconds."""

@@ -58,6 +58,7 @@ class Service:
     def stop(self) -> None:
         self._stop.set()
         self.queue.stop()
+        self.app.state.inbox_writer.close()
         self._alert_client.close()
 
     def resume(self) -> int:

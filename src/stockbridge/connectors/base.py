@@ -71,6 +71,10 @@ class WebStore(Protocol):
         """
         ...
 
+    def close(self) -> None:
+        """Release connections (HTTP pools). The hub calls it when a run ends; safe twice."""
+        ...
+
     def push_inventory(self, updates: Sequence[StockUpdate]) -> BatchResult:
         """Set absolute stock for at most ``max_inventory_batch`` items in one call.
 
@@ -94,6 +98,10 @@ class BackOffice(Protocol):
         """One cheap call that proves the credentials work; returns what was reached
         (e.g. the company's name). Raises ``PartnerAuthError`` for refused credentials.
         """
+        ...
+
+    def close(self) -> None:
+        """Release connections (HTTP pools). The hub calls it when a run ends; safe twice."""
         ...
 
     def iter_items(self, since: datetime | None) -> Iterator[Page[BackOfficeItem]]:

@@ -162,6 +162,7 @@ class SyncRunner:
         lease_seconds: int = 300,
         holder: str | None = None,
         poll_seconds: float = 0.2,
+        release_partners: Callable[[Partners], None] = lambda _p: None,
     ) -> None:
         self.uow = uow
         self.sessions = sessions
@@ -172,6 +173,7 @@ class SyncRunner:
             f"{socket.gethostname()}:{os.getpid()}:{_pid_namespace()}:{uuid.uuid4().hex[:8]}"
         )
         self.poll_seconds = poll_seconds
+        self.release_partners = release_partners
 
     def request(self, store_id: int, steps: tuple[Step, ...], trigger: Trigger) -> tuple[int, bool]:
         """Queue a run (or merge into a queued one). Returns (run id, merged)."""
@@ -245,6 +247,7 @@ class SyncRunner:
             assert store_row is not None
             store = to_settings(store_row)
             uow.commit()
+        partners: Partners | None = None
         try:
             partners = self.partners_for(store_id)
             outcomes = [
@@ -262,6 +265,9 @@ class SyncRunner:
                 uow.commit()
             self._finish(run_id, RunStatus.FAILED, f"{type(exc).__name__}: {exc}")
             return
+        finally:
+            if partners is not None:
+                self.release_partners(partners)
         failed_steps = [o for o in outcomes if o.status == "failed"]
         if failed_steps:
             status = RunStatus.FAILED

@@ -159,6 +159,9 @@ class BigCommerceStore:
 
     # WebStore ------------------------------------------------------------------
 
+    def close(self) -> None:
+        self.http.client.close()
+
     def check(self) -> str:
         _, pagination = self._v3_page("/v3/catalog/products", {"limit": 1}, "catalog")
         return f"BigCommerce store {self.store_hash} ({pagination.total} products)"

@@ -55,6 +55,9 @@ MAX_REQUEST_ID = 50
 class QboBackOffice:
     """One QuickBooks company (realm). Used by one thread at a time."""
 
+    def close(self) -> None:
+        self.client.http.client.close()
+
     def __init__(self, client: QboClient, settings: Mapping[str, Any]) -> None:
         self.client = client
         self.max_orders_per_call = int(settings.get("batch_size", 30))
