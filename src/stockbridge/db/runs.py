@@ -41,8 +41,15 @@ class RunRepository:
             .order_by(SyncRun.id)
         ):
             if run.trigger == trigger.value and wanted <= set(parse_steps(run.steps)):
-                run.merged_requests += 1
-                return run, True
+                # Merge only while it is still queued: a worker may be claiming it right
+                # now (on PostgreSQL this waits for that claim and then sees it).
+                merged = self.session.execute(
+                    update(SyncRun)
+                    .where(SyncRun.id == run.id, SyncRun.status == RunStatus.QUEUED.value)
+                    .values(merged_requests=SyncRun.merged_requests + 1)
+                )
+                if _rowcount(merged) == 1:
+                    return run, True
         run = SyncRun(
             store_id=store_id,
             trigger=trigger.value,
