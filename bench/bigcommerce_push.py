@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,7 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
+from bench.processes import free_port, wait_until_up
 from stockbridge import services
 from stockbridge.bootstrap import bootstrap
 from stockbridge.config import Settings
@@ -38,7 +38,7 @@ def main(argv: list[str]) -> int:
 
     # The sandbox runs in its own process, as the partner would: the hub and the
     # simulator do not share one interpreter lock.
-    port = _free_port()
+    port = free_port()
     sandbox = subprocess.Popen(
         [
             sys.executable,
@@ -59,28 +59,11 @@ def main(argv: list[str]) -> int:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(url)
+        wait_until_up(f"{url}/admin/stores/bench/counters")
         return _run(args, url)
     finally:
         sandbox.terminate()
         sandbox.wait(timeout=10)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait_until_up(url: str) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"{url}/admin/stores/bench/counters", timeout=1).raise_for_status()
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise RuntimeError("the BigCommerce sandbox did not start")
 
 
 def _run(args: argparse.Namespace, url: str) -> int:

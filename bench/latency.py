@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.webhook_ingest import _free_port, _wait
+from bench.processes import free_port, wait_until_up
 from stockbridge import services
 from stockbridge.bootstrap import bootstrap
 from stockbridge.config import Settings
@@ -75,7 +75,7 @@ def main(argv: list[str]) -> int:
         hub = bootstrap(Settings(home=home))
         hub.initialise()
         services.add_store(hub, "lat", inventory_source=InventorySource.API)
-        port = _free_port()
+        port = free_port()
         connect_sandboxes(
             hub,
             "lat",
@@ -98,7 +98,7 @@ def main(argv: list[str]) -> int:
             stderr=subprocess.DEVNULL,
         )
         try:
-            _wait(f"http://127.0.0.1:{port}/healthz")
+            wait_until_up(f"http://127.0.0.1:{port}/healthz")
             orders: list[float] = []
             for n in range(args.samples):
                 before = qbo_sandbox.counters()["documents"]

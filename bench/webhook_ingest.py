@@ -16,7 +16,6 @@ import asyncio
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,24 +24,9 @@ from pathlib import Path
 
 import httpx
 
+from bench.processes import free_port, wait_until_up
+
 SECRET_HEADER = "X-Stockbridge-Secret"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
 
 
 def _cli(env: dict[str, str], *args: str) -> str:
@@ -91,7 +75,7 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "STOCKBRIDGE_HOME": tmp}
         env.pop("STOCKBRIDGE_DATABASE_URL", None)
-        bc_port, hub_port = _free_port(), _free_port()
+        bc_port, hub_port = free_port(), free_port()
         sandbox = subprocess.Popen(
             [
                 sys.executable,
@@ -112,7 +96,7 @@ def main(argv: list[str]) -> int:
         )
         server = None
         try:
-            _wait(f"http://127.0.0.1:{bc_port}/admin/stores/bench/counters")
+            wait_until_up(f"http://127.0.0.1:{bc_port}/admin/stores/bench/counters")
             _cli(env, "init")
             _cli(env, "store", "add", "bench")
             hub_url = f"http://127.0.0.1:{hub_port}"
@@ -140,7 +124,7 @@ def main(argv: list[str]) -> int:
                 env=env,
                 stdout=subprocess.DEVNULL,
             )
-            _wait(f"{hub_url}/healthz")
+            wait_until_up(f"{hub_url}/healthz")
             rng = random.Random(1)
             unique = int(args.deliveries * (1 - args.duplicates))
             hashes = [f"h{n:08d}" for n in range(unique)]
