@@ -308,3 +308,22 @@ def test_web_side_stock_moves_are_set_right_again(harness: Harness) -> None:
     # The receipt stands in the back office (the master): the web is set back to 19.
     assert len(bo.documents_for(order.web_id)) == 1
     assert web.quantity("A") == 19
+
+
+@pytest.mark.parametrize(("fault", "documents"), [("after", 1), ("before", 0)])
+def test_an_uncertain_order_cancelled_later_is_looked_up_not_posted(
+    harness: Harness, fault: str, documents: int
+) -> None:
+    _, web, bo = seeded(harness, {"A": 10})
+    order = web.place_order([("A", 1)])
+    bo.faults.plan("post_orders", fault)  # applied (or not), then the connection dropped
+    bo.faults.plan("find_posted", "before", "before")  # and the look-ups fail this run
+    sync_all(harness)
+    web.set_status(order.web_id, WebOrderStatus.CANCELLED)
+    sync_all(harness)
+    assert len(bo.documents_for(order.web_id)) == documents  # found if it was created
+    assert bo.calls["post_orders"] == 1  # never sent again after the cancellation
+    with harness.hub.uow() as uow:
+        row = uow.orders.by_web_id(1, order.web_id)
+        assert row is not None
+        assert row.post_state == ("posted" if documents else "not_postable")

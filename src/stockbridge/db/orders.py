@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from stockbridge.db.catalog import POSTABLE_STATUSES, CatalogRepository
@@ -114,8 +114,12 @@ class OrderRepository:
             select(Order)
             .where(
                 Order.store_id == store_id,
-                Order.post_state.in_(("pending", "uncertain")),
-                Order.status.in_(POSTABLE_STATUSES),
+                # Pending orders that belong in the back office, and every uncertain one:
+                # an order cancelled after an attempt must still be looked up.
+                or_(
+                    and_(Order.post_state == "pending", Order.status.in_(POSTABLE_STATUSES)),
+                    Order.post_state == "uncertain",
+                ),
                 Order.id > after_row_id,
             )
             .order_by(Order.id)
@@ -197,6 +201,13 @@ class OrderRepository:
                 links[row.id] = link
             link.partner_id = document
             link.updated_at = now
+
+    def mark_not_postable(self, row_ids: list[int]) -> None:
+        """The look-up found no document for these (now cancelled) orders: stop here."""
+        if row_ids:
+            self.session.execute(
+                update(Order).where(Order.id.in_(row_ids)).values(post_state="not_postable")
+            )
 
     def mark_refused(self, store_id: int, web_id: str, message: str) -> None:
         """The back office refused the order: nothing was created; post it again next run."""

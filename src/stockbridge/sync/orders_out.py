@@ -67,6 +67,14 @@ def _post_batch(
                 posted += len(found)
                 for web_id in found:
                     requests.pop(web_id, None)
+            # An uncertain order cancelled on the web since: looked up above, never posted.
+            cancelled = [w for w, r in requests.items() if not r.order.status.postable]
+            if cancelled:
+                with ctx.uow() as uow:
+                    uow.orders.mark_not_postable([row_ids[w] for w in cancelled])
+                    uow.commit()
+                for web_id in cancelled:
+                    requests.pop(web_id)
             if not requests:
                 return posted, 0
             with ctx.uow() as uow:
