@@ -12,7 +12,6 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from stockbridge.db.models import InboxEvent, RejectedInput, UtcDateTime
-from stockbridge.db.upsert import insert_ignoring_duplicates
 
 __all__ = ["InboxRepository"]
 
@@ -22,27 +21,6 @@ MAX_PAYLOAD_TEXT = 4000
 class InboxRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
-
-    def add(
-        self, store_id: int, *, source: str, dedup_key: str, kind: str, payload: dict[str, Any]
-    ) -> bool:
-        """Store an event; False when the same event (by ``dedup_key``) is already in the
-        inbox. One statement: ``INSERT ... ON CONFLICT DO NOTHING``."""
-        result = insert_ignoring_duplicates(
-            self.session,
-            InboxEvent.__table__,  # type: ignore[arg-type]
-            {
-                "store_id": store_id,
-                "source": source,
-                "dedup_key": dedup_key,
-                "kind": kind,
-                "payload": payload,
-                "received_at": datetime.now(UTC),
-                "attempts": 0,
-            },
-            keys=("store_id", "source", "dedup_key"),
-        )
-        return result == 1
 
     def add_many(self, events: Sequence[dict[str, Any]]) -> list[bool]:
         """Store a batch of events (dicts with store_id, source, dedup_key, kind, payload);

@@ -9,7 +9,7 @@ from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-__all__ = ["insert_ignoring_duplicates", "upsert"]
+__all__ = ["upsert"]
 
 
 def upsert(
@@ -33,14 +33,3 @@ def upsert(
     else:
         stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
     session.execute(stmt, list(rows))
-
-
-def insert_ignoring_duplicates(
-    session: Session, table: Table, row: dict[str, Any], *, keys: Sequence[str]
-) -> int:
-    """Insert ``row`` unless ``keys`` collide with an existing row; returns rows inserted."""
-    dialect = session.get_bind().dialect.name
-    module: Any = postgresql if dialect == "postgresql" else sqlite
-    stmt = module.insert(table).values(**row).on_conflict_do_nothing(index_elements=list(keys))
-    result = session.execute(stmt)
-    return int(getattr(result, "rowcount", 0) or 0)

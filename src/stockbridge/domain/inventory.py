@@ -10,14 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import NamedTuple
 
-from stockbridge.domain.model import DEFAULT_LOCATION, InventorySource, OrderLine, StockUpdate
+from stockbridge.domain.model import DEFAULT_LOCATION, InventorySource, StockUpdate
 
 __all__ = [
     "StockRow",
     "available_to_web",
     "plan_push",
     "target_quantity",
-    "withheld_by_sku",
 ]
 
 
@@ -70,11 +69,3 @@ def plan_push(
         target = target_quantity(row, withheld.get(row.sku, 0))
         if target is not None and target != row.last_sent:
             yield row.stock_id, StockUpdate(row.sku, target, row.location, row.partner_ref)
-
-
-def withheld_by_sku(lines: Iterable[OrderLine]) -> dict[str, int]:
-    """Sum the quantities of order lines by SKU (the lines of orders not yet accounted for)."""
-    totals: dict[str, int] = {}
-    for line in lines:
-        totals[line.sku] = totals.get(line.sku, 0) + line.quantity
-    return totals

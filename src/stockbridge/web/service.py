@@ -29,7 +29,6 @@ from stockbridge.web.inbox_writer import PendingEvent
 
 __all__ = [
     "Conflict",
-    "Forbidden",
     "Invalid",
     "NotFound",
     "Unauthorized",
@@ -46,10 +45,6 @@ class Unauthorized(Exception):
 
 
 class NotFound(LookupError):
-    pass
-
-
-class Forbidden(Exception):
     pass
 
 
@@ -185,13 +180,6 @@ def push_inventory(
             # nothing of this one was applied; answer as the first one did.
             return push_inventory(hub, caller, name, items, idempotency_key)
         return 202, body, run.id
-
-
-@dataclass(frozen=True)
-class WebhookOutcome:
-    status: int
-    message: str
-    stored: bool
 
 
 class WebhookSecrets:
