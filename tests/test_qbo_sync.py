@@ -4,7 +4,9 @@ OAuth grant's life (expiry mid-run, revocation, rotation across restarts)."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -15,11 +17,14 @@ from stockbridge import services
 from stockbridge.bootstrap import Hub, default_registry
 from stockbridge.connectors.base import BackOffice
 from stockbridge.connectors.qbo import KIND, make_back_office
+from stockbridge.connectors.qbo.auth import LEASE_KEY
 from stockbridge.connectors.registry import ConnectorEnv
 from stockbridge.db.vault import DbCredentialVault
 from stockbridge.domain.model import SYNC_ALL, RunStatus
 from tests.fakes import FakeWebStore, HubCrash
 from tests.qbo_support import (
+    CLIENT_ID,
+    CLIENT_SECRET,
     Qbo,
     connect_store,
     connection_health,
@@ -288,3 +293,105 @@ def test_ten_percent_faults_every_order_posted_once_and_stock_converges(
     assert qbo.receipts() == {o.number: 1 for o in placed}
     for sku in skus:
         assert web.quantity(sku) == qbo.quantity(sku)
+
+
+class _WriteProbe(httpx.BaseTransport):
+    """Real HTTP; while the token endpoint is being called, tries to take the SQLite
+    write lock from another connection and records whether it could."""
+
+    def __init__(self, database: Path) -> None:
+        self.inner = httpx.HTTPTransport()
+        self.database = database
+        self.during_token_call: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/tokens/bearer"):
+            probe = sqlite3.connect(self.database, timeout=0.2, isolation_level=None)
+            try:
+                probe.execute("BEGIN IMMEDIATE")
+                probe.execute("ROLLBACK")
+                self.during_token_call.append("writable")
+            except sqlite3.OperationalError as exc:
+                self.during_token_call.append(str(exc))
+            finally:
+                probe.close()
+        return self.inner.handle_request(request)
+
+
+def _db_back_office(hub: Hub, transport: httpx.BaseTransport | None = None) -> BackOffice:
+    with hub.uow() as uow:
+        connection = uow.stores.connection(1, "back_office")
+        assert connection is not None
+        connection_id, settings = connection.id, dict(connection.settings or {})
+    env = ConnectorEnv(
+        settings=settings,
+        vault=DbCredentialVault(hub.sessions, hub.cipher, connection_id),
+        limiters=hub.limiters,
+        retry=hub.retry,
+        transport=transport,
+    )
+    return make_back_office(env)
+
+
+def test_a_token_refresh_never_holds_the_database_write_lock(tmp_path: Path, qbo: Qbo) -> None:
+    """The token endpoint is called outside any transaction: webhooks and runs of other
+    stores keep writing while QuickBooks answers (SQLite has one writer at a time)."""
+    hub = make_hub(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", qbo, web_with())
+    connect_store(hub, qbo)
+    qbo.token("expire")
+    probe = _WriteProbe(tmp_path / "hub.db")
+
+    assert _db_back_office(hub, probe).check() == "Sandbox Company_US_1"
+
+    assert probe.during_token_call == ["writable"]
+    with hub.uow() as uow:
+        connection = uow.stores.connection(1, "back_office")
+        assert connection is not None
+        connection_id = connection.id
+    saved = DbCredentialVault(hub.sessions, hub.cipher, connection_id).load()
+    assert LEASE_KEY not in saved  # freed once the new token was saved
+
+
+def test_a_live_refresh_lease_is_waited_for_and_a_dead_one_expires(
+    tmp_path: Path, qbo: Qbo
+) -> None:
+    hub = make_hub(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", qbo, web_with())
+    connect_store(hub, qbo)
+    with hub.uow() as uow:
+        connection = uow.stores.connection(1, "back_office")
+        assert connection is not None
+        vault = DbCredentialVault(hub.sessions, hub.cipher, connection.id)
+    qbo.token("expire")
+    fresh = httpx.post(  # what the other process below will have got
+        qbo.token_url,
+        data={"grant_type": "refresh_token", "refresh_token": vault.load()["refresh_token"]},
+        auth=(CLIENT_ID, CLIENT_SECRET),
+    ).json()
+    refreshes = qbo.counters()["refreshes"]
+
+    # Another process holds a live lease and saves its token a moment later.
+    with vault.update() as secrets:
+        secrets[LEASE_KEY] = f"other-process {time.time() + 60!r}"
+
+    def other_process_finishes() -> None:
+        time.sleep(0.3)
+        with vault.update() as secrets:
+            secrets["access_token"] = fresh["access_token"]
+            secrets["access_expires_at"] = repr(time.time() + 3600)
+            secrets["refresh_token"] = fresh["refresh_token"]
+            del secrets[LEASE_KEY]
+
+    finisher = threading.Thread(target=other_process_finishes)
+    finisher.start()
+    assert _db_back_office(hub).check() == "Sandbox Company_US_1"
+    finisher.join()
+    assert qbo.counters()["refreshes"] == refreshes  # it used the other process's token
+
+    # A process died mid-call: its lease has expired and is taken over.
+    qbo.token("expire")
+    with vault.update() as secrets:
+        secrets[LEASE_KEY] = f"dead-process {time.time() - 1!r}"
+        secrets["access_expires_at"] = "0"
+    assert _db_back_office(hub).check() == "Sandbox Company_US_1"
+    assert qbo.counters()["refreshes"] == refreshes + 1
+    assert LEASE_KEY not in vault.load()

@@ -7,11 +7,16 @@ Rules (Intuit: access tokens live an hour; each refresh may return a NEW refresh
 and the old one soon stops working):
 
 * refresh ahead of expiry (``margin`` seconds) and when the API answers 401 (once);
-* every refresh runs inside ``vault.update()`` — an exclusive lock across processes.
-  Inside it the secrets are read again: when another process has refreshed meanwhile,
-  its access token is used and no second refresh is made (it would burn the rotation);
-* the rotated refresh token and the access token are written to the vault's dict in
-  the same block, so they are saved before the new access token is ever used;
+* one refresher at a time across processes, without holding a database lock over the
+  network call (on SQLite that lock would stop every other writer, webhooks included):
+  a short ``vault.update()`` reads the secrets again and claims a refresh lease stored
+  with them; the token endpoint is called outside any transaction; a second short
+  ``vault.update()`` saves the result and frees the lease. A process that finds
+  another's live lease waits and then uses the token that process saved, so no second
+  refresh is made (it would burn the rotation). A lease left by a process that died
+  mid-call expires after ``LEASE_SECONDS``;
+* the rotated refresh token and the access token are saved together, before the new
+  access token is ever used;
 * ``invalid_grant`` (refresh token revoked, expired or already rotated away) raises
   ``PartnerAuthError("reconnect QuickBooks: ...")``; the engine then marks the
   connection as needing reconnection.
@@ -20,12 +25,18 @@ and the old one soon stops working):
 from __future__ import annotations
 
 import base64
+import os
+import secrets as random
 import threading
 import time
 from collections.abc import Callable
 from urllib.parse import urlencode
 
-from stockbridge.connectors.errors import PartnerAuthError, PartnerResponseError
+from stockbridge.connectors.errors import (
+    PartnerAuthError,
+    PartnerResponseError,
+    TransientPartnerError,
+)
 from stockbridge.connectors.http import PartnerHttp
 from stockbridge.connectors.qbo.mapping import PARTNER, decode
 from stockbridge.connectors.registry import CredentialVault
@@ -33,6 +44,8 @@ from stockbridge.connectors.registry import CredentialVault
 __all__ = ["TokenSource"]
 
 REQUIRED = ("client_id", "client_secret", "refresh_token")
+LEASE_KEY = "refresh_lease"  # "<holder> <expires, epoch seconds>" while a refresh is out
+LEASE_SECONDS = 90.0  # longer than one token call may take (30 s read timeout, no retry)
 
 
 class TokenSource:
@@ -46,12 +59,16 @@ class TokenSource:
         *,
         margin: float = 120.0,
         clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.vault = vault
         self.http = http
         self.token_url = token_url
         self.margin = margin
         self.clock = clock
+        self.sleep = sleep
+        self.lease_poll_seconds = 0.1
+        self.lease_wait_slack = 5.0
         self._lock = threading.Lock()
         self._token: str | None = None
         self._expires_at = 0.0
@@ -71,22 +88,48 @@ class TokenSource:
             return self._renew(rejected=rejected)
 
     def _renew(self, rejected: str | None) -> str:
-        with self.vault.update() as secrets:
-            missing = [k for k in REQUIRED if not secrets.get(k)]
-            if missing:
-                raise PartnerAuthError(
-                    f"reconnect QuickBooks: credentials incomplete ({', '.join(missing)} missing)",
+        holder = f"{os.getpid()}-{random.token_hex(4)}"
+        waited_until = time.monotonic() + LEASE_SECONDS + self.lease_wait_slack
+        while True:
+            claimed: dict[str, str] | None = None
+            with self.vault.update() as secrets:
+                missing = [k for k in REQUIRED if not secrets.get(k)]
+                if missing:
+                    raise PartnerAuthError(
+                        "reconnect QuickBooks: credentials incomplete "
+                        f"({', '.join(missing)} missing)",
+                        partner=PARTNER,
+                    )
+                stored = secrets.get("access_token")
+                expires = _float(secrets.get("access_expires_at"))
+                if stored and stored != rejected and expires - self.margin > self.clock():
+                    self._token, self._expires_at = stored, expires  # someone else refreshed
+                    return stored
+                other, until = _lease(secrets.get(LEASE_KEY))
+                if other is None or until <= self.clock():
+                    secrets[LEASE_KEY] = f"{holder} {self.clock() + LEASE_SECONDS!r}"
+                    claimed = dict(secrets)
+            if claimed is not None:
+                break
+            # Another process is refreshing right now: wait for its token.
+            if time.monotonic() > waited_until:
+                raise TransientPartnerError(
+                    "another process has been refreshing the QuickBooks token for too long",
                     partner=PARTNER,
                 )
-            stored = secrets.get("access_token")
-            expires = _float(secrets.get("access_expires_at"))
-            if stored and stored != rejected and expires - self.margin > self.clock():
-                self._token, self._expires_at = stored, expires  # someone else refreshed
-                return stored
-            token, expires_at, refresh = self._refresh(secrets)
+            self.sleep(self.lease_poll_seconds)
+        try:
+            token, expires_at, refresh = self._refresh(claimed)
+        except BaseException:
+            with self.vault.update() as secrets:
+                if _lease(secrets.get(LEASE_KEY))[0] == holder:
+                    del secrets[LEASE_KEY]
+            raise
+        with self.vault.update() as secrets:
             secrets["access_token"] = token
             secrets["access_expires_at"] = repr(expires_at)
             secrets["refresh_token"] = refresh
+            secrets.pop(LEASE_KEY, None)
         # Saved and committed by now; only then is the token used.
         self._token, self._expires_at = token, expires_at
         self.refreshes += 1
@@ -141,6 +184,12 @@ class TokenSource:
         if not isinstance(refresh, str) or not refresh:
             refresh = secrets["refresh_token"]  # not rotated this time
         return token, started + lifetime, refresh
+
+
+def _lease(text: str | None) -> tuple[str | None, float]:
+    """The holder and expiry of a refresh lease, or (None, 0) when there is none."""
+    holder, _, until = (text or "").partition(" ")
+    return (holder or None), _float(until)
 
 
 def _float(text: str | None) -> float:
