@@ -12,8 +12,9 @@ Incidents, per store (``alert_incidents``):
 ``Alerter.check(now)`` opens and resolves incidents, then notifies every open incident not
 yet notified through each channel the store set up. An incident is marked notified only
 when every channel took it; a channel that fails is logged (never with its secrets) and
-tried again at the next check, and a channel that already took it is not sent it again by
-this process. Notifier errors never escape ``check``.
+tried again at the next check, and a channel that already took it is not sent it again
+(the channels that took it are recorded with the incident, so a restart does not repeat
+them either). Notifier errors never escape ``check``.
 
 Settings live in ``stores.options``: ``alert_email``, ``alert_webhook_url``,
 ``stale_after_hours``; SMTP comes from ``Settings`` (``STOCKBRIDGE_SMTP_*``).
@@ -306,8 +307,6 @@ class Alerter:
     ) -> None:
         self.uow = uow_factory
         self.notifiers = list(notifiers)
-        #: (incident id, channel) delivered by this process, not sent again on a retry.
-        self._delivered: set[tuple[int, str]] = set()
 
     def check(self, now: datetime) -> AlertCheck:
         if now.utcoffset() is None:
@@ -355,17 +354,17 @@ class Alerter:
                 (
                     _alert(incident.id, store, incident.kind, incident.detail, incident.opened_at),
                     alert_settings(store.options),
+                    set(incident.delivered_channels.split(",")),
                 )
                 for incident, store in uow.alerts.unnotified()
             ]
-        for alert, settings in pending:
+        for alert, settings, delivered in pending:
             channels = [n for n in self.notifiers if n.wants(settings)]
             if not channels:
                 continue  # nowhere to send it yet: it waits, open, for a channel
             delivered_all = True
             for notifier in channels:
-                key = (alert.incident_id, notifier.channel)
-                if key in self._delivered:
+                if notifier.channel in delivered:
                     continue
                 try:
                     notifier.send(alert, settings)
@@ -375,7 +374,9 @@ class Alerter:
                     log.warning("alert not delivered, retried at the next check: %s", message)
                     result.failures.append(message)
                     continue
-                self._delivered.add(key)
+                with self.uow() as uow:
+                    uow.alerts.mark_delivered(alert.incident_id, notifier.channel)
+                    uow.commit()
                 log.info(
                     "alert %s (%s) sent to store %s by %s",
                     alert.incident_id,
@@ -388,7 +389,6 @@ class Alerter:
                     uow.alerts.mark_notified(alert.incident_id, now)
                     uow.commit()
                 result.notified.append(alert.incident_id)
-                self._delivered -= {(alert.incident_id, n.channel) for n in channels}
 
 
 def _alert(incident_id: int, store: Store, kind: str, detail: str, opened_at: datetime) -> Alert:

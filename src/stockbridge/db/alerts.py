@@ -86,6 +86,13 @@ class AlertRepository:
         ).all()
         return [(incident, store) for incident, store in rows]
 
+    def mark_delivered(self, incident_id: int, channel: str) -> None:
+        """Record that ``channel`` took the incident's alert (before the others may)."""
+        incident = self.session.get(AlertIncident, incident_id)
+        if incident is not None:
+            channels = set(filter(None, incident.delivered_channels.split(",")))
+            incident.delivered_channels = ",".join(sorted(channels | {channel}))
+
     def mark_notified(self, incident_id: int, now: datetime) -> bool:
         result = self.session.execute(
             update(AlertIncident)

@@ -372,4 +372,7 @@ class AlertIncident(Base):
     detail: Mapped[str] = mapped_column(Text)
     opened_at: Mapped[datetime] = mapped_column(UtcDateTime)
     notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    #: Channels that took the alert already, comma-separated: a retry (or a restart)
+    #: sends only to the others.
+    delivered_channels: Mapped[str] = mapped_column(String(100), default="", server_default="")
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
