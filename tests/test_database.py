@@ -12,7 +12,7 @@ from stockbridge.config import Settings
 from stockbridge.credentials import CredentialCipher, CredentialsUnreadable
 from stockbridge.db.migrate import SCHEMA_HEAD, head_revision, is_current
 from stockbridge.db.models import Base
-from tests.conftest import Harness
+from tests.conftest import Harness, make_harness
 
 
 def test_schema_head_constant_matches_the_migrations() -> None:
@@ -89,3 +89,35 @@ def test_inbox_batches_store_each_event_once(harness: Harness) -> None:
         pending = uow.inbox.pending()
         assert [e.dedup_key for e in pending] == ["a", "b", "c"]
         assert pending[0].payload == {"resource_id": "a"}
+
+
+@pytest.mark.postgres
+def test_two_workers_drain_the_inbox_without_taking_the_same_event(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """PostgreSQL: a worker's pending events are locked; another worker skips them."""
+    harness = make_harness(tmp_path, postgres_url)
+    try:
+        store_id = harness.add_store()
+        with harness.hub.uow() as uow:
+            uow.inbox.add_many(
+                [
+                    {
+                        "store_id": store_id,
+                        "source": "bigcommerce",
+                        "dedup_key": f"e{i}",
+                        "kind": "order",
+                        "payload": {},
+                    }
+                    for i in range(5)
+                ]
+            )
+            uow.commit()
+        with harness.hub.uow() as first, harness.hub.uow() as second:
+            taken = [e.dedup_key for e in first.inbox.pending(3)]
+            rest = [e.dedup_key for e in second.inbox.pending(10)]
+            assert taken == ["e0", "e1", "e2"] and rest == ["e3", "e4"]
+            first.inbox.mark_processed([e.id for e in first.inbox.pending(3)])
+            first.commit()
+    finally:
+        harness.hub.engine.dispose()

@@ -75,11 +75,16 @@ class InboxRepository:
         return results
 
     def pending(self, limit: int = 500) -> Sequence[InboxEvent]:
+        """Unprocessed events, oldest first, locked until the transaction ends. On
+        PostgreSQL, events another worker has locked are skipped, so several workers drain
+        the inbox side by side without taking the same event (SQLite's one writer makes
+        that moot there)."""
         return self.session.scalars(
             select(InboxEvent)
             .where(InboxEvent.processed_at.is_(None))
             .order_by(InboxEvent.id)
             .limit(limit)
+            .with_for_update(skip_locked=True)
         ).all()
 
     def mark_processed(self, event_ids: Sequence[int], error: str | None = None) -> None:
