@@ -97,6 +97,7 @@ class FakeWebStore:
         self.calls: Counter[str] = Counter()
         self.batches: list[list[StockUpdate]] = []
         self.acknowledged: list[str] = []
+        self.refuse_ack: set[str] = set()
         self.faults = Faults()
         self._ids = itertools.count(100)
 
@@ -163,9 +164,14 @@ class FakeWebStore:
         return []
 
     def acknowledge_orders(self, web_ids: Sequence[str]) -> BatchResult:
+        """Status write-back. Web ids in ``refuse_ack`` are refused one by one."""
         self.calls["acknowledge_orders"] += 1
-        self.acknowledged.extend(web_ids)
-        return BatchResult()
+        kind = self.faults.draw("acknowledge_orders")
+        Faults.before(kind, "fake-web")
+        refused = [w for w in web_ids if w in self.refuse_ack]
+        self.acknowledged.extend(w for w in web_ids if w not in self.refuse_ack)
+        Faults.after(kind, "fake-web")
+        return BatchResult(tuple(ItemError(w, "order is archived", "422") for w in refused))
 
     def iter_orders(self, since: datetime | None) -> Iterator[Page[WebOrder]]:
         self.calls["iter_orders"] += 1

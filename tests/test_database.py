@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
 from stockbridge.bootstrap import bootstrap
@@ -121,3 +123,12 @@ def test_two_workers_drain_the_inbox_without_taking_the_same_event(
             first.commit()
     finally:
         harness.hub.engine.dispose()
+
+
+def test_migrations_build_exactly_the_schema_the_models_declare(harness: Harness) -> None:
+    """A column or index added to a model without a migration (or the other way round)
+    would only show on a merchant's upgraded database."""
+    with harness.hub.engine.connect() as connection:
+        context = MigrationContext.configure(connection)
+        differences = compare_metadata(context, Base.metadata)
+    assert differences == []

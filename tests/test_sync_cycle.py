@@ -6,6 +6,7 @@ import pytest
 
 from stockbridge import services
 from stockbridge.domain.model import SYNC_ALL, InventorySource, RunStatus, Step, WebOrderStatus
+from stockbridge.sync.orders_out import MAX_ACK_ATTEMPTS
 from tests.conftest import Harness
 from tests.fakes import FakeBackOffice, FakeWebStore
 
@@ -327,3 +328,31 @@ def test_an_uncertain_order_cancelled_later_is_looked_up_not_posted(
         row = uow.orders.by_web_id(1, order.web_id)
         assert row is not None
         assert row.post_state == ("posted" if documents else "not_postable")
+
+
+def test_a_failed_status_write_back_is_tried_again_by_later_runs(harness: Harness) -> None:
+    """Posting is never undone by the web store refusing the status write-back; the hub
+    tells it again next run (a bounded number of times) and never twice once taken."""
+    _, web, bo = seeded(harness, {"A": 10})
+    orders = [web.place_order([("A", 1)]) for _ in range(3)]
+    archived = orders[2].web_id
+    web.refuse_ack.add(archived)
+    web.faults.plan("acknowledge_orders", "before")  # the whole call fails once
+
+    first = sync_all(harness)
+    assert first.status is RunStatus.PARTIAL, first
+    assert len(bo.documents) == 3 and web.acknowledged == []
+    assert any(e.key == "status write-back" for e in first.errors)
+
+    second = sync_all(harness)
+    assert sorted(web.acknowledged) == sorted(o.web_id for o in orders[:2])
+    assert [e.key for e in second.errors] == [f"order {archived} status"]
+
+    for _ in range(5):
+        sync_all(harness)
+    assert sorted(web.acknowledged) == sorted(o.web_id for o in orders[:2])  # once each
+    assert len(bo.documents) == 3  # and nothing posted twice
+    # The archived order was tried MAX_ACK_ATTEMPTS times (the failed call counts), then
+    # left alone.
+    assert web.calls["acknowledge_orders"] == MAX_ACK_ATTEMPTS
+    assert sync_all(harness).status is RunStatus.SUCCEEDED

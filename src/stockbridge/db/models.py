@@ -163,6 +163,7 @@ class Order(Base):
     __table_args__ = (
         UniqueConstraint("store_id", "web_id"),
         Index("ix_orders_store_post_state", "store_id", "post_state"),
+        Index("ix_orders_store_unacknowledged", "store_id", "acknowledged_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -180,6 +181,10 @@ class Order(Base):
     post_state: Mapped[str] = mapped_column(String(20), default="pending")
     post_attempts: Mapped[int] = mapped_column(Integer, default=0)
     posted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    #: When the web store took the status write-back for the posted order; tried again by
+    #: later runs (``ack_attempts`` times at most) while it has not.
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    ack_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 

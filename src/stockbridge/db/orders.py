@@ -209,6 +209,40 @@ class OrderRepository:
                 update(Order).where(Order.id.in_(row_ids)).values(post_state="not_postable")
             )
 
+    def to_acknowledge(self, store_id: int, max_attempts: int, limit: int) -> list[str]:
+        """Web ids of posted orders whose status write-back the web store has not taken
+        yet (fewer than ``max_attempts`` tries), oldest first."""
+        return list(
+            self.session.scalars(
+                select(Order.web_id)
+                .where(
+                    Order.store_id == store_id,
+                    Order.post_state == "posted",
+                    Order.acknowledged_at.is_(None),
+                    Order.ack_attempts < max_attempts,
+                )
+                .order_by(Order.id)
+                .limit(limit)
+            )
+        )
+
+    def mark_acknowledged(
+        self, store_id: int, taken: Sequence[str], refused: Sequence[str]
+    ) -> None:
+        """Record a status write-back: ``taken`` are done; ``refused`` count one more try."""
+        if taken:
+            self.session.execute(
+                update(Order)
+                .where(Order.store_id == store_id, Order.web_id.in_(list(taken)))
+                .values(acknowledged_at=datetime.now(UTC), ack_attempts=Order.ack_attempts + 1)
+            )
+        if refused:
+            self.session.execute(
+                update(Order)
+                .where(Order.store_id == store_id, Order.web_id.in_(list(refused)))
+                .values(ack_attempts=Order.ack_attempts + 1)
+            )
+
     def mark_refused(self, store_id: int, web_id: str, message: str) -> None:
         """The back office refused the order: nothing was created; post it again next run."""
         self.session.execute(

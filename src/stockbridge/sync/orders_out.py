@@ -7,6 +7,10 @@ Exactly once, across failures and crashes:
 3. the partner gets each order's deterministic idempotency key;
 4. documents are recorded (committed) after the partner confirms them. A refusal puts the
    order back to ``pending`` with the partner's message, to be tried by the next run.
+
+Then the web store is told (status write-back, where configured) about every posted
+order it has not taken yet, this run's and earlier runs' that failed, up to
+``MAX_ACK_ATTEMPTS`` tries each. Write-back failures are reported, never undo a post.
 """
 
 from __future__ import annotations
@@ -20,7 +24,10 @@ from stockbridge.domain.model import ItemError, PostOutcome, PostRequest
 from stockbridge.domain.orders import idempotency_key
 from stockbridge.sync.context import StepContext, StepOutcome
 
-__all__ = ["orders_out"]
+__all__ = ["MAX_ACK_ATTEMPTS", "orders_out"]
+
+MAX_ACK_ATTEMPTS = 5
+ACK_PAGE = 250
 
 
 def orders_out(ctx: StepContext) -> StepOutcome:
@@ -42,6 +49,7 @@ def orders_out(ctx: StepContext) -> StepOutcome:
         failed += refused
         ctx.tracker.advance(len(batch))
         ctx.tracker.checkpoint()
+    failed += _acknowledge_posted(ctx)
     return StepOutcome("partial" if failed else "succeeded", done=posted, failed=failed)
 
 
@@ -109,24 +117,40 @@ def _record_posted(ctx: StepContext, connection_id: int, documents: dict[str, st
         with ctx.uow() as uow:
             uow.orders.mark_posted(ctx.store.id, connection_id, documents)
             uow.commit()
-        _acknowledge(ctx, list(documents))
 
 
-def _acknowledge(ctx: StepContext, web_ids: list[str]) -> None:
-    """Tell the web store (status write-back, where configured). Best effort: the orders
-    are posted whatever happens here; a refusal is reported on the run.
-    """
+def _acknowledge_posted(ctx: StepContext) -> int:
+    """Status write-back for posted orders the web store has not taken; returns how many
+    it refused this time (each reported, and tried again by a later run)."""
     web = ctx.partners.web
-    if web is None or not web_ids:
-        return
-    try:
-        result = web.acknowledge_orders(web_ids)
-    except PartnerError as exc:
-        ctx.tracker.item_failed([ItemError("status write-back", str(exc), exc.code)])
-        return
-    ctx.tracker.item_failed(
-        [ItemError(f"order {e.key} status", e.message, e.code) for e in result.errors]
-    )
+    if web is None:
+        return 0
+    refused_total = 0
+    tried: set[str] = set()
+    while True:
+        with ctx.uow() as uow:
+            page = [
+                w
+                for w in uow.orders.to_acknowledge(ctx.store.id, MAX_ACK_ATTEMPTS, ACK_PAGE)
+                if w not in tried
+            ]
+        if not page:
+            return refused_total
+        tried.update(page)
+        try:
+            result = web.acknowledge_orders(page)
+            refused = {e.key for e in result.errors}
+            errors = [ItemError(f"order {e.key} status", e.message, e.code) for e in result.errors]
+        except PartnerError as exc:  # which ones it took is unknown; setting again is safe
+            refused = set(page)
+            errors = [ItemError("status write-back", str(exc), exc.code)]
+        with ctx.uow() as uow:
+            uow.orders.mark_acknowledged(
+                ctx.store.id, [w for w in page if w not in refused], sorted(refused)
+            )
+            uow.commit()
+        ctx.tracker.item_failed(errors)
+        refused_total += len(refused)
 
 
 def _record_outcomes(
@@ -157,5 +181,4 @@ def _record_outcomes(
         uow.orders.mark_posted(ctx.store.id, connection_id, documents)
         uow.commit()
     ctx.tracker.item_failed(errors)
-    _acknowledge(ctx, list(documents))
     return len(documents), len(errors)
