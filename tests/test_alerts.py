@@ -26,6 +26,7 @@ from stockbridge import services
 from stockbridge.alerts import Alerter, EmailNotifier, WebhookNotifier
 from stockbridge.cli import build_app
 from stockbridge.config import Settings
+from stockbridge.db.engine import exclusive
 from stockbridge.domain.model import SYNC_ALL, ItemError, RunStatus, Step, Trigger
 from stockbridge.sandbox_server import ServerThread
 from tests.conftest import Harness
@@ -370,3 +371,29 @@ def test_concurrent_checks_open_an_incident_once(harness: Harness) -> None:
     assert len(opened) == 1
     with harness.hub.uow() as uow:
         assert list(uow.alerts.open_incidents()) == [(store_id, "run_failed")]
+
+
+@pytest.mark.usefixtures("clean")
+def test_one_process_at_a_time_checks_and_sends(
+    harness: Harness,
+    receiver: tuple[WebhookReceiver, str],
+    http: httpx.Client,
+) -> None:
+    """Several `serve` processes on one PostgreSQL database: while one holds the alert
+    lock, another's check does nothing, so no alert goes out twice."""
+    hooks, url = receiver
+    store_id = harness.add_store("shop")
+    services.update_store(harness.hub, "shop", alert_webhook_url=url)
+    finished_run(harness, store_id, Trigger.SCHEDULE, RunStatus.FAILED, "boom")
+    alerter = harness.hub.alerter(http)
+    postgres = harness.hub.engine.dialect.name == "postgresql"
+
+    with exclusive(harness.hub.engine, "stockbridge-alerts") as held_elsewhere:
+        assert held_elsewhere
+        meanwhile = alerter.check(datetime.now(UTC))
+    assert meanwhile.skipped is postgres  # SQLite: embedded, one process, never skips
+    if postgres:
+        assert meanwhile.opened == [] and hooks.take() == []
+        assert alerter.check(datetime.now(UTC)).notified != []
+    assert len(hooks.take()) == 1
+    assert alerter.check(datetime.now(UTC)).notified == []

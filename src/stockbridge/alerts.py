@@ -27,6 +27,7 @@ import re
 import smtplib
 import ssl
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -294,26 +295,37 @@ class AlertCheck:
     resolved: list[int] = field(default_factory=list)
     notified: list[int] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    #: Another process was checking at the same time; this one did nothing.
+    skipped: bool = False
 
 
 class Alerter:
     """Opens, resolves and notifies incidents. Concurrent checks never open an incident
-    twice (the stores are locked while incidents change), but run ``check`` from one
-    process (the one holding the scheduler): two processes could both send an alert
-    neither has marked notified yet. Notifications happen outside any transaction."""
+    twice (the stores are locked while incidents change). Notifications happen outside any
+    transaction, so two processes could both send an alert neither has marked notified
+    yet: ``exclusive`` (an advisory lock on PostgreSQL, see ``db.engine.exclusive``) lets
+    one check run at a time across processes; a check that finds it taken skips."""
 
     def __init__(
-        self, uow_factory: Callable[[], UnitOfWork], notifiers: Sequence[Notifier]
+        self,
+        uow_factory: Callable[[], UnitOfWork],
+        notifiers: Sequence[Notifier],
+        exclusive: Callable[[], AbstractContextManager[bool]] | None = None,
     ) -> None:
         self.uow = uow_factory
         self.notifiers = list(notifiers)
+        self.exclusive = exclusive or (lambda: nullcontext(True))
 
     def check(self, now: datetime) -> AlertCheck:
         if now.utcoffset() is None:
             raise ValueError("Alerter.check needs a timezone-aware now")
         result = AlertCheck()
-        self._update_incidents(now, result)
-        self._notify(now, result)
+        with self.exclusive() as mine:
+            if not mine:
+                result.skipped = True
+                return result
+            self._update_incidents(now, result)
+            self._notify(now, result)
         return result
 
     def _update_incidents(self, now: datetime, result: AlertCheck) -> None:

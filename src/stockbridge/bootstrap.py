@@ -19,7 +19,7 @@ from stockbridge.connectors.base import BackOffice, WebStore
 from stockbridge.connectors.ratelimit import LimiterRegistry
 from stockbridge.connectors.registry import ConnectorEnv, ConnectorRegistry
 from stockbridge.credentials import CredentialCipher
-from stockbridge.db.engine import create_hub_engine, session_factory
+from stockbridge.db.engine import create_hub_engine, exclusive, session_factory
 from stockbridge.db.migrate import is_current, upgrade
 from stockbridge.db.uow import UnitOfWork
 from stockbridge.db.vault import DbCredentialVault
@@ -113,8 +113,12 @@ class Hub:
 
     def alerter(self, client: httpx.Client) -> Alerter:
         """Merchant alerts by email (SMTP settings) and webhook (through ``client``); call
-        ``check(now)`` every minute or so from the process that runs the scheduler."""
-        return Alerter(self.uow, default_notifiers(self.settings, client))
+        ``check(now)`` every minute or so; one process at a time does the work."""
+        return Alerter(
+            self.uow,
+            default_notifiers(self.settings, client),
+            exclusive=lambda: exclusive(self.engine, "stockbridge-alerts"),
+        )
 
     def initialise(self) -> None:
         """Create or upgrade the database schema."""
