@@ -18,12 +18,14 @@ from stockbridge.db.models import Order, OrderLineRow, PartnerLink, StockLevel, 
 from stockbridge.db.upsert import upsert
 from stockbridge.domain.inventory import StockRow
 from stockbridge.domain.model import (
+    DEFAULT_LOCATION,
     BackOfficeItem,
     InventorySource,
     OrderLine,
     WebOrderStatus,
     WebVariant,
 )
+from stockbridge.domain.snapshot import HubRow
 
 __all__ = ["CatalogRepository", "iter_stock_rows"]
 
@@ -72,6 +74,32 @@ class CatalogRepository:
                 )
             )
         return found
+
+    def iter_back_office_state(self, store_id: int) -> Iterator[HubRow]:
+        """What the hub holds per (SKU, location), sorted in code-point order (PostgreSQL
+        sorts with the "C" collation, SQLite compares bytes: both equal Python's order),
+        streamed in chunks. A variant without stock rows comes at the default location.
+        """
+        location: Any = func.coalesce(StockLevel.location, DEFAULT_LOCATION)
+        sku: Any = Variant.sku
+        if self.session.get_bind().dialect.name == "postgresql":
+            sku, location = sku.collate("C"), location.collate("C")
+        statement = (
+            select(
+                Variant.sku,
+                location,
+                StockLevel.back_office_qty,
+                Variant.price,
+                Variant.name,
+                Variant.hub_managed,
+            )
+            .outerjoin(StockLevel, StockLevel.variant_id == Variant.id)
+            .where(Variant.store_id == store_id)
+            .order_by(sku, location)
+            .execution_options(yield_per=5000)
+        )
+        for row in self.session.execute(statement):
+            yield HubRow(*row)
 
     def count_stock_rows(self, store_id: int) -> int:
         return int(
