@@ -67,8 +67,8 @@ class FeedServer:
         return f"{self.server.url}/feeds/{name}"
 
 
-@pytest.fixture
-def feed_server() -> Iterator[FeedServer]:
+@pytest.fixture(name="feed_server")
+def feed_server_fixture() -> Iterator[FeedServer]:
     feed = FeedServer()
     with ServerThread(feed.app()) as server:
         feed.server = server
@@ -138,8 +138,8 @@ class SftpServer:
         self._thread.join(timeout=10)
 
 
-@pytest.fixture
-def sftp_server(tmp_path: Path) -> Iterator[SftpServer]:
+@pytest.fixture(name="sftp_server")
+def sftp_server_fixture(tmp_path: Path) -> Iterator[SftpServer]:
     root = tmp_path / "sftp-root"
     root.mkdir()
     server = SftpServer(root).start()
