@@ -27,6 +27,7 @@ from tests.feed_support import (
     sync_stock,
 )
 
+
 def items_pushed(bc: SandboxStore) -> int:
     """Stock items the web store was told to set, over all calls so far."""
     return int(bc.counters()["calls"].get("items_updated", 0))

@@ -158,9 +158,11 @@ def _column(columns: dict[str, int], name: str | None, required: bool) -> int | 
 def _csv_rows(
     reader: Any, indexes: list[int | None], width: int, complete: bool
 ) -> Iterator[RawRecord | BadRecord]:
+    """Rows as records. A row may stop before optional columns at its end (they read as
+    None), but it must reach the SKU and quantity and not run past the header's width."""
     sku_i, qty_i, loc_i, price_i, name_i = indexes
     assert sku_i is not None and qty_i is not None
-    needed = 1 + max(i for i in indexes if i is not None)
+    needed = 1 + max(sku_i, qty_i)
     pending: RawRecord | BadRecord | None = None
     for row in reader:
         if pending is not None:
@@ -170,18 +172,19 @@ def _csv_rows(
         if n == 0 or (n == 1 and not row[0].strip() and needed > 1):
             continue  # blank line
         line = reader.line_num
-        if n < needed or (width and n != width):
-            # A short row: bad on its own, or the sign of a cut-off file if it is the last
-            # one and the file does not end with a line break.
-            pending = BadRecord(line, f"expected {width or needed} fields, found {n}")
+        if n < needed or (width and n > width):
+            # Bad on its own, or the sign of a cut-off file if it is the last row and the
+            # file does not end with a line break.
+            expected = f"{needed} to {width}" if width and width > needed else str(needed)
+            pending = BadRecord(line, f"expected {expected} fields, found {n}")
             continue
         pending = (
             line,
             row[sku_i],
             row[qty_i],
-            None if loc_i is None else row[loc_i],
-            None if price_i is None else row[price_i],
-            None if name_i is None else row[name_i],
+            None if loc_i is None or loc_i >= n else row[loc_i],
+            None if price_i is None or price_i >= n else row[price_i],
+            None if name_i is None or name_i >= n else row[name_i],
         )
     if pending is not None:
         if isinstance(pending, BadRecord) and not complete:
