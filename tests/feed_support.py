@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
+import signal
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -87,6 +89,10 @@ class SftpServer:
         self.client_key = asyncssh.generate_private_key("ssh-ed25519")
         self.port = 0
         self.logins = 0
+        self.renames = 0
+        #: A process to kill -9 right after the next rename (the hub, between writing an
+        #: order file and recording it), before the client hears the rename succeeded.
+        self.kill_after_rename: int | None = None
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncssh.SSHAcceptor | None = None
@@ -113,6 +119,14 @@ class SftpServer:
                 server.logins += ok
                 return ok
 
+        class Files(asyncssh.SFTPServer):
+            def posix_rename(self, oldpath: bytes, newpath: bytes) -> None:
+                os.replace(self.map_path(oldpath).decode(), self.map_path(newpath).decode())
+                server.renames += 1
+                if server.kill_after_rename is not None:
+                    os.kill(server.kill_after_rename, signal.SIGKILL)
+                    server.kill_after_rename = None
+
         authorized = asyncssh.import_authorized_keys(self.client_key.export_public_key().decode())
         return await asyncssh.listen(
             "127.0.0.1",
@@ -120,7 +134,7 @@ class SftpServer:
             server_factory=Auth,
             server_host_keys=[self.host_key],
             authorized_client_keys=authorized,
-            sftp_factory=lambda chan: asyncssh.SFTPServer(chan, chroot=str(self.root).encode()),
+            sftp_factory=lambda chan: Files(chan, chroot=str(self.root).encode()),
             allow_scp=False,
         )
 
