@@ -514,7 +514,8 @@ def build_app(make_hub: Callable[[], Hub]) -> typer.Typer:
             str,
             typer.Option(
                 "--step",
-                help="all (Sync All), orders-in, orders-out, inventory-in or inventory-out.",
+                help="all (Sync All), stock (inventory-in then -out), orders-in, orders-out, "
+                "inventory-in or inventory-out.",
             ),
         ] = "all",
         off: Annotated[bool, typer.Option("--off", help="Turn this schedule off.")] = False,

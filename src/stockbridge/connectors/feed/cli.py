@@ -9,6 +9,7 @@ import typer
 
 from stockbridge import services
 from stockbridge.connectors.feed import KIND
+from stockbridge.domain.schedule import STOCK_STEPS
 
 if TYPE_CHECKING:
     from stockbridge.cli import PartnerCommands
@@ -72,7 +73,9 @@ def register(commands: PartnerCommands) -> None:
         ] = 5.0,
         every: Annotated[
             int | None,
-            typer.Option("--every", min=1, max=1440, help="Pull every N minutes (scheduler)."),
+            typer.Option(
+                "--every", min=1, max=1440, help="Pull (and push changes) every N minutes."
+            ),
         ] = None,
         orders_to: Annotated[
             str | None,
@@ -168,5 +171,5 @@ def register(commands: PartnerCommands) -> None:
             )
             typer.echo(f"connected to {reached}")
             if every is not None:
-                services.set_schedule(hub, store, every_minutes=every, step="inventory-in")
+                services.set_schedule(hub, store, every_minutes=every, step=STOCK_STEPS)
                 typer.echo(f"pulling the feed every {every} minute(s)")
