@@ -218,7 +218,7 @@ def sync_stock(hub: Hub) -> services.RunReport:
 
 def back_office_qty(hub: Hub, store_id: int) -> dict[str, int | None]:
     with hub.uow() as uow:
-        return {row.sku: row.quantity for row in uow.catalog.iter_back_office_state(store_id)}
+        return {row[0]: row[2] for row in uow.catalog.iter_back_office_state(store_id)}
 
 
 def succeeded(report: services.RunReport) -> bool:

@@ -26,7 +26,7 @@ from stockbridge.domain.model import (
     WebOrder,
     WebVariant,
 )
-from stockbridge.domain.snapshot import FeedRow
+from stockbridge.domain.snapshot import FeedRowLike
 
 __all__ = ["BackOffice", "Snapshot", "SnapshotBackOffice", "WebStore"]
 
@@ -149,8 +149,9 @@ class Snapshot(Protocol):
     zero_missing: bool
     produced_at: datetime | None
 
-    def rows(self) -> Iterator[FeedRow]:
-        """Valid rows sorted by (SKU, location) in code-point order; memory flat."""
+    def rows(self) -> Iterator[FeedRowLike]:
+        """Valid rows (``FeedRow``'s fields, as tuples) sorted by (SKU, location) in
+        code-point order; memory flat."""
         ...
 
     def stage_changes(self, items: Iterable[BackOfficeItem]) -> int:

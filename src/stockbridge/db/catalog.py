@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import String, and_, bindparam, cast, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -25,7 +25,7 @@ from stockbridge.domain.model import (
     WebOrderStatus,
     WebVariant,
 )
-from stockbridge.domain.snapshot import HubRow
+from stockbridge.domain.snapshot import HubRowLike
 
 __all__ = ["CatalogRepository", "iter_stock_rows"]
 
@@ -75,31 +75,32 @@ class CatalogRepository:
             )
         return found
 
-    def iter_back_office_state(self, store_id: int) -> Iterator[HubRow]:
-        """What the hub holds per (SKU, location), sorted in code-point order (PostgreSQL
-        sorts with the "C" collation, SQLite compares bytes: both equal Python's order),
-        streamed in chunks. A variant without stock rows comes at the default location.
+    def iter_back_office_state(self, store_id: int) -> Iterator[HubRowLike]:
+        """What the hub holds per (SKU, location) as ``HubRow`` tuples, sorted in
+        code-point order (PostgreSQL sorts with the "C" collation, SQLite compares bytes:
+        both equal Python's order), streamed in chunks. A variant without stock rows
+        comes at the default location (it is then its SKU's only row). Prices come as
+        text: the diff compares them as numbers only when the texts differ.
         """
-        location: Any = func.coalesce(StockLevel.location, DEFAULT_LOCATION)
         sku: Any = Variant.sku
+        location: Any = StockLevel.location
         if self.session.get_bind().dialect.name == "postgresql":
             sku, location = sku.collate("C"), location.collate("C")
         statement = (
             select(
                 Variant.sku,
-                location,
+                func.coalesce(StockLevel.location, DEFAULT_LOCATION),
                 StockLevel.back_office_qty,
-                Variant.price,
+                cast(Variant.price, String),
                 Variant.name,
                 Variant.hub_managed,
             )
             .outerjoin(StockLevel, StockLevel.variant_id == Variant.id)
             .where(Variant.store_id == store_id)
             .order_by(sku, location)
-            .execution_options(yield_per=5000)
         )
-        for row in self.session.execute(statement):
-            yield HubRow(*row)
+        result = self.session.connection().execute(statement.execution_options(yield_per=5000))
+        yield from result  # each Row reads like the HubRow tuple
 
     def count_stock_rows(self, store_id: int) -> int:
         return int(

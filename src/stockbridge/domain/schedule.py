@@ -31,9 +31,9 @@ from stockbridge.domain.model import SYNC_ALL, Step
 
 __all__ = [
     "ALL_STEPS",
-    "STOCK_STEPS",
     "DEFAULT_DAILY_AT",
     "MAX_EVERY_MINUTES",
+    "STOCK_STEPS",
     "InvalidSchedule",
     "ScheduleSpec",
     "due_slot",

@@ -13,53 +13,71 @@ from typing import NamedTuple
 
 from stockbridge.domain.model import BackOfficeItem
 
-__all__ = ["FeedRow", "HubRow", "OutOfOrder", "diff_snapshot"]
+__all__ = ["FeedRow", "FeedRowLike", "HubRow", "HubRowLike", "OutOfOrder", "diff_snapshot"]
 
 
 class FeedRow(NamedTuple):
-    """One valid row of a snapshot. ``conflicted``: the feed gave this SKU (at this
-    location) twice with different quantities, so the hub keeps what it has."""
+    """One valid row of a snapshot. ``price`` is money as text (as the feed wrote it,
+    checked). ``conflicted``: the feed gave this SKU (at this location) twice with
+    different quantities, so the hub keeps what it has."""
 
     sku: str
     location: str
     quantity: int
-    price: Decimal | None = None
+    price: str | None = None
     name: str | None = None
     conflicted: bool = False
 
 
 class HubRow(NamedTuple):
     """What the hub holds for one variant at one location (``quantity`` None: the back
-    office never reported one)."""
+    office never reported one). ``price`` is money as text, as the database gives it."""
 
     sku: str
     location: str
     quantity: int | None
-    price: Decimal | None
+    price: str | None
     name: str | None
     hub_managed: bool
+
+
+#: Any tuple in ``FeedRow``'s / ``HubRow``'s field order (rows straight from a database).
+FeedRowLike = tuple[str, str, int, str | None, str | None, bool | int]
+HubRowLike = tuple[str, str, int | None, str | None, str | None, bool]
 
 
 class OutOfOrder(ValueError):
     """An input of the merge was not sorted: the diff would be wrong, so it stops."""
 
 
-def _changed(feed: FeedRow, hub: HubRow) -> bool:
+def _same_money(a: str, b: str | None) -> bool:
+    return a == b or (b is not None and Decimal(a) == Decimal(b))
+
+
+def _changed(feed: FeedRowLike, hub: HubRowLike) -> bool:
     return (
-        feed.quantity != hub.quantity
-        or (feed.price is not None and feed.price != hub.price)
-        or (feed.name is not None and feed.name != hub.name)
+        feed[2] != hub[2]
+        or (feed[3] is not None and not _same_money(feed[3], hub[3]))
+        or (feed[4] is not None and feed[4] != hub[4])
     )
 
 
-def _item(row: FeedRow) -> BackOfficeItem:
+def _item(row: FeedRowLike) -> BackOfficeItem:
     return BackOfficeItem(
-        sku=row.sku, name=row.name, price=row.price, quantity=row.quantity, location=row.location
+        sku=row[0],
+        location=row[1],
+        quantity=row[2],
+        price=None if row[3] is None else Decimal(row[3]),
+        name=row[4],
     )
+
+
+def _zero(row: HubRowLike) -> BackOfficeItem:
+    return BackOfficeItem(sku=row[0], quantity=0, location=row[1])
 
 
 def diff_snapshot(
-    feed: Iterable[FeedRow], hub: Iterable[HubRow], *, zero_missing: bool
+    feed: Iterable[FeedRowLike], hub: Iterable[HubRowLike], *, zero_missing: bool
 ) -> Iterator[BackOfficeItem]:
     """Items that change the hub: feed rows that are new or differ (quantity, or price and
     name where the feed gives them), and, with ``zero_missing``, a zero quantity for each
@@ -68,34 +86,44 @@ def diff_snapshot(
 
     Before: both inputs sorted by (sku, location) in code-point order, keys unique;
     ``OutOfOrder`` is raised otherwise, before anything wrong comes out of that row.
+    Rows are read by position (any tuple in the fields' order will do): this loop runs
+    once per row of a million-row feed.
     """
-    feed_iter = iter(feed)
     hub_iter = iter(hub)
-    f = next(feed_iter, None)
     h = next(hub_iter, None)
+    hk = ("", "") if h is None else (h[0], h[1])
     last_f = last_h = ("", "")  # SKUs are never empty: every key sorts after this
-    while f is not None or h is not None:
-        fk = (f[0], f[1]) if f is not None else None
-        hk = (h[0], h[1]) if h is not None else None
-        if fk is not None and (hk is None or fk <= hk):
-            assert f is not None
-            if fk <= last_f:
-                raise OutOfOrder(f"feed rows out of order at {fk!r} after {last_f!r}")
-            last_f = fk
-            if fk == hk:
-                assert h is not None
-                if not f.conflicted and _changed(f, h):
-                    yield _item(f)
-                last_h = fk
-                h = next(hub_iter, None)
-            elif not f.conflicted:
-                yield _item(f)
-            f = next(feed_iter, None)
-        else:
-            assert h is not None and hk is not None
+    for f in feed:
+        fk = (f[0], f[1])
+        if fk <= last_f:
+            raise OutOfOrder(f"feed rows out of order at {fk!r} after {last_f!r}")
+        last_f = fk
+        while h is not None and hk < fk:  # in the hub, not in the feed
             if hk <= last_h:
                 raise OutOfOrder(f"hub rows out of order at {hk!r} after {last_h!r}")
             last_h = hk
-            if zero_missing and not h.hub_managed and h.quantity != 0:
-                yield BackOfficeItem(sku=h.sku, quantity=0, location=h.location)
+            if zero_missing and not h[5] and h[2] != 0:
+                yield _zero(h)
             h = next(hub_iter, None)
+            if h is not None:
+                hk = (h[0], h[1])
+        if h is not None and hk == fk:
+            if hk <= last_h:
+                raise OutOfOrder(f"hub rows out of order at {hk!r} after {last_h!r}")
+            last_h = hk
+            if not f[5] and _changed(f, h):
+                yield _item(f)
+            h = next(hub_iter, None)
+            if h is not None:
+                hk = (h[0], h[1])
+        elif not f[5]:
+            yield _item(f)
+    while h is not None:
+        if hk <= last_h:
+            raise OutOfOrder(f"hub rows out of order at {hk!r} after {last_h!r}")
+        last_h = hk
+        if zero_missing and not h[5] and h[2] != 0:
+            yield _zero(h)
+        h = next(hub_iter, None)
+        if h is not None:
+            hk = (h[0], h[1])

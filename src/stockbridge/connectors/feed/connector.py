@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
+from decimal import Decimal
 
 from stockbridge.connectors.errors import PartnerResponseError
 from stockbridge.connectors.feed.formats import FeedFormat
@@ -19,6 +20,7 @@ from stockbridge.connectors.feed.snapshot import StagedSnapshot, stage
 from stockbridge.connectors.feed.sources import Source
 from stockbridge.domain.batching import batched
 from stockbridge.domain.model import BackOfficeItem, ItemError, Page, PostOutcome, PostRequest
+from stockbridge.domain.snapshot import FeedRow
 
 __all__ = ["FeedBackOffice"]
 
@@ -93,14 +95,15 @@ class FeedBackOffice:
             if snapshot.rejection is not None:
                 snapshot.rejected()
                 raise PartnerResponseError(snapshot.rejection, partner=PARTNER)
-            for rows in batched((r for r in snapshot.rows() if not r.conflicted), PAGE):
+            valid = (FeedRow(*r[:5]) for r in snapshot.rows() if not r[5])
+            for rows in batched(valid, PAGE):
                 yield Page(
                     tuple(
                         BackOfficeItem(
                             sku=r.sku,
                             location=r.location,
                             quantity=r.quantity,
-                            price=r.price,
+                            price=None if r.price is None else Decimal(r.price),
                             name=r.name,
                         )
                         for r in rows
