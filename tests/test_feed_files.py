@@ -307,3 +307,23 @@ def test_many_bad_rows_report_the_first_hundred_and_a_count(
     assert len(errors_by_line(report)) == 100
     assert any("50 more bad rows" in e.message for e in report.errors)
     assert shop.web_stock() == {"S0": 4}
+
+
+def test_the_diff_follows_code_point_order_on_sqlite_and_postgresql(
+    harness: Harness, tmp_path: Path
+) -> None:
+    """SKUs whose order differs between collations (case, accents, digits, punctuation):
+    the hub's rows and the feed's must come in the same order or the merge would stop
+    (or zero the wrong SKUs)."""
+    skus = ["a", "B", "é", "Z", "_x", "10", "9", "a-1", "A1", "ß", "Ω", "z"]
+    shop = Shop(harness, tmp_path / "inbox", {s: 1 for s in skus}, missing="zero")
+    shop.drop("one.csv", ("sku,quantity\n" + "".join(f"{s},2\n" for s in skus)).encode())
+    assert shop.sync().status is RunStatus.SUCCEEDED
+    kept = skus[::2]
+    shop.drop("two.csv", ("sku,quantity\n" + "".join(f"{s},3\n" for s in kept)).encode())
+
+    report = shop.sync()
+
+    assert report.status is RunStatus.SUCCEEDED, (report.steps, report.error)
+    assert shop.web_stock() == {s: 3 if s in kept else 0 for s in skus}
+    assert report.steps["inventory-in"]["total"] == len(skus)  # every row changed once

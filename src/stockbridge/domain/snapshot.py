@@ -54,14 +54,6 @@ def _same_money(a: str, b: str | None) -> bool:
     return a == b or (b is not None and Decimal(a) == Decimal(b))
 
 
-def _changed(feed: FeedRowLike, hub: HubRowLike) -> bool:
-    return (
-        feed[2] != hub[2]
-        or (feed[3] is not None and not _same_money(feed[3], hub[3]))
-        or (feed[4] is not None and feed[4] != hub[4])
-    )
-
-
 def _item(row: FeedRowLike) -> BackOfficeItem:
     return BackOfficeItem(
         sku=row[0],
@@ -111,7 +103,11 @@ def diff_snapshot(
             if hk <= last_h:
                 raise OutOfOrder(f"hub rows out of order at {hk!r} after {last_h!r}")
             last_h = hk
-            if not f[5] and _changed(f, h):
+            if not f[5] and (
+                f[2] != h[2]
+                or (f[3] is not None and f[3] != h[3] and not _same_money(f[3], h[3]))
+                or (f[4] is not None and f[4] != h[4])
+            ):
                 yield _item(f)
             h = next(hub_iter, None)
             if h is not None:
