@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import os
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from stockbridge import services
+from stockbridge.connectors.errors import PartnerResponseError
 from stockbridge.connectors.feed import make_back_office
 from stockbridge.connectors.ratelimit import LimiterRegistry
 from stockbridge.connectors.registry import ConnectorEnv, MemoryVault
@@ -161,6 +163,11 @@ def test_at_the_bad_share_the_file_is_applied(shop: Shop) -> None:
         pytest.param(b"", "empty", id="empty-file"),
         pytest.param(b"sku,quantity\n", "no rows", id="header-only"),
         pytest.param(b"\x1f\x8b\x08\x00\xff\xfe binary", "no 'sku' column", id="binary"),
+        pytest.param(
+            b"sku,quantity,name\nS1,4," + b"x" * 200_000 + b"\n",
+            "field larger than field limit",
+            id="oversized-field",
+        ),
     ],
 )
 def test_an_unreadable_file_is_rejected_whole(shop: Shop, content: bytes, reason: str) -> None:
@@ -327,3 +334,33 @@ def test_the_diff_follows_code_point_order_on_sqlite_and_postgresql(
     assert report.status is RunStatus.SUCCEEDED, (report.steps, report.error)
     assert shop.web_stock() == {s: 3 if s in kept else 0 for s in skus}
     assert report.steps["inventory-in"]["total"] == len(skus)  # every row changed once
+
+
+def test_iter_items_gives_a_whole_accepted_file_and_refuses_a_rejected_one(
+    tmp_path: Path,
+) -> None:
+    """The plain BackOffice read (for callers that do not diff snapshots)."""
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    env = ConnectorEnv(
+        settings={"source": str(folder), "settle_seconds": 0, "files": "all"},
+        vault=MemoryVault({}),
+        limiters=LimiterRegistry(),
+        retry=NO_WAIT,
+    )
+    feed = make_back_office(env)
+    (folder / "a.csv").write_text("sku,quantity,price\nB,2,1.50\nA,1,\nB,2,1.50\n")
+    os.utime(folder / "a.csv", (time.time() - 60, time.time() - 60))
+
+    pages = list(feed.iter_items(None))
+
+    assert [(i.sku, i.quantity, i.price) for p in pages for i in p.items] == [
+        ("A", 1, None),
+        ("B", 2, Decimal("1.50")),
+    ]
+    assert (folder / "processed" / "a.csv").exists()
+    (folder / "b.csv").write_text("sku,quantity\nA,x\n")
+    os.utime(folder / "b.csv", (time.time() - 60, time.time() - 60))
+    with pytest.raises(PartnerResponseError, match="rejected"):
+        list(feed.iter_items(None))
+    assert (folder / "rejected" / "b.csv").exists()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -251,3 +252,35 @@ def test_an_order_number_that_is_not_a_safe_file_name_is_made_one(
     assert [p.name for p in outbox.iterdir()] == [
         "order-_.._etc_passwd.json"
     ]  # stays in the folder
+
+
+def test_a_disk_that_refuses_an_order_file_leaves_it_uncertain_then_written_once(
+    sqlite_harness: Harness, tmp_path: Path
+) -> None:
+    stock, outbox = tmp_path / "stock", tmp_path / "outbox"
+    stock.mkdir()
+    outbox.mkdir()
+    web = FakeWebStore()
+    web.add_variant("A", 10)
+    store_id = sqlite_harness.add_store(
+        web=web, back_office=make_back_office(feed_env(source=str(stock), orders_to=str(outbox)))
+    )
+    order = web.place_order([("A", 1)])
+    # The final rename fails (a folder squats the name; root ignores permissions, so
+    # this is how the test makes the disk refuse).
+    squatter = outbox / f"order-{order.number}.json"
+    (squatter / "inside").mkdir(parents=True)
+
+    report = services.sync(sqlite_harness.hub, None, SYNC_ALL)
+
+    assert report.status is RunStatus.PARTIAL
+    assert any("writing order files" in e.message for e in report.errors), report.errors
+    assert post_states(sqlite_harness.hub, store_id) == {order.number: "uncertain"}
+    assert [p.name for p in outbox.iterdir()] == [squatter.name]  # no temporary file left
+    shutil.rmtree(squatter)  # the disk is back
+
+    again = services.sync(sqlite_harness.hub, None, SYNC_ALL)
+
+    assert again.status is RunStatus.SUCCEEDED
+    assert [p.name for p in outbox.iterdir()] == [f"order-{order.number}.json"]
+    assert post_states(sqlite_harness.hub, store_id) == {order.number: "posted"}

@@ -287,3 +287,18 @@ def test_sftp_refuses_a_server_whose_host_key_changed(
     assert result.exit_code == 1
     assert "host key" in result.output
     assert sftp_server.logins == 0  # the password never reached the wrong server
+
+
+def test_a_download_above_the_size_limit_is_not_read(
+    tmp_path: Path, bc_store: SandboxStore, feed_server: FeedServer
+) -> None:
+    seed_web(bc_store, {"A": 4})
+    feed_server.files["huge.csv"] = b"sku,quantity\n" + b"A,5\n" * 300_000  # 1.2 MB
+    hub = make_hub(tmp_path)
+    connect(hub, bc_store, source=feed_server.url("huge.csv"), max_file_mb=1)
+
+    report = sync_stock(hub)
+
+    assert report.status is RunStatus.FAILED
+    assert "larger than 1 MB" in str(report.steps["inventory-in"]["message"])
+    assert bc_store.stock() == {"A": 4}

@@ -13,9 +13,9 @@ Settings (the connection's): ``source`` (https://..., a folder path, sftp://...)
 ``name_field``; ``missing`` keep | zero; ``max_bad_share`` (default 0.05); for a folder
 ``files`` newest | all, ``pattern``, ``settle_seconds``; for a URL ``auth`` none |
 bearer | basic | header and ``auth_header``; ``orders_to`` (a folder or sftp://...) and
-``orders_format`` json | csv. Secrets: ``token``, ``username``, ``password``,
-``header_value``, ``sftp_key``; the hub adds ``sftp_host_key`` and the last applied
-file's ETag / Last-Modified / signature.
+``orders_format`` json | csv; ``max_file_mb`` (largest download, default 2048).
+Secrets: ``token``, ``username``, ``password``, ``header_value``, ``sftp_key``; the hub
+adds ``sftp_host_key`` and the last applied file's ETag / Last-Modified / signature.
 """
 
 from __future__ import annotations
@@ -68,6 +68,10 @@ def _source(env: ConnectorEnv) -> Source:
     where = str(settings.get("source") or "")
     if not where:
         raise ValueError("a feed connection needs its source (a URL, a folder or sftp://...)")
+    max_mb = float(settings.get("max_file_mb", 2048))
+    if max_mb <= 0:
+        raise ValueError("max_file_mb must be above 0")
+    max_bytes = int(max_mb * 1024**2)
     if where.startswith(("http://", "https://")):
         auth = str(settings.get("auth") or "none")
         if auth not in AUTH_KINDS:
@@ -82,9 +86,10 @@ def _source(env: ConnectorEnv) -> Source:
             retry=env.retry,
             auth=auth,
             auth_header=header,
+            max_bytes=max_bytes,
         )
     if where.startswith("sftp://"):
-        return SftpSource(parse_sftp_url(where), env.vault)
+        return SftpSource(parse_sftp_url(where), env.vault, max_bytes=max_bytes)
     if "://" in where:
         raise ValueError(f"unsupported source {where!r}: use http(s)://, sftp:// or a folder")
     files = str(settings.get("files") or "newest")

@@ -23,7 +23,7 @@ from typing import Protocol
 
 import asyncssh
 
-from stockbridge.connectors.errors import PartnerError
+from stockbridge.connectors.errors import PartnerError, TransientPartnerError
 from stockbridge.connectors.feed.sftp import SftpEndpoint
 from stockbridge.connectors.registry import CredentialVault
 from stockbridge.domain.model import WebOrder
@@ -141,13 +141,25 @@ class FolderDestination:
         return self.label
 
     def write(self, files: Sequence[tuple[str, bytes]]) -> None:
+        """Raises ``TransientPartnerError`` when the disk refuses (full, gone): which files
+        were written is then unknown, and the hub looks before writing again."""
         self.check()
-        for name, data in files:
-            write_atomically(self.folder, name, [data])
+        try:
+            for name, data in files:
+                write_atomically(self.folder, name, [data])
+        except OSError as exc:
+            raise TransientPartnerError(
+                f"writing order files to {self.folder}: {exc}", partner=PARTNER
+            ) from exc
 
     def existing(self, names: Sequence[str]) -> set[str]:
         self.check()
-        return {name for name in names if (self.folder / name).is_file()}
+        try:
+            return {name for name in names if (self.folder / name).is_file()}
+        except OSError as exc:
+            raise TransientPartnerError(
+                f"looking for order files in {self.folder}: {exc}", partner=PARTNER
+            ) from exc
 
 
 @dataclass

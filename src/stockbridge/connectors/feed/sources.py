@@ -38,6 +38,9 @@ __all__ = ["Fetched", "FolderSource", "HttpSource", "SftpSource", "Source"]
 log = logging.getLogger("stockbridge.partner")
 PARTNER = "feed"
 CHUNK = 1 << 16
+#: The largest feed file downloaded (setting ``max_file_mb``): a runaway feed must not
+#: fill the disk.
+DEFAULT_MAX_BYTES = 2 * 1024**3
 
 
 def _nothing() -> None:
@@ -103,6 +106,7 @@ class HttpSource:
     retry: RetryPolicy
     auth: str = "none"
     auth_header: str | None = None
+    max_bytes: int = DEFAULT_MAX_BYTES
     label: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -169,8 +173,16 @@ class HttpSource:
                     shutil.rmtree(directory, ignore_errors=True)
                     return None
                 self._raise_for(response)
+                size = 0
                 with target.open("wb") as out:
                     for chunk in response.iter_bytes(CHUNK):
+                        size += len(chunk)
+                        if size > self.max_bytes:
+                            raise PartnerError(
+                                f"GET {self.label}: the file is larger than "
+                                f"{self.max_bytes // 1024**2} MB (max_file_mb); not read",
+                                partner=PARTNER,
+                            )
                         out.write(chunk)
                 etag = response.headers.get("etag")
                 modified = response.headers.get("last-modified")
@@ -318,6 +330,7 @@ class SftpSource:
 
     endpoint: SftpEndpoint
     vault: CredentialVault
+    max_bytes: int = DEFAULT_MAX_BYTES
     label: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -336,6 +349,12 @@ class SftpSource:
             signature = f"{attrs.size}:{attrs.mtime}"
             if signature == seen:
                 return None
+            if attrs.size is not None and attrs.size > self.max_bytes:
+                raise PartnerError(
+                    f"{self.label}: the file is larger than {self.max_bytes // 1024**2} MB "
+                    "(max_file_mb); not read",
+                    partner=PARTNER,
+                )
             await sftp.get(self.endpoint.path, str(target))
             return signature, attrs.mtime
 
