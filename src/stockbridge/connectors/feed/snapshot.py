@@ -106,10 +106,6 @@ class StagedSnapshot:
         while batch := cursor.fetchmany(BATCH):
             yield from batch
 
-    @property
-    def valid_rows(self) -> int:
-        return int(self._db.execute("SELECT count(*) FROM rows WHERE conflict = 0").fetchone()[0])
-
     def stage_changes(self, items: Iterable[BackOfficeItem]) -> int:
         """Keep ``items`` (the diff against the hub) on disk; returns how many."""
         before = self._count_changes()
