@@ -34,10 +34,15 @@ STOCK_STEPS = (Step.INVENTORY_IN, Step.INVENTORY_OUT)
 
 @dataclass
 class FeedServer:
-    """Serves ``files`` (path -> bytes) with an ETag; counts requests and full bodies."""
+    """Serves ``files`` (path -> bytes) with an ETag (or, with ``etags`` off, only a
+    Last-Modified date); counts requests and full bodies. ``required`` headers must be
+    sent exactly (auth), else 401."""
 
     files: dict[str, bytes] = field(default_factory=dict)
     bearer: str | None = None
+    required: dict[str, str] = field(default_factory=dict)
+    etags: bool = True
+    modified: dict[str, str] = field(default_factory=dict)
     requests: int = 0
     downloads: int = 0
     not_modified: int = 0
@@ -47,20 +52,28 @@ class FeedServer:
     def app(self) -> Starlette:
         async def serve(request: Request) -> Response:
             self.requests += 1
-            if self.bearer is not None and request.headers.get("authorization") != (
-                f"Bearer {self.bearer}"
-            ):
+            required = dict(self.required)
+            if self.bearer is not None:
+                required["authorization"] = f"Bearer {self.bearer}"
+            if any(request.headers.get(k) != v for k, v in required.items()):
                 self.refused += 1
                 return Response(status_code=401)
-            body = self.files.get(request.path_params["name"])
+            name = request.path_params["name"]
+            body = self.files.get(name)
             if body is None:
                 return Response(status_code=404)
-            etag = f'"{hashlib.sha256(body).hexdigest()[:16]}"'
-            if request.headers.get("if-none-match") == etag:
+            if self.etags:
+                etag = f'"{hashlib.sha256(body).hexdigest()[:16]}"'
+                headers = {"ETag": etag}
+                unchanged = request.headers.get("if-none-match") == etag
+            else:
+                headers = {"Last-Modified": self.modified[name]}
+                unchanged = request.headers.get("if-modified-since") == self.modified[name]
+            if unchanged:
                 self.not_modified += 1
-                return Response(status_code=304, headers={"ETag": etag})
+                return Response(status_code=304, headers=headers)
             self.downloads += 1
-            return Response(body, headers={"ETag": etag, "Content-Type": "text/csv"})
+            return Response(body, headers={**headers, "Content-Type": "text/csv"})
 
         return Starlette(routes=[Route("/feeds/{name}", serve)])
 

@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import asyncssh
+import pytest
 from typer.testing import CliRunner
 
 from stockbridge import services
@@ -47,6 +48,8 @@ def test_csv_url_reaches_the_web_store_and_an_unchanged_feed_costs_one_304(
     assert bc_store.stock() == {"A": 5, "B": 12, "C": 7}  # C absent from the feed: kept
     downloads = feed_server.downloads
     pushed = items_pushed(bc_store)
+    hub.engine.dispose()
+    hub = make_hub(tmp_path)  # a new process: the ETag is in the database
 
     again = sync_stock(hub)
 
@@ -302,3 +305,43 @@ def test_a_download_above_the_size_limit_is_not_read(
     assert report.status is RunStatus.FAILED
     assert "larger than 1 MB" in str(report.steps["inventory-in"]["message"])
     assert bc_store.stock() == {"A": 4}
+
+
+@pytest.mark.parametrize(
+    ("secrets", "settings", "required"),
+    [
+        pytest.param(
+            {"username": "erp", "password": "pw"},
+            {"auth": "basic"},
+            {"authorization": "Basic ZXJwOnB3"},
+            id="basic",
+        ),
+        pytest.param(
+            {"header_value": "k-1"},
+            {"auth": "header", "auth_header": "X-Api-Key"},
+            {"x-api-key": "k-1"},
+            id="custom-header",
+        ),
+    ],
+)
+def test_basic_auth_or_a_custom_header_and_last_modified_without_an_etag(
+    tmp_path: Path,
+    bc_store: SandboxStore,
+    feed_server: FeedServer,
+    secrets: dict[str, str],
+    settings: dict[str, str],
+    required: dict[str, str],
+) -> None:
+    seed_web(bc_store, {"A": 0})
+    feed_server.required = required
+    feed_server.etags = False
+    feed_server.files["stock.csv"] = b"sku,quantity\nA,5\n"
+    feed_server.modified["stock.csv"] = "Mon, 23 Nov 2026 08:00:00 GMT"
+    hub = make_hub(tmp_path)
+    connect(hub, bc_store, source=feed_server.url("stock.csv"), secrets=secrets, **settings)
+
+    assert sync_stock(hub).status is RunStatus.SUCCEEDED
+    assert sync_stock(hub).status is RunStatus.SUCCEEDED
+
+    assert bc_store.stock() == {"A": 5}
+    assert (feed_server.downloads, feed_server.not_modified, feed_server.refused) == (2, 1, 0)
