@@ -9,7 +9,7 @@ import hashlib
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,9 +103,9 @@ class SftpServer:
         self.port = 0
         self.logins = 0
         self.renames = 0
-        #: A process to kill -9 right after the next rename (the hub, between writing an
-        #: order file and recording it), before the client hears the rename succeeded.
-        self.kill_after_rename: int | None = None
+        self._kill_armed = False
+        self._kill_pid: int | None = None
+        self._kill_known = threading.Event()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncssh.SSHAcceptor | None = None
@@ -136,9 +136,10 @@ class SftpServer:
             def posix_rename(self, oldpath: bytes, newpath: bytes) -> None:
                 os.replace(self.map_path(oldpath).decode(), self.map_path(newpath).decode())
                 server.renames += 1
-                if server.kill_after_rename is not None:
-                    os.kill(server.kill_after_rename, signal.SIGKILL)
-                    server.kill_after_rename = None
+                if server._kill_armed:
+                    server._kill_armed = False
+                    assert server._kill_known.wait(30) and server._kill_pid is not None
+                    os.kill(server._kill_pid, signal.SIGKILL)
 
         authorized = asyncssh.import_authorized_keys(self.client_key.export_public_key().decode())
         return await asyncssh.listen(
@@ -150,6 +151,18 @@ class SftpServer:
             sftp_factory=lambda chan: Files(chan, chroot=str(self.root).encode()),
             allow_scp=False,
         )
+
+    def arm_kill(self) -> Callable[[int], None]:
+        """Kill -9 a process right after the next rename (the hub, between writing an order
+        file and recording it), before the client hears the rename succeeded. Returns
+        the function that names the process (the rename waits until it is named)."""
+        self._kill_armed = True
+
+        def target(pid: int) -> None:
+            self._kill_pid = pid
+            self._kill_known.set()
+
+        return target
 
     def url(self, path: str) -> str:
         return f"sftp://{self.user}@127.0.0.1:{self.port}{path}"

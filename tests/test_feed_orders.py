@@ -181,8 +181,9 @@ def test_kill_9_between_writing_and_recording_then_restart_writes_each_order_onc
     placed = [bc_store.order([("A", 1)]) for _ in range(3)]
     numbers = sorted(str(o["id"]) for o in placed)
 
+    kill = sftp_server.arm_kill()
     process = sb(tmp_path / "home", database_url, "sync", "all", "--store", "shop")
-    sftp_server.kill_after_rename = process.pid
+    kill(process.pid)
     process.wait(timeout=60)
 
     assert process.returncode == -9, process.stderr.read() if process.stderr else ""
