@@ -159,10 +159,17 @@ def test_bad_sources_are_refused_and_nothing_is_saved(
 
 def test_a_url_that_answers_404_is_refused(hub: Hub, feed_server: FeedServer) -> None:
     code, output = cli(
-        hub, "connect", "feed", "--store", "shop", "--source", feed_server.url("none.csv")
+        hub,
+        "connect",
+        "feed",
+        "--store",
+        "shop",
+        "--source",
+        feed_server.url("none.csv") + "?key=SECRET",
     )
 
     assert code == 1 and "404" in output
+    assert "SECRET" not in output  # a key in the query string never reaches a message
     assert back_office(hub) is None
 
 

@@ -110,7 +110,10 @@ class HttpSource:
     label: str = field(init=False)
 
     def __post_init__(self) -> None:
-        self.label = httpx.URL(self.url).copy_with(query=None).__str__()
+        # What messages and logs show: no credentials, no query string (it may hold a key).
+        url = httpx.URL(self.url)
+        port = f":{url.port}" if url.port else ""
+        self.label = f"{url.scheme}://{url.host}{port}{url.path}"
 
     def _headers(self, conditional: bool) -> dict[str, str]:
         secrets = self.vault.load()
