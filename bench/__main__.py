@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import sys
 
-from bench import bigcommerce_push, inventory_out, latency, qbo_orders, webhook_ingest
+from bench import (
+    bigcommerce_push,
+    feed_ingest,
+    inventory_out,
+    latency,
+    qbo_orders,
+    webhook_ingest,
+)
 
 BENCHES = {
     "inventory_out": inventory_out.main,
@@ -12,6 +19,7 @@ BENCHES = {
     "qbo_orders": qbo_orders.main,
     "webhook_ingest": webhook_ingest.main,
     "latency": latency.main,
+    "feed_ingest": feed_ingest.main,
 }
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from stockbridge.alerts import Alerter, default_notifiers
 from stockbridge.config import Settings
-from stockbridge.connectors import qbo
+from stockbridge.connectors import feed, qbo
 from stockbridge.connectors.base import BackOffice, WebStore
 from stockbridge.connectors.ratelimit import LimiterRegistry
 from stockbridge.connectors.registry import ConnectorEnv, ConnectorRegistry
@@ -42,6 +42,7 @@ def default_registry() -> ConnectorRegistry:
     registry = ConnectorRegistry()
     registry.register("bigcommerce", bigcommerce.create)
     registry.register(qbo.KIND, qbo.make_back_office)
+    registry.register(feed.KIND, feed.make_back_office)
     return registry
 
 

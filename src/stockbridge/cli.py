@@ -22,6 +22,7 @@ from rich.table import Table
 
 from stockbridge import services
 from stockbridge.bootstrap import Hub, NotInitialised, bootstrap
+from stockbridge.connectors.feed import cli as feed_cli
 from stockbridge.connectors.qbo import cli as qbo_cli
 from stockbridge.credentials import CredentialsUnreadable
 from stockbridge.domain.model import SYNC_ALL, InventorySource, RunStatus, Step, Trigger
@@ -44,7 +45,10 @@ class PartnerCommands:
 
 
 #: Each partner package's ``register(commands)``; see ``connectors/*/cli.py``.
-PARTNER_COMMANDS: list[Callable[[PartnerCommands], None]] = [qbo_cli.register]
+PARTNER_COMMANDS: list[Callable[[PartnerCommands], None]] = [
+    qbo_cli.register,
+    feed_cli.register,
+]
 
 
 class StepChoice(StrEnum):
@@ -510,7 +514,8 @@ def build_app(make_hub: Callable[[], Hub]) -> typer.Typer:
             str,
             typer.Option(
                 "--step",
-                help="all (Sync All), orders-in, orders-out, inventory-in or inventory-out.",
+                help="all (Sync All), stock (inventory-in then -out), orders-in, orders-out, "
+                "inventory-in or inventory-out.",
             ),
         ] = "all",
         off: Annotated[bool, typer.Option("--off", help="Turn this schedule off.")] = False,

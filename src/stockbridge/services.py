@@ -314,7 +314,10 @@ def connect_partner(
             kept = hub.cipher.decrypt(existing.credentials)
     vault = MemoryVault({**{k: v for k, v in kept.items() if k == "webhook_secret"}, **secrets})
     env = ConnectorEnv(settings=settings, vault=vault, limiters=hub.limiters, retry=hub.retry)
-    connector = hub.registry.create(kind, env)
+    try:
+        connector = hub.registry.create(kind, env)
+    except ValueError as exc:  # the connector refused its settings
+        raise InvalidSetting(str(exc)) from None
     expected = WebStore if role == "web" else BackOffice
     if not isinstance(connector, expected):
         raise InvalidSetting(f"{kind} is not a {role.replace('_', ' ')} connector")
@@ -421,7 +424,7 @@ def create_token(hub: Hub, store_name: str | None, *, operator: bool) -> str:
 
 def set_schedule(
     hub: Hub,
-    store_name: str,
+    store_name: str | None,
     *,
     daily_at: str | None = None,
     every_minutes: int | None = None,
@@ -484,7 +487,7 @@ def set_schedule(
 
 
 def show_schedule(
-    hub: Hub, store_name: str, *, count: int = 5, now: datetime | None = None
+    hub: Hub, store_name: str | None, *, count: int = 5, now: datetime | None = None
 ) -> dict[str, Any]:
     """The store's schedules (the default one if it never set any) and, for each one that
     is on, its next ``count`` run times in the store's time zone. Changes nothing."""

@@ -11,13 +11,14 @@ Error contract (see ``connectors.errors``): a whole call that fails raises a
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from stockbridge.domain.model import (
     BackOfficeItem,
     BatchResult,
+    ItemError,
     Page,
     PostOutcome,
     PostRequest,
@@ -25,8 +26,9 @@ from stockbridge.domain.model import (
     WebOrder,
     WebVariant,
 )
+from stockbridge.domain.snapshot import FeedRowLike
 
-__all__ = ["BackOffice", "WebStore"]
+__all__ = ["BackOffice", "Snapshot", "SnapshotBackOffice", "WebStore"]
 
 
 @runtime_checkable
@@ -128,4 +130,59 @@ class BackOffice(Protocol):
         Returns web order id -> document reference for those that already exist; orders
         absent from the answer were not posted. Read-only.
         """
+        ...
+
+
+class Snapshot(Protocol):
+    """One whole-stock report (a feed file), validated whole before anything is applied.
+
+    ``rejection`` is None when it may be applied; otherwise why not (nothing of it may
+    be applied). ``errors`` are its bad rows (kept out of ``rows()``), ``bad_rows`` their
+    count. ``zero_missing``: SKUs it does not mention go to zero (else they are left
+    alone). ``produced_at``: when the report was made, where known.
+    """
+
+    name: str
+    rejection: str | None
+    errors: list[ItemError]
+    bad_rows: int
+    zero_missing: bool
+    produced_at: datetime | None
+
+    def rows(self) -> Iterator[FeedRowLike]:
+        """Valid rows (``FeedRow``'s fields, as tuples) sorted by (SKU, location) in
+        code-point order; memory flat."""
+        ...
+
+    def stage_changes(self, items: Iterable[BackOfficeItem]) -> int:
+        """Keep the changes the hub computed (on disk); returns how many."""
+        ...
+
+    def changed_pages(self, size: int) -> Iterator[Page[BackOfficeItem]]:
+        """The staged changes, ``size`` at a time, in the order staged."""
+        ...
+
+    def accepted(self) -> None:
+        """Called once every change was committed: the source remembers the report (so an
+        unchanged one is not read again) or moves its file to processed/."""
+        ...
+
+    def rejected(self) -> None:
+        """Called for a rejected report (a folder moves the file to rejected/)."""
+        ...
+
+
+@runtime_checkable
+class SnapshotBackOffice(BackOffice, Protocol):
+    """A back office that reports whole snapshots of stock (an ERP or POS feed) instead of
+    changes. The hub diffs each snapshot against what it holds and applies only changes
+    (``sync.inventory_in``). ``accepts_orders`` is False when it takes no web orders.
+    """
+
+    accepts_orders: bool
+
+    def snapshots(self) -> Iterator[Snapshot]:
+        """Each new report since the last accepted one, oldest first; nothing when the
+        source is unchanged (one cheap request). A snapshot is closed when the
+        iteration moves past it."""
         ...

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import String, and_, bindparam, cast, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -18,12 +18,14 @@ from stockbridge.db.models import Order, OrderLineRow, PartnerLink, StockLevel, 
 from stockbridge.db.upsert import upsert
 from stockbridge.domain.inventory import StockRow
 from stockbridge.domain.model import (
+    DEFAULT_LOCATION,
     BackOfficeItem,
     InventorySource,
     OrderLine,
     WebOrderStatus,
     WebVariant,
 )
+from stockbridge.domain.snapshot import HubRowLike
 
 __all__ = ["CatalogRepository", "iter_stock_rows"]
 
@@ -72,6 +74,50 @@ class CatalogRepository:
                 )
             )
         return found
+
+    def iter_back_office_state(self, store_id: int) -> Iterator[HubRowLike]:
+        """What the hub holds per (SKU, location) as ``HubRow`` tuples, sorted in
+        code-point order (PostgreSQL sorts with the "C" collation, SQLite compares bytes:
+        both equal Python's order), streamed in chunks. A variant without stock rows
+        comes at the default location (it is then its SKU's only row). Prices come as
+        text: the diff compares them as numbers only when the texts differ.
+        """
+        sku: Any = Variant.sku
+        location: Any = StockLevel.location
+        if self.session.get_bind().dialect.name == "postgresql":
+            sku, location = sku.collate("C"), location.collate("C")
+        statement = (
+            select(
+                Variant.sku,
+                func.coalesce(StockLevel.location, DEFAULT_LOCATION),
+                StockLevel.back_office_qty,
+                cast(Variant.price, String),
+                Variant.name,
+                Variant.hub_managed,
+            )
+            .outerjoin(StockLevel, StockLevel.variant_id == Variant.id)
+            .where(Variant.store_id == store_id)
+            .order_by(sku, location)
+        )
+        # A million rows: read with the driver's own cursor (server-side on PostgreSQL),
+        # skipping SQLAlchemy's per-row work, which costs more than the query itself.
+        # Only an int and a constant are inlined into the SQL.
+        connection = self.session.connection()
+        sql = str(
+            statement.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True})
+        )
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        if connection.dialect.name == "postgresql":
+            cursor = driver.cursor(name=f"back_office_state_{store_id}")
+        else:
+            cursor = driver.cursor()
+        try:
+            cursor.execute(sql)
+            while rows := cursor.fetchmany(5000):
+                yield from rows
+        finally:
+            cursor.close()
 
     def count_stock_rows(self, store_id: int) -> int:
         return int(

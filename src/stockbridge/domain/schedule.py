@@ -33,6 +33,7 @@ __all__ = [
     "ALL_STEPS",
     "DEFAULT_DAILY_AT",
     "MAX_EVERY_MINUTES",
+    "STOCK_STEPS",
     "InvalidSchedule",
     "ScheduleSpec",
     "due_slot",
@@ -44,6 +45,8 @@ __all__ = [
 
 #: ``step`` value meaning Sync All.
 ALL_STEPS = "all"
+#: Stock only: inventory-in then inventory-out (a feed pulled and its changes pushed).
+STOCK_STEPS = "stock"
 #: A store without a schedule of its own syncs everything daily at this local time.
 DEFAULT_DAILY_AT = "01:00"
 #: Longer intervals are a daily schedule's job.
@@ -75,10 +78,10 @@ def parse_every_minutes(minutes: int) -> int:
 
 
 def parse_step(text: str) -> str:
-    """``"all"`` or one step's name, as stored in ``schedules.step``."""
-    if text == ALL_STEPS or text in {s.value for s in Step}:
+    """``"all"``, ``"stock"`` or one step's name, as stored in ``schedules.step``."""
+    if text in (ALL_STEPS, STOCK_STEPS) or text in {s.value for s in Step}:
         return text
-    names = ", ".join([ALL_STEPS, *(s.value for s in Step)])
+    names = ", ".join([ALL_STEPS, STOCK_STEPS, *(s.value for s in Step)])
     raise InvalidSchedule(f"unknown step {text!r} (choose one of {names})")
 
 
@@ -125,7 +128,11 @@ class ScheduleSpec:
 
     @property
     def steps(self) -> tuple[Step, ...]:
-        return SYNC_ALL if self.step == ALL_STEPS else (Step(self.step),)
+        if self.step == ALL_STEPS:
+            return SYNC_ALL
+        if self.step == STOCK_STEPS:
+            return (Step.INVENTORY_IN, Step.INVENTORY_OUT)
+        return (Step(self.step),)
 
 
 # daily slots -----------------------------------------------------------------

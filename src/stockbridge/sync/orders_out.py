@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from stockbridge.connectors.base import BackOffice
+from stockbridge.connectors.base import BackOffice, SnapshotBackOffice
 from stockbridge.connectors.errors import PartnerError, TransientPartnerError
 from stockbridge.db.orders import PendingOrder
 from stockbridge.domain.model import ItemError, PostOutcome, PostRequest
@@ -35,6 +35,8 @@ def orders_out(ctx: StepContext) -> StepOutcome:
     connection_id = ctx.partners.back_office_connection_id
     if back_office is None or connection_id is None:
         return StepOutcome("skipped", message="no back office connected")
+    if isinstance(back_office, SnapshotBackOffice) and not back_office.accepts_orders:
+        return StepOutcome("skipped", message="the back office takes no orders")
     store_id = ctx.store.id
     posted = failed = 0
     after = 0

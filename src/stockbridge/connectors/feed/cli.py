@@ -1,0 +1,175 @@
+"""``stockbridge connect feed``: a store's back office (or its ERP) as a file feed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from stockbridge import services
+from stockbridge.connectors.feed import KIND
+from stockbridge.domain.schedule import STOCK_STEPS
+
+if TYPE_CHECKING:
+    from stockbridge.cli import PartnerCommands
+
+__all__ = ["register"]
+
+
+def register(commands: PartnerCommands) -> None:
+    @commands.connect.command("feed")
+    def connect_feed(
+        source: Annotated[
+            str,
+            typer.Option(
+                "--source", help="https://... URL, a folder, or sftp://user@host[:port]/path."
+            ),
+        ],
+        store: Annotated[
+            str | None, typer.Option("--store", help="Store name; optional when only one exists.")
+        ] = None,
+        file_format: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
+        sku_field: Annotated[str, typer.Option("--sku-field", help="SKU column.")] = "sku",
+        quantity_field: Annotated[
+            str, typer.Option("--quantity-field", help="Quantity column.")
+        ] = "quantity",
+        location_field: Annotated[
+            str, typer.Option("--location-field", help="Location column ('' for none).")
+        ] = "location",
+        price_field: Annotated[
+            str, typer.Option("--price-field", help="Price column ('' for none).")
+        ] = "price",
+        name_field: Annotated[
+            str, typer.Option("--name-field", help="Name column ('' for none).")
+        ] = "name",
+        delimiter: Annotated[str, typer.Option("--delimiter", help="CSV delimiter.")] = ",",
+        no_header: Annotated[
+            bool,
+            typer.Option("--no-header", help="CSV without a header row: fields are positions."),
+        ] = False,
+        encoding: Annotated[
+            str, typer.Option("--encoding", help="auto, utf-8 or latin-1.")
+        ] = "auto",
+        json_path: Annotated[
+            str, typer.Option("--json-path", help="Dotted path to the records' array.")
+        ] = "",
+        missing: Annotated[
+            str, typer.Option("--missing", help="SKUs absent from a feed: keep or zero.")
+        ] = "keep",
+        max_bad_share: Annotated[
+            float,
+            typer.Option(
+                "--max-bad-share", min=0.0, max=0.99, help="Reject a file above this share."
+            ),
+        ] = 0.05,
+        files: Annotated[
+            str, typer.Option("--files", help="Folder: newest (default) or all.")
+        ] = "newest",
+        pattern: Annotated[str, typer.Option("--pattern", help="Folder: file name pattern.")] = "*",
+        settle_seconds: Annotated[
+            float,
+            typer.Option("--settle-seconds", min=0.0, help="Folder: skip files this fresh."),
+        ] = 5.0,
+        every: Annotated[
+            int | None,
+            typer.Option(
+                "--every", min=1, max=1440, help="Pull (and push changes) every N minutes."
+            ),
+        ] = None,
+        orders_to: Annotated[
+            str | None,
+            typer.Option("--orders-to", help="Write web orders as files: a folder or sftp://."),
+        ] = None,
+        orders_format: Annotated[
+            str, typer.Option("--orders-format", help="Order files: json or csv.")
+        ] = "json",
+        token: Annotated[
+            str | None,
+            typer.Option("--token", envvar="STOCKBRIDGE_FEED_TOKEN", help="Bearer token."),
+        ] = None,
+        username: Annotated[
+            str | None, typer.Option("--username", help="Basic auth user (URL feeds).")
+        ] = None,
+        password: Annotated[
+            str | None,
+            typer.Option(
+                "--password",
+                envvar="STOCKBRIDGE_FEED_PASSWORD",
+                help="Basic auth or SFTP password.",
+            ),
+        ] = None,
+        header: Annotated[
+            str | None,
+            typer.Option(
+                "--header",
+                envvar="STOCKBRIDGE_FEED_HEADER",
+                help="A custom auth header, 'Name: value'.",
+            ),
+        ] = None,
+        sftp_key: Annotated[
+            Path | None,
+            typer.Option("--sftp-key", help="SFTP private key file (OpenSSH format)."),
+        ] = None,
+        sftp_host_key: Annotated[
+            str | None,
+            typer.Option(
+                "--sftp-host-key", help="The server's public host key (else the first one seen)."
+            ),
+        ] = None,
+    ) -> None:
+        """Connect a store's back office to a stock feed (checks it can be reached)."""
+        settings: dict[str, Any] = {
+            "source": source,
+            "format": file_format,
+            "sku_field": sku_field,
+            "quantity_field": quantity_field,
+            "location_field": location_field,
+            "price_field": price_field,
+            "name_field": name_field,
+            "delimiter": delimiter,
+            "header": not no_header,
+            "encoding": encoding,
+            "json_path": json_path,
+            "missing": missing,
+            "max_bad_share": max_bad_share,
+            "files": files,
+            "pattern": pattern,
+            "settle_seconds": settle_seconds,
+            "orders_format": orders_format,
+        }
+        if orders_to:
+            settings["orders_to"] = orders_to
+        secrets: dict[str, str] = {}
+        if token is not None:
+            settings["auth"] = "bearer"
+            secrets["token"] = token
+        elif header is not None:
+            name, sep, value = header.partition(":")
+            if not sep or not name.strip():
+                raise typer.BadParameter("'Name: value'", param_hint="--header")
+            settings["auth"], settings["auth_header"] = "header", name.strip()
+            secrets["header_value"] = value.strip()
+        elif username is not None and source.startswith(("http://", "https://")):
+            settings["auth"] = "basic"
+            secrets["username"] = username
+        if password is not None:
+            secrets["password"] = password
+        if sftp_key is not None:
+            try:
+                secrets["sftp_key"] = sftp_key.read_text()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise typer.BadParameter(
+                    f"cannot read it: {exc}", param_hint="--sftp-key"
+                ) from None
+        if sftp_host_key:
+            secrets["sftp_host_key"] = sftp_host_key.strip()
+        with commands.errors():
+            hub = commands.hub()
+            reached = services.connect_partner(
+                hub, store, role="back_office", kind=KIND, settings=settings, secrets=secrets
+            )
+            typer.echo(f"connected to {reached}")
+            if every is not None:
+                services.set_schedule(hub, store, every_minutes=every, step=STOCK_STEPS)
+                typer.echo(f"pulling the feed every {every} minute(s)")

@@ -1,0 +1,387 @@
+"""Where feed files come from: an HTTP(S) URL, a local folder, or an SFTP server.
+
+``fetch()`` yields each file to read as a ``Fetched``: a local path (downloads are
+spooled to a temporary file, never held in memory) plus what to do once the file was
+applied (remember its ETag / Last-Modified / size and time so an unchanged feed costs
+one cheap request) or rejected (a folder moves it to ``rejected/``). An unchanged source
+yields nothing. That state lives in the connection's vault, so it survives restarts,
+and it is only written once the file was applied completely.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import Protocol
+
+import asyncssh
+import httpx
+
+from stockbridge.connectors.errors import PartnerAuthError, PartnerError, TransientPartnerError
+from stockbridge.connectors.feed.sftp import SftpEndpoint
+from stockbridge.connectors.registry import CredentialVault
+from stockbridge.retry import RetryPolicy
+
+__all__ = ["Fetched", "FolderSource", "HttpSource", "SftpSource", "Source"]
+
+log = logging.getLogger("stockbridge.partner")
+PARTNER = "feed"
+CHUNK = 1 << 16
+#: The largest feed file downloaded (setting ``max_file_mb``): a runaway feed must not
+#: fill the disk.
+DEFAULT_MAX_BYTES = 2 * 1024**3
+
+
+def _nothing() -> None:
+    return None
+
+
+@dataclass
+class Fetched:
+    """One file to read. ``cleanup`` removes a temporary download (safe twice)."""
+
+    path: Path
+    name: str
+    produced_at: datetime | None = None
+    on_accepted: Callable[[], None] = _nothing
+    on_rejected: Callable[[], None] = _nothing
+    cleanup: Callable[[], None] = _nothing
+
+
+class Source(Protocol):
+    """A feed's origin. ``fetch`` yields the files to read now, oldest first."""
+
+    label: str
+
+    def check(self) -> str: ...
+
+    def fetch(self) -> Iterator[Fetched]: ...
+
+    def close(self) -> None: ...
+
+
+def _spool_dir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="stockbridge-download-"))
+
+
+def _mtime(path: Path) -> datetime:
+    return datetime.fromtimestamp(path.stat().st_mtime, UTC)
+
+
+def _http_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# HTTP ------------------------------------------------------------------------------
+
+
+@dataclass
+class HttpSource:
+    """GET a URL with optional auth; conditional on the last applied ETag/Last-Modified.
+
+    Settings: ``auth`` none | bearer (secret ``token``) | basic (``username``,
+    ``password``) | header (setting ``auth_header`` names it, secret ``header_value``).
+    """
+
+    url: str
+    client: httpx.Client
+    vault: CredentialVault
+    retry: RetryPolicy
+    auth: str = "none"
+    auth_header: str | None = None
+    max_bytes: int = DEFAULT_MAX_BYTES
+    label: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        # What messages and logs show: no credentials, no query string (it may hold a key).
+        url = httpx.URL(self.url)
+        port = f":{url.port}" if url.port else ""
+        self.label = f"{url.scheme}://{url.host}{port}{url.path}"
+
+    def _headers(self, conditional: bool) -> dict[str, str]:
+        secrets = self.vault.load()
+        headers: dict[str, str] = {}
+        if self.auth == "bearer":
+            headers["Authorization"] = f"Bearer {secrets.get('token', '')}"
+        elif self.auth == "basic":
+            pair = f"{secrets.get('username', '')}:{secrets.get('password', '')}".encode()
+            headers["Authorization"] = f"Basic {base64.b64encode(pair).decode()}"
+        elif self.auth == "header" and self.auth_header:
+            headers[self.auth_header] = secrets.get("header_value", "")
+        if conditional:
+            if secrets.get("feed_etag"):
+                headers["If-None-Match"] = secrets["feed_etag"]
+            if secrets.get("feed_last_modified"):
+                headers["If-Modified-Since"] = secrets["feed_last_modified"]
+        return headers
+
+    def check(self) -> str:
+        try:
+            with self._open(conditional=False) as response:
+                self._raise_for(response)
+        except httpx.TransportError as exc:
+            raise TransientPartnerError(
+                f"GET {self.label}: {type(exc).__name__}: {exc}", partner=PARTNER
+            ) from exc
+        return self.label
+
+    def fetch(self) -> Iterator[Fetched]:
+        failures = 0
+        while True:
+            directory = _spool_dir()
+            try:
+                fetched = self._download(directory)
+            except TransientPartnerError:
+                shutil.rmtree(directory, ignore_errors=True)
+                failures += 1
+                if failures >= self.retry.attempts:
+                    raise
+                self.retry.sleep(self.retry.delay(failures))
+                continue
+            except BaseException:
+                shutil.rmtree(directory, ignore_errors=True)
+                raise
+            if fetched is not None:
+                yield fetched
+            return
+
+    def _open(self, *, conditional: bool) -> AbstractContextManager[httpx.Response]:
+        return self.client.stream("GET", self.url, headers=self._headers(conditional))
+
+    def _download(self, directory: Path) -> Fetched | None:
+        target = directory / "feed"
+        started = time.perf_counter()
+        status: object = "error"
+        try:
+            with self._open(conditional=True) as response:
+                status = response.status_code
+                if response.status_code == 304:
+                    shutil.rmtree(directory, ignore_errors=True)
+                    return None
+                self._raise_for(response)
+                size = 0
+                with target.open("wb") as out:
+                    for chunk in response.iter_bytes(CHUNK):
+                        size += len(chunk)
+                        if size > self.max_bytes:
+                            raise PartnerError(
+                                f"GET {self.label}: the file is larger than "
+                                f"{self.max_bytes // 1024**2} MB (max_file_mb); not read",
+                                partner=PARTNER,
+                            )
+                        out.write(chunk)
+                etag = response.headers.get("etag")
+                modified = response.headers.get("last-modified")
+        except httpx.TransportError as exc:
+            raise TransientPartnerError(
+                f"GET {self.label}: {type(exc).__name__}: {exc}", partner=PARTNER
+            ) from exc
+        finally:
+            log.info(
+                "%s GET %s %s %.0fms",
+                PARTNER,
+                httpx.URL(self.url).path,
+                status,
+                (time.perf_counter() - started) * 1000,
+            )
+
+        def remember() -> None:
+            with self.vault.update() as secrets:
+                secrets.pop("feed_etag", None)
+                secrets.pop("feed_last_modified", None)
+                if etag:
+                    secrets["feed_etag"] = etag
+                if modified:
+                    secrets["feed_last_modified"] = modified
+
+        return Fetched(
+            target,
+            self.label,
+            produced_at=_http_date(modified),
+            on_accepted=remember,
+            cleanup=lambda: shutil.rmtree(directory, ignore_errors=True),
+        )
+
+    def _raise_for(self, response: httpx.Response) -> None:
+        status = response.status_code
+        if status in (401, 403):
+            raise PartnerAuthError(f"GET {self.label}: {status}", partner=PARTNER, code=str(status))
+        if status == 429 or status >= 500:
+            raise TransientPartnerError(
+                f"GET {self.label}: {status}", partner=PARTNER, code=str(status)
+            )
+        if status != 200:
+            raise PartnerError(f"GET {self.label}: {status}", partner=PARTNER, code=str(status))
+
+    def close(self) -> None:
+        self.client.close()
+
+
+# a local folder --------------------------------------------------------------------
+
+
+@dataclass
+class FolderSource:
+    """Files in a folder matching ``pattern``: the newest one (``files`` = newest) or
+    each one oldest first (``all``). A handled file moves to ``processed/`` (with older
+    ones the newest superseded) or ``rejected/``. Files changed in the last
+    ``settle_seconds`` are left for the next pull: a writer may still be at work.
+    """
+
+    folder: Path
+    pattern: str = "*"
+    files: str = "newest"
+    settle_seconds: float = 5.0
+    label: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.label = str(self.folder)
+
+    def check(self) -> str:
+        if not self.folder.is_dir():
+            raise PartnerError(f"{self.folder} is not a folder", partner=PARTNER)
+        if not os.access(self.folder, os.R_OK | os.W_OK | os.X_OK):
+            raise PartnerError(
+                f"{self.folder}: the hub needs to read and move files there", partner=PARTNER
+            )
+        return self.label
+
+    def _ready(self) -> list[Path]:
+        self.check()
+        now = time.time()
+        found: list[tuple[float, str, Path]] = []
+        for entry in os.scandir(self.folder):
+            if (
+                entry.name.startswith(".")
+                or not entry.is_file()
+                or not fnmatch(entry.name, self.pattern)
+            ):
+                continue
+            mtime = entry.stat().st_mtime
+            if now - mtime >= self.settle_seconds:
+                found.append((mtime, entry.name, Path(entry.path)))
+        return [path for _m, _n, path in sorted(found)]
+
+    def fetch(self) -> Iterator[Fetched]:
+        ready = self._ready()
+        if not ready:
+            return
+        if self.files == "newest":
+            newest, older = ready[-1], ready[:-1]
+
+            def done() -> None:
+                for path in [*older, newest]:
+                    _move(path, self.folder / "processed")
+
+            yield Fetched(
+                newest,
+                newest.name,
+                produced_at=_mtime(newest),
+                on_accepted=done,
+                on_rejected=lambda: _move(newest, self.folder / "rejected"),
+            )
+            return
+        for path in ready:
+            yield Fetched(
+                path,
+                path.name,
+                produced_at=_mtime(path),
+                on_accepted=lambda p=path: _move(p, self.folder / "processed"),  # type: ignore[misc]
+                on_rejected=lambda p=path: _move(p, self.folder / "rejected"),  # type: ignore[misc]
+            )
+
+    def close(self) -> None:
+        return None
+
+
+def _move(path: Path, folder: Path) -> None:
+    """Move into ``folder``, never over an earlier file of the same name."""
+    if not path.exists():
+        return
+    folder.mkdir(exist_ok=True)
+    target = folder / path.name
+    if target.exists():
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        target = folder / f"{path.stem}.{stamp}.{os.getpid()}{path.suffix}"
+    os.replace(path, target)
+
+
+# SFTP ---------------------------------------------------------------------------------
+
+
+@dataclass
+class SftpSource:
+    """One file on an SFTP server, downloaded when its size or time changed since the
+    last applied one."""
+
+    endpoint: SftpEndpoint
+    vault: CredentialVault
+    max_bytes: int = DEFAULT_MAX_BYTES
+    label: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.label = self.endpoint.label
+
+    def check(self) -> str:
+        return self.endpoint.check(self.vault)
+
+    def fetch(self) -> Iterator[Fetched]:
+        directory = _spool_dir()
+        target = directory / "feed"
+        seen = self.vault.load().get("feed_signature")
+
+        async def download(sftp: asyncssh.SFTPClient) -> tuple[str, int | None] | None:
+            attrs = await sftp.stat(self.endpoint.path)
+            signature = f"{attrs.size}:{attrs.mtime}"
+            if signature == seen:
+                return None
+            if attrs.size is not None and attrs.size > self.max_bytes:
+                raise PartnerError(
+                    f"{self.label}: the file is larger than {self.max_bytes // 1024**2} MB "
+                    "(max_file_mb); not read",
+                    partner=PARTNER,
+                )
+            await sftp.get(self.endpoint.path, str(target))
+            return signature, attrs.mtime
+
+        try:
+            found = self.endpoint.run(self.vault, download)
+        except BaseException:
+            shutil.rmtree(directory, ignore_errors=True)
+            raise
+        if found is None:
+            shutil.rmtree(directory, ignore_errors=True)
+            return
+        signature, mtime = found
+
+        def remember() -> None:
+            with self.vault.update() as secrets:
+                secrets["feed_signature"] = signature
+
+        yield Fetched(
+            target,
+            self.label,
+            produced_at=None if mtime is None else datetime.fromtimestamp(mtime, UTC),
+            on_accepted=remember,
+            cleanup=lambda: shutil.rmtree(directory, ignore_errors=True),
+        )
+
+    def close(self) -> None:
+        return None

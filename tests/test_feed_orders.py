@@ -1,0 +1,287 @@
+"""Web orders out as files: one file per order, exactly once, across a hub crash between
+writing a file and recording it (a real kill -9 of ``stockbridge sync``), and never a
+partial file under the final name."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from stockbridge import services
+from stockbridge.connectors.feed import make_back_office
+from stockbridge.connectors.feed.order_files import write_atomically
+from stockbridge.connectors.ratelimit import LimiterRegistry
+from stockbridge.connectors.registry import ConnectorEnv, MemoryVault
+from stockbridge.db.models import Order
+from stockbridge.domain.model import SYNC_ALL, RunStatus, Step
+from tests.bc_helpers import SandboxStore
+from tests.conftest import NO_WAIT, Harness
+from tests.fakes import FakeWebStore, HubCrash
+from tests.feed_support import (
+    SftpServer,
+    connect,
+    make_hub,
+    seed_web,
+    sftp_server_fixture,  # noqa: F401  (the sftp_server fixture)
+)
+
+EXE = str(Path(sys.executable).with_name("stockbridge"))
+
+
+def feed_env(**settings: Any) -> ConnectorEnv:
+    return ConnectorEnv(
+        settings={"settle_seconds": 0, **settings},
+        vault=MemoryVault({}),
+        limiters=LimiterRegistry(),
+        retry=NO_WAIT,
+    )
+
+
+def post_states(harness_hub: Any, store_id: int) -> dict[str, str]:
+    with harness_hub.uow() as uow:
+        rows = uow.session.execute(
+            select(Order.number, Order.post_state).where(Order.store_id == store_id)
+        ).all()
+    return {number: state for number, state in rows}
+
+
+@pytest.mark.parametrize("file_format", ["json", "csv"])
+def test_each_web_order_is_written_once_as_a_file_named_by_its_number(
+    sqlite_harness: Harness, tmp_path: Path, file_format: str
+) -> None:
+    stock, outbox = tmp_path / "stock", tmp_path / "outbox"
+    stock.mkdir()
+    outbox.mkdir()
+    (stock / "stock.csv").write_text("sku,quantity\nA,10\nB,10\n")
+    web = FakeWebStore()
+    web.add_variant("A", 10)
+    web.add_variant("B", 10)
+    back_office = make_back_office(
+        feed_env(source=str(stock), orders_to=str(outbox), orders_format=file_format)
+    )
+    store_id = sqlite_harness.add_store(web=web, back_office=back_office)
+    first = web.place_order([("A", 2), ("B", 1)])
+    second = web.place_order([("A", 1)])
+
+    report = services.sync(sqlite_harness.hub, None, SYNC_ALL)
+
+    assert report.status is RunStatus.SUCCEEDED, report
+    names = sorted(p.name for p in outbox.iterdir())
+    assert names == sorted(f"order-{o.number}.{file_format}" for o in (first, second))
+    content = (outbox / f"order-{first.number}.{file_format}").read_text()
+    if file_format == "json":
+        document = json.loads(content)
+        assert document["web_order_id"] == first.web_id
+        assert [(line["sku"], line["quantity"]) for line in document["lines"]] == [
+            ("A", 2),
+            ("B", 1),
+        ]
+    else:
+        lines = content.splitlines()
+        assert lines[0].startswith("order_number,")
+        assert len(lines) == 3 and ",A," in lines[1] and ",B," in lines[2]
+    assert set(post_states(sqlite_harness.hub, store_id).values()) == {"posted"}
+    written = {p.name: p.stat().st_mtime_ns for p in outbox.iterdir()}
+
+    again = services.sync(sqlite_harness.hub, None, SYNC_ALL)
+
+    assert again.status is RunStatus.SUCCEEDED
+    assert {p.name: p.stat().st_mtime_ns for p in outbox.iterdir()} == written
+    # The back office has not taken the orders in yet (its feed still says 10): the hub
+    # withholds them from the web meanwhile.
+    assert web.quantity("A") == 10 - 3
+
+
+class CrashAfterWriting:
+    """The hub dies right after the order files were renamed into place."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.max_orders_per_call = inner.max_orders_per_call
+        self.accepts_orders = True
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def post_orders(self, requests: Any) -> Any:
+        self.inner.post_orders(requests)
+        raise HubCrash("the hub died after writing the order files")
+
+
+def test_crash_between_writing_and_recording_never_writes_twice(
+    sqlite_harness: Harness, tmp_path: Path
+) -> None:
+    stock, outbox = tmp_path / "stock", tmp_path / "outbox"
+    stock.mkdir()
+    outbox.mkdir()
+    web = FakeWebStore()
+    web.add_variant("A", 10)
+    inner = make_back_office(feed_env(source=str(stock), orders_to=str(outbox)))
+    store_id = sqlite_harness.add_store(web=web, back_office=CrashAfterWriting(inner))  # type: ignore[arg-type]
+    order = web.place_order([("A", 2)])
+
+    first = services.sync(sqlite_harness.hub, None, SYNC_ALL)
+
+    assert first.status is RunStatus.FAILED and "HubCrash" in (first.error or "")
+    assert post_states(sqlite_harness.hub, store_id) == {order.number: "uncertain"}
+    written = (outbox / f"order-{order.number}.json").stat()
+    partners = sqlite_harness.partners[store_id]
+    sqlite_harness.partners[store_id] = type(partners)(
+        partners.web, partners.web_connection_id, inner, partners.back_office_connection_id
+    )
+
+    second = services.sync(sqlite_harness.hub, None, SYNC_ALL)
+
+    assert second.status is RunStatus.SUCCEEDED, second
+    assert post_states(sqlite_harness.hub, store_id) == {order.number: "posted"}
+    assert [p.name for p in outbox.iterdir()] == [f"order-{order.number}.json"]
+    again = (outbox / f"order-{order.number}.json").stat()
+    assert (again.st_ino, again.st_mtime_ns) == (written.st_ino, written.st_mtime_ns)
+
+
+def sb(home: Path, database_url: str, *args: str) -> subprocess.Popen[str]:
+    env = {
+        **os.environ,
+        "STOCKBRIDGE_HOME": str(home),
+        "STOCKBRIDGE_DATABASE_URL": database_url,
+        "STOCKBRIDGE_RETRY_BASE_DELAY": "0",
+    }
+    return subprocess.Popen(
+        [EXE, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def test_kill_9_between_writing_and_recording_then_restart_writes_each_order_once(
+    tmp_path: Path, bc_store: SandboxStore, sftp_server: SftpServer
+) -> None:
+    """A real hub process (``stockbridge sync all``) is killed by the SFTP server the
+    moment an order file is renamed into place, before the hub hears back."""
+    seed_web(bc_store, {"A": 20})
+    (sftp_server.root / "stock.csv").write_text("sku,quantity\nA,20\n")
+    (sftp_server.root / "orders").mkdir()
+    database_url = f"sqlite:///{tmp_path / 'hub.db'}"
+    hub = make_hub(tmp_path, database_url)
+    connect(
+        hub,
+        bc_store,
+        source=sftp_server.url("/stock.csv"),
+        orders_to=sftp_server.url("/orders"),
+        secrets={"password": sftp_server.password},
+    )
+    store_id = services.resolve_store(hub, "shop")
+    placed = [bc_store.order([("A", 1)]) for _ in range(3)]
+    numbers = sorted(str(o["id"]) for o in placed)
+
+    kill = sftp_server.arm_kill()
+    process = sb(tmp_path / "home", database_url, "sync", "all", "--store", "shop")
+    kill(process.pid)
+    process.wait(timeout=60)
+
+    assert process.returncode == -9, process.stderr.read() if process.stderr else ""
+    assert sftp_server.renames == 1  # the first file is complete; its record never made it
+    assert "uncertain" in post_states(hub, store_id).values()
+
+    restarted = sb(tmp_path / "home", database_url, "sync", "all", "--store", "shop")
+    restarted.wait(timeout=60)
+
+    assert restarted.returncode == 0, restarted.stderr.read() if restarted.stderr else ""
+    files = sorted(p.name for p in (sftp_server.root / "orders").iterdir())
+    assert files == sorted(f"order-{n}.json" for n in numbers)  # no temporary files left
+    assert sftp_server.renames == 3  # each order written once, the first not again
+    assert set(post_states(hub, store_id).values()) == {"posted"}
+    hub.engine.dispose()
+
+
+def test_a_partial_file_is_never_visible_under_the_final_name(tmp_path: Path) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"number": "1001", '
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        write_atomically(tmp_path, "order-1001.json", chunks())
+
+    assert list(tmp_path.iterdir()) == []  # neither the final name nor a leftover
+
+    write_atomically(tmp_path, "order-1001.json", [b"{}", b"\n"])
+    assert [p.name for p in tmp_path.iterdir()] == ["order-1001.json"]
+    assert (tmp_path / "order-1001.json").read_bytes() == b"{}\n"
+
+
+def test_a_feed_without_an_orders_destination_takes_no_orders(
+    sqlite_harness: Harness, tmp_path: Path
+) -> None:
+    stock = tmp_path / "stock"
+    stock.mkdir()
+    web = FakeWebStore()
+    web.add_variant("A", 10)
+    store_id = sqlite_harness.add_store(
+        web=web, back_office=make_back_office(feed_env(source=str(stock)))
+    )
+    order = web.place_order([("A", 1)])
+
+    report = services.sync(sqlite_harness.hub, None, (Step.ORDERS_IN, Step.ORDERS_OUT))
+
+    assert report.status is RunStatus.SUCCEEDED
+    assert report.steps["orders-out"]["status"] == "skipped"
+    assert post_states(sqlite_harness.hub, store_id) == {order.number: "pending"}
+
+
+def test_an_order_number_that_is_not_a_safe_file_name_is_made_one(
+    sqlite_harness: Harness, tmp_path: Path
+) -> None:
+    stock, outbox = tmp_path / "stock", tmp_path / "outbox"
+    stock.mkdir()
+    outbox.mkdir()
+    web = FakeWebStore()
+    web.add_variant("A", 10)
+    back_office = make_back_office(feed_env(source=str(stock), orders_to=str(outbox)))
+    sqlite_harness.add_store(web=web, back_office=back_office)
+    order = web.place_order([("A", 1)])
+    object.__setattr__(web.orders[order.web_id], "number", "../../etc/passwd")
+
+    services.sync(sqlite_harness.hub, None, SYNC_ALL)
+
+    assert [p.name for p in outbox.iterdir()] == [
+        "order-_.._etc_passwd.json"
+    ]  # stays in the folder
+
+
+def test_a_disk_that_refuses_an_order_file_leaves_it_uncertain_then_written_once(
+    sqlite_harness: Harness, tmp_path: Path
+) -> None:
+    stock, outbox = tmp_path / "stock", tmp_path / "outbox"
+    stock.mkdir()
+    outbox.mkdir()
+    web = FakeWebStore()
+    web.add_variant("A", 10)
+    store_id = sqlite_harness.add_store(
+        web=web, back_office=make_back_office(feed_env(source=str(stock), orders_to=str(outbox)))
+    )
+    order = web.place_order([("A", 1)])
+    # The final rename fails (a folder squats the name; root ignores permissions, so
+    # this is how the test makes the disk refuse).
+    squatter = outbox / f"order-{order.number}.json"
+    (squatter / "inside").mkdir(parents=True)
+
+    report = services.sync(sqlite_harness.hub, None, SYNC_ALL)
+
+    assert report.status is RunStatus.PARTIAL
+    assert any("writing order files" in e.message for e in report.errors), report.errors
+    assert post_states(sqlite_harness.hub, store_id) == {order.number: "uncertain"}
+    assert [p.name for p in outbox.iterdir()] == [squatter.name]  # no temporary file left
+    shutil.rmtree(squatter)  # the disk is back
+
+    again = services.sync(sqlite_harness.hub, None, SYNC_ALL)
+
+    assert again.status is RunStatus.SUCCEEDED
+    assert [p.name for p in outbox.iterdir()] == [f"order-{order.number}.json"]
+    assert post_states(sqlite_harness.hub, store_id) == {order.number: "posted"}
