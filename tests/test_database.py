@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -132,3 +133,28 @@ def test_migrations_build_exactly_the_schema_the_models_declare(harness: Harness
         context = MigrationContext.configure(connection)
         differences = compare_metadata(context, Base.metadata)
     assert differences == []
+
+
+def test_a_read_only_unit_of_work_leaves_sqlite_writers_be(sqlite_harness: Harness) -> None:
+    """Every unit of work takes SQLite's write lock at BEGIN (writers queue rather than
+    fail halfway), except one marked read-only: a long read must not stall webhooks."""
+    path = sqlite_harness.hub.engine.url.database
+    assert path is not None
+
+    def others_can_write() -> bool:
+        probe = sqlite3.connect(path, timeout=0.1, isolation_level=None)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.execute("ROLLBACK")
+            return True
+        except sqlite3.OperationalError:
+            return False
+        finally:
+            probe.close()
+
+    with sqlite_harness.hub.uow() as uow:
+        uow.stores.all()
+        assert not others_can_write()
+    with sqlite_harness.hub.uow() as uow:
+        uow.read_only().stores.all()
+        assert others_can_write()

@@ -11,7 +11,11 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["create_hub_engine", "exclusive", "session_factory"]
+__all__ = ["READ_ONLY", "create_hub_engine", "exclusive", "session_factory"]
+
+#: Execution option for a transaction that only reads: on SQLite it does not take the
+#: write lock at BEGIN, so a long read (a million-row diff) never stalls webhooks.
+READ_ONLY = "stockbridge_read_only"
 
 
 def create_hub_engine(url: str) -> Engine:
@@ -39,7 +43,10 @@ def create_hub_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN DEFERRED")  # a long read leaves writers be
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from stockbridge.db.alerts import AlertRepository
 from stockbridge.db.catalog import CatalogRepository
+from stockbridge.db.engine import READ_ONLY
 from stockbridge.db.inbox import InboxRepository
 from stockbridge.db.orders import OrderRepository
 from stockbridge.db.runs import RunRepository
@@ -57,3 +58,9 @@ class UnitOfWork:
 
     def commit(self) -> None:
         self.session.commit()
+
+    def read_only(self) -> UnitOfWork:
+        """Make this unit of work's transaction a read (call before its first query): on
+        SQLite it then takes no write lock, so writers go on while it reads."""
+        self.session.connection(execution_options={READ_ONLY: True})
+        return self

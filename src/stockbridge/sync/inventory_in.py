@@ -98,6 +98,7 @@ def _apply_snapshot(ctx: StepContext, snapshot: Snapshot) -> int:
     """Diff the snapshot against the hub (one sorted pass over each, changes staged on
     disk), then apply the changes in pages, each committed with a checkpoint."""
     with ctx.uow() as uow:
+        uow.read_only()  # a million-row read must not hold SQLite's write lock
         changes = diff_snapshot(
             snapshot.rows(),
             uow.catalog.iter_back_office_state(ctx.store.id),
