@@ -1,0 +1,50 @@
+"""`stockbridge user add`: dashboard users from the command line, passwords hashed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from stockbridge import accounts
+from stockbridge.bootstrap import bootstrap
+from stockbridge.config import Settings
+
+EXE = str(Path(sys.executable).with_name("stockbridge"))
+
+
+def sb(home: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "STOCKBRIDGE_HOME": str(home)}
+    env.pop("STOCKBRIDGE_DATABASE_URL", None)
+    result = subprocess.run(
+        [EXE, *args], input=stdin, capture_output=True, text=True, env=env, timeout=60
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def test_user_add_stores_only_an_argon2_hash_and_refuses_bad_input(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert sb(home, "init").returncode == 0
+    added = sb(home, "user", "add", "ann", "--password-stdin", stdin="s3cret-passw0rd\n")
+    assert added.returncode == 0, added.stderr
+    assert "s3cret" not in added.stdout + added.stderr
+    for args, stdin, reason in [
+        (("ann",), "another-password\n", "already exists"),
+        (("bob",), "short\n", "8-1024 characters"),
+        ((" bob",), "long-enough-pw\n", "user names"),
+        (("x" * 101,), "long-enough-pw\n", "user names"),
+    ]:
+        refused = sb(home, "user", "add", *args, "--password-stdin", stdin=stdin)
+        assert refused.returncode == 2, args
+        assert reason in refused.stderr, refused.stderr
+    hub = bootstrap(Settings(home=home))
+    with hub.uow() as uow:
+        ann = uow.users.by_name("ann")
+        assert ann is not None and ann.password_hash.startswith("$argon2id$")
+        assert "s3cret" not in ann.password_hash
+        assert uow.users.by_name("bob") is None
+    session_id, csrf = accounts.log_in(hub, "ann", "s3cret-passw0rd", "127.0.0.1")
+    assert accounts.session_info(hub, session_id) == accounts.SessionInfo("ann", csrf)
+    hub.engine.dispose()
