@@ -442,10 +442,10 @@ def _status(hub: Hub, store: str) -> dict[str, Any]:
     """The overview's live part: connections, last run per step, the active run's progress
     and the latest finished run with its item errors."""
     status = services.store_status(hub, store)[0]
-    recent = services.run_history(hub, store, 1)
     active = status["active_runs"]
     current = services.run_detail(hub, active[0]["id"]) if active else None
-    latest = recent[0] if recent else None
+    recent = services.run_history(hub, store, len(active) + 1)
+    latest = next((run for run in recent if run["finished_at"]), None)
     return {**status, "current": current, "latest": latest}
 
 
