@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import os
+import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
+
 from stockbridge import accounts
 from stockbridge.bootstrap import bootstrap
 from stockbridge.config import Settings
+from tests.dashboard_helpers import log_in
+from tests.service_helpers import wait_for
 
 EXE = str(Path(sys.executable).with_name("stockbridge"))
 
@@ -48,3 +54,50 @@ def test_user_add_stores_only_an_argon2_hash_and_refuses_bad_input(tmp_path: Pat
     session_id, csrf = accounts.log_in(hub, "ann", "s3cret-passw0rd", "127.0.0.1")
     assert accounts.session_info(hub, session_id) == accounts.SessionInfo("ann", csrf)
     hub.engine.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_the_demo_prints_a_dashboard_login_that_works(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "STOCKBRIDGE_HOME": str(tmp_path / "home"), "PYTHONUNBUFFERED": "1"}
+    env.pop("STOCKBRIDGE_DATABASE_URL", None)
+    env["COLUMNS"] = "300"
+    demo = subprocess.Popen(
+        [EXE, "demo", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    try:
+        assert demo.stdout is not None
+        login = None
+        for line in demo.stdout:  # ends if the demo exits
+            found = re.search(r"Dashboard: (\S+)\s+user: (\S+)\s+password: (\S+)", line)
+            if found:
+                login = found.groups()
+                break
+        assert login is not None, "the demo printed no dashboard login"
+        url, user, password = login
+        assert url == f"http://127.0.0.1:{port}/login"
+        base = url.removesuffix("/login")
+        wait_for(lambda: _answers(base), 30, "the demo's server")
+        with httpx.Client(base_url=base, timeout=30) as browser:
+            csrf = log_in(browser, user, password)
+            assert csrf
+            assert "Sync All" in browser.get("/stores/demo").text
+    finally:
+        demo.terminate()
+        demo.wait(timeout=30)
+
+
+def _answers(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/healthz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False

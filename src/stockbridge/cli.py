@@ -520,7 +520,10 @@ def build_app(make_hub: Callable[[], Hub]) -> typer.Typer:
         configure_logging()
         with _mapped_errors():
             service = Service(hub(), workers=workers).start()
-        typer.echo(f"Stockbridge serving on http://{host}:{port} (API at /api/v1, docs at /docs)")
+        typer.echo(
+            f"Stockbridge serving on http://{host}:{port} (dashboard at /, API at /api/v1, "
+            "docs at /docs; dashboard users: stockbridge user add NAME)"
+        )
         try:
             uvicorn.run(service.app, host=host, port=port, log_level="warning")
         finally:
