@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from stockbridge import accounts, services
 from stockbridge.db.models import SyncRun
+from stockbridge.web import service
 from tests.conftest import Harness
 from tests.dashboard_helpers import csrf_of, log_in
 from tests.fakes import FakeBackOffice, FakeWebStore
@@ -301,3 +302,16 @@ def test_history_filters_and_times_in_the_store_time_zone(shop: Shop) -> None:
         assert f"{local:%Y-%m-%d %H:%M} {local.tzname()}" in manual
         inventory = browser.get("/stores/shop/inventory?q=tee").text
         assert "TEE-1" in inventory and "TEE-2" in inventory and "LANTERN" not in inventory
+
+
+def test_rejected_input_is_listed_with_its_reason_and_never_run_as_html(shop: Shop) -> None:
+    hub = shop.running.hub
+    service.reject_webhook(hub, 1, "not JSON", b"<script>alert('x')</script>")
+    with shop.client() as browser:
+        log_in(browser, "ann", PASSWORD)
+        page = browser.get("/stores/shop/rejected")
+        assert page.status_code == 200
+        assert "webhook:bigcommerce" in page.text and "not JSON" in page.text
+        assert "&lt;script&gt;alert(" in page.text and "<script>alert" not in page.text
+        assert page.headers["X-Frame-Options"] == "DENY"
+        assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]

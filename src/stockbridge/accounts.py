@@ -108,6 +108,7 @@ def log_in(
         except (VerificationError, InvalidHashError):
             ok = False
         if not ok or user is None:
+            uow.users.forget_old_failures(now - THROTTLE_WINDOW)
             uow.users.record_failure(key, now, THROTTLE_WINDOW)
             uow.commit()
             raise LoginFailed("unknown user or wrong password")

@@ -86,5 +86,9 @@ class UserRepository:
         self.session.flush()
         return row.failures
 
+    def forget_old_failures(self, before: datetime) -> None:
+        """Drop counts whose last failure is older than ``before`` (they no longer block)."""
+        self.session.execute(delete(LoginThrottle).where(LoginThrottle.last_failed_at < before))
+
     def clear_failures(self, key: str) -> None:
         self.session.execute(delete(LoginThrottle).where(LoginThrottle.key == key))

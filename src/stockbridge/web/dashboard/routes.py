@@ -56,6 +56,14 @@ STEP_LABELS = {
     "inventory-out": "Inventory out",
 }
 HISTORY_LIMIT = 100
+#: Pages are never cached, framed by another site, or sent with a Referer off the site.
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'; form-action 'self'; base-uri 'self'",
+    "Referrer-Policy": "same-origin",
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 def _moment(value: str | datetime | None) -> datetime | None:
@@ -98,7 +106,7 @@ def _render(
     request: Request, template: str, http_status: int = 200, /, **context: Any
 ) -> HTMLResponse:
     html = _env.get_template(template).render(request=request, **context)
-    return HTMLResponse(html, status_code=http_status, headers={"Cache-Control": "no-store"})
+    return HTMLResponse(html, status_code=http_status, headers=PAGE_HEADERS)
 
 
 def _is_htmx(request: Request) -> bool:
