@@ -102,7 +102,13 @@ def test_logging_in_sets_a_safe_cookie_and_logging_out_ends_the_session(shop: Sh
 
 
 def test_login_never_redirects_off_site_and_refuses_a_forged_login_form(shop: Shop) -> None:
-    for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
+    for target in (
+        "//evil.example/x",
+        "https://evil.example/",
+        "/\\evil.example",
+        "/\t/evil.example",
+        "/ /evil.example",
+    ):
         with shop.client() as browser:
             token = csrf_of(browser.get("/login").text)
             answer = browser.post(

@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from jinja2.runtime import Context
+from markupsafe import escape
 
 from stockbridge import accounts, services
 from stockbridge.bootstrap import Hub
@@ -118,8 +119,17 @@ def _client(request: Request) -> str:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only paths on this site (never //host or a scheme) are followed after login."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    """Only paths on this site are followed after login: never //host, a scheme, a
+    backslash, or whitespace and control characters (browsers drop tabs, so "/<tab>/host"
+    would become "//host")."""
+    if (
+        target
+        and len(target) <= 2000
+        and target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and all(c.isprintable() and not c.isspace() for c in target)
+    ):
         return target
     return "/"
 
@@ -458,6 +468,4 @@ def _status(hub: Hub, store: str) -> dict[str, Any]:
 
 
 def _escape(text: str) -> str:
-    from markupsafe import escape
-
     return str(escape(text))
