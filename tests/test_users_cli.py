@@ -7,13 +7,16 @@ import re
 import socket
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 
 from stockbridge import accounts
 from stockbridge.bootstrap import bootstrap
 from stockbridge.config import Settings
+from tests.conftest import Harness
 from tests.dashboard_helpers import log_in
 from tests.service_helpers import wait_for
 
@@ -101,3 +104,25 @@ def _answers(base: str) -> bool:
         return httpx.get(f"{base}/healthz", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_sessions_and_the_throttle_on_each_database(harness: Harness) -> None:
+    hub = harness.hub
+    accounts.add_user(hub, "ann", "s3cret-passw0rd")
+    start = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    for n in range(accounts.MAX_FAILURES):
+        with pytest.raises(accounts.LoginFailed):
+            accounts.log_in(hub, "ann", "wrong", "10.0.0.1", now=start + timedelta(seconds=n))
+    with pytest.raises(accounts.LoginThrottled) as throttled:
+        accounts.log_in(hub, "ann", "s3cret-passw0rd", "10.0.0.1", now=start + timedelta(minutes=1))
+    assert 0 < throttled.value.retry_after <= 15 * 60
+    later = start + timedelta(minutes=16)  # the wait is over
+    session_id, csrf = accounts.log_in(hub, "ann", "s3cret-passw0rd", "10.0.0.1", now=later)
+    assert accounts.session_info(hub, session_id, now=later) == accounts.SessionInfo("ann", csrf)
+    expired = later + accounts.SESSION_LIFETIME
+    assert accounts.session_info(hub, session_id, now=expired) is None
+    accounts.log_out(hub, session_id)
+    assert accounts.session_info(hub, session_id, now=later) is None
+    assert accounts.session_info(hub, "", now=later) is None
+    with pytest.raises(accounts.InvalidAccount, match="already exists"):
+        accounts.add_user(hub, "ann", "another-password")

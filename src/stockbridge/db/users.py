@@ -10,6 +10,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from stockbridge.db.models import DashboardSession, LoginThrottle, User
+from stockbridge.db.upsert import upsert
 
 __all__ = ["UserRepository"]
 
@@ -75,11 +76,18 @@ class UserRepository:
     def record_failure(self, key: str, now: datetime, window: timedelta) -> int:
         """Count a failed login; failures older than ``window`` are forgotten first.
         Returns the failures now counted."""
-        row = self.session.get(LoginThrottle, key, with_for_update=True)
-        if row is None:
-            row = LoginThrottle(key=key, failures=0, last_failed_at=now)
-            self.session.add(row)
-        elif now - row.last_failed_at > window:
+        # Two first failures at once must not collide: create the row if missing, then
+        # count under its row lock.
+        upsert(
+            self.session,
+            LoginThrottle.__table__,  # type: ignore[arg-type]
+            [{"key": key, "failures": 0, "last_failed_at": now}],
+            keys=["key"],
+            update=[],
+        )
+        row = self.session.get(LoginThrottle, key, with_for_update=True, populate_existing=True)
+        assert row is not None
+        if now - row.last_failed_at > window:
             row.failures = 0
         row.failures += 1
         row.last_failed_at = now
