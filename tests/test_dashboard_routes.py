@@ -321,3 +321,18 @@ def test_rejected_input_is_listed_with_its_reason_and_never_run_as_html(shop: Sh
         assert "&lt;script&gt;alert(" in page.text and "<script>alert" not in page.text
         assert page.headers["X-Frame-Options"] == "DENY"
         assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+
+
+def test_the_overview_shows_each_connections_health_and_last_error(shop: Shop) -> None:
+    hub = shop.running.hub
+    with hub.uow() as uow:
+        web = uow.stores.connection(1, "web")
+        assert web is not None
+        uow.stores.set_health(web.id, "needs_reconnect", "401 Unauthorized: token revoked")
+        uow.commit()
+    with shop.client() as browser:
+        log_in(browser, "ann", PASSWORD)
+        page = browser.get("/stores/shop").text
+        assert "needs reconnection" in page and "token revoked" in page
+        assert page.count('class="ok">connected') == 1  # the back office is still fine
+        assert 'id="sync-all"' in page and "Last manual sync: <span" in page
