@@ -406,6 +406,33 @@ def build_app(make_hub: Callable[[], Hub]) -> typer.Typer:
             )
             typer.echo(f"  connections: {conns or 'none'}")
 
+    user_app = typer.Typer(help="Dashboard users.", no_args_is_help=True)
+    app.add_typer(user_app, name="user")
+
+    @user_app.command("add")
+    def user_add(
+        name: str,
+        password_stdin: Annotated[
+            bool,
+            typer.Option(
+                "--password-stdin", help="Read the password from standard input (for scripts)."
+            ),
+        ] = False,
+    ) -> None:
+        """Add a dashboard user; asks for the password (only an Argon2 hash is kept)."""
+        from stockbridge import accounts
+
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+        with _mapped_errors():
+            try:
+                accounts.add_user(hub(), name, password)
+            except accounts.InvalidAccount as exc:
+                fail(str(exc))
+        typer.echo(f"user {name!r} added: log in at the dashboard (stockbridge serve, /login)")
+
     token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
     app.add_typer(token_app, name="token")
 
@@ -468,6 +495,8 @@ def build_app(make_hub: Callable[[], Hub]) -> typer.Typer:
             console.print(
                 f"Stockbridge demo on http://{host}:{port} — API docs at /docs, metrics at "
                 f"/metrics. A first Sync All is running (run {run_id}).\n"
+                f"Dashboard: http://{host}:{port}/login  user: {demo.user}  "
+                f"password: {demo.password}\n"
                 f"API token (operator): {token}\n"
                 f"Try: curl -H 'Authorization: Bearer {token}' "
                 f"http://{host}:{port}/api/v1/stores/{DEMO_STORE}/runs",
@@ -495,7 +524,10 @@ def build_app(make_hub: Callable[[], Hub]) -> typer.Typer:
         configure_logging()
         with _mapped_errors():
             service = Service(hub(), workers=workers).start()
-        typer.echo(f"Stockbridge serving on http://{host}:{port} (API at /api/v1, docs at /docs)")
+        typer.echo(
+            f"Stockbridge serving on http://{host}:{port} (dashboard at /, API at /api/v1, "
+            "docs at /docs; dashboard users: stockbridge user add NAME)"
+        )
         try:
             uvicorn.run(service.app, host=host, port=port, log_level="warning")
         finally:

@@ -21,16 +21,17 @@ from typing import Any
 
 import httpx
 
-from stockbridge import services
+from stockbridge import accounts, services
 from stockbridge.bootstrap import Hub, bootstrap
 from stockbridge.config import Settings
 from stockbridge.connectors.bigcommerce.sandbox import BigCommerceSandbox, SStore
 from stockbridge.connectors.qbo.sandbox import QboSandbox
 from stockbridge.sandbox_server import ServerThread
 
-__all__ = ["DEMO_STORE", "GHOST_SKU", "PREORDER_SKU", "Demo", "start_demo"]
+__all__ = ["DEMO_STORE", "DEMO_USER", "GHOST_SKU", "PREORDER_SKU", "Demo", "start_demo"]
 
 DEMO_STORE = "demo"
+DEMO_USER = "demo"  # the dashboard login the demo prints
 GHOST_SKU = "GIFTWRAP-DELUXE"  # sold on the web, missing in QuickBooks
 PREORDER_SKU = "PREORDER-LANTERN"  # a backorder item: the hub manages its quantity
 
@@ -42,6 +43,8 @@ class Demo:
     qbo: ServerThread
     orders: int
     variants: int
+    user: str = "demo"
+    password: str = ""
 
     def stop(self) -> None:
         self.bigcommerce.stop()
@@ -228,4 +231,14 @@ def start_demo(settings: Settings, *, webhook_base_url: str | None = None, seed:
     with hub.uow() as uow:
         uow.catalog.set_hub_managed(store_id, PREORDER_SKU, 25)
         uow.commit()
-    return Demo(hub=hub, bigcommerce=bc, qbo=qbo, orders=orders, variants=len(skus) + 3)
+    password = secrets.token_urlsafe(12)  # a fresh demo hub each time, so a fresh password
+    accounts.add_user(hub, DEMO_USER, password)
+    return Demo(
+        hub=hub,
+        bigcommerce=bc,
+        qbo=qbo,
+        orders=orders,
+        variants=len(skus) + 3,
+        user=DEMO_USER,
+        password=password,
+    )

@@ -205,7 +205,14 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def run_history(hub: Hub, store_name: str | None, limit: int = 20) -> list[dict[str, Any]]:
+def run_history(
+    hub: Hub,
+    store_name: str | None,
+    limit: int = 20,
+    *,
+    trigger: Trigger | None = None,
+    status: RunStatus | None = None,
+) -> list[dict[str, Any]]:
     with hub.uow() as uow:
         store_id = _find(uow, store_name).id if store_name else None
         names = {s.id: s.name for s in uow.stores.all()}
@@ -227,7 +234,12 @@ def run_history(hub: Hub, store_name: str | None, limit: int = 20) -> list[dict[
                     for e in uow.runs.errors(run.id)
                 ],
             }
-            for run in uow.runs.history(store_id, limit)
+            for run in uow.runs.history(
+                store_id,
+                limit,
+                trigger=trigger.value if trigger else None,
+                status=status.value if status else None,
+            )
         ]
 
 
@@ -513,3 +525,105 @@ def show_schedule(
                 }
             )
         return {"store": store.name, "timezone": store.timezone, "schedules": schedules}
+
+
+# the dashboard's use cases ----------------------------------------------------------
+
+MAX_QUANTITY = 1_000_000_000
+
+
+def request_run(
+    hub: Hub, store_name: str, steps: tuple[Step, ...], trigger: Trigger = Trigger.MANUAL
+) -> tuple[int, bool]:
+    """Queue a run of ``steps`` (or merge into a queued one of the same trigger); the
+    caller hands the run id to its queue. Returns (run id, merged)."""
+    with hub.uow() as uow:
+        store = _find(uow, store_name)
+        run, merged = uow.runs.request(store.id, steps, trigger)
+        uow.commit()
+        return run.id, merged
+
+
+def _withheld_now(uow: UnitOfWork, store_id: int) -> dict[str, int]:
+    """What inventory-out would withhold right now (see ``sync/inventory_out.py``)."""
+    from stockbridge.sync.inventory_in import STOCK_READ_MARK
+
+    back_office = uow.stores.connection(store_id, "back_office")
+    reflected_at = uow.stores.cursor(back_office.id, STOCK_READ_MARK) if back_office else None
+    return uow.catalog.withheld(store_id, reflected_at)
+
+
+def search_inventory(
+    hub: Hub, store_name: str, text: str = "", limit: int = 50
+) -> list[dict[str, Any]]:
+    """Variants whose SKU or name contains ``text``: each side's quantity per location,
+    what is withheld for orders the back office has not accounted for, and which side
+    is the source of truth."""
+    if len(text) > 255:
+        raise InvalidSetting("search for at most 255 characters")
+    with hub.uow() as uow:
+        store = _find(uow, store_name)
+        variants = uow.catalog.search(store.id, text.strip(), limit)
+        stock = uow.catalog.stock_of([v.id for v in variants])
+        withheld = _withheld_now(uow, store.id) if variants else {}
+        return [
+            {
+                "sku": v.sku,
+                "name": v.name,
+                "hub_managed": v.hub_managed,
+                "source_of_truth": "hub"
+                if v.hub_managed
+                else (v.inventory_source or store.inventory_source),
+                "withheld_for_unposted_orders": withheld.get(v.sku, 0),
+                "stock": [
+                    {
+                        "location": level.location,
+                        "back_office": level.back_office_qty,
+                        "web": level.web_qty,
+                        "hub": level.hub_qty,
+                    }
+                    for level in stock[v.id]
+                ],
+            }
+            for v in variants
+        ]
+
+
+def set_hub_quantity(hub: Hub, store_name: str, sku: str, quantity: int) -> int:
+    """Set a hub-managed (backorder) variant's quantity and queue an inventory-out run to
+    carry it to the web store. Only variants already hub-managed can be set here; an
+    unknown SKU or one another system owns raises ``InvalidSetting``. Returns the run id."""
+    if not 0 <= quantity <= MAX_QUANTITY:
+        raise InvalidSetting(f"quantity must be 0-{MAX_QUANTITY:,}")
+    with hub.uow() as uow:
+        store = _find(uow, store_name)
+        variant = uow.catalog.variant(store.id, sku)
+        if variant is None:
+            raise InvalidSetting(f"no SKU {sku!r} in store {store.name!r}")
+        if not variant.hub_managed:
+            raise InvalidSetting(
+                f"{sku} is not hub-managed: its quantity comes from "
+                f"{variant.inventory_source or store.inventory_source}"
+            )
+        uow.catalog.set_hub_managed(store.id, sku, quantity)
+        run, _merged = uow.runs.request(store.id, (Step.INVENTORY_OUT,), Trigger.MANUAL)
+        uow.commit()
+        return run.id
+
+
+def retry_failed_items(hub: Hub, store_name: str, run_id: int) -> int:
+    """Queue a manual run of the steps in which run ``run_id`` had item errors. Those
+    items are still pending (orders unposted, stock not recorded as sent), so the new run
+    tries each of them again. Returns the new run's id."""
+    with hub.uow() as uow:
+        store = _find(uow, store_name)
+        run = uow.runs.get(run_id)
+        if run is None or run.store_id != store.id:
+            raise StoreNotFound(f"no run {run_id} for store {store.name!r}")
+        failed = {e.step for e in uow.runs.errors(run_id)}
+        steps = tuple(step for step in SYNC_ALL if step.value in failed)
+        if not steps:
+            raise InvalidSetting(f"run {run_id} has no failed items to retry")
+        retry, _merged = uow.runs.request(store.id, steps, Trigger.MANUAL)
+        uow.commit()
+        return retry.id

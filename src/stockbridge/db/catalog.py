@@ -119,6 +119,32 @@ class CatalogRepository:
         finally:
             cursor.close()
 
+    def search(self, store_id: int, text: str, limit: int = 50) -> Sequence[Variant]:
+        """Variants whose SKU or name contains ``text`` (case-insensitive), by SKU."""
+        query = select(Variant).where(Variant.store_id == store_id)
+        if text:
+            escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            pattern = f"%{escaped.lower()}%"
+            query = query.where(
+                or_(
+                    func.lower(Variant.sku).like(pattern, escape="\\"),
+                    func.lower(Variant.name).like(pattern, escape="\\"),
+                )
+            )
+        return self.session.scalars(query.order_by(Variant.sku).limit(limit)).all()
+
+    def stock_of(self, variant_ids: Sequence[int]) -> dict[int, list[StockLevel]]:
+        """Stock rows per variant, by location."""
+        found: dict[int, list[StockLevel]] = {v: [] for v in variant_ids}
+        if variant_ids:
+            for level in self.session.scalars(
+                select(StockLevel)
+                .where(StockLevel.variant_id.in_(list(variant_ids)))
+                .order_by(StockLevel.location)
+            ):
+                found[level.variant_id].append(level)
+        return found
+
     def count_stock_rows(self, store_id: int) -> int:
         return int(
             self.session.scalar(

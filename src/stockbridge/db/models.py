@@ -30,8 +30,10 @@ __all__ = [
     "Base",
     "Connection",
     "Cursor",
+    "DashboardSession",
     "IdempotencyRecord",
     "InboxEvent",
+    "LoginThrottle",
     "Order",
     "OrderLineRow",
     "PartnerLink",
@@ -42,6 +44,7 @@ __all__ = [
     "Store",
     "StoreLease",
     "SyncRun",
+    "User",
     "Variant",
 ]
 
@@ -381,3 +384,38 @@ class AlertIncident(Base):
     #: sends only to the others.
     delivered_channels: Mapped[str] = mapped_column(String(100), default="", server_default="")
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class User(Base):
+    """Someone who may use the dashboard. Only an Argon2id hash of the password is kept."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class DashboardSession(Base):
+    """A logged-in browser. The cookie carries a random id; only its SHA-256 is stored.
+    ``csrf_token`` is sent back with every form and htmx request of this session."""
+
+    __tablename__ = "dashboard_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class LoginThrottle(Base):
+    """Failed logins per (user name, client address): after too many, logins from that
+    address for that name wait, whatever the password."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failed_at: Mapped[datetime] = mapped_column(UtcDateTime)

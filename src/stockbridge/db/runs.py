@@ -106,10 +106,21 @@ class RunRepository:
             select(RunError).where(RunError.run_id == run_id).order_by(RunError.id)
         ).all()
 
-    def history(self, store_id: int | None, limit: int = 50) -> Sequence[SyncRun]:
+    def history(
+        self,
+        store_id: int | None,
+        limit: int = 50,
+        *,
+        trigger: str | None = None,
+        status: str | None = None,
+    ) -> Sequence[SyncRun]:
         query = select(SyncRun).order_by(SyncRun.id.desc()).limit(limit)
         if store_id is not None:
             query = query.where(SyncRun.store_id == store_id)
+        if trigger is not None:
+            query = query.where(SyncRun.trigger == trigger)
+        if status is not None:
+            query = query.where(SyncRun.status == status)
         return self.session.scalars(query).all()
 
     def unfinished(self) -> Sequence[SyncRun]:

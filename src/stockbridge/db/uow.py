@@ -15,6 +15,7 @@ from stockbridge.db.runs import RunRepository
 from stockbridge.db.schedules import ScheduleRepository
 from stockbridge.db.stores import StoreRepository
 from stockbridge.db.tokens import TokenRepository
+from stockbridge.db.users import UserRepository
 
 __all__ = ["UnitOfWork"]
 
@@ -31,6 +32,7 @@ class UnitOfWork:
     tokens: TokenRepository
     schedules: ScheduleRepository
     alerts: AlertRepository
+    users: UserRepository
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
@@ -45,6 +47,7 @@ class UnitOfWork:
         self.tokens = TokenRepository(self.session)
         self.schedules = ScheduleRepository(self.session)
         self.alerts = AlertRepository(self.session)
+        self.users = UserRepository(self.session)
         return self
 
     def __exit__(

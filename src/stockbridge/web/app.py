@@ -1,4 +1,5 @@
-"""The FastAPI application: REST API under /api/v1, webhook receivers, metrics.
+"""The FastAPI application: REST API under /api/v1, webhook receivers, metrics, and the
+merchant dashboard (``web/dashboard``) at /.
 
 Routes parse input, call a use case (``web.service``) and map its errors to statuses:
 401 no or unknown token, 404 unknown store/run/SKU (also for another store's resources),
@@ -25,6 +26,7 @@ from stockbridge.domain.model import SYNC_ALL, Step
 from stockbridge.jobs.queue import JobQueue
 from stockbridge.metrics import REGISTRY, WEBHOOKS, register_database_gauges
 from stockbridge.web import service
+from stockbridge.web.dashboard import mount_dashboard
 from stockbridge.web.inbox_writer import InboxWriter
 from stockbridge.web.service import Caller, Conflict, Invalid, NotFound, PushItem, Unauthorized
 
@@ -258,6 +260,7 @@ def create_app(hub: Hub, queue: JobQueue) -> FastAPI:
         queue.submit_inbox()
         return PlainTextResponse("accepted")
 
+    mount_dashboard(app, hub, queue)
     return app
 
 

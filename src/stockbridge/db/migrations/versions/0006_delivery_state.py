@@ -1,14 +1,14 @@
 """delivery state: alert channels that took an incident, order status write-backs
 
 Revision ID: 0006
-Revises: 0002
+Revises: 0003
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

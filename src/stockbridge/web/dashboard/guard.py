@@ -1,0 +1,117 @@
+"""Who is asking, and whether a form post is theirs: session cookies, CSRF tokens, forms.
+
+- The session cookie carries a random id (HttpOnly, SameSite=Lax, Secure over https);
+  the database keeps only its hash (``accounts``).
+- Every POST carries the session's CSRF token, as the ``csrf_token`` form field or the
+  ``X-CSRF-Token`` header htmx sends; the login form, before any session exists, uses a
+  double-submit token (a cookie and the same value in the form).
+- Failures raise ``LoginRequired`` (pages redirect to the login page) or ``Refused``
+  (an HTML error with its status).
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from stockbridge import accounts
+from stockbridge.bootstrap import Hub
+
+__all__ = [
+    "LOGIN_CSRF_COOKIE",
+    "SESSION_COOKIE",
+    "LoginRequired",
+    "Refused",
+    "Viewer",
+    "check_csrf",
+    "read_form",
+    "set_cookie",
+    "viewer",
+]
+
+SESSION_COOKIE = "sb_session"
+LOGIN_CSRF_COOKIE = "sb_login_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+MAX_FORM_BYTES = 64_000
+MAX_FIELDS = 50
+
+
+class LoginRequired(Exception):
+    """No live session: pages send the visitor to the login page."""
+
+
+class Refused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Viewer:
+    user: str
+    csrf_token: str
+    session_id: str
+
+
+async def viewer(request: Request) -> Viewer:
+    """The logged-in user of this request, or ``LoginRequired``."""
+    session_id = request.cookies.get(SESSION_COOKIE, "")
+    hub: Hub = request.app.state.hub
+    info = await run_in_threadpool(accounts.session_info, hub, session_id) if session_id else None
+    if info is None:
+        raise LoginRequired
+    return Viewer(info.user, info.csrf_token, session_id)
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """An urlencoded form body as a dict; a repeated field keeps its last value. Bodies
+    that are not forms, too large, not UTF-8 or with too many fields are refused."""
+    body = await request.body()
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not body and not kind:
+        return {}
+    if kind != "application/x-www-form-urlencoded":
+        raise Refused(415, "send the form as application/x-www-form-urlencoded")
+    if len(body) > MAX_FORM_BYTES:
+        raise Refused(413, f"form over {MAX_FORM_BYTES} bytes")
+    try:
+        pairs = parse_qsl(
+            body.decode("utf-8"),
+            keep_blank_values=True,
+            max_num_fields=MAX_FIELDS,
+            strict_parsing=False,
+        )
+    except (UnicodeDecodeError, ValueError):
+        raise Refused(400, "the form is not valid UTF-8 or has too many fields") from None
+    return dict(pairs)
+
+
+def check_csrf(request: Request, form: dict[str, str], expected: str) -> None:
+    given = request.headers.get(CSRF_HEADER) or form.get("csrf_token", "")
+    if not given or not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        raise Refused(
+            403, "this form is missing its security token or it is stale: reload the page"
+        )
+
+
+def new_login_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def set_cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )

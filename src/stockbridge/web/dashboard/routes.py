@@ -1,0 +1,471 @@
+"""Dashboard pages. Each route parses the request, calls a use case (``services``,
+``accounts``) and renders a template; bad input re-renders the form with the reason and
+a 4xx status, and nothing is saved. Every page needs a session, every POST its CSRF
+token (see ``guard``).
+
+Pages: / (stores), /stores/{store} (overview, with /progress polled by htmx while a run
+is active), /history, /runs/{id}, /settings, /inventory, /rejected, and /login, /logout.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
+from markupsafe import escape
+
+from stockbridge import accounts, services
+from stockbridge.bootstrap import Hub
+from stockbridge.domain.model import SYNC_ALL, InventorySource, RunStatus, Step, Trigger
+from stockbridge.jobs.queue import JobQueue
+from stockbridge.web.dashboard.guard import (
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    LoginRequired,
+    Refused,
+    Viewer,
+    check_csrf,
+    new_login_token,
+    read_form,
+    set_cookie,
+    viewer,
+)
+
+__all__ = ["mount_dashboard"]
+
+_HERE = Path(__file__).parent
+_env = Environment(
+    loader=FileSystemLoader(_HERE / "templates"),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+ViewerDep = Annotated[Viewer, Depends(viewer)]
+STEP_LABELS = {
+    "orders-in": "Orders in",
+    "orders-out": "Orders out",
+    "inventory-in": "Inventory in",
+    "inventory-out": "Inventory out",
+}
+HISTORY_LIMIT = 100
+#: Pages are never cached, framed by another site, or sent with a Referer off the site.
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'; form-action 'self'; base-uri 'self'",
+    "Referrer-Policy": "same-origin",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def _moment(value: str | datetime | None) -> datetime | None:
+    if value is None or value == "":
+        return None
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+@pass_context
+def _local(context: Context, value: str | datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A moment in the store's time zone, with the zone's abbreviation."""
+    moment = _moment(value)
+    if moment is None:
+        return "never"
+    zone = ZoneInfo(context.get("timezone") or "UTC")
+    local = moment.astimezone(zone)
+    return f"{local.strftime(fmt)} {local.tzname()}"
+
+
+def _duration(run: dict[str, Any]) -> str:
+    started, finished = _moment(run.get("started_at")), _moment(run.get("finished_at"))
+    if started is None:
+        return "-"
+    seconds = int(((finished or datetime.now(UTC)) - started).total_seconds())
+    return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"
+
+
+def _percent(entry: dict[str, Any]) -> int:
+    total, done = entry.get("total"), entry.get("done", 0)
+    if entry.get("status") not in (None, "running"):
+        return 100
+    return min(100, int(100 * done / total)) if total else 0
+
+
+_env.filters["local"] = _local
+_env.globals.update(duration=_duration, percent=_percent, STEP_LABELS=STEP_LABELS, quote=quote)
+
+
+def _render(
+    request: Request, template: str, http_status: int = 200, /, **context: Any
+) -> HTMLResponse:
+    html = _env.get_template(template).render(request=request, **context)
+    return HTMLResponse(html, status_code=http_status, headers=PAGE_HEADERS)
+
+
+def _is_htmx(request: Request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _safe_next(target: str | None) -> str:
+    """Only paths on this site are followed after login: never //host, a scheme, a
+    backslash, or whitespace and control characters (browsers drop tabs, so "/<tab>/host"
+    would become "//host")."""
+    if (
+        target
+        and len(target) <= 2000
+        and target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and all(c.isprintable() and not c.isspace() for c in target)
+    ):
+        return target
+    return "/"
+
+
+def mount_dashboard(app: FastAPI, hub: Hub, queue: JobQueue) -> None:
+    """Add the dashboard's pages, static files and error pages to ``app``."""
+    router = APIRouter(include_in_schema=False)
+    app.mount("/static", StaticFiles(directory=_HERE / "static"), name="dashboard-static")
+
+    @app.exception_handler(LoginRequired)
+    async def _to_login(request: Request, _exc: LoginRequired) -> Response:
+        target = "/login"
+        if request.method == "GET" and request.url.path != "/":
+            target += "?next=" + quote(
+                request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            )
+        if _is_htmx(request):
+            return Response(status_code=401, headers={"HX-Redirect": target})
+        return RedirectResponse(target, status_code=303)
+
+    @app.exception_handler(Refused)
+    async def _refused(request: Request, exc: Refused) -> Response:
+        if _is_htmx(request):
+            return HTMLResponse(
+                f'<p class="error" role="alert">{_escape(exc.message)}</p>',
+                status_code=exc.status,
+                headers={"HX-Retarget": "#flash", "HX-Reswap": "innerHTML"},
+            )
+        return _render(request, "error.html", exc.status, message=exc.message, status=exc.status)
+
+    async def _store_page(who: Viewer, store: str) -> dict[str, Any]:
+        try:
+            described = await run_in_threadpool(services.describe_store, hub, store)
+        except services.StoreNotFound as exc:
+            raise Refused(404, str(exc)) from None
+        stores = await run_in_threadpool(services.list_stores, hub)
+        return {
+            "who": who,
+            "store": described,
+            "stores": [s["name"] for s in stores],
+            "timezone": described["timezone"],
+        }
+
+    async def _posted(request: Request, who: Viewer) -> dict[str, str]:
+        form = await read_form(request)
+        check_csrf(request, form, who.csrf_token)
+        return form
+
+    # logging in --------------------------------------------------------------
+
+    @router.get("/login")
+    def login_page(request: Request, next: str | None = None) -> Response:
+        token = request.cookies.get(LOGIN_CSRF_COOKIE) or new_login_token()
+        response = _render(request, "login.html", login_token=token, next=_safe_next(next))
+        set_cookie(request, response, LOGIN_CSRF_COOKIE, token, 3600)
+        return response
+
+    @router.post("/login")
+    async def login(request: Request) -> Response:
+        form = await read_form(request)
+        check_csrf(request, form, request.cookies.get(LOGIN_CSRF_COOKIE, ""))
+        name, password = form.get("username", ""), form.get("password", "")
+        target = _safe_next(form.get("next"))
+        token = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+        try:
+            session_id, _csrf = await run_in_threadpool(
+                accounts.log_in, hub, name, password, _client(request)
+            )
+        except accounts.LoginThrottled as exc:
+            response = _render(
+                request, "login.html", 429, login_token=token, next=target, error=str(exc)
+            )
+            response.headers["Retry-After"] = str(exc.retry_after)
+            return response
+        except accounts.LoginFailed as exc:
+            return _render(
+                request,
+                "login.html",
+                401,
+                login_token=token,
+                next=target,
+                error=str(exc),
+                username=name,
+            )
+        redirect = RedirectResponse(target, status_code=303)
+        set_cookie(
+            request,
+            redirect,
+            SESSION_COOKIE,
+            session_id,
+            int(accounts.SESSION_LIFETIME.total_seconds()),
+        )
+        redirect.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
+        return redirect
+
+    @router.post("/logout")
+    async def logout(request: Request, who: ViewerDep) -> Response:
+        await _posted(request, who)
+        await run_in_threadpool(accounts.log_out, hub, who.session_id)
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    # pages -------------------------------------------------------------------
+
+    @router.get("/")
+    def home(request: Request, who: ViewerDep) -> Response:
+        stores = services.list_stores(hub)
+        if len(stores) == 1:
+            return RedirectResponse(f"/stores/{quote(stores[0]['name'])}", status_code=303)
+        return _render(request, "stores.html", who=who, stores=stores, timezone="UTC")
+
+    @router.get("/stores/{store}")
+    async def overview(request: Request, store: str, who: ViewerDep) -> Response:
+        page = await _store_page(who, store)
+        status = await run_in_threadpool(_status, hub, store)
+        return _render(request, "overview.html", page="overview", status=status, **page)
+
+    @router.get("/stores/{store}/progress")
+    async def progress(request: Request, store: str, who: ViewerDep) -> Response:
+        page = await _store_page(who, store)
+        status = await run_in_threadpool(_status, hub, store)
+        return _render(request, "_progress.html", status=status, oob=True, **page)
+
+    @router.post("/stores/{store}/sync")
+    async def sync(request: Request, store: str, who: ViewerDep) -> Response:
+        form = await _posted(request, who)
+        page = await _store_page(who, store)
+        chosen = form.get("steps", "")
+        if chosen == "all":
+            if not page["store"]["sync_all_button"]:
+                raise Refused(409, "Sync All is turned off for this store (Settings)")
+            steps: tuple[Step, ...] = SYNC_ALL
+        elif chosen in STEP_LABELS:
+            steps = (Step(chosen),)
+        else:
+            raise Refused(422, "choose all, orders-in, orders-out, inventory-in or inventory-out")
+        run_id, _merged = await run_in_threadpool(services.request_run, hub, store, steps)
+        queue.submit_run(run_id)
+        if not _is_htmx(request):
+            return RedirectResponse(f"/stores/{quote(store)}", status_code=303)
+        status = await run_in_threadpool(_status, hub, store)
+        return _render(request, "_progress.html", status=status, oob=True, **page)
+
+    @router.get("/stores/{store}/history")
+    async def history(
+        request: Request,
+        store: str,
+        who: ViewerDep,
+        trigger: str = "",
+        status: str = "",
+    ) -> Response:
+        page = await _store_page(who, store)
+        try:
+            chosen_trigger = Trigger(trigger) if trigger else None
+            chosen_status = RunStatus(status) if status else None
+        except ValueError:
+            raise Refused(422, "unknown trigger or status filter") from None
+        runs = await run_in_threadpool(
+            lambda: services.run_history(
+                hub, store, HISTORY_LIMIT, trigger=chosen_trigger, status=chosen_status
+            )
+        )
+        return _render(
+            request,
+            "history.html",
+            page="history",
+            runs=runs,
+            trigger=trigger,
+            status=status,
+            triggers=[t.value for t in Trigger],
+            statuses=[s.value for s in RunStatus],
+            **page,
+        )
+
+    @router.get("/stores/{store}/runs/{run_id}")
+    async def run_page(request: Request, store: str, run_id: int, who: ViewerDep) -> Response:
+        page = await _store_page(who, store)
+        detail = await run_in_threadpool(services.run_detail, hub, run_id)
+        store_id = await run_in_threadpool(services.resolve_store, hub, store)
+        if detail is None or detail["store_id"] != store_id:
+            raise Refused(404, f"no run {run_id} for store {store!r}")
+        return _render(request, "run.html", page="history", run=detail, **page)
+
+    @router.post("/stores/{store}/runs/{run_id}/retry")
+    async def retry(request: Request, store: str, run_id: int, who: ViewerDep) -> Response:
+        await _posted(request, who)
+        try:
+            new_id = await run_in_threadpool(services.retry_failed_items, hub, store, run_id)
+        except services.StoreNotFound as exc:
+            raise Refused(404, str(exc)) from None
+        except services.InvalidSetting as exc:
+            raise Refused(409, str(exc)) from None
+        queue.submit_run(new_id)
+        return RedirectResponse(f"/stores/{quote(store)}/runs/{new_id}", status_code=303)
+
+    @router.get("/stores/{store}/settings")
+    async def settings_page(request: Request, store: str, who: ViewerDep) -> Response:
+        page = await _store_page(who, store)
+        return await _settings(request, page, saved=request.query_params.get("saved"))
+
+    async def _settings(
+        request: Request,
+        page: dict[str, Any],
+        *,
+        status: int = 200,
+        error: str | None = None,
+        saved: str | None = None,
+        form: dict[str, str] | None = None,
+    ) -> Response:
+        schedule = await run_in_threadpool(services.show_schedule, hub, page["store"]["name"])
+        sync_all = next((s for s in schedule["schedules"] if s["step"] == "all"), None)
+        return _render(
+            request,
+            "settings.html",
+            status,
+            page="settings",
+            sources=list(InventorySource),
+            schedule=sync_all,
+            error=error,
+            saved=saved,
+            form=form or {},
+            **page,
+        )
+
+    @router.post("/stores/{store}/settings")
+    async def save_settings(request: Request, store: str, who: ViewerDep) -> Response:
+        form = await _posted(request, who)
+        page = await _store_page(who, store)
+        try:
+            source = InventorySource(form.get("inventory_source", ""))
+            stale = form.get("stale_after_hours", "").strip()
+            webhook = form.get("alert_webhook", "").strip()
+            await run_in_threadpool(
+                lambda: services.update_store(
+                    hub,
+                    store,
+                    timezone=form.get("timezone", "").strip() or None,
+                    inventory_source=source,
+                    erp_name=form.get("erp_name", "").strip()[:200],
+                    sync_all_button=form.get("sync_all_button") == "on",
+                    alert_email=form.get("alert_email", "").strip(),
+                    alert_webhook_url=""
+                    if form.get("clear_alert_webhook") == "on"
+                    else (webhook or None),
+                    stale_after_hours=int(stale) if stale else None,
+                )
+            )
+        except ValueError as exc:  # InvalidSetting, an unknown source, a non-number
+            message = str(exc)
+            if "InventorySource" in message or "is not a valid" in message:
+                message = "choose one of the inventory source modes"
+            elif "invalid literal" in message:
+                message = "hours must be a whole number"
+            return await _settings(request, page, status=422, error=message, form=form)
+        return RedirectResponse(f"/stores/{quote(store)}/settings?saved=settings", status_code=303)
+
+    @router.post("/stores/{store}/schedule")
+    async def save_schedule(request: Request, store: str, who: ViewerDep) -> Response:
+        form = await _posted(request, who)
+        page = await _store_page(who, store)
+        daily = form.get("daily_at", "").strip() or None
+        every_text = form.get("every_minutes", "").strip()
+        try:
+            every = int(every_text) if every_text else None
+            off = form.get("enabled") != "on" or (daily is None and every is None)
+            await run_in_threadpool(
+                lambda: services.set_schedule(
+                    hub,
+                    store,
+                    daily_at=None if off else daily,
+                    every_minutes=None if off else every,
+                    off=off,
+                )
+            )
+        except ValueError as exc:
+            message = (
+                "minutes must be a whole number" if "invalid literal" in str(exc) else str(exc)
+            )
+            return await _settings(request, page, status=422, error=message, form=form)
+        return RedirectResponse(f"/stores/{quote(store)}/settings?saved=schedule", status_code=303)
+
+    @router.get("/stores/{store}/inventory")
+    async def inventory(request: Request, store: str, who: ViewerDep, q: str = "") -> Response:
+        page = await _store_page(who, store)
+        try:
+            variants = await run_in_threadpool(services.search_inventory, hub, store, q)
+        except services.InvalidSetting as exc:
+            raise Refused(422, str(exc)) from None
+        return _render(
+            request,
+            "inventory.html",
+            page="inventory",
+            q=q,
+            variants=variants,
+            notice=request.query_params.get("queued"),
+            **page,
+        )
+
+    @router.post("/stores/{store}/inventory/hub-quantity")
+    async def set_quantity(request: Request, store: str, who: ViewerDep) -> Response:
+        form = await _posted(request, who)
+        await _store_page(who, store)
+        sku = form.get("sku", "")
+        try:
+            quantity = int(form.get("quantity", "").strip())
+        except ValueError:
+            raise Refused(422, "the quantity must be a whole number") from None
+        try:
+            run_id = await run_in_threadpool(services.set_hub_quantity, hub, store, sku, quantity)
+        except services.InvalidSetting as exc:
+            raise Refused(422, str(exc)) from None
+        queue.submit_run(run_id)
+        back = f"/stores/{quote(store)}/inventory?q={quote(form.get('q', sku))}&queued={run_id}"
+        return RedirectResponse(back, status_code=303)
+
+    @router.get("/stores/{store}/rejected")
+    async def rejected(request: Request, store: str, who: ViewerDep) -> Response:
+        page = await _store_page(who, store)
+        store_id = await run_in_threadpool(services.resolve_store, hub, store)
+        items = await run_in_threadpool(services.rejected_inputs, hub, store_id)
+        return _render(request, "rejected.html", page="rejected", items=items, **page)
+
+    app.include_router(router)
+
+
+def _status(hub: Hub, store: str) -> dict[str, Any]:
+    """The overview's live part: connections, last run per step, the active run's progress
+    and the latest finished run with its item errors."""
+    status = services.store_status(hub, store)[0]
+    active = status["active_runs"]
+    current = services.run_detail(hub, active[0]["id"]) if active else None
+    recent = services.run_history(hub, store, len(active) + 1)
+    latest = next((run for run in recent if run["finished_at"]), None)
+    return {**status, "current": current, "latest": latest}
+
+
+def _escape(text: str) -> str:
+    return str(escape(text))

@@ -1,0 +1,128 @@
+"""`stockbridge user add`: dashboard users from the command line, passwords hashed."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from stockbridge import accounts
+from stockbridge.bootstrap import bootstrap
+from stockbridge.config import Settings
+from tests.conftest import Harness
+from tests.dashboard_helpers import log_in
+from tests.service_helpers import wait_for
+
+EXE = str(Path(sys.executable).with_name("stockbridge"))
+
+
+def sb(home: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "STOCKBRIDGE_HOME": str(home)}
+    env.pop("STOCKBRIDGE_DATABASE_URL", None)
+    result = subprocess.run(
+        [EXE, *args], input=stdin, capture_output=True, text=True, env=env, timeout=60
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def test_user_add_stores_only_an_argon2_hash_and_refuses_bad_input(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert sb(home, "init").returncode == 0
+    added = sb(home, "user", "add", "ann", "--password-stdin", stdin="s3cret-passw0rd\n")
+    assert added.returncode == 0, added.stderr
+    assert "s3cret" not in added.stdout + added.stderr
+    for args, stdin, reason in [
+        (("ann",), "another-password\n", "already exists"),
+        (("bob",), "short\n", "8-1024 characters"),
+        ((" bob",), "long-enough-pw\n", "user names"),
+        (("x" * 101,), "long-enough-pw\n", "user names"),
+    ]:
+        refused = sb(home, "user", "add", *args, "--password-stdin", stdin=stdin)
+        assert refused.returncode == 2, args
+        assert reason in refused.stderr, refused.stderr
+    hub = bootstrap(Settings(home=home))
+    with hub.uow() as uow:
+        ann = uow.users.by_name("ann")
+        assert ann is not None and ann.password_hash.startswith("$argon2id$")
+        assert "s3cret" not in ann.password_hash
+        assert uow.users.by_name("bob") is None
+    session_id, csrf = accounts.log_in(hub, "ann", "s3cret-passw0rd", "127.0.0.1")
+    assert accounts.session_info(hub, session_id) == accounts.SessionInfo("ann", csrf)
+    hub.engine.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_the_demo_prints_a_dashboard_login_that_works(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "STOCKBRIDGE_HOME": str(tmp_path / "home"), "PYTHONUNBUFFERED": "1"}
+    env.pop("STOCKBRIDGE_DATABASE_URL", None)
+    env["COLUMNS"] = "300"
+    demo = subprocess.Popen(
+        [EXE, "demo", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    try:
+        assert demo.stdout is not None
+        login = None
+        for line in demo.stdout:  # ends if the demo exits
+            found = re.search(r"Dashboard: (\S+)\s+user: (\S+)\s+password: (\S+)", line)
+            if found:
+                login = found.groups()
+                break
+        assert login is not None, "the demo printed no dashboard login"
+        url, user, password = login
+        assert url == f"http://127.0.0.1:{port}/login"
+        base = url.removesuffix("/login")
+        wait_for(lambda: _answers(base), 30, "the demo's server")
+        with httpx.Client(base_url=base, timeout=30) as browser:
+            csrf = log_in(browser, user, password)
+            assert csrf
+            assert "Sync All" in browser.get("/stores/demo").text
+    finally:
+        demo.terminate()
+        demo.wait(timeout=30)
+
+
+def _answers(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/healthz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_sessions_and_the_throttle_on_each_database(harness: Harness) -> None:
+    hub = harness.hub
+    accounts.add_user(hub, "ann", "s3cret-passw0rd")
+    start = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    for n in range(accounts.MAX_FAILURES):
+        with pytest.raises(accounts.LoginFailed):
+            accounts.log_in(hub, "ann", "wrong", "10.0.0.1", now=start + timedelta(seconds=n))
+    with pytest.raises(accounts.LoginThrottled) as throttled:
+        accounts.log_in(hub, "ann", "s3cret-passw0rd", "10.0.0.1", now=start + timedelta(minutes=1))
+    assert 0 < throttled.value.retry_after <= 15 * 60
+    later = start + timedelta(minutes=16)  # the wait is over
+    session_id, csrf = accounts.log_in(hub, "ann", "s3cret-passw0rd", "10.0.0.1", now=later)
+    assert accounts.session_info(hub, session_id, now=later) == accounts.SessionInfo("ann", csrf)
+    expired = later + accounts.SESSION_LIFETIME
+    assert accounts.session_info(hub, session_id, now=expired) is None
+    accounts.log_out(hub, session_id)
+    assert accounts.session_info(hub, session_id, now=later) is None
+    assert accounts.session_info(hub, "", now=later) is None
+    with pytest.raises(accounts.InvalidAccount, match="already exists"):
+        accounts.add_user(hub, "ann", "another-password")
