@@ -241,3 +241,27 @@ def test_the_receiver_refuses_odd_requests_and_stores_nothing(
     assert 'stockbridge_webhooks_received_total{outcome="rejected",source="bigcommerce"}' in (
         metrics
     )
+
+
+def test_a_delivery_the_database_refuses_is_503_and_the_next_one_is_stored(
+    live: tuple[Running, SandboxStore, FakeBackOffice],
+) -> None:
+    """The partner retries what is not answered 2xx: a batch that cannot be committed
+    answers each of its deliveries 503, stores none of them, and the writer carries on."""
+    running, bc, _bo = live
+    url = f"{running.server.url}/webhooks/bigcommerce/shop"
+    headers = {SECRET_HEADER: secret_of(bc)}
+    before = inbox_depth(running)
+    with running.hub.engine.begin() as connection:
+        connection.exec_driver_sql(
+            "CREATE TRIGGER refuse_inbox BEFORE INSERT ON inbox_events "
+            "BEGIN SELECT RAISE(ABORT, 'disk trouble'); END"
+        )
+    refused = httpx.post(url, content=envelope("fail-1"), headers=headers)
+    assert refused.status_code == 503 and "try again" in refused.json()["error"]
+    assert inbox_depth(running) == before
+    with running.hub.engine.begin() as connection:
+        connection.exec_driver_sql("DROP TRIGGER refuse_inbox")
+    again = httpx.post(url, content=envelope("fail-1"), headers=headers)
+    assert again.status_code == 200 and again.text == "accepted"
+    assert inbox_depth(running) == before + 1
