@@ -8,10 +8,16 @@ count of stored events is checked in the database afterwards.
 
 The load generator is `wrk` (C, a Lua script makes every request a delivery of its own);
 the bench installs it with apt-get when it is missing and falls back, with a note, to a
-pure-Python asyncio generator that costs the server much of a core itself.
+pure-Python asyncio generator that shares the two cores with the server.
+
+By default deliveries go as fast as answers come back (saturation: the most the server
+accepts, and its latency then); ``--rate N`` paces them at an offered N a second instead
+(latency at a given load). After the load the bench waits until every stored event has
+been turned into work, and fails if that takes over a minute.
 
     python -m bench webhook_ingest [--database sqlite|postgresql] [--generator wrk|python]
-        [--deliveries 40000] [--connections 32] [--duplicates 0.1] [--max-seconds 60]
+        [--deliveries 100000] [--connections 32] [--duplicates 0.1] [--max-seconds 60]
+        [--rate 0]
 """
 
 from __future__ import annotations
@@ -264,7 +270,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench webhook_ingest")
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--generator", choices=["wrk", "python"], default="wrk")
-    parser.add_argument("--deliveries", type=int, default=40_000)
+    parser.add_argument("--deliveries", type=int, default=100_000)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--duplicates", type=float, default=0.1, help="share of re-deliveries")
     parser.add_argument("--max-seconds", type=int, default=60, help="wrk's time bound")
