@@ -9,10 +9,12 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
+from sqlalchemy.exc import IntegrityError
 
 from stockbridge.bootstrap import bootstrap
 from stockbridge.config import Settings
 from stockbridge.credentials import CredentialCipher, CredentialsUnreadable
+from stockbridge.db.inbox import MAX_INSERT_ROWS, InboxAppender
 from stockbridge.db.migrate import SCHEMA_HEAD, head_revision, is_current
 from stockbridge.db.models import Base
 from tests.conftest import Harness, make_harness
@@ -92,6 +94,10 @@ def test_inbox_batches_store_each_event_once(harness: Harness) -> None:
         pending = uow.inbox.pending()
         assert [e.dedup_key for e in pending] == ["a", "b", "c"]
         assert pending[0].payload == {"resource_id": "a"}
+        assert [(kind, n) for n, (_id, _store, kind) in enumerate(uow.inbox.pending_refs(2))] == [
+            ("order", 0),
+            ("order", 1),
+        ]
 
 
 @pytest.mark.postgres
@@ -117,10 +123,11 @@ def test_two_workers_drain_the_inbox_without_taking_the_same_event(
             )
             uow.commit()
         with harness.hub.uow() as first, harness.hub.uow() as second:
-            taken = [e.dedup_key for e in first.inbox.pending(3)]
-            rest = [e.dedup_key for e in second.inbox.pending(10)]
-            assert taken == ["e0", "e1", "e2"] and rest == ["e3", "e4"]
-            first.inbox.mark_processed([e.id for e in first.inbox.pending(3)])
+            taken = [event_id for event_id, _store, _kind in first.inbox.pending_refs(3)]
+            rest = [event_id for event_id, _store, _kind in second.inbox.pending_refs(10)]
+            assert len(taken) == 3 and len(rest) == 2 and not set(taken) & set(rest)
+            assert taken < rest  # the oldest went to the first worker
+            first.inbox.mark_processed(taken)
             first.commit()
     finally:
         harness.hub.engine.dispose()
@@ -158,3 +165,56 @@ def test_a_read_only_unit_of_work_leaves_sqlite_writers_be(sqlite_harness: Harne
     with sqlite_harness.hub.uow() as uow:
         uow.read_only().stores.all()
         assert others_can_write()
+
+
+def _event(store_id: int, key: str) -> dict[str, object]:
+    return {
+        "store_id": store_id,
+        "source": "bigcommerce",
+        "dedup_key": key,
+        "kind": "order",
+        "payload": {"resource_id": key},
+    }
+
+
+def _stored_keys(harness: Harness) -> list[str]:
+    with harness.hub.uow() as uow:
+        return sorted(e.dedup_key for e in uow.inbox.pending(10_000))
+
+
+def test_the_appender_commits_each_batch_and_answers_duplicates(harness: Harness) -> None:
+    store_id = harness.add_store()
+    appender = InboxAppender(harness.hub.engine)
+    try:
+        assert appender.append([_event(store_id, k) for k in ("a", "b", "a")]) == [
+            True,
+            True,
+            False,  # earlier in the same batch
+        ]
+        assert appender.append([_event(store_id, k) for k in ("b", "c", "c")]) == [
+            False,  # already stored by the batch before
+            True,
+            False,
+        ]
+        assert appender.append([]) == []
+        full = [_event(store_id, f"full-{n}") for n in range(MAX_INSERT_ROWS)]
+        assert appender.append(full) == [True] * MAX_INSERT_ROWS
+    finally:
+        appender.close()
+    keys = _stored_keys(harness)
+    assert len(keys) == 3 + MAX_INSERT_ROWS and keys[:3] == ["a", "b", "c"]
+
+
+def test_a_failed_batch_stores_nothing_and_the_appender_recovers(harness: Harness) -> None:
+    store_id = harness.add_store()
+    appender = InboxAppender(harness.hub.engine)
+    try:
+        with pytest.raises(ValueError, match="at most"):
+            appender.append([_event(store_id, f"x-{n}") for n in range(MAX_INSERT_ROWS + 1)])
+        with pytest.raises(IntegrityError):  # no such store: the whole batch is refused
+            appender.append([_event(store_id, "ok-1"), _event(store_id + 999, "orphan")])
+        assert _stored_keys(harness) == []
+        assert appender.append([_event(store_id, "ok-1")]) == [True]  # a new connection
+    finally:
+        appender.close()
+    assert _stored_keys(harness) == ["ok-1"]

@@ -4,8 +4,10 @@ each event before answering and turns it into targeted work."""
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -74,6 +76,18 @@ def envelope(hash_: str, scope: str = "store/order/created", ident: int = 1) -> 
             "producer": "stores/x",
         }
     ).encode()
+
+
+def raw_status(running: Running, path: str, secret: str, length: str) -> int:
+    """POST a 2-byte body under a declared Content-Length of ``length`` (which a client
+    library would refuse to send) and read the status the server answers with."""
+    host, port = running.server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: {host}\r\n{SECRET_HEADER}: {secret}\r\n"
+            f"Content-Length: {length}\r\nConnection: close\r\n\r\n{{}}".encode()
+        )
+        return int(sock.recv(4096).split(b" ")[1])
 
 
 def inbox_depth(running: Running) -> int:
@@ -160,3 +174,94 @@ def test_burst_with_duplicates_and_out_of_order_applies_each_change_once(
     with running.hub.uow() as uow:
         row = uow.orders.by_web_id(1, str(orders[0]["id"]))
         assert row is not None and row.status == "cancelled"  # the newest state won
+
+
+def test_a_concurrent_burst_stores_each_distinct_delivery_exactly_once(
+    live: tuple[Running, SandboxStore, FakeBackOffice],
+) -> None:
+    """Group commit under concurrency: re-deliveries that land in the same batch as their
+    first copy, or in a later one, are answered as duplicates; every distinct event is
+    stored once and answered "accepted" once."""
+    running, bc, _bo = live
+    url = f"{running.server.url}/webhooks/bigcommerce/shop"
+    headers = {SECRET_HEADER: secret_of(bc)}
+    before = inbox_depth(running)
+    hashes = [f"c-{n % 120}" for n in range(200)]  # 120 distinct, 80 re-deliveries
+
+    def deliver(chunk: list[str]) -> list[str]:
+        with httpx.Client(headers=headers, timeout=30) as client:
+            answers = [client.post(url, content=envelope(h)) for h in chunk]
+        assert all(a.status_code == 200 for a in answers)
+        return [a.text for a in answers]
+
+    with ThreadPoolExecutor(8) as pool:
+        texts = [t for chunk in pool.map(deliver, [hashes[i::8] for i in range(8)]) for t in chunk]
+    assert texts.count("accepted") == 120
+    assert texts.count("duplicate delivery ignored") == 80
+    assert inbox_depth(running) == before + 120
+
+
+def test_the_receiver_refuses_odd_requests_and_stores_nothing(
+    live: tuple[Running, SandboxStore, FakeBackOffice],
+) -> None:
+    running, bc, _bo = live
+    base = f"{running.server.url}/webhooks/bigcommerce"
+    headers = {SECRET_HEADER: secret_of(bc)}
+    before = inbox_depth(running)
+
+    wrong_method = httpx.get(f"{base}/shop", headers=headers)
+    assert wrong_method.status_code == 405 and wrong_method.headers["allow"] == "POST"
+    long_name = httpx.post(f"{base}/{'x' * 101}", content=envelope("odd-1"), headers=headers)
+    assert long_name.status_code == 422 and "store name" in long_name.json()["error"]
+    assert httpx.post(f"{base}/shop/extra", content=envelope("odd-2")).status_code == 404
+
+    secret = headers[SECRET_HEADER]
+    assert raw_status(running, "/webhooks/bigcommerce/shop", secret, "2000000") == 413
+    assert raw_status(running, "/webhooks/bigcommerce/shop", secret, "ten") in (400, 413)
+
+    def streamed() -> Iterator[bytes]:  # chunked: no length to check up front
+        yield envelope("odd-3")
+        for _ in range(20):
+            yield b" " * 65_536
+
+    chunked = httpx.post(f"{base}/shop", content=streamed(), headers=headers)
+    assert chunked.status_code == 413 and "over" in chunked.json()["error"]
+
+    oversized_envelope = json.loads(envelope("odd-4"))
+    oversized_envelope["padding"] = "x" * 70_000  # under the body limit, over the envelope's
+    too_big = httpx.post(f"{base}/shop", json=oversized_envelope, headers=headers)
+    assert too_big.status_code == 422 and "limit" in too_big.json()["error"]
+    not_ours = httpx.post(
+        f"{base}/shop", content=envelope("odd-5", scope="store/cart/created"), headers=headers
+    )
+    assert not_ours.status_code == 422 and "scope" in not_ours.json()["error"]
+    assert inbox_depth(running) == before
+    with running.client() as anon:
+        metrics = anon.get("/metrics").text
+    assert 'stockbridge_webhooks_received_total{outcome="rejected",source="bigcommerce"}' in (
+        metrics
+    )
+
+
+def test_a_delivery_the_database_refuses_is_503_and_the_next_one_is_stored(
+    live: tuple[Running, SandboxStore, FakeBackOffice],
+) -> None:
+    """The partner retries what is not answered 2xx: a batch that cannot be committed
+    answers each of its deliveries 503, stores none of them, and the writer carries on."""
+    running, bc, _bo = live
+    url = f"{running.server.url}/webhooks/bigcommerce/shop"
+    headers = {SECRET_HEADER: secret_of(bc)}
+    before = inbox_depth(running)
+    with running.hub.engine.begin() as connection:
+        connection.exec_driver_sql(
+            "CREATE TRIGGER refuse_inbox BEFORE INSERT ON inbox_events "
+            "BEGIN SELECT RAISE(ABORT, 'disk trouble'); END"
+        )
+    refused = httpx.post(url, content=envelope("fail-1"), headers=headers)
+    assert refused.status_code == 503 and "try again" in refused.json()["error"]
+    assert inbox_depth(running) == before
+    with running.hub.engine.begin() as connection:
+        connection.exec_driver_sql("DROP TRIGGER refuse_inbox")
+    again = httpx.post(url, content=envelope("fail-1"), headers=headers)
+    assert again.status_code == 200 and again.text == "accepted"
+    assert inbox_depth(running) == before + 1

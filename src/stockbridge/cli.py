@@ -503,7 +503,9 @@ def build_app(make_hub: Callable[[], Hub]) -> typer.Typer:
                 highlight=False,
             )
             try:
-                uvicorn.run(service.app, host=host, port=port, log_level="warning")
+                uvicorn.run(
+                    service.app, host=host, port=port, log_level="warning", access_log=False
+                )
             finally:
                 service.stop()
         finally:
@@ -528,8 +530,9 @@ def build_app(make_hub: Callable[[], Hub]) -> typer.Typer:
             f"Stockbridge serving on http://{host}:{port} (dashboard at /, API at /api/v1, "
             "docs at /docs; dashboard users: stockbridge user add NAME)"
         )
+        _freeze_startup_objects()
         try:
-            uvicorn.run(service.app, host=host, port=port, log_level="warning")
+            uvicorn.run(service.app, host=host, port=port, log_level="warning", access_log=False)
         finally:
             service.stop()
 
@@ -572,6 +575,16 @@ def build_app(make_hub: Callable[[], Hub]) -> typer.Typer:
     for register in _partner_commands():
         register(PartnerCommands(connect_app, sandbox_app, hub, _mapped_errors))
     return app
+
+
+def _freeze_startup_objects() -> None:
+    """Exempt what start-up built (modules, the app, mappers: long-lived) from garbage
+    collection: a full collection then scans only what came later, and takes a fraction
+    of a millisecond instead of ~100 ms, a pause every request in flight would wait out."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def _partner_commands() -> list[Callable[[PartnerCommands], None]]:

@@ -14,7 +14,7 @@ import httpx
 from fastapi import FastAPI
 
 from stockbridge.bootstrap import Hub
-from stockbridge.jobs.inbox import process_inbox
+from stockbridge.jobs.inbox import INBOX_BATCH, process_inbox
 from stockbridge.jobs.queue import InProcessQueue
 from stockbridge.web.app import create_app
 
@@ -89,13 +89,12 @@ class Service:
     def _drain_inbox(self) -> None:
         while True:
             with self.hub.uow() as uow:
-                pending = uow.inbox.depth()
-                if not pending:
-                    return
-                run_ids = process_inbox(uow)
+                done = process_inbox(uow, INBOX_BATCH)
                 uow.commit()
-            for run_id in run_ids:
+            for run_id in done.run_ids:
                 self.queue.submit_run(run_id)
+            if done.events < INBOX_BATCH:
+                return
 
     def _tick_loop(self) -> None:
         while not self._stop.wait(self.tick_seconds):

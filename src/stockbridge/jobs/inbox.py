@@ -15,11 +15,14 @@ events processed: an event is never lost between the two.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 
 from stockbridge.db.uow import UnitOfWork
 from stockbridge.domain.model import SYNC_ALL, InventorySource, Step, Trigger, WebEventKind
 
-__all__ = ["process_inbox", "steps_for"]
+__all__ = ["INBOX_BATCH", "InboxPass", "process_inbox", "steps_for"]
+
+INBOX_BATCH = 5000  # events a pass: one parameter each in mark_processed's IN list
 
 
 def steps_for(kind: str, source: InventorySource, has_back_office: bool) -> set[Step]:
@@ -34,33 +37,49 @@ def steps_for(kind: str, source: InventorySource, has_back_office: bool) -> set[
     return set()
 
 
-def process_inbox(uow: UnitOfWork, batch: int = 500) -> list[int]:
-    """Request the runs pending events call for and mark those events processed, in the
-    caller's unit of work (commit it). Returns the run ids requested."""
-    events = uow.inbox.pending(batch)
+@dataclass(frozen=True)
+class InboxPass:
+    events: int  # how many pending events this pass took (at most the batch)
+    run_ids: list[int]  # the runs it requested (new or merged into)
+
+
+def process_inbox(uow: UnitOfWork, batch: int = INBOX_BATCH) -> InboxPass:
+    """Request the runs the oldest pending events call for and mark those events
+    processed, in the caller's unit of work (commit it).
+
+    On SQLite this holds the write lock webhook receivers wait for, so a pass costs
+    little per event (no objects, no payloads) and takes many events at once: a busy
+    inbox is drained in a few short transactions rather than many."""
+    events = uow.inbox.pending_refs(batch)
     if not events:
-        return []
+        return InboxPass(0, [])
     by_store: dict[int, set[Step]] = defaultdict(set)
-    sources: dict[int, tuple[InventorySource, bool]] = {}
+    sources: dict[int, tuple[InventorySource, bool] | None] = {}
+    done: list[int] = []
     unknown: list[int] = []
-    for event in events:
-        if event.store_id not in sources:
-            store = uow.stores.get(event.store_id)
-            if store is None:
-                unknown.append(event.id)
-                continue
-            sources[event.store_id] = (
-                InventorySource(store.inventory_source),
-                uow.stores.connection(store.id, "back_office") is not None,
+    for event_id, store_id, kind in events:
+        if store_id not in sources:
+            store = uow.stores.get(store_id)
+            sources[store_id] = (
+                None
+                if store is None
+                else (
+                    InventorySource(store.inventory_source),
+                    uow.stores.connection(store.id, "back_office") is not None,
+                )
             )
-        source, has_back_office = sources[event.store_id]
-        by_store[event.store_id] |= steps_for(event.kind, source, has_back_office)
+        found = sources[store_id]
+        if found is None:
+            unknown.append(event_id)
+            continue
+        by_store[store_id] |= steps_for(kind, *found)
+        done.append(event_id)
     run_ids = []
     for store_id, steps in by_store.items():
         if steps:
             ordered = tuple(step for step in SYNC_ALL if step in steps)
             run, _merged = uow.runs.request(store_id, ordered, Trigger.WEBHOOK)
             run_ids.append(run.id)
-    uow.inbox.mark_processed([e.id for e in events if e.id not in unknown])
+    uow.inbox.mark_processed(done)
     uow.inbox.mark_processed(unknown, error="store no longer exists")
-    return run_ids
+    return InboxPass(len(events), run_ids)

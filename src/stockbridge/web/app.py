@@ -8,27 +8,26 @@ Routes parse input, call a use case (``web.service``) and map its errors to stat
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Annotated, Any, Literal
 
 from fastapi import Body, Depends, FastAPI, Header, Path, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 
 from stockbridge import __version__, services
 from stockbridge.bootstrap import Hub
-from stockbridge.connectors.bigcommerce.webhooks import SECRET_HEADER, BadWebhook
+from stockbridge.db.inbox import InboxAppender
 from stockbridge.domain.model import SYNC_ALL, Step
 from stockbridge.jobs.queue import JobQueue
-from stockbridge.metrics import REGISTRY, WEBHOOKS, register_database_gauges
+from stockbridge.metrics import REGISTRY, register_database_gauges
 from stockbridge.web import service
 from stockbridge.web.dashboard import mount_dashboard
 from stockbridge.web.inbox_writer import InboxWriter
 from stockbridge.web.service import Caller, Conflict, Invalid, NotFound, PushItem, Unauthorized
+from stockbridge.web.webhook_receiver import WebhookReceiver
 
 __all__ = ["MAX_BODY_BYTES", "create_app"]
 
@@ -230,37 +229,14 @@ def create_app(hub: Hub, queue: JobQueue) -> FastAPI:
             queue.submit_run(run_id)
         return JSONResponse(answer, status_code=status)
 
-    webhook_secrets = service.WebhookSecrets(hub)
-    inbox_writer = InboxWriter(hub.uow)
+    # The webhook receiver answers its own path ahead of everything else (the hot path;
+    # see web/webhook_receiver.py); it is added last, so it is the outermost layer.
+    inbox_writer = InboxWriter(InboxAppender(hub.engine))
     app.state.inbox_writer = inbox_writer
-
-    @app.post("/webhooks/bigcommerce/{store}", include_in_schema=False)
-    async def bigcommerce_webhook(store: StoreName, request: Request) -> PlainTextResponse:
-        body = await request.body()
-        secret = request.headers.get(SECRET_HEADER)
-        store_id = webhook_secrets.check_cached(store, secret)
-        if store_id is None:
-            try:
-                # A cache miss reads the database in the thread pool: a wait for a lock
-                # never stalls the event loop (and every other delivery with it).
-                store_id = await run_in_threadpool(webhook_secrets.check, store, secret)
-            except Unauthorized:
-                WEBHOOKS.labels("bigcommerce", "unauthorized").inc()
-                raise
-        try:
-            event = service.to_pending_event(store_id, body)
-        except BadWebhook as exc:
-            WEBHOOKS.labels("bigcommerce", "rejected").inc()
-            await run_in_threadpool(service.reject_webhook, hub, store_id, str(exc), body)
-            raise Invalid(f"not a webhook we understand: {exc}") from None
-        stored = await asyncio.wrap_future(inbox_writer.submit(event))  # committed
-        WEBHOOKS.labels("bigcommerce", "stored" if stored else "duplicate").inc()
-        if not stored:
-            return PlainTextResponse("duplicate delivery ignored")
-        queue.submit_inbox()
-        return PlainTextResponse("accepted")
-
     mount_dashboard(app, hub, queue)
+    app.add_middleware(
+        WebhookReceiver, hub=hub, queue=queue, writer=inbox_writer, max_body=MAX_BODY_BYTES
+    )
     return app
 
 
