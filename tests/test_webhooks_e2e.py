@@ -100,12 +100,15 @@ def test_a_web_order_reaches_the_back_office_through_its_webhook(
     live: tuple[Running, SandboxStore, FakeBackOffice],
 ) -> None:
     running, bc, bo = live
+    hook_checks = bc.counters()["calls"].get("GET /v3/hooks", 0)
     order = bc.order([("A", 2)])
     wait_for(lambda: len(bo.documents_for(str(order["id"]))) == 1, what="order posted via webhook")
     with running.hub.uow() as uow:
         runs = uow.runs.history(None)
         assert any(r.trigger == "webhook" for r in runs)
         assert not any(r.trigger == "manual" for r in runs)
+    # A run a webhook started spends no call checking the webhooks (they evidently work).
+    assert bc.counters()["calls"].get("GET /v3/hooks", 0) == hook_checks
 
 
 def test_bad_or_missing_secret_is_401_and_nothing_is_stored(

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from stockbridge.connectors.base import BackOffice, WebStore
 from stockbridge.db.uow import UnitOfWork
-from stockbridge.domain.model import ItemError, Step
+from stockbridge.domain.model import ItemError, Step, Trigger
 from stockbridge.domain.store import StoreSettings
 from stockbridge.retry import RetryPolicy
 
@@ -67,3 +67,5 @@ class StepContext:
     sessions: Callable[[], Session]
     retry: RetryPolicy
     tracker: Tracker
+    #: What started the run (a webhook-triggered run skips the web store's upkeep).
+    trigger: Trigger = Trigger.MANUAL

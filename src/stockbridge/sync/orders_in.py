@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from stockbridge.domain.model import Trigger
 from stockbridge.domain.orders import should_take_in
 from stockbridge.sync.context import StepContext, StepOutcome
 from stockbridge.sync.paging import resumable_pages
@@ -15,7 +16,9 @@ def orders_in(ctx: StepContext) -> StepOutcome:
     web, connection_id = ctx.partners.web, ctx.partners.web_connection_id
     if web is None or connection_id is None:
         return StepOutcome("skipped", message="no web store connected")
-    notes = ctx.retry.call(web.maintain)
+    # Upkeep (webhooks registered and active) costs a call per run: a run that a webhook
+    # started is proof enough they work, so only other runs (manual, scheduled) do it.
+    notes = [] if ctx.trigger is Trigger.WEBHOOK else ctx.retry.call(web.maintain)
     with ctx.uow() as uow:
         since = uow.stores.cursor(connection_id, ORDERS_STREAM)
     done = 0

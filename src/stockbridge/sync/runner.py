@@ -242,6 +242,7 @@ class SyncRunner:
             if run is None or RunStatus(run.status).finished or not uow.runs.claim(run_id):
                 return
             steps = parse_steps(run.steps)
+            trigger = Trigger(run.trigger)
             progress: dict[str, Any] = dict(run.progress or {})
             store_row = uow.stores.get(store_id)
             assert store_row is not None
@@ -251,7 +252,8 @@ class SyncRunner:
         try:
             partners = self.partners_for(store_id)
             outcomes = [
-                self._run_step(run_id, store, partners, step, progress, listener) for step in steps
+                self._run_step(run_id, store, partners, step, progress, listener, trigger)
+                for step in steps
             ]
         except LeaseLost:
             # Another worker owns the store now and will finish this run; recording an
@@ -286,6 +288,7 @@ class SyncRunner:
         step: Step,
         progress: dict[str, Any],
         listener: ProgressListener | None,
+        trigger: Trigger,
     ) -> StepOutcome:
         if progress.get(step.value, {}).get("status") in ("succeeded", "partial", "skipped"):
             return StepOutcome(
@@ -299,6 +302,7 @@ class SyncRunner:
             sessions=self.sessions,
             retry=self.retry,
             tracker=tracker,
+            trigger=trigger,
         )
         try:
             outcome = STEPS[step](ctx)
