@@ -356,3 +356,15 @@ def test_a_failed_status_write_back_is_tried_again_by_later_runs(harness: Harnes
     # left alone.
     assert web.calls["acknowledge_orders"] == MAX_ACK_ATTEMPTS
     assert sync_all(harness).status is RunStatus.SUCCEEDED
+
+
+def test_orders_out_reports_its_total_up_front_for_progress(harness: Harness) -> None:
+    _, web, bo = seeded(harness, {"A": 10})
+    for _ in range(3):
+        web.place_order([("A", 1)])
+    web.place_order([("A", 1)], status=WebOrderStatus.CANCELLED)
+
+    report = sync_all(harness)
+
+    step = report.steps["orders-out"]
+    assert step["total"] == 3 and step["done"] == 3 and len(bo.documents) == 3

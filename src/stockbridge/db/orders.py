@@ -6,13 +6,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from stockbridge.db.catalog import POSTABLE_STATUSES, CatalogRepository
 from stockbridge.db.models import Order, OrderLineRow, PartnerLink
 from stockbridge.domain.model import OrderLine, WebOrder, WebOrderStatus
 from stockbridge.domain.orders import accepts_update
+
+#: Pending orders that belong in the back office, and every uncertain one: an order
+#: cancelled after an attempt must still be looked up.
+_TO_POST = or_(
+    and_(Order.post_state == "pending", Order.status.in_(POSTABLE_STATUSES)),
+    Order.post_state == "uncertain",
+)
 
 __all__ = ["OrderRepository", "PendingOrder"]
 
@@ -109,19 +116,19 @@ class OrderRepository:
         self.catalog.forget_sent(store_id, web_moved)
         return changed
 
+    def count_to_post(self, store_id: int) -> int:
+        """How many orders ``next_to_post`` has to go through (a run's progress total)."""
+        return int(
+            self.session.scalar(
+                select(func.count(Order.id)).where(Order.store_id == store_id, _TO_POST)
+            )
+            or 0
+        )
+
     def next_to_post(self, store_id: int, after_row_id: int, limit: int) -> list[PendingOrder]:
         rows = self.session.scalars(
             select(Order)
-            .where(
-                Order.store_id == store_id,
-                # Pending orders that belong in the back office, and every uncertain one:
-                # an order cancelled after an attempt must still be looked up.
-                or_(
-                    and_(Order.post_state == "pending", Order.status.in_(POSTABLE_STATUSES)),
-                    Order.post_state == "uncertain",
-                ),
-                Order.id > after_row_id,
-            )
+            .where(Order.store_id == store_id, _TO_POST, Order.id > after_row_id)
             .order_by(Order.id)
             .limit(limit)
         ).all()

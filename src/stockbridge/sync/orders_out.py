@@ -40,6 +40,8 @@ def orders_out(ctx: StepContext) -> StepOutcome:
     store_id = ctx.store.id
     posted = failed = 0
     after = 0
+    with ctx.uow() as uow:
+        ctx.tracker.set_total(uow.orders.count_to_post(store_id))
     while True:
         with ctx.uow() as uow:
             batch = uow.orders.next_to_post(store_id, after, back_office.max_orders_per_call)

@@ -189,7 +189,8 @@ class BigCommerceStore:
             variants = [v for product in products for v in mapping.to_web_variants(product)]
             cursor = products[-1].date_modified if products else None
             if products:
-                yield Page(tuple(variants), cursor=cursor, total=pagination.total)
+                # No total: the store counts products, the page holds their variants.
+                yield Page(tuple(variants), cursor=cursor)
             if page >= pagination.total_pages or not products:
                 return
             page += 1
