@@ -395,3 +395,38 @@ def test_a_live_refresh_lease_is_waited_for_and_a_dead_one_expires(
     assert _db_back_office(hub).check() == "Sandbox Company_US_1"
     assert qbo.counters()["refreshes"] == refreshes + 1
     assert LEASE_KEY not in vault.load()
+
+
+class _LeaseThief(httpx.BaseTransport):
+    """Real HTTP; while the token endpoint is called, another process takes the lease
+    (as if ours had run out)."""
+
+    def __init__(self, vault: DbCredentialVault) -> None:
+        self.inner = httpx.HTTPTransport()
+        self.vault = vault
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/tokens/bearer"):
+            with self.vault.update() as secrets:
+                secrets[LEASE_KEY] = f"other-process {time.time() + 60!r}"
+        return self.inner.handle_request(request)
+
+
+def test_a_refresh_that_outlived_its_lease_saves_its_token_and_leaves_the_new_lease(
+    tmp_path: Path, qbo: Qbo, caplog: pytest.LogCaptureFixture
+) -> None:
+    hub = make_hub(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", qbo, web_with())
+    connect_store(hub, qbo)
+    with hub.uow() as uow:
+        connection = uow.stores.connection(1, "back_office")
+        assert connection is not None
+        vault = DbCredentialVault(hub.sessions, hub.cipher, connection.id)
+    qbo.token("expire")
+    before = vault.load()["refresh_token"]
+
+    assert _db_back_office(hub, _LeaseThief(vault)).check() == "Sandbox Company_US_1"
+
+    saved = vault.load()
+    assert saved["refresh_token"] != before  # the rotated token was kept, not lost
+    assert saved[LEASE_KEY].startswith("other-process ")  # not ours to free
+    assert "outlived its lease" in caplog.text

@@ -34,7 +34,14 @@ def make_back_office(env: ConnectorEnv) -> QboBackOffice:
         tokens=TokenSource(
             env.vault,
             # The token endpoint is not the realm's API: it has no realm quota to share.
-            PartnerHttp(partner=KIND, client=http_client, limiter=RateLimiter(), retry=env.retry),
+            # Few 429 waits: a refresh must end well inside its lease (auth.LEASE_SECONDS).
+            PartnerHttp(
+                partner=KIND,
+                client=http_client,
+                limiter=RateLimiter(),
+                retry=env.retry,
+                max_429=2,
+            ),
             token_url,
         ),
         limiters=env.limiters,

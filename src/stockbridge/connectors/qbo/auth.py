@@ -25,6 +25,7 @@ and the old one soon stops working):
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import secrets as random
 import threading
@@ -43,9 +44,13 @@ from stockbridge.connectors.registry import CredentialVault
 
 __all__ = ["TokenSource"]
 
+log = logging.getLogger(__name__)
+
 REQUIRED = ("client_id", "client_secret", "refresh_token")
 LEASE_KEY = "refresh_lease"  # "<holder> <expires, epoch seconds>" while a refresh is out
-LEASE_SECONDS = 90.0  # longer than one token call may take (30 s read timeout, no retry)
+#: Longer than one token call may take: connection attempts (10 s each, retried), a 30 s
+#: read timeout, and at most two 429 waits.
+LEASE_SECONDS = 120.0
 
 
 class TokenSource:
@@ -126,10 +131,16 @@ class TokenSource:
                     del secrets[LEASE_KEY]
             raise
         with self.vault.update() as secrets:
+            if _lease(secrets.get(LEASE_KEY))[0] != holder:
+                # Our lease ran out during the call and another process may have refreshed
+                # too. Ours is still a token QuickBooks just issued: save it (the newest
+                # save wins) and say so, since a rotation may have been burnt.
+                log.warning("QuickBooks token refresh outlived its lease; saving its result")
             secrets["access_token"] = token
             secrets["access_expires_at"] = repr(expires_at)
             secrets["refresh_token"] = refresh
-            secrets.pop(LEASE_KEY, None)
+            if _lease(secrets.get(LEASE_KEY))[0] == holder:
+                del secrets[LEASE_KEY]
         # Saved and committed by now; only then is the token used.
         self._token, self._expires_at = token, expires_at
         self.refreshes += 1
