@@ -184,6 +184,24 @@ def test_status_write_back_sends_the_status_only(bc_store: SandboxStore) -> None
     assert bc_store.counters()["calls"]["PUT /v2/orders/{id}"] == 1
 
 
+def test_a_write_back_the_store_stops_answering_reports_only_the_unset_orders(
+    bc_store: SandboxStore,
+) -> None:
+    bc_store.seed(variant_products(1, variants=1, qty=5))
+    orders = [str(bc_store.order([("P0-0", 1)])["id"]) for _ in range(3)]
+    store = bc_store.connector(status_after_post=10)
+    bc_store.faults(plan=["ok"] + ["5xx"] * 10)  # the 2nd order's PUT never answers
+
+    errors = store.acknowledge_orders(orders).errors
+    bc_store.faults(plan=[])
+
+    assert [e.key for e in errors] == orders[1:]  # the 1st was set and is not reported
+    assert {e.code for e in errors} == {"unavailable"}
+    statuses = {o.web_id: o.status for p in store.iter_orders(None) for o in p.items}
+    assert statuses[orders[0]] is WebOrderStatus.FULFILLED
+    assert statuses[orders[2]] is not WebOrderStatus.FULFILLED  # never tried
+
+
 def test_small_quota_long_push_has_no_failures_and_few_429s(
     bc_sandbox: tuple[object, object],
 ) -> None:

@@ -368,3 +368,16 @@ def test_orders_out_reports_its_total_up_front_for_progress(harness: Harness) ->
 
     step = report.steps["orders-out"]
     assert step["total"] == 3 and step["done"] == 3 and len(bo.documents) == 3
+
+
+def test_a_write_back_never_undoes_a_status_the_merchant_set_since(harness: Harness) -> None:
+    _, web, _bo = seeded(harness, {"A": 10})
+    shipped, waiting = (web.place_order([("A", 1)]) for _ in range(2))
+    web.faults.plan("acknowledge_orders", "before")
+    sync_all(harness)  # posted; the write-back failed
+    web.set_status(shipped.web_id, WebOrderStatus.FULFILLED)  # the merchant shipped one
+
+    sync_all(harness)
+
+    assert web.acknowledged == [waiting.web_id]
+    assert web.orders[shipped.web_id].status is WebOrderStatus.FULFILLED

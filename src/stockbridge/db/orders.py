@@ -21,6 +21,9 @@ _TO_POST = or_(
     Order.post_state == "uncertain",
 )
 
+#: Web states in which the hub still tells the web store that an order was posted.
+_ACKNOWLEDGEABLE = (WebOrderStatus.AWAITING_PAYMENT.value, WebOrderStatus.OPEN.value)
+
 __all__ = ["OrderRepository", "PendingOrder"]
 
 
@@ -216,22 +219,27 @@ class OrderRepository:
                 update(Order).where(Order.id.in_(row_ids)).values(post_state="not_postable")
             )
 
-    def to_acknowledge(self, store_id: int, max_attempts: int, limit: int) -> list[str]:
-        """Web ids of posted orders whose status write-back the web store has not taken
-        yet (fewer than ``max_attempts`` tries), oldest first."""
-        return list(
-            self.session.scalars(
-                select(Order.web_id)
-                .where(
-                    Order.store_id == store_id,
-                    Order.post_state == "posted",
-                    Order.acknowledged_at.is_(None),
-                    Order.ack_attempts < max_attempts,
-                )
-                .order_by(Order.id)
-                .limit(limit)
+    def to_acknowledge(
+        self, store_id: int, max_attempts: int, after_row_id: int, limit: int
+    ) -> list[tuple[int, str]]:
+        """(row id, web id) of posted orders whose status write-back the web store has not
+        taken yet (fewer than ``max_attempts`` tries), oldest first after ``after_row_id``.
+        Orders the web store has moved on since (fulfilled, cancelled, refunded, as the
+        hub last read them) are left alone: writing the status back would undo that."""
+        rows = self.session.execute(
+            select(Order.id, Order.web_id)
+            .where(
+                Order.store_id == store_id,
+                Order.post_state == "posted",
+                Order.acknowledged_at.is_(None),
+                Order.ack_attempts < max_attempts,
+                Order.status.in_(_ACKNOWLEDGEABLE),
+                Order.id > after_row_id,
             )
-        )
+            .order_by(Order.id)
+            .limit(limit)
+        ).all()
+        return [(row_id, web_id) for row_id, web_id in rows]
 
     def mark_acknowledged(
         self, store_id: int, taken: Sequence[str], refused: Sequence[str]

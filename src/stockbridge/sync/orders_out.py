@@ -130,17 +130,14 @@ def _acknowledge_posted(ctx: StepContext) -> int:
     if web is None:
         return 0
     refused_total = 0
-    tried: set[str] = set()
+    after = 0
     while True:
         with ctx.uow() as uow:
-            page = [
-                w
-                for w in uow.orders.to_acknowledge(ctx.store.id, MAX_ACK_ATTEMPTS, ACK_PAGE)
-                if w not in tried
-            ]
-        if not page:
+            rows = uow.orders.to_acknowledge(ctx.store.id, MAX_ACK_ATTEMPTS, after, ACK_PAGE)
+        if not rows:
             return refused_total
-        tried.update(page)
+        after = rows[-1][0]
+        page = [web_id for _row_id, web_id in rows]
         try:
             result = web.acknowledge_orders(page)
             refused = {e.key for e in result.errors}

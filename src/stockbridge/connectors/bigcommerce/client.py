@@ -15,7 +15,11 @@ import httpx
 
 from stockbridge.connectors.bigcommerce import mapping
 from stockbridge.connectors.bigcommerce.webhooks import SCOPES, SECRET_HEADER
-from stockbridge.connectors.errors import PartnerError, PartnerResponseError
+from stockbridge.connectors.errors import (
+    PartnerError,
+    PartnerResponseError,
+    TransientPartnerError,
+)
 from stockbridge.connectors.http import PartnerHttp
 from stockbridge.connectors.ratelimit import QuotaReport, RateLimiter
 from stockbridge.connectors.registry import ConnectorEnv
@@ -343,10 +347,18 @@ class BigCommerceStore:
         if self.status_after_post is None:
             return BatchResult()
         errors: list[ItemError] = []
-        for web_id in web_ids:
-            response = self.http.request(
-                "PUT", f"/v2/orders/{int(web_id)}", json={"status_id": self.status_after_post}
-            )
+        for n, web_id in enumerate(web_ids):
+            try:
+                response = self.http.request(
+                    "PUT", f"/v2/orders/{int(web_id)}", json={"status_id": self.status_after_post}
+                )
+            except TransientPartnerError as exc:
+                # The store stopped answering: this order's outcome is unknown and the rest
+                # were not tried. Those before it were set; they are not reported.
+                errors.extend(
+                    ItemError(w, f"not set: {exc.message}", "unavailable") for w in web_ids[n:]
+                )
+                break
             if response.status_code >= 400:
                 errors.append(ItemError(web_id, _describe(response), str(response.status_code)))
         return BatchResult(tuple(errors))
