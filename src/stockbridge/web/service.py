@@ -193,8 +193,10 @@ class WebhookSecrets:
         self._cache: dict[str, tuple[float, int | None, str]] = {}
 
     def _load(self, name: str) -> tuple[int | None, str]:
+        # A read: on SQLite it takes no write lock, so anonymous requests for unknown
+        # stores or with wrong secrets never hold up the writers.
         with self.hub.uow() as uow:
-            store = uow.stores.by_name(name)
+            store = uow.read_only().stores.by_name(name)
             connection = uow.stores.connection(store.id, "web") if store else None
             if store is None or connection is None or connection.kind != "bigcommerce":
                 return None, ""
