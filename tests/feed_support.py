@@ -35,8 +35,9 @@ STOCK_STEPS = (Step.INVENTORY_IN, Step.INVENTORY_OUT)
 @dataclass
 class FeedServer:
     """Serves ``files`` (path -> bytes) with an ETag (or, with ``etags`` off, only a
-    Last-Modified date); counts requests and full bodies. ``required`` headers must be
-    sent exactly (auth), else 401."""
+    Last-Modified date); counts requests and full bodies and keeps each request's headers
+    (``seen``). ``required`` headers must be sent exactly (auth), else 401. ``moved``
+    (name -> location) answers 301 for a name, after the auth check."""
 
     files: dict[str, bytes] = field(default_factory=dict)
     bearer: str | None = None
@@ -47,11 +48,14 @@ class FeedServer:
     downloads: int = 0
     not_modified: int = 0
     refused: int = 0
+    seen: list[dict[str, str]] = field(default_factory=list)
+    moved: dict[str, str] = field(default_factory=dict)
     server: ServerThread | None = None
 
     def app(self) -> Starlette:
         async def serve(request: Request) -> Response:
             self.requests += 1
+            self.seen.append(dict(request.headers))
             required = dict(self.required)
             if self.bearer is not None:
                 required["authorization"] = f"Bearer {self.bearer}"
@@ -59,6 +63,8 @@ class FeedServer:
                 self.refused += 1
                 return Response(status_code=401)
             name = request.path_params["name"]
+            if name in self.moved:
+                return Response(status_code=301, headers={"Location": self.moved[name]})
             body = self.files.get(name)
             if body is None:
                 return Response(status_code=404)

@@ -12,7 +12,8 @@ Settings (the connection's): ``source`` (https://..., a folder path, sftp://...)
 ``json_path``; ``sku_field``, ``quantity_field``, ``location_field``, ``price_field``,
 ``name_field``; ``missing`` keep | zero; ``max_bad_share`` (default 0.05); for a folder
 ``files`` newest | all, ``pattern``, ``settle_seconds``; for a URL ``auth`` none |
-bearer | basic | header and ``auth_header``; ``orders_to`` (a folder or sftp://...) and
+bearer | basic | header and ``auth_header`` (credentials never leave the URL's origin on
+a redirect); ``orders_to`` (a folder or sftp://...) and
 ``orders_format`` json | csv; ``max_file_mb`` (largest download, default 2048).
 Secrets: ``token``, ``username``, ``password``, ``header_value``, ``sftp_key``; the hub
 adds ``sftp_host_key`` and the last applied file's ETag / Last-Modified / signature.
@@ -81,7 +82,7 @@ def _source(env: ConnectorEnv) -> Source:
             raise ValueError("auth header needs the header's name (auth_header)")
         return HttpSource(
             url=where,
-            client=env.http_client(where, follow_redirects=True),
+            client=env.http_client(where, follow_redirects=False),  # HttpSource follows them
             vault=env.vault,
             retry=env.retry,
             auth=auth,
