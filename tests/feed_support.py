@@ -35,8 +35,9 @@ STOCK_STEPS = (Step.INVENTORY_IN, Step.INVENTORY_OUT)
 @dataclass
 class FeedServer:
     """Serves ``files`` (path -> bytes) with an ETag (or, with ``etags`` off, only a
-    Last-Modified date); counts requests and full bodies. ``required`` headers must be
-    sent exactly (auth), else 401."""
+    Last-Modified date); counts requests and full bodies and keeps each request's headers
+    (``seen``). ``required`` headers must be sent exactly (auth), else 401. ``moved``
+    (name -> location) answers 301 for a name, after the auth check."""
 
     files: dict[str, bytes] = field(default_factory=dict)
     bearer: str | None = None
@@ -47,11 +48,14 @@ class FeedServer:
     downloads: int = 0
     not_modified: int = 0
     refused: int = 0
+    seen: list[dict[str, str]] = field(default_factory=list)
+    moved: dict[str, str] = field(default_factory=dict)
     server: ServerThread | None = None
 
     def app(self) -> Starlette:
         async def serve(request: Request) -> Response:
             self.requests += 1
+            self.seen.append(dict(request.headers))
             required = dict(self.required)
             if self.bearer is not None:
                 required["authorization"] = f"Bearer {self.bearer}"
@@ -59,6 +63,8 @@ class FeedServer:
                 self.refused += 1
                 return Response(status_code=401)
             name = request.path_params["name"]
+            if name in self.moved:
+                return Response(status_code=301, headers={"Location": self.moved[name]})
             body = self.files.get(name)
             if body is None:
                 return Response(status_code=404)
@@ -92,7 +98,8 @@ def feed_server_fixture() -> Iterator[FeedServer]:
 
 class SftpServer:
     """An SFTP server on 127.0.0.1 (asyncssh) serving ``root``; one user, by password or
-    by key. Runs its event loop in a background thread."""
+    by key. Runs its event loop in a background thread. ``renames`` counts renames to a
+    visible name (a file published; not a hidden temp or ledger entry)."""
 
     def __init__(self, root: Path, *, user: str = "merchant", password: str = "s3cret") -> None:
         self.root = root
@@ -104,6 +111,7 @@ class SftpServer:
         self.logins = 0
         self.renames = 0
         self._kill_armed = False
+        self._kill_at = "file"
         self._kill_pid: int | None = None
         self._kill_known = threading.Event()
         self._loop = asyncio.new_event_loop()
@@ -135,8 +143,9 @@ class SftpServer:
         class Files(asyncssh.SFTPServer):
             def posix_rename(self, oldpath: bytes, newpath: bytes) -> None:
                 os.replace(self.map_path(oldpath).decode(), self.map_path(newpath).decode())
-                server.renames += 1
-                if server._kill_armed:
+                visible = not any(part.startswith(b".") for part in newpath.split(b"/"))
+                server.renames += visible
+                if server._kill_armed and visible == (server._kill_at == "file"):
                     server._kill_armed = False
                     assert server._kill_known.wait(30) and server._kill_pid is not None
                     os.kill(server._kill_pid, signal.SIGKILL)
@@ -152,11 +161,14 @@ class SftpServer:
             allow_scp=False,
         )
 
-    def arm_kill(self) -> Callable[[int], None]:
+    def arm_kill(self, at: str = "file") -> Callable[[int], None]:
         """Kill -9 a process right after the next rename (the hub, between writing an order
-        file and recording it), before the client hears the rename succeeded. Returns
-        the function that names the process (the rename waits until it is named)."""
+        file and recording it), before the client hears the rename succeeded: the rename
+        of a file to its final name (``at`` = "file") or one into a hidden place (the
+        hub's ledger marker, "marker"). Returns the function that names the process (the
+        rename waits until it is named)."""
         self._kill_armed = True
+        self._kill_at = at
 
         def target(pid: int) -> None:
             self._kill_pid = pid

@@ -146,6 +146,61 @@ def test_at_the_bad_share_the_file_is_applied(shop: Shop) -> None:
     assert shop.web_stock()["S0"] == 5
 
 
+def test_with_missing_zero_a_bad_row_leaves_its_sku_as_it_is(
+    sqlite_harness: Harness, tmp_path: Path
+) -> None:
+    """A bad row still names its SKU: that SKU is present and unchanged, never taken for
+    missing and zeroed. Only a row with no SKU at all protects nothing."""
+    shop = Shop(
+        sqlite_harness, tmp_path / "inbox", {f"S{i:03}": 1 for i in range(100)}, missing="zero"
+    )
+    shop.drop("first.csv", ("sku,quantity,price\n" + good_rows3(100, 7)).encode())
+    assert shop.sync().status is RunStatus.SUCCEEDED
+    assert set(shop.web_stock().values()) == {7}
+    rows = {i: f"S{i:03},9,\n" for i in range(100)}
+    rows[4] = "S004,12.5,\n"  # line 6: not a whole number
+    rows[5] = "S005,N/A,\n"  # line 7: not a number
+    rows[6] = "S006,9,abc\n"  # line 8: a bad price
+    rows[7] = "S007\n"  # line 9: too few fields, the SKU is still there
+    rows[8] = ",9,\n"  # line 10: no SKU, so S008 is absent from the file
+    shop.drop("second.csv", ("sku,quantity,price\n" + "".join(rows.values())).encode())
+
+    report = shop.sync()
+
+    assert report.status is RunStatus.PARTIAL, (report.steps, report.error)
+    bad = errors_by_line(report)
+    assert set(bad) == {"line 6", "line 7", "line 8", "line 9", "line 10"}
+    assert "S004" in bad["line 6"] and "S005" in bad["line 7"] and "S006" in bad["line 8"]
+    assert bad["line 10"] == "missing SKU"
+    hub, web = shop.hub_stock(), shop.web_stock()
+    for kept in ("S004", "S005", "S006", "S007"):
+        assert (hub[kept], web[kept]) == (7, 7), kept
+    assert (hub["S008"], web["S008"]) == (0, 0)  # nothing in the file names it
+    assert all(hub[f"S{i:03}"] == 9 == web[f"S{i:03}"] for i in range(9, 100))
+    assert (hub["S000"], web["S003"]) == (9, 9)
+
+
+def good_rows3(n: int, qty: int) -> str:
+    return "".join(f"S{i:03},{qty},\n" for i in range(n))
+
+
+def test_a_bad_row_after_a_good_row_of_the_same_sku_keeps_it_unchanged(
+    sqlite_harness: Harness, tmp_path: Path
+) -> None:
+    shop = Shop(
+        sqlite_harness, tmp_path / "inbox", {"A": 1, "B": 1}, missing="zero", max_bad_share=0.5
+    )
+    shop.drop("first.csv", b"sku,quantity\nA,3\nB,3\n")
+    shop.sync()
+    shop.drop("second.csv", b"sku,quantity\nA,5\nA,five\nB,5\n")
+
+    report = shop.sync()
+
+    assert set(errors_by_line(report)) == {"line 3"}
+    assert shop.hub_stock() == {"A": 3, "B": 5}
+    assert shop.web_stock() == {"A": 3, "B": 5}
+
+
 @pytest.mark.parametrize(
     ("content", "reason"),
     [

@@ -5,10 +5,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stockbridge.domain.model import BackOfficeItem
+from stockbridge.connectors.feed.formats import FeedFormat
+from stockbridge.connectors.feed.snapshot import stage
+from stockbridge.domain.model import DEFAULT_LOCATION, BackOfficeItem
 from stockbridge.domain.snapshot import FeedRow, HubRow, OutOfOrder, diff_snapshot
 
 skus = st.text(alphabet="aAbB_-9é", min_size=1, max_size=3)
@@ -77,3 +79,47 @@ def test_unsorted_input_stops_the_diff(side: str) -> None:
     hub = [HubRow(s, loc, 1, None, None, False) for s, loc in rows] if side == "hub" else []
     with pytest.raises(OutOfOrder, match=side):
         list(diff_snapshot(feed, hub, zero_missing=True))
+
+
+good_quantities = st.integers(min_value=0, max_value=3).map(str)
+bad_quantities = st.sampled_from(["x", "1.5", "-1", "N/A", ""])
+feed_rows = st.lists(
+    st.tuples(st.sampled_from(["A", "B", "C", "D"]), good_quantities | bad_quantities),
+    min_size=1,
+    max_size=10,
+)
+hub_stock = st.dictionaries(
+    st.sampled_from(["A", "B", "C", "D", "E"]), st.none() | st.integers(0, 3), max_size=5
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(feed_rows, hub_stock)
+def test_a_staged_file_with_bad_rows_never_changes_the_skus_they_name(
+    tmp_path_factory: pytest.TempPathFactory,
+    rows: list[tuple[str, str]],
+    held: dict[str, int | None],
+) -> None:
+    """Through ``stage`` (the CSV as a feed writes it) and the merge with ``missing=zero``:
+    a SKU with any bad row, or two different quantities, keeps what the hub has; a SKU
+    the file does not name goes to zero; the rest take the file's quantity."""
+    path = tmp_path_factory.mktemp("feed") / "stock.csv"
+    path.write_text("sku,quantity\n" + "".join(f"{s},{q}\n" for s, q in rows))
+    snapshot = stage(path, FeedFormat(), name="stock.csv", max_bad_share=0.99, zero_missing=True)
+    try:
+        if snapshot.rejection is not None:
+            assert all(not q.isdigit() for _s, q in rows)  # only an all-bad file
+            return
+        hub = [HubRow(s, DEFAULT_LOCATION, q, None, None, False) for s, q in sorted(held.items())]
+        items = list(diff_snapshot(snapshot.rows(), hub, zero_missing=True))
+    finally:
+        snapshot.close()
+    named = {s for s, _q in rows}
+    protected = {s for s, q in rows if not q.isdigit()} | {
+        s for s in named if len({int(q) for t, q in rows if t == s and q.isdigit()}) > 1
+    }
+    expected = {
+        (s, int(q)) for s, q in rows if s not in protected and held.get(s, -1) != int(q)
+    } | {(s, 0) for s, q in held.items() if s not in named and q != 0}
+    assert {(i.sku, i.quantity) for i in items} == expected
+    assert not {i.sku for i in items} & protected

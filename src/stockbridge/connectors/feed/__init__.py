@@ -12,14 +12,18 @@ Settings (the connection's): ``source`` (https://..., a folder path, sftp://...)
 ``json_path``; ``sku_field``, ``quantity_field``, ``location_field``, ``price_field``,
 ``name_field``; ``missing`` keep | zero; ``max_bad_share`` (default 0.05); for a folder
 ``files`` newest | all, ``pattern``, ``settle_seconds``; for a URL ``auth`` none |
-bearer | basic | header and ``auth_header``; ``orders_to`` (a folder or sftp://...) and
+bearer | basic | header and ``auth_header`` (credentials never leave the URL's origin on
+a redirect); ``orders_to`` (a folder or sftp://...) and
 ``orders_format`` json | csv; ``max_file_mb`` (largest download, default 2048).
 Secrets: ``token``, ``username``, ``password``, ``header_value``, ``sftp_key``; the hub
-adds ``sftp_host_key`` and the last applied file's ETag / Last-Modified / signature.
+adds ``sftp_host_key:<host>:<port>`` for each SFTP server it reaches (the source's and
+the orders destination's, pinned separately) and the last applied file's ETag /
+Last-Modified / signature.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +34,7 @@ from stockbridge.connectors.feed.order_files import (
     OrderDestination,
     SftpDestination,
 )
-from stockbridge.connectors.feed.sftp import parse_sftp_url
+from stockbridge.connectors.feed.sftp import SftpEndpoint, parse_sftp_url
 from stockbridge.connectors.feed.sources import FolderSource, HttpSource, SftpSource, Source
 from stockbridge.connectors.registry import ConnectorEnv
 
@@ -81,7 +85,7 @@ def _source(env: ConnectorEnv) -> Source:
             raise ValueError("auth header needs the header's name (auth_header)")
         return HttpSource(
             url=where,
-            client=env.http_client(where, follow_redirects=True),
+            client=env.http_client(where, follow_redirects=False),  # HttpSource follows them
             vault=env.vault,
             retry=env.retry,
             auth=auth,
@@ -89,7 +93,8 @@ def _source(env: ConnectorEnv) -> Source:
             max_bytes=max_bytes,
         )
     if where.startswith("sftp://"):
-        return SftpSource(parse_sftp_url(where), env.vault, max_bytes=max_bytes)
+        endpoint = replace(parse_sftp_url(where), legacy_host_key=True)
+        return SftpSource(endpoint, env.vault, max_bytes=max_bytes)
     if "://" in where:
         raise ValueError(f"unsupported source {where!r}: use http(s)://, sftp:// or a folder")
     files = str(settings.get("files") or "newest")
@@ -108,10 +113,20 @@ def _orders(env: ConnectorEnv) -> OrderDestination | None:
     if not where:
         return None
     if where.startswith("sftp://"):
-        return SftpDestination(parse_sftp_url(where), env.vault)
+        endpoint = parse_sftp_url(where)
+        # The single host key of earlier versions belongs to the source's server, or
+        # to this one when the source is not on SFTP.
+        source = str(env.settings.get("source") or "")
+        if not source.startswith("sftp://") or _same_server(parse_sftp_url(source), endpoint):
+            endpoint = replace(endpoint, legacy_host_key=True)
+        return SftpDestination(endpoint, env.vault)
     if "://" in where:
         raise ValueError(f"unsupported orders destination {where!r}: a folder or sftp://")
     return FolderDestination(Path(where))
+
+
+def _same_server(a: SftpEndpoint, b: SftpEndpoint) -> bool:
+    return a.host_key_secret == b.host_key_secret
 
 
 def make_back_office(env: ConnectorEnv) -> FeedBackOffice:

@@ -9,6 +9,7 @@ import typer
 
 from stockbridge import services
 from stockbridge.connectors.feed import KIND
+from stockbridge.connectors.feed.sftp import parse_sftp_url
 from stockbridge.domain.schedule import STOCK_STEPS
 
 if TYPE_CHECKING:
@@ -114,7 +115,9 @@ def register(commands: PartnerCommands) -> None:
         sftp_host_key: Annotated[
             str | None,
             typer.Option(
-                "--sftp-host-key", help="The server's public host key (else the first one seen)."
+                "--sftp-host-key",
+                help="The SFTP server's public host key (the source's, else the orders "
+                "destination's; else the first one seen).",
             ),
         ] = None,
     ) -> None:
@@ -163,7 +166,16 @@ def register(commands: PartnerCommands) -> None:
                     f"cannot read it: {exc}", param_hint="--sftp-key"
                 ) from None
         if sftp_host_key:
-            secrets["sftp_host_key"] = sftp_host_key.strip()
+            pinned = next((w for w in (source, orders_to or "") if w.startswith("sftp://")), "")
+            if not pinned:
+                raise typer.BadParameter(
+                    "needs an sftp:// source or --orders-to", param_hint="--sftp-host-key"
+                )
+            try:
+                server = parse_sftp_url(pinned)
+            except ValueError as exc:
+                raise typer.BadParameter(str(exc), param_hint="--source") from None
+            secrets[server.host_key_secret] = sftp_host_key.strip()
         with commands.errors():
             hub = commands.hub()
             reached = services.connect_partner(

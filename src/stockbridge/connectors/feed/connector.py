@@ -3,12 +3,16 @@
 Stock: each file the source yields is staged and validated whole (``snapshot.stage``)
 before the hub applies anything; the hub then diffs it against what it holds and
 applies only the changes (``sync.inventory_in``). Orders (when ``orders_to`` is set):
-one file per web order, written atomically; ``find_posted`` asks whether the final
-file exists, which is what makes the hub's uncertain-then-look-up cycle exactly once.
+one file per web order, written atomically with a marker in the destination's ledger
+(``order_files``); ``find_posted`` asks the ledger, not the folder (an importer may have
+taken the file away), which makes the hub's uncertain-then-look-up cycle exactly once.
+A batch stopped halfway reports the files it completed as posted and the rest with no
+outcome (uncertain, looked up on the next run).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -24,6 +28,7 @@ from stockbridge.domain.snapshot import FeedRow
 
 __all__ = ["FeedBackOffice"]
 
+log = logging.getLogger("stockbridge.partner")
 PARTNER = "feed"
 PAGE = 1000
 
@@ -133,10 +138,17 @@ class FeedBackOffice:
             )
             for r in requests
         ]
-        self.orders.write(files)
+        written = self.orders.write(files)
+        if written.error is not None and not written.done:
+            raise written.error  # nothing written: the hub looks, then tries again
+        if written.error is not None:
+            log.warning("%s: %s", PARTNER, written.error)
+        done = set(written.done)
+        # A file not written gets no outcome: it stays uncertain and is looked up.
         return [
             PostOutcome(r.order.web_id, document_ref=name)
             for r, (name, _data) in zip(requests, files, strict=True)
+            if name in done
         ]
 
     def find_posted(self, requests: Sequence[PostRequest]) -> Mapping[str, str]:

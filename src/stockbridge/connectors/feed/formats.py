@@ -31,10 +31,14 @@ ENCODINGS = ("auto", "utf-8", "latin-1")
 
 @dataclass(frozen=True, slots=True)
 class BadRecord:
-    """A record with the wrong shape (too few fields, not an object)."""
+    """A record with the wrong shape (too few fields, not an object). ``sku`` and
+    ``location`` are the raw values where the row still has them: the snapshot then
+    leaves that SKU as it is rather than call it missing."""
 
     line: int
     reason: str
+    sku: object = None
+    location: object = None
 
 
 class Unreadable(ValueError):
@@ -176,7 +180,12 @@ def _csv_rows(
             # Bad on its own, or the sign of a cut-off file if it is the last row and the
             # file does not end with a line break.
             expected = f"{needed} to {width}" if width and width > needed else str(needed)
-            pending = BadRecord(line, f"expected {expected} fields, found {n}")
+            pending = BadRecord(
+                line,
+                f"expected {expected} fields, found {n}",
+                row[sku_i] if sku_i < n else None,
+                None if loc_i is None or loc_i >= n else row[loc_i],
+            )
             continue
         pending = (
             line,

@@ -1,10 +1,14 @@
 """SFTP through asyncssh, behind a small blocking facade (connectors are synchronous).
 
 Each call opens one SSH connection, runs one coroutine against an SFTP client and
-closes it. The server's host key is pinned: ``check()`` at connect time records the key
-the server shows (trust on first use) in the connection's vault, or the merchant gives
-it; later connections refuse any other key. Secrets used: ``password`` and/or
-``sftp_key`` (an OpenSSH private key, as text).
+closes it. The server's host key is pinned per host and port: ``check()`` at connect
+time records the key the server shows (trust on first use) in the connection's vault
+as ``sftp_host_key:<host>:<port>``, or the merchant gives it; later connections refuse
+any other key. A feed read from one SFTP server and writing orders to another pins
+each separately. The single ``sftp_host_key`` of earlier versions is still read, for the
+endpoint it was recorded for (``legacy_host_key``: the source, or the orders
+destination when the source is not SFTP), and copied to the per-host name on first use.
+Secrets used: ``password`` and/or ``sftp_key`` (an OpenSSH private key, as text).
 
 Errors: refused credentials or a changed host key -> ``PartnerAuthError``; a missing file
 or folder -> ``PartnerError`` (retrying will not help); a dropped or refused connection
@@ -17,7 +21,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 from urllib.parse import unquote, urlsplit
 
@@ -26,10 +30,11 @@ import asyncssh
 from stockbridge.connectors.errors import PartnerAuthError, PartnerError, TransientPartnerError
 from stockbridge.connectors.registry import CredentialVault
 
-__all__ = ["HOST_KEY", "SftpEndpoint", "parse_sftp_url"]
+__all__ = ["HOST_KEY", "SftpEndpoint", "host_key_secret", "parse_sftp_url"]
 
 log = logging.getLogger("stockbridge.partner")
 PARTNER = "feed"
+#: The single pinned key of earlier versions; now one per host: ``host_key_secret``.
 HOST_KEY = "sftp_host_key"
 T = TypeVar("T")
 
@@ -42,6 +47,11 @@ class SftpEndpoint:
     host: str
     port: int
     path: str
+    legacy_host_key: bool = field(default=False, compare=False)
+
+    @property
+    def host_key_secret(self) -> str:
+        return host_key_secret(self.host, self.port)
 
     @property
     def label(self) -> str:
@@ -82,7 +92,8 @@ class SftpEndpoint:
         pin: bool,
     ) -> T:
         secrets = vault.load()
-        pinned = secrets.get(HOST_KEY)
+        own = secrets.get(self.host_key_secret)
+        pinned = own or (secrets.get(HOST_KEY) if self.legacy_host_key else None)
         if pinned:
             known_hosts: asyncssh.SSHKnownHosts | None = asyncssh.import_known_hosts(
                 f"{self._pattern()} {pinned}\n"
@@ -113,11 +124,11 @@ class SftpEndpoint:
                 connect_timeout=15,
                 login_timeout=15,
             ) as connection:
-                if not pinned:
+                if not own:  # first use, or the earlier single key just verified
                     key = connection.get_server_host_key()
                     if key is not None:
                         with vault.update() as stored:
-                            stored[HOST_KEY] = key.export_public_key().decode().strip()
+                            stored[self.host_key_secret] = key.export_public_key().decode().strip()
                 async with connection.start_sftp_client() as sftp:
                     return await work(sftp)
         except asyncssh.PermissionDenied as exc:
@@ -144,6 +155,11 @@ class SftpEndpoint:
 
     def _pattern(self) -> str:
         return self.host if self.port == 22 else f"[{self.host}]:{self.port}"
+
+
+def host_key_secret(host: str, port: int) -> str:
+    """The vault name of the host key pinned for ``host:port``."""
+    return f"{HOST_KEY}:{host.lower()}:{port}"
 
 
 def parse_sftp_url(url: str) -> SftpEndpoint:

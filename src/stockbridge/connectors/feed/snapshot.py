@@ -6,6 +6,13 @@ the hub's merge diff. Bad rows (missing SKU, a quantity that is not a whole numb
 >= 0, a bad price, a SKU given twice with different quantities) are kept with their line
 and reason; above ``max_bad_share`` of the rows the whole file is rejected. A file
 that cannot be read at all is rejected whole too.
+
+A bad row that still names a SKU (and a location that is text) counts as present and
+unchanged: its key is staged as protected, like a conflicting duplicate, so nothing
+about that SKU at that location changes, and ``missing=zero`` does not take it for
+absent. A row with no usable SKU (empty, too long) or a location that is not text
+cannot protect anything: with ``missing=zero`` a SKU whose only row is such a row is
+set to zero like any SKU the file leaves out.
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ _SCHEMA = """
 CREATE TABLE rows (
     sku TEXT NOT NULL, location TEXT NOT NULL, qty INTEGER NOT NULL,
     price TEXT, name TEXT, line INTEGER NOT NULL,
-    dups TEXT, conflict INTEGER NOT NULL DEFAULT 0,
+    dups TEXT, conflict INTEGER NOT NULL DEFAULT 0, bad INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (sku, location)
 ) WITHOUT ROWID;
 CREATE TABLE changes (
@@ -53,8 +60,14 @@ CREATE TABLE changes (
 _INSERT = (
     "INSERT INTO rows (sku, location, qty, price, name, line) VALUES (?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (sku, location) DO UPDATE SET "
-    "conflict = conflict OR qty != excluded.qty, "
-    "dups = coalesce(dups || ',', '') || excluded.line || ':' || excluded.qty"
+    "conflict = conflict OR (NOT bad AND qty != excluded.qty), "
+    "dups = CASE WHEN bad THEN dups "
+    "ELSE coalesce(dups || ',', '') || excluded.line || ':' || excluded.qty END"
+)
+#: A bad row's key, protected: a placeholder row (never applied) or a flag on the good one.
+_PROTECT = (
+    "INSERT INTO rows (sku, location, qty, line, bad) VALUES (?, ?, 0, ?, 1) "
+    "ON CONFLICT (sku, location) DO UPDATE SET bad = 1"
 )
 
 
@@ -97,11 +110,14 @@ class StagedSnapshot:
     # reading the staged rows ----------------------------------------------------
 
     def rows(self) -> Iterator[FeedRowLike]:
-        """Valid rows sorted by (SKU, location) in code-point order (SQLite compares
+        """Staged rows sorted by (SKU, location) in code-point order (SQLite compares
         UTF-8 bytes, which orders like code points). Plain tuples in ``FeedRow``'s field
-        order, straight from SQLite: the diff reads them by position."""
+        order, straight from SQLite: the diff reads them by position. The last field is
+        true for a protected key (a conflicting duplicate or a bad row naming it): the
+        hub keeps what it has there."""
         cursor = self._db.execute(
-            "SELECT sku, location, qty, price, name, conflict FROM rows ORDER BY sku, location"
+            "SELECT sku, location, qty, price, name, conflict OR bad FROM rows "
+            "ORDER BY sku, location"
         )
         while batch := cursor.fetchmany(BATCH):
             yield from batch
@@ -169,6 +185,7 @@ class StagedSnapshot:
 
     def _load(self, records: Iterable[RawRecord | BadRecord]) -> None:
         batch: list[tuple[str, str, int, str | None, str | None, int]] = []
+        protect: list[tuple[str, str, int]] = []
         insert = self._db.executemany
         self._db.execute("BEGIN")
         for record in records:
@@ -176,11 +193,23 @@ class StagedSnapshot:
             if type(record) is not tuple:
                 assert isinstance(record, BadRecord)
                 self._bad(record.line, record.reason)
+                key = _key(record.sku, record.location)
+                if key is not None:
+                    protect.append((*key, record.line))
+                    if len(protect) >= BATCH:
+                        insert(_PROTECT, protect)
+                        protect.clear()
                 continue
             line, sku, qty, location, price, name = record
             checked = _check(sku, qty, location, price, name)
             if isinstance(checked, str):
                 self._bad(line, checked)
+                key = _key(sku, location)
+                if key is not None:
+                    protect.append((*key, line))
+                    if len(protect) >= BATCH:
+                        insert(_PROTECT, protect)
+                        protect.clear()
                 continue
             sku_s, qty_i, location_s, price_s, name_s = checked
             batch.append((sku_s, location_s, qty_i, price_s, name_s, line))
@@ -189,6 +218,8 @@ class StagedSnapshot:
                 batch.clear()
         if batch:
             insert(_INSERT, batch)
+        if protect:
+            insert(_PROTECT, protect)
         self._db.execute("COMMIT")
         self._report_conflicts()
 
@@ -287,6 +318,23 @@ def _check(
     elif name is not None and not isinstance(name, dict | list):
         name_s = str(name)[:MAX_NAME]
     return sku, quantity, location_s, price_s, name_s
+
+
+def _key(sku: Any, location: Any) -> tuple[str, str] | None:
+    """The (SKU, location) a bad row still names, cleaned as ``_check`` cleans good
+    rows', or None when it names none (no SKU, too long, a location that is not text)."""
+    if sku is None or isinstance(sku, bool | dict | list):
+        return None
+    sku_s = sku.strip() if isinstance(sku, str) else str(sku).strip()
+    if not sku_s or len(sku_s) > MAX_SKU:
+        return None
+    if location is None:
+        return sku_s, DEFAULT_LOCATION
+    if isinstance(location, bool | dict | list):
+        return None
+    if isinstance(location, str):
+        return sku_s, location.strip()[:100] or DEFAULT_LOCATION
+    return sku_s, str(location)[:100]
 
 
 def _price(value: Any) -> str | None:

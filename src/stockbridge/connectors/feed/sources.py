@@ -18,7 +18,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from fnmatch import fnmatch
@@ -41,6 +41,9 @@ CHUNK = 1 << 16
 #: The largest feed file downloaded (setting ``max_file_mb``): a runaway feed must not
 #: fill the disk.
 DEFAULT_MAX_BYTES = 2 * 1024**3
+#: Redirects a URL feed may take before its file.
+MAX_REDIRECTS = 5
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def _nothing() -> None:
@@ -92,12 +95,21 @@ def _http_date(value: str | None) -> datetime | None:
 # HTTP ------------------------------------------------------------------------------
 
 
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return url.scheme, url.host, url.port or _DEFAULT_PORTS.get(url.scheme)
+
+
 @dataclass
 class HttpSource:
     """GET a URL with optional auth; conditional on the last applied ETag/Last-Modified.
 
     Settings: ``auth`` none | bearer (secret ``token``) | basic (``username``,
     ``password``) | header (setting ``auth_header`` names it, secret ``header_value``).
+
+    Redirects are followed here, not by httpx (whose client must not follow them): at
+    most ``MAX_REDIRECTS``; the credentials go only to the configured URL's origin
+    (scheme, host, port) and never again once a redirect has left it; an https URL is
+    never followed to plain http.
     """
 
     url: str
@@ -115,15 +127,17 @@ class HttpSource:
         port = f":{url.port}" if url.port else ""
         self.label = f"{url.scheme}://{url.host}{port}{url.path}"
 
-    def _headers(self, conditional: bool) -> dict[str, str]:
+    def _headers(self, conditional: bool, *, credentials: bool = True) -> dict[str, str]:
+        """Request headers; ``credentials`` off (a redirect left the URL's origin): none of
+        the auth settings' headers."""
         secrets = self.vault.load()
         headers: dict[str, str] = {}
-        if self.auth == "bearer":
+        if credentials and self.auth == "bearer":
             headers["Authorization"] = f"Bearer {secrets.get('token', '')}"
-        elif self.auth == "basic":
+        elif credentials and self.auth == "basic":
             pair = f"{secrets.get('username', '')}:{secrets.get('password', '')}".encode()
             headers["Authorization"] = f"Basic {base64.b64encode(pair).decode()}"
-        elif self.auth == "header" and self.auth_header:
+        elif credentials and self.auth == "header" and self.auth_header:
             headers[self.auth_header] = secrets.get("header_value", "")
         if conditional:
             if secrets.get("feed_etag"):
@@ -162,8 +176,48 @@ class HttpSource:
                 yield fetched
             return
 
-    def _open(self, *, conditional: bool) -> AbstractContextManager[httpx.Response]:
-        return self.client.stream("GET", self.url, headers=self._headers(conditional))
+    @contextmanager
+    def _open(self, *, conditional: bool) -> Iterator[httpx.Response]:
+        """GET the URL, following redirects (see the class): the final response."""
+        url = httpx.URL(self.url)
+        home = _origin(url)
+        credentials = True
+        for hop in range(MAX_REDIRECTS + 1):
+            credentials = credentials and _origin(url) == home
+            request = self.client.build_request(
+                "GET", url, headers=self._headers(conditional, credentials=credentials)
+            )
+            response = self.client.send(request, stream=True)
+            if not (response.is_redirect and "location" in response.headers):
+                break
+            response.close()
+            if hop == MAX_REDIRECTS:
+                raise PartnerError(
+                    f"GET {self.label}: more than {MAX_REDIRECTS} redirects", partner=PARTNER
+                )
+            try:
+                target = url.join(response.headers["location"])
+            except httpx.InvalidURL as exc:
+                raise PartnerError(
+                    f"GET {self.label}: redirected to a bad URL ({exc})", partner=PARTNER
+                ) from None
+            if target.scheme not in ("http", "https"):
+                raise PartnerError(
+                    f"GET {self.label}: redirected to a {target.scheme or 'relative'} URL; "
+                    "not followed",
+                    partner=PARTNER,
+                )
+            if url.scheme == "https" and target.scheme == "http":
+                raise PartnerError(
+                    f"GET {self.label}: redirected from https to plain http "
+                    f"({target.host}); not followed",
+                    partner=PARTNER,
+                )
+            url = target
+        try:
+            yield response
+        finally:
+            response.close()
 
     def _download(self, directory: Path) -> Fetched | None:
         target = directory / "feed"
