@@ -50,7 +50,7 @@ def shop(sqlite_harness: Harness) -> Iterator[Shop]:
     with hub.uow() as uow:
         uow.catalog.set_hub_managed(1, "LANTERN", 4)
         uow.commit()
-    accounts.add_user(hub, "ann", PASSWORD)
+    accounts.add_user(hub, "ann", PASSWORD, stores=["shop"])
     running = start_service(hub)
     yield Shop(running, web, bo)
     running.server.stop()
