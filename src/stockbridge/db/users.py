@@ -105,13 +105,15 @@ class UserRepository:
         already (the attempt is then not counted), else None. The row stays locked until
         the transaction ends: concurrent attempts for ``key`` count one after another."""
         # Two first attempts at once must not collide: create the row if missing, then
-        # count under its row lock.
+        # count under its row lock. The conflict clause's no-op update (key = key) takes
+        # that lock at once, so another login's sweep of stale rows skips this row rather
+        # than deleting it before it is read.
         upsert(
             self.session,
             LoginThrottle.__table__,  # type: ignore[arg-type]
             [{"key": key, "failures": 0, "last_failed_at": now}],
             keys=["key"],
-            update=[],
+            update=["key"],
         )
         row = self.session.get(LoginThrottle, key, with_for_update=True, populate_existing=True)
         assert row is not None
