@@ -13,7 +13,9 @@ import pytest
 from sqlalchemy import func, select
 
 from stockbridge import accounts, services
+from stockbridge.bootstrap import Hub
 from stockbridge.db.models import SyncRun
+from stockbridge.domain.model import Step
 from stockbridge.web import service
 from tests.conftest import Harness
 from tests.dashboard_helpers import csrf_of, log_in
@@ -50,7 +52,7 @@ def shop(sqlite_harness: Harness) -> Iterator[Shop]:
     with hub.uow() as uow:
         uow.catalog.set_hub_managed(1, "LANTERN", 4)
         uow.commit()
-    accounts.add_user(hub, "ann", PASSWORD)
+    accounts.add_user(hub, "ann", PASSWORD, stores=["shop"])
     running = start_service(hub)
     yield Shop(running, web, bo)
     running.server.stop()
@@ -336,3 +338,98 @@ def test_the_overview_shows_each_connections_health_and_last_error(shop: Shop) -
         assert "needs reconnection" in page and "token revoked" in page
         assert page.count('class="ok">connected') == 1  # the back office is still fine
         assert 'id="sync-all"' in page and "Last manual sync: <span" in page
+
+
+def _rows(hub: Hub) -> dict[str, object]:
+    """Everything a dashboard post could change in a store, to compare before and after."""
+    with hub.uow() as uow:
+        return {
+            "runs": [
+                (r.id, r.store_id, r.status, r.steps)
+                for r in uow.session.scalars(select(SyncRun).order_by(SyncRun.id))
+            ],
+        }
+
+
+def test_a_user_sees_and_changes_only_the_stores_granted_to_them(
+    shop: Shop, sqlite_harness: Harness
+) -> None:
+    """ann is granted "shop" only: every page and post of "rival" answers exactly what a
+    store that does not exist would (no name leaks), and nothing of rival changes."""
+    hub = shop.running.hub
+    rival_id = sqlite_harness.add_store("rival", web=FakeWebStore(), back_office=FakeBackOffice())
+    sqlite_harness.add_store("annex")
+    with hub.uow() as uow:
+        uow.catalog.set_hub_managed(rival_id, "RIVAL-SKU", 11)
+        uow.commit()
+    service.reject_webhook(hub, rival_id, "rival's rejected reason", b"rival's payload")
+    rival_run, _merged = services.request_run(hub, "rival", (Step.INVENTORY_IN,))
+    accounts.add_user(hub, "bea", PASSWORD, stores=["shop", "annex"])
+    accounts.add_user(hub, "cy", PASSWORD, operator=True)
+    before = (
+        services.describe_store(hub, "rival"),
+        services.show_schedule(hub, "rival"),
+        services.search_inventory(hub, "rival", "RIVAL-SKU"),
+        _rows(hub),
+    )
+    pages = ["", "/progress", "/history", f"/runs/{rival_run}", "/settings", "/inventory"]
+    pages.append("/rejected")
+    posts = {
+        "/sync": {"steps": "all"},
+        "/settings": {"inventory_source": "web", "timezone": "UTC", "alert_webhook": "https://evil.example/hook"},
+        "/schedule": {"enabled": "on", "every_minutes": "5"},
+        "/inventory/hub-quantity": {"sku": "RIVAL-SKU", "quantity": "0"},
+        f"/runs/{rival_run}/retry": {},
+    }  # fmt: skip
+
+    def same_as_unknown(answer: httpx.Response, unknown: httpx.Response) -> None:
+        assert answer.status_code == unknown.status_code == 404
+        assert answer.text.replace("rival", "?") == unknown.text.replace("nowhere", "?")
+        assert "rival&#39;s" not in answer.text and "RIVAL-SKU" not in answer.text
+
+    with shop.client() as browser:
+        csrf = log_in(browser, "ann", PASSWORD)
+        home = browser.get("/")  # one store granted: straight to it
+        assert home.status_code == 303 and home.headers["location"] == "/stores/shop"
+        for page in pages:
+            same_as_unknown(
+                browser.get(f"/stores/rival{page}"), browser.get(f"/stores/nowhere{page}")
+            )
+        for path, form in posts.items():
+            data = {**form, "csrf_token": csrf}
+            same_as_unknown(
+                browser.post(f"/stores/rival{path}", data=data),
+                browser.post(f"/stores/nowhere{path}", data=data),
+            )
+            htmx = browser.post(
+                f"/stores/rival{path}",
+                data=form,
+                headers={"HX-Request": "true", "X-CSRF-Token": csrf},
+            )
+            assert htmx.status_code == 404 and "no store named" in htmx.text
+        # Another store's run through one's own store's path is no way round.
+        assert browser.get(f"/stores/shop/runs/{rival_run}").status_code == 404
+        own = browser.get("/stores/shop")
+        assert own.status_code == 200 and "rival" not in own.text and "annex" not in own.text
+    assert (
+        services.describe_store(hub, "rival"),
+        services.show_schedule(hub, "rival"),
+        services.search_inventory(hub, "rival", "RIVAL-SKU"),
+        _rows(hub),
+    ) == before
+    assert [r["status"] for r in services.run_history(hub, "rival", 10)] == ["queued"]
+
+    with shop.client() as browser:
+        log_in(browser, "bea", PASSWORD)
+        listed = browser.get("/")
+        assert listed.status_code == 200
+        assert "/stores/shop" in listed.text and "/stores/annex" in listed.text
+        assert "rival" not in listed.text
+        assert browser.get("/stores/annex").status_code == 200
+        assert browser.get("/stores/rival/rejected").status_code == 404
+    with shop.client() as browser:
+        log_in(browser, "cy", PASSWORD)  # an operator sees every store
+        listed = browser.get("/")
+        assert all(f"/stores/{name}" in listed.text for name in ("annex", "rival", "shop"))
+        rejected = browser.get("/stores/rival/rejected")
+        assert rejected.status_code == 200 and "rival&#39;s rejected reason" in rejected.text

@@ -6,16 +6,18 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
+from stockbridge import accounts
 from stockbridge.bootstrap import bootstrap
 from stockbridge.config import Settings
 from stockbridge.credentials import CredentialCipher, CredentialsUnreadable
 from stockbridge.db.inbox import MAX_INSERT_ROWS, InboxAppender
-from stockbridge.db.migrate import SCHEMA_HEAD, head_revision, is_current
+from stockbridge.db.migrate import SCHEMA_HEAD, alembic_config, head_revision, is_current
 from stockbridge.db.models import Base
 from tests.conftest import Harness, make_harness
 
@@ -218,3 +220,24 @@ def test_a_failed_batch_stores_nothing_and_the_appender_recovers(harness: Harnes
     finally:
         appender.close()
     assert _stored_keys(harness) == ["ok-1"]
+
+
+def test_users_from_before_store_grants_become_operators(harness: Harness) -> None:
+    """Revision 0007 gives dashboard users store grants; the users already there saw
+    every store, so the upgrade makes them operators rather than lock them out."""
+    engine = harness.hub.engine
+    command.downgrade(alembic_config(engine), "0006")
+    assert "user_stores" not in inspect(engine).get_table_names()
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO users (name, password_hash, created_at) "
+                "VALUES ('old', :hash, CURRENT_TIMESTAMP)"
+            ),
+            {"hash": accounts._hasher.hash("an old password")},
+        )
+    command.upgrade(alembic_config(engine), "head")
+    assert is_current(engine)
+    session_id, csrf = accounts.log_in(harness.hub, "old", "an old password", "10.0.0.1")
+    info = accounts.session_info(harness.hub, session_id)
+    assert info == accounts.SessionInfo("old", csrf, operator=True)

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 
 from stockbridge import accounts
 from stockbridge.bootstrap import bootstrap
 from stockbridge.config import Settings
+from stockbridge.db.models import UserStore
 from tests.conftest import Harness
 from tests.dashboard_helpers import log_in
 from tests.service_helpers import wait_for
@@ -36,26 +38,50 @@ def sb(home: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[s
 def test_user_add_stores_only_an_argon2_hash_and_refuses_bad_input(tmp_path: Path) -> None:
     home = tmp_path / "home"
     assert sb(home, "init").returncode == 0
-    added = sb(home, "user", "add", "ann", "--password-stdin", stdin="s3cret-passw0rd\n")
+    for store in ("north", "south", "east"):
+        assert sb(home, "store", "add", store).returncode == 0
+    added = sb(
+        home, "user", "add", "ann", "--operator", "--password-stdin", stdin="s3cret-passw0rd\n"
+    )
     assert added.returncode == 0, added.stderr
+    assert "every store" in added.stdout
     assert "s3cret" not in added.stdout + added.stderr
+    pw = "long-enough-pw\n"
+    granted = sb(
+        home, "user", "add", "bea", "--store", "north", "--store", "south", "--store", "north",
+        "--password-stdin", stdin=pw,
+    )  # fmt: skip
+    assert granted.returncode == 0, granted.stderr
+    assert "sees north, south" in granted.stdout
+    grants = "stores the user may see"
     for args, stdin, reason in [
-        (("ann",), "another-password\n", "already exists"),
-        (("bob",), "short\n", "8-1024 characters"),
-        ((" bob",), "long-enough-pw\n", "user names"),
-        (("x" * 101,), "long-enough-pw\n", "user names"),
+        (("ann", "--operator"), "another-password\n", "already exists"),
+        (("bob", "--operator"), "short\n", "8-1024 characters"),
+        ((" bob", "--operator"), pw, "user names"),
+        (("x" * 101, "--store", "north"), pw, "user names"),
+        (("bob",), pw, grants),  # neither stores nor --operator
+        (("bob", "--store", "north", "--operator"), pw, grants),  # both
+        (("bob", "--store", "north", "--store", "nowhere"), pw, "no store named 'nowhere'"),
+        (("bob", "--store", ""), pw, "no store named ''"),
     ]:
         refused = sb(home, "user", "add", *args, "--password-stdin", stdin=stdin)
         assert refused.returncode == 2, args
-        assert reason in refused.stderr, refused.stderr
+        assert reason in refused.stderr, (args, refused.stderr)
     hub = bootstrap(Settings(home=home))
     with hub.uow() as uow:
         ann = uow.users.by_name("ann")
         assert ann is not None and ann.password_hash.startswith("$argon2id$")
         assert "s3cret" not in ann.password_hash
-        assert uow.users.by_name("bob") is None
+        assert uow.users.by_name("bob") is None  # nothing half-saved, not even a grant
+        assert uow.session.scalar(select(func.count()).select_from(UserStore)) == 2
     session_id, csrf = accounts.log_in(hub, "ann", "s3cret-passw0rd", "127.0.0.1")
-    assert accounts.session_info(hub, session_id) == accounts.SessionInfo("ann", csrf)
+    assert accounts.session_info(hub, session_id) == accounts.SessionInfo(
+        "ann", csrf, operator=True
+    )
+    session_id, csrf = accounts.log_in(hub, "bea", "long-enough-pw", "127.0.0.1")
+    assert accounts.session_info(hub, session_id) == accounts.SessionInfo(
+        "bea", csrf, stores=frozenset({"north", "south"})
+    )
     hub.engine.dispose()
 
 
@@ -108,7 +134,7 @@ def _answers(base: str) -> bool:
 
 def test_sessions_and_the_throttle_on_each_database(harness: Harness) -> None:
     hub = harness.hub
-    accounts.add_user(hub, "ann", "s3cret-passw0rd")
+    accounts.add_user(hub, "ann", "s3cret-passw0rd", operator=True)
     start = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
     for n in range(accounts.MAX_FAILURES):
         with pytest.raises(accounts.LoginFailed):
@@ -118,11 +144,13 @@ def test_sessions_and_the_throttle_on_each_database(harness: Harness) -> None:
     assert 0 < throttled.value.retry_after <= 15 * 60
     later = start + timedelta(minutes=16)  # the wait is over
     session_id, csrf = accounts.log_in(hub, "ann", "s3cret-passw0rd", "10.0.0.1", now=later)
-    assert accounts.session_info(hub, session_id, now=later) == accounts.SessionInfo("ann", csrf)
+    assert accounts.session_info(hub, session_id, now=later) == accounts.SessionInfo(
+        "ann", csrf, operator=True
+    )
     expired = later + accounts.SESSION_LIFETIME
     assert accounts.session_info(hub, session_id, now=expired) is None
     accounts.log_out(hub, session_id)
     assert accounts.session_info(hub, session_id, now=later) is None
     assert accounts.session_info(hub, "", now=later) is None
     with pytest.raises(accounts.InvalidAccount, match="already exists"):
-        accounts.add_user(hub, "ann", "another-password")
+        accounts.add_user(hub, "ann", "another-password", operator=True)

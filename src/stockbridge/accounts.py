@@ -1,20 +1,29 @@
-"""Dashboard accounts: users with Argon2id password hashes, browser sessions with a CSRF
-token each, and login throttling per (user name, client address).
+"""Dashboard accounts: users with Argon2id password hashes, the stores each may see
+(operators: every store), browser sessions with a CSRF token each, and login throttling
+per (user name, client address).
 
-Errors: ``InvalidAccount`` (bad name or password given to ``add_user``, or a duplicate),
+A login never holds a transaction open while Argon2 checks the password (~100 ms): on
+SQLite that would hold the database's write lock, and webhooks and sync runs would wait
+on anyone typing passwords. The attempt is counted first, in a short transaction that
+locks the throttle row, so parallel guesses cannot all slip past the limit.
+
+Errors: ``InvalidAccount`` (bad name, password or store grants given to ``add_user``, or a
+duplicate; an unknown store raises ``services.StoreNotFound``),
 ``LoginFailed`` (unknown user or wrong password: the message never says which),
 ``LoginThrottled`` (too many failures; carries ``retry_after`` seconds).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from stockbridge.bootstrap import Hub
+from stockbridge.services import StoreNotFound
 
 __all__ = [
     "MAX_FAILURES",
@@ -54,8 +63,16 @@ class LoginThrottled(Exception):
 
 @dataclass(frozen=True)
 class SessionInfo:
+    """A live session: its user, CSRF token, and the stores the user may see (every store
+    when ``operator``)."""
+
     user: str
     csrf_token: str
+    operator: bool = False
+    stores: frozenset[str] = field(default_factory=frozenset)
+
+    def may_see(self, store: str) -> bool:
+        return self.operator or store in self.stores
 
 
 def _check_name(name: str) -> str:
@@ -66,17 +83,40 @@ def _check_name(name: str) -> str:
     return name
 
 
-def add_user(hub: Hub, name: str, password: str, *, now: datetime | None = None) -> None:
-    """Add a dashboard user. Raises ``InvalidAccount`` for a bad name, a password shorter
-    than 8 characters, or a name already taken (nothing is saved then)."""
+def add_user(
+    hub: Hub,
+    name: str,
+    password: str,
+    *,
+    stores: Sequence[str] = (),
+    operator: bool = False,
+    now: datetime | None = None,
+) -> None:
+    """Add a dashboard user who may see ``stores``, or every store as an ``operator``
+    (exactly one of the two). Raises ``InvalidAccount`` for a bad name, a password
+    shorter than 8 characters, a name already taken, or grants that are neither or
+    both; ``StoreNotFound`` for an unknown store. Nothing is saved then."""
     name = _check_name(name)
+    if operator == bool(stores):
+        raise InvalidAccount(
+            "give the stores the user may see (--store NAME, repeatable) "
+            "or make an operator who sees every store (--operator), not both"
+        )
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
         raise InvalidAccount(f"passwords are {MIN_PASSWORD}-{MAX_PASSWORD} characters")
     password_hash = _hasher.hash(password)
     with hub.uow() as uow:
         if uow.users.by_name(name) is not None:
             raise InvalidAccount(f"a user named {name!r} already exists")
-        uow.users.add(name, password_hash, now or datetime.now(UTC))
+        store_ids = []
+        for store_name in stores:
+            store = uow.stores.by_name(store_name)
+            if store is None:
+                raise StoreNotFound(f"no store named {store_name!r}")
+            store_ids.append(store.id)
+        uow.users.add(
+            name, password_hash, now or datetime.now(UTC), operator=operator, store_ids=store_ids
+        )
         uow.commit()
 
 
@@ -94,43 +134,54 @@ def log_in(
     minutes after the last failure."""
     now = now or datetime.now(UTC)
     key = _throttle_key(name, client)
+    # 1. A short write: count this attempt as a failure (under the throttle row's lock,
+    #    so parallel attempts count one by one) unless the limit is reached; read the hash.
     with hub.uow() as uow:
-        throttle = uow.users.throttle(key)
-        if throttle is not None and throttle.failures >= MAX_FAILURES:
-            wait = throttle.last_failed_at + THROTTLE_WINDOW - now
-            if wait > timedelta(0):
-                raise LoginThrottled(max(1, int(wait.total_seconds())))
+        wait = uow.users.reserve_attempt(key, now, THROTTLE_WINDOW, MAX_FAILURES)
+        if wait is not None:
+            raise LoginThrottled(max(1, int(wait.total_seconds())))
+        uow.users.forget_old_failures(now - THROTTLE_WINDOW, keep=key)
         user = uow.users.by_name(name) if len(name) <= MAX_NAME else None
-        try:
-            # An unknown user costs the same hash as a known one: timing tells nothing.
-            _hasher.verify(user.password_hash if user else _DUMMY_HASH, password[:MAX_PASSWORD])
-            ok = user is not None
-        except (VerificationError, InvalidHashError):
-            ok = False
-        if not ok or user is None:
-            uow.users.forget_old_failures(now - THROTTLE_WINDOW)
-            uow.users.record_failure(key, now, THROTTLE_WINDOW)
-            uow.commit()
+        user_id, stored_hash = (user.id, user.password_hash) if user else (None, _DUMMY_HASH)
+        uow.commit()
+    # 2. Argon2 with no transaction open. An unknown user costs the same hash as a known
+    #    one: timing tells nothing.
+    try:
+        ok = _hasher.verify(stored_hash, password[:MAX_PASSWORD]) and user_id is not None
+    except (VerificationError, InvalidHashError):
+        ok = False
+    if not ok or user_id is None:
+        raise LoginFailed("unknown user or wrong password")  # the failure is counted already
+    new_hash = _hasher.hash(password) if _hasher.check_needs_rehash(stored_hash) else None
+    # 3. A short write: the attempt was no failure after all; open the session.
+    with hub.uow() as uow:
+        found = uow.users.get(user_id)
+        if found is None or found.password_hash != stored_hash:
+            # Removed, or the password changed, while the hash was being checked.
             raise LoginFailed("unknown user or wrong password")
-        if _hasher.check_needs_rehash(user.password_hash):
-            user.password_hash = _hasher.hash(password)
+        if new_hash is not None:
+            found.password_hash = new_hash
         uow.users.clear_failures(key)
         uow.users.purge_expired_sessions(now)
-        session_id, csrf = uow.users.open_session(user.id, now, SESSION_LIFETIME)
+        session_id, csrf = uow.users.open_session(user_id, now, SESSION_LIFETIME)
         uow.commit()
         return session_id, csrf
 
 
 def session_info(hub: Hub, session_id: str, *, now: datetime | None = None) -> SessionInfo | None:
-    """The logged-in user and CSRF token of a live session, or None."""
+    """The logged-in user, CSRF token and visible stores of a live session, or None."""
     if not session_id or len(session_id) > 200:
         return None
     with hub.uow() as uow:
+        uow.read_only()  # every page asks: it must not queue for SQLite's write lock
         row = uow.users.find_session(session_id, now or datetime.now(UTC))
         if row is None:
             return None
         user = uow.users.get(row.user_id)
-        return SessionInfo(user.name, row.csrf_token) if user else None
+        if user is None:
+            return None
+        stores = frozenset(() if user.operator else uow.users.store_names(user.id))
+        return SessionInfo(user.name, row.csrf_token, user.operator, stores)
 
 
 def log_out(hub: Hub, session_id: str) -> None:

@@ -412,6 +412,17 @@ def build_app(make_hub: Callable[[], Hub]) -> typer.Typer:
     @user_app.command("add")
     def user_add(
         name: str,
+        stores: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--store",
+                help="A store the user may see and change (repeat for several).",
+                show_default=False,
+            ),
+        ] = None,
+        operator: Annotated[
+            bool, typer.Option("--operator", help="A user who sees every store (operators).")
+        ] = False,
         password_stdin: Annotated[
             bool,
             typer.Option(
@@ -419,19 +430,26 @@ def build_app(make_hub: Callable[[], Hub]) -> typer.Typer:
             ),
         ] = False,
     ) -> None:
-        """Add a dashboard user; asks for the password (only an Argon2 hash is kept)."""
+        """Add a dashboard user who sees the --store stores (or every store with
+        --operator); asks for the password (only an Argon2 hash is kept)."""
         from stockbridge import accounts
 
+        if operator == bool(stores):
+            fail("give the stores the user may see (--store NAME, repeatable) or --operator")
         if password_stdin:
             password = sys.stdin.readline().rstrip("\r\n")
         else:
             password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
         with _mapped_errors():
             try:
-                accounts.add_user(hub(), name, password)
+                accounts.add_user(hub(), name, password, stores=stores or (), operator=operator)
             except accounts.InvalidAccount as exc:
                 fail(str(exc))
-        typer.echo(f"user {name!r} added: log in at the dashboard (stockbridge serve, /login)")
+        scope = "every store" if operator else ", ".join(sorted(set(stores or ())))
+        typer.echo(
+            f"user {name!r} added, sees {scope}: log in at the dashboard "
+            "(stockbridge serve, /login)"
+        )
 
     token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
     app.add_typer(token_app, name="token")
@@ -528,7 +546,7 @@ def build_app(make_hub: Callable[[], Hub]) -> typer.Typer:
             service = Service(hub(), workers=workers).start()
         typer.echo(
             f"Stockbridge serving on http://{host}:{port} (dashboard at /, API at /api/v1, "
-            "docs at /docs; dashboard users: stockbridge user add NAME)"
+            "docs at /docs; dashboard users: stockbridge user add NAME --store STORE)"
         )
         _freeze_startup_objects()
         try:

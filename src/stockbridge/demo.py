@@ -232,7 +232,9 @@ def start_demo(settings: Settings, *, webhook_base_url: str | None = None, seed:
         uow.catalog.set_hub_managed(store_id, PREORDER_SKU, 25)
         uow.commit()
     password = secrets.token_urlsafe(12)  # a fresh demo hub each time, so a fresh password
-    accounts.add_user(hub, DEMO_USER, password)
+    # The merchant's view: the demo user sees the demo store only (operators' whole-hub
+    # view is what the printed operator API token is for).
+    accounts.add_user(hub, DEMO_USER, password, stores=[DEMO_STORE])
     return Demo(
         hub=hub,
         bigcommerce=bc,

@@ -4,6 +4,7 @@ and parsed input; they raise the errors below, which entry points map to exit co
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -155,9 +156,10 @@ def update_store(
         return _store_dict(uow, store)
 
 
-def list_stores(hub: Hub) -> list[dict[str, Any]]:
+def list_stores(hub: Hub, only: Collection[str] | None = None) -> list[dict[str, Any]]:
+    """Every store, in name order; or only those named in ``only``."""
     with hub.uow() as uow:
-        return [_store_dict(uow, store) for store in uow.stores.all()]
+        return [_store_dict(uow, store) for store in uow.stores.all(only)]
 
 
 def describe_store(hub: Hub, name: str) -> dict[str, Any]:

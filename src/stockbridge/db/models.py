@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -45,6 +46,7 @@ __all__ = [
     "StoreLease",
     "SyncRun",
     "User",
+    "UserStore",
     "Variant",
 ]
 
@@ -395,6 +397,21 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    #: An operator sees every store; anyone else only the stores granted in ``user_stores``.
+    operator: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class UserStore(Base):
+    """A store a (non-operator) dashboard user may see and change."""
+
+    __tablename__ = "user_stores"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    store_id: Mapped[int] = mapped_column(
+        ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
 
 
 class DashboardSession(Base):

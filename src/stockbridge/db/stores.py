@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -67,8 +67,12 @@ class StoreRepository:
     def by_name(self, name: str) -> Store | None:
         return self.session.scalar(select(Store).where(Store.name == name))
 
-    def all(self) -> Sequence[Store]:
-        return self.session.scalars(select(Store).order_by(Store.name)).all()
+    def all(self, only: Collection[str] | None = None) -> Sequence[Store]:
+        """Every store in name order, or only the ones named in ``only``."""
+        query = select(Store).order_by(Store.name)
+        if only is not None:
+            query = query.where(Store.name.in_(list(only)))
+        return self.session.scalars(query).all()
 
     # connections -------------------------------------------------------------
 

@@ -1,15 +1,17 @@
-"""Dashboard users, their browser sessions and the login throttle."""
+"""Dashboard users, the stores each may see, their browser sessions and the login
+throttle."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from stockbridge.db.models import DashboardSession, LoginThrottle, User
+from stockbridge.db.models import DashboardSession, LoginThrottle, Store, User, UserStore
 from stockbridge.db.upsert import upsert
 
 __all__ = ["UserRepository"]
@@ -23,11 +25,31 @@ class UserRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def add(self, name: str, password_hash: str, now: datetime) -> User:
-        user = User(name=name, password_hash=password_hash, created_at=now)
+    def add(
+        self,
+        name: str,
+        password_hash: str,
+        now: datetime,
+        *,
+        operator: bool = False,
+        store_ids: Iterable[int] = (),
+    ) -> User:
+        """A new user: an operator (every store), or one who sees only ``store_ids``."""
+        user = User(name=name, password_hash=password_hash, created_at=now, operator=operator)
         self.session.add(user)
         self.session.flush()
+        self.session.add_all(UserStore(user_id=user.id, store_id=s) for s in set(store_ids))
+        self.session.flush()
         return user
+
+    def store_names(self, user_id: int) -> Sequence[str]:
+        """The names of the stores granted to a (non-operator) user, in name order."""
+        return self.session.scalars(
+            select(Store.name)
+            .join(UserStore, UserStore.store_id == Store.id)
+            .where(UserStore.user_id == user_id)
+            .order_by(Store.name)
+        ).all()
 
     def by_name(self, name: str) -> User | None:
         return self.session.scalar(select(User).where(User.name == name))
@@ -73,30 +95,48 @@ class UserRepository:
     def throttle(self, key: str) -> LoginThrottle | None:
         return self.session.get(LoginThrottle, key)
 
-    def record_failure(self, key: str, now: datetime, window: timedelta) -> int:
-        """Count a failed login; failures older than ``window`` are forgotten first.
-        Returns the failures now counted."""
-        # Two first failures at once must not collide: create the row if missing, then
-        # count under its row lock.
+    def reserve_attempt(
+        self, key: str, now: datetime, window: timedelta, limit: int
+    ) -> timedelta | None:
+        """Count a login attempt as a failure *before* its password is checked (a success
+        clears the count afterwards), so parallel guesses cannot all pass the check.
+
+        Returns the time left to wait if ``limit`` failures within ``window`` are counted
+        already (the attempt is then not counted), else None. The row stays locked until
+        the transaction ends: concurrent attempts for ``key`` count one after another."""
+        # Two first attempts at once must not collide: create the row if missing, then
+        # count under its row lock. The conflict clause's no-op update (key = key) takes
+        # that lock at once, so another login's sweep of stale rows skips this row rather
+        # than deleting it before it is read.
         upsert(
             self.session,
             LoginThrottle.__table__,  # type: ignore[arg-type]
             [{"key": key, "failures": 0, "last_failed_at": now}],
             keys=["key"],
-            update=[],
+            update=["key"],
         )
         row = self.session.get(LoginThrottle, key, with_for_update=True, populate_existing=True)
         assert row is not None
-        if now - row.last_failed_at > window:
-            row.failures = 0
+        wait = row.last_failed_at + window - now
+        if wait <= timedelta(0):
+            row.failures = 0  # the last failure is out of the window: forgotten
+        elif row.failures >= limit:
+            return wait
         row.failures += 1
         row.last_failed_at = now
         self.session.flush()
-        return row.failures
+        return None
 
-    def forget_old_failures(self, before: datetime) -> None:
-        """Drop counts whose last failure is older than ``before`` (they no longer block)."""
-        self.session.execute(delete(LoginThrottle).where(LoginThrottle.last_failed_at < before))
+    def forget_old_failures(self, before: datetime, *, keep: str) -> None:
+        """Drop counts whose last failure is older than ``before`` (they no longer block),
+        except ``keep``'s. Rows another login holds locked are left for a later sweep, so
+        two sweeps never wait on each other."""
+        stale = (
+            select(LoginThrottle.key)
+            .where(LoginThrottle.last_failed_at < before, LoginThrottle.key != keep)
+            .with_for_update(skip_locked=True)
+        )
+        self.session.execute(delete(LoginThrottle).where(LoginThrottle.key.in_(stale)))
 
     def clear_failures(self, key: str) -> None:
         self.session.execute(delete(LoginThrottle).where(LoginThrottle.key == key))

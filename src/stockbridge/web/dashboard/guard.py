@@ -5,6 +5,8 @@
 - Every POST carries the session's CSRF token, as the ``csrf_token`` form field or the
   ``X-CSRF-Token`` header htmx sends; the login form, before any session exists, uses a
   double-submit token (a cookie and the same value in the form).
+- Each user sees only the stores granted to them (operators: every store); the routes
+  answer 404 for any other store, as for one that does not exist (``Viewer.may_see``).
 - Failures raise ``LoginRequired`` (pages redirect to the login page) or ``Refused``
   (an HTML error with its status).
 """
@@ -55,9 +57,16 @@ class Refused(Exception):
 
 @dataclass(frozen=True)
 class Viewer:
+    """The logged-in user of a request and the stores they may see (an operator: all)."""
+
     user: str
     csrf_token: str
     session_id: str
+    operator: bool = False
+    stores: frozenset[str] = frozenset()
+
+    def may_see(self, store: str) -> bool:
+        return self.operator or store in self.stores
 
 
 async def viewer(request: Request) -> Viewer:
@@ -67,7 +76,7 @@ async def viewer(request: Request) -> Viewer:
     info = await run_in_threadpool(accounts.session_info, hub, session_id) if session_id else None
     if info is None:
         raise LoginRequired
-    return Viewer(info.user, info.csrf_token, session_id)
+    return Viewer(info.user, info.csrf_token, session_id, info.operator, info.stores)
 
 
 async def read_form(request: Request) -> dict[str, str]:

@@ -1,7 +1,9 @@
 """Dashboard pages. Each route parses the request, calls a use case (``services``,
 ``accounts``) and renders a template; bad input re-renders the form with the reason and
 a 4xx status, and nothing is saved. Every page needs a session, every POST its CSRF
-token (see ``guard``).
+token (see ``guard``). A user sees only the stores granted to them (operators: all):
+every other store's pages answer 404, word for word as a store that does not exist, so
+store names do not leak; the store list shows only theirs.
 
 Pages: / (stores), /stores/{store} (overview, with /progress polled by htmx while a run
 is active), /history, /runs/{id}, /settings, /inventory, /rejected, and /login, /logout.
@@ -160,12 +162,21 @@ def mount_dashboard(app: FastAPI, hub: Hub, queue: JobQueue) -> None:
             )
         return _render(request, "error.html", exc.status, message=exc.message, status=exc.status)
 
+    def _granted(who: Viewer, store: str) -> None:
+        """404 for a store this user may not see: the same answer as an unknown store."""
+        if not who.may_see(store):
+            raise Refused(404, str(services.StoreNotFound(f"no store named {store!r}")))
+
+    def _visible_stores(who: Viewer) -> list[dict[str, Any]]:
+        return services.list_stores(hub, None if who.operator else who.stores)
+
     async def _store_page(who: Viewer, store: str) -> dict[str, Any]:
+        _granted(who, store)
         try:
             described = await run_in_threadpool(services.describe_store, hub, store)
         except services.StoreNotFound as exc:
             raise Refused(404, str(exc)) from None
-        stores = await run_in_threadpool(services.list_stores, hub)
+        stores = await run_in_threadpool(_visible_stores, who)
         return {
             "who": who,
             "store": described,
@@ -237,7 +248,7 @@ def mount_dashboard(app: FastAPI, hub: Hub, queue: JobQueue) -> None:
 
     @router.get("/")
     def home(request: Request, who: ViewerDep) -> Response:
-        stores = services.list_stores(hub)
+        stores = _visible_stores(who)
         if len(stores) == 1:
             return RedirectResponse(f"/stores/{quote(stores[0]['name'])}", status_code=303)
         return _render(request, "stores.html", who=who, stores=stores, timezone="UTC")
@@ -317,6 +328,7 @@ def mount_dashboard(app: FastAPI, hub: Hub, queue: JobQueue) -> None:
     @router.post("/stores/{store}/runs/{run_id}/retry")
     async def retry(request: Request, store: str, run_id: int, who: ViewerDep) -> Response:
         await _posted(request, who)
+        _granted(who, store)
         try:
             new_id = await run_in_threadpool(services.retry_failed_items, hub, store, run_id)
         except services.StoreNotFound as exc:
