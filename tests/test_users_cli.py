@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -13,9 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
 from stockbridge import accounts
 from stockbridge.bootstrap import bootstrap
+from stockbridge.cli import build_app
 from stockbridge.config import Settings
 from stockbridge.db.models import UserStore
 from tests.conftest import Harness
@@ -154,3 +157,52 @@ def test_sessions_and_the_throttle_on_each_database(harness: Harness) -> None:
     assert accounts.session_info(hub, "", now=later) is None
     with pytest.raises(accounts.InvalidAccount, match="already exists"):
         accounts.add_user(hub, "ann", "another-password", operator=True)
+
+
+def test_user_set_remove_and_list_change_access_at_once(harness: Harness) -> None:
+    """Grants and passwords change after creation; a new password or a removal ends the
+    user's sessions, so a stolen session stops working."""
+    hub = harness.hub
+    harness.add_store("north")
+    harness.add_store("south")
+    app, cli = build_app(lambda: hub), CliRunner()
+    accounts.add_user(hub, "ann", "first-password", stores=["north"])
+    session, _csrf = accounts.log_in(hub, "ann", "first-password", "127.0.0.1")
+
+    def listed() -> list[dict[str, object]]:
+        result = cli.invoke(app, ["user", "list", "--json"])
+        assert result.exit_code == 0, result.output
+        return list(json.loads(result.output))
+
+    assert listed() == [{"name": "ann", "operator": False, "stores": ["north"], "sessions": 1}]
+    moved = cli.invoke(app, ["user", "set", "ann", "--store", "south"])
+    assert moved.exit_code == 0 and "sees south" in moved.output
+    info = accounts.session_info(hub, session)
+    assert info is not None and info.may_see("south") and not info.may_see("north")
+
+    for args, reason in [
+        (["user", "set", "bob", "--operator"], "no user named 'bob'"),
+        (["user", "set", "ann"], "nothing to change"),
+        (["user", "set", "ann", "--operator", "--store", "north"], "not both"),
+        (["user", "set", "ann", "--store", "nowhere"], "no store named 'nowhere'"),
+        (["user", "remove", "bob"], "no user named 'bob'"),
+    ]:
+        refused = cli.invoke(app, args)
+        assert refused.exit_code == 2 and reason in refused.output, (args, refused.output)
+    assert listed()[0]["stores"] == ["south"]  # nothing half-applied
+
+    short = cli.invoke(app, ["user", "set", "ann", "--password-stdin"], input="short\n")
+    assert short.exit_code == 2 and accounts.session_info(hub, session) is not None
+    changed = cli.invoke(
+        app, ["user", "set", "ann", "--operator", "--password-stdin"], input="second-password\n"
+    )
+    assert changed.exit_code == 0 and "sessions ended" in changed.output, changed.output
+    assert accounts.session_info(hub, session) is None
+    with pytest.raises(accounts.LoginFailed):
+        accounts.log_in(hub, "ann", "first-password", "10.0.0.1")
+    again, _ = accounts.log_in(hub, "ann", "second-password", "10.0.0.2")
+    assert listed() == [{"name": "ann", "operator": True, "stores": [], "sessions": 1}]
+
+    removed = cli.invoke(app, ["user", "remove", "ann"])
+    assert removed.exit_code == 0 and listed() == []
+    assert accounts.session_info(hub, again) is None

@@ -31,9 +31,13 @@ __all__ = [
     "LoginFailed",
     "LoginThrottled",
     "SessionInfo",
+    "UserSummary",
     "add_user",
+    "change_user",
+    "list_users",
     "log_in",
     "log_out",
+    "remove_user",
     "session_info",
 ]
 
@@ -117,6 +121,87 @@ def add_user(
         uow.users.add(
             name, password_hash, now or datetime.now(UTC), operator=operator, store_ids=store_ids
         )
+        uow.commit()
+
+
+@dataclass(frozen=True)
+class UserSummary:
+    name: str
+    operator: bool
+    stores: tuple[str, ...]
+    sessions: int
+
+
+def list_users(hub: Hub) -> list[UserSummary]:
+    """Every dashboard user, by name, with what they see and their live sessions."""
+    now = datetime.now(UTC)
+    with hub.uow() as uow:
+        uow.read_only()
+        return [
+            UserSummary(
+                user.name,
+                user.operator,
+                () if user.operator else tuple(uow.users.store_names(user.id)),
+                uow.users.live_sessions(user.id, now),
+            )
+            for user in uow.users.all()
+        ]
+
+
+def change_user(
+    hub: Hub,
+    name: str,
+    *,
+    stores: Sequence[str] | None = None,
+    operator: bool = False,
+    password: str | None = None,
+) -> UserSummary:
+    """Give a user other stores (``stores``, replacing the old ones), make them an
+    ``operator``, and/or set a new ``password``. A new password ends the user's sessions
+    (a stolen one stops working); new grants apply to open sessions at their next page.
+    Raises ``InvalidAccount`` (unknown user, both or no change, bad password) or
+    ``StoreNotFound``; nothing is saved then."""
+    if operator and stores:
+        raise InvalidAccount("give --store NAME (repeatable) or --operator, not both")
+    if not operator and stores is None and password is None:
+        raise InvalidAccount("nothing to change: give --store, --operator or a new password")
+    password_hash = None
+    if password is not None:
+        if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+            raise InvalidAccount(f"passwords are {MIN_PASSWORD}-{MAX_PASSWORD} characters")
+        password_hash = _hasher.hash(password)
+    with hub.uow() as uow:
+        user = uow.users.by_name(name)
+        if user is None:
+            raise InvalidAccount(f"no user named {name!r}")
+        if operator or stores is not None:
+            store_ids = []
+            for store_name in stores or ():
+                store = uow.stores.by_name(store_name)
+                if store is None:
+                    raise StoreNotFound(f"no store named {store_name!r}")
+                store_ids.append(store.id)
+            uow.users.set_grants(user.id, operator=operator, store_ids=store_ids)
+        if password_hash is not None:
+            user.password_hash = password_hash
+            uow.users.close_sessions_of(user.id)
+        uow.commit()
+        return UserSummary(
+            user.name,
+            user.operator,
+            () if user.operator else tuple(uow.users.store_names(user.id)),
+            uow.users.live_sessions(user.id, datetime.now(UTC)),
+        )
+
+
+def remove_user(hub: Hub, name: str) -> None:
+    """Remove a user; their sessions end with them. ``InvalidAccount`` if unknown."""
+    with hub.uow() as uow:
+        user = uow.users.by_name(name)
+        if user is None:
+            raise InvalidAccount(f"no user named {name!r}")
+        uow.users.close_sessions_of(user.id)
+        uow.users.remove(user.id)
         uow.commit()
 
 

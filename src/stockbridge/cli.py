@@ -451,6 +451,84 @@ def build_app(make_hub: Callable[[], Hub]) -> typer.Typer:
             "(stockbridge serve, /login)"
         )
 
+    @user_app.command("set")
+    def user_set(
+        name: str,
+        stores: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--store",
+                help="The stores the user may see from now on (repeat; replaces the old ones).",
+                show_default=False,
+            ),
+        ] = None,
+        operator: Annotated[
+            bool, typer.Option("--operator", help="Let the user see every store.")
+        ] = False,
+        new_password: Annotated[
+            bool,
+            typer.Option("--password", help="Ask for a new password (ends their sessions)."),
+        ] = False,
+        password_stdin: Annotated[
+            bool, typer.Option("--password-stdin", help="Read the new password from stdin.")
+        ] = False,
+    ) -> None:
+        """Change what a user sees and/or their password."""
+        from stockbridge import accounts
+
+        password = None
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        elif new_password:
+            password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+        with _mapped_errors():
+            try:
+                user = accounts.change_user(
+                    hub(), name, stores=stores, operator=operator, password=password
+                )
+            except accounts.InvalidAccount as exc:
+                fail(str(exc))
+        scope = "every store" if user.operator else ", ".join(user.stores) or "no store"
+        note = "; password changed, sessions ended" if password is not None else ""
+        typer.echo(f"user {name!r} sees {scope}{note}")
+
+    @user_app.command("remove")
+    def user_remove(name: str) -> None:
+        """Remove a dashboard user; their sessions end at once."""
+        from stockbridge import accounts
+
+        with _mapped_errors():
+            try:
+                accounts.remove_user(hub(), name)
+            except accounts.InvalidAccount as exc:
+                fail(str(exc))
+        typer.echo(f"user {name!r} removed")
+
+    @user_app.command("list")
+    def user_list(as_json: JsonOption = False) -> None:
+        """List dashboard users, the stores each sees, and their open sessions."""
+        from stockbridge import accounts
+
+        with _mapped_errors():
+            users = accounts.list_users(hub())
+        if as_json:
+            _print_json(
+                [
+                    {"name": u.name, "operator": u.operator, "stores": list(u.stores),
+                     "sessions": u.sessions}
+                    for u in users
+                ]
+            )  # fmt: skip
+            return
+        table = Table()
+        for column in ("user", "sees", "sessions"):
+            table.add_column(column)
+        for u in users:
+            table.add_row(
+                u.name, "every store" if u.operator else ", ".join(u.stores), str(u.sessions)
+            )
+        Console().print(table)
+
     token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
     app.add_typer(token_app, name="token")
 

@@ -8,7 +8,7 @@ import secrets
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from stockbridge.db.models import DashboardSession, LoginThrottle, Store, User, UserStore
@@ -50,6 +50,37 @@ class UserRepository:
             .where(UserStore.user_id == user_id)
             .order_by(Store.name)
         ).all()
+
+    def all(self) -> Sequence[User]:
+        return self.session.scalars(select(User).order_by(User.name)).all()
+
+    def set_grants(self, user_id: int, *, operator: bool, store_ids: Iterable[int]) -> None:
+        """Replace what the user sees: every store (``operator``) or ``store_ids``."""
+        user = self.session.get(User, user_id)
+        if user is None:
+            return
+        user.operator = operator
+        self.session.execute(delete(UserStore).where(UserStore.user_id == user_id))
+        if not operator:
+            self.session.add_all(UserStore(user_id=user_id, store_id=s) for s in set(store_ids))
+        self.session.flush()
+
+    def remove(self, user_id: int) -> None:
+        self.session.execute(delete(UserStore).where(UserStore.user_id == user_id))
+        self.session.execute(delete(User).where(User.id == user_id))
+
+    def live_sessions(self, user_id: int, now: datetime) -> int:
+        return int(
+            self.session.scalar(
+                select(func.count())
+                .select_from(DashboardSession)
+                .where(DashboardSession.user_id == user_id, DashboardSession.expires_at > now)
+            )
+            or 0
+        )
+
+    def close_sessions_of(self, user_id: int) -> None:
+        self.session.execute(delete(DashboardSession).where(DashboardSession.user_id == user_id))
 
     def by_name(self, name: str) -> User | None:
         return self.session.scalar(select(User).where(User.name == name))
