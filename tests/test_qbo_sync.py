@@ -220,17 +220,7 @@ def test_a_second_process_uses_the_first_ones_refresh(
     refreshes = qbo.counters()["refreshes"]
 
     def build() -> BackOffice:
-        with hub.uow() as uow:
-            connection = uow.stores.connection(1, "back_office")
-            assert connection is not None
-            connection_id, settings = connection.id, dict(connection.settings or {})
-        env = ConnectorEnv(
-            settings=settings,
-            vault=DbCredentialVault(hub.sessions, hub.cipher, connection_id),
-            limiters=hub.limiters,
-            retry=hub.retry,
-        )
-        return make_back_office(env)
+        return _db_back_office(hub)
 
     first, second = build(), build()  # two processes, each with its own token cache
     assert first.check() == second.check() == "Sandbox Company_US_1"
