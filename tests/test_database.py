@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -241,3 +242,37 @@ def test_users_from_before_store_grants_become_operators(harness: Harness) -> No
     session_id, csrf = accounts.log_in(harness.hub, "old", "an old password", "10.0.0.1")
     info = accounts.session_info(harness.hub, session_id)
     assert info == accounts.SessionInfo("old", csrf, operator=True)
+
+
+def test_pages_and_listings_read_while_another_writer_holds_sqlite(
+    sqlite_harness: Harness,
+) -> None:
+    """The dashboard polls progress every second and lists runs and stock: those reads
+    must not queue behind a long write (a feed being applied, a burst of webhooks)."""
+    from stockbridge import services
+
+    hub = sqlite_harness.hub
+    store_id = sqlite_harness.add_store("shop")
+    path = hub.engine.url.database
+    assert path is not None
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # another process is mid-write
+    answers: list[object] = []
+
+    def read_everything() -> None:
+        answers.append(services.list_stores(hub))
+        answers.append(services.describe_store(hub, "shop"))
+        answers.append(services.store_status(hub, "shop"))
+        answers.append(services.run_history(hub, "shop"))
+        answers.append(services.rejected_inputs(hub, store_id))
+        answers.append(services.search_inventory(hub, "shop", ""))
+
+    reader = threading.Thread(target=read_everything, daemon=True)
+    try:
+        reader.start()
+        reader.join(timeout=20)
+        assert not reader.is_alive() and len(answers) == 6
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+        reader.join(timeout=70)

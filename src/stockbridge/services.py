@@ -159,11 +159,13 @@ def update_store(
 def list_stores(hub: Hub, only: Collection[str] | None = None) -> list[dict[str, Any]]:
     """Every store, in name order; or only those named in ``only``."""
     with hub.uow() as uow:
+        uow.read_only()  # a page or listing: never queue for SQLite's write lock
         return [_store_dict(uow, store) for store in uow.stores.all(only)]
 
 
 def describe_store(hub: Hub, name: str) -> dict[str, Any]:
     with hub.uow() as uow:
+        uow.read_only()  # a page or listing: never queue for SQLite's write lock
         return _store_dict(uow, _find(uow, name))
 
 
@@ -216,6 +218,7 @@ def run_history(
     status: RunStatus | None = None,
 ) -> list[dict[str, Any]]:
     with hub.uow() as uow:
+        uow.read_only()  # a page or listing: never queue for SQLite's write lock
         store_id = _find(uow, store_name).id if store_name else None
         names = {s.id: s.name for s in uow.stores.all()}
         return [
@@ -256,6 +259,7 @@ class _StepLast:
 def store_status(hub: Hub, store_name: str | None) -> list[dict[str, Any]]:
     """Per store: the last run of each step and the last manual sync, apart from automatic."""
     with hub.uow() as uow:
+        uow.read_only()  # a page or listing: never queue for SQLite's write lock
         stores = [_find(uow, store_name)] if store_name else list(uow.stores.all())
         result = []
         for store in stores:
@@ -358,6 +362,7 @@ def connect_partner(
 
 def run_detail(hub: Hub, run_id: int) -> dict[str, Any] | None:
     with hub.uow() as uow:
+        uow.read_only()  # a page or listing: never queue for SQLite's write lock
         run = uow.runs.get(run_id)
         if run is None:
             return None
@@ -383,6 +388,7 @@ def product_detail(hub: Hub, store_id: int, sku: str) -> dict[str, Any] | None:
     """A variant with each side's quantity, what is withheld for unposted orders, and
     which side is the source of truth."""
     with hub.uow() as uow:
+        uow.read_only()  # a page or listing: never queue for SQLite's write lock
         variant = uow.catalog.variant(store_id, sku)
         store = uow.stores.get(store_id)
         if variant is None or store is None:
@@ -411,6 +417,7 @@ def product_detail(hub: Hub, store_id: int, sku: str) -> dict[str, Any] | None:
 
 def rejected_inputs(hub: Hub, store_id: int | None, limit: int = 100) -> list[dict[str, Any]]:
     with hub.uow() as uow:
+        uow.read_only()  # a page or listing: never queue for SQLite's write lock
         return [
             {
                 "source": r.source,
@@ -564,6 +571,7 @@ def search_inventory(
     if len(text) > 255:
         raise InvalidSetting("search for at most 255 characters")
     with hub.uow() as uow:
+        uow.read_only()  # a page or listing: never queue for SQLite's write lock
         store = _find(uow, store_name)
         variants = uow.catalog.search(store.id, text.strip(), limit)
         stock = uow.catalog.stock_of([v.id for v in variants])
