@@ -63,6 +63,40 @@ def test_csv_url_reaches_the_web_store_and_an_unchanged_feed_costs_one_304(
     assert bc_store.stock() == {"A": 5, "B": 11, "C": 7}
 
 
+@pytest.mark.parametrize("etags", [True, False], ids=["etag", "last-modified"])
+def test_a_rejected_url_file_is_not_downloaded_again_while_it_is_served(
+    tmp_path: Path, bc_store: SandboxStore, feed_server: FeedServer, etags: bool
+) -> None:
+    """A pull every minute must not download and reject the same broken file each time:
+    one conditional request tells it is unchanged, and the run still says it is bad."""
+    feed_server.etags = etags
+
+    def publish(body: bytes, hour: int) -> None:
+        feed_server.files["stock.csv"] = body
+        feed_server.modified["stock.csv"] = f"Mon, 23 Nov 2026 {hour:02}:00:00 GMT"
+
+    seed_web(bc_store, {"A": 0, "B": 0})
+    publish(b"sku,quantity\nA,5\nB,6\n", 8)
+    hub = make_hub(tmp_path)
+    connect(hub, bc_store, source=feed_server.url("stock.csv"))
+    assert sync_stock(hub).status is RunStatus.SUCCEEDED
+    publish(b"sku,quantity\nA,5\nB,six\n", 9)  # half the rows bad
+
+    rejected = sync_stock(hub)
+    downloads = feed_server.downloads
+    still = sync_stock(hub)
+
+    assert rejected.status is RunStatus.FAILED and still.status is RunStatus.FAILED
+    assert "still the file rejected at" in str(still.steps["inventory-in"]["message"])
+    assert feed_server.downloads == downloads  # one 304, no download
+    assert bc_store.stock() == {"A": 5, "B": 6}  # nothing of the bad file applied
+    publish(b"sku,quantity\nA,5\nB,7\n", 10)  # fixed
+    assert sync_stock(hub).status is RunStatus.SUCCEEDED
+    assert feed_server.downloads == downloads + 1 and bc_store.stock() == {"A": 5, "B": 7}
+    assert sync_stock(hub).status is RunStatus.SUCCEEDED  # unchanged and good: a 304
+    assert feed_server.downloads == downloads + 1
+
+
 def test_json_url_with_a_bearer_token_and_a_path_to_the_array(
     tmp_path: Path, bc_store: SandboxStore, feed_server: FeedServer
 ) -> None:

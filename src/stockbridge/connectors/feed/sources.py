@@ -3,9 +3,11 @@
 ``fetch()`` yields each file to read as a ``Fetched``: a local path (downloads are
 spooled to a temporary file, never held in memory) plus what to do once the file was
 applied (remember its ETag / Last-Modified / size and time so an unchanged feed costs
-one cheap request) or rejected (a folder moves it to ``rejected/``). An unchanged source
-yields nothing. That state lives in the connection's vault, so it survives restarts,
-and it is only written once the file was applied completely.
+one cheap request) or rejected (a folder moves it to ``rejected/``; a URL remembers the
+rejected version, and while the URL still serves it a pull fails at the cost of one 304
+instead of downloading and rejecting it again). An unchanged source yields nothing. That
+state lives in the connection's vault, so it survives restarts, and it is only written
+once the file was applied completely (or rejected whole).
 """
 
 from __future__ import annotations
@@ -28,7 +30,12 @@ from typing import Protocol
 import asyncssh
 import httpx
 
-from stockbridge.connectors.errors import PartnerAuthError, PartnerError, TransientPartnerError
+from stockbridge.connectors.errors import (
+    PartnerAuthError,
+    PartnerError,
+    PartnerResponseError,
+    TransientPartnerError,
+)
 from stockbridge.connectors.feed.sftp import SftpEndpoint
 from stockbridge.connectors.registry import CredentialVault
 from stockbridge.retry import RetryPolicy
@@ -47,6 +54,24 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def _nothing() -> None:
+    return None
+
+
+#: What the vault remembers of a URL feed's last file: applied (``feed_``) or rejected
+#: (``feed_rejected_``, with when).
+_VERSION_KEYS = (
+    "feed_etag",
+    "feed_last_modified",
+    "feed_rejected_etag",
+    "feed_rejected_last_modified",
+    "feed_rejected_at",
+)
+
+
+def _rejected_version(secrets: dict[str, str]) -> str | None:
+    """When the URL's current file was rejected, if that is what the vault remembers."""
+    if secrets.get("feed_rejected_etag") or secrets.get("feed_rejected_last_modified"):
+        return secrets.get("feed_rejected_at") or "an earlier pull"
     return None
 
 
@@ -140,10 +165,13 @@ class HttpSource:
         elif credentials and self.auth == "header" and self.auth_header:
             headers[self.auth_header] = secrets.get("header_value", "")
         if conditional:
-            if secrets.get("feed_etag"):
-                headers["If-None-Match"] = secrets["feed_etag"]
-            if secrets.get("feed_last_modified"):
-                headers["If-Modified-Since"] = secrets["feed_last_modified"]
+            # After a rejected file: ask whether it is still that file (a 304 says so at
+            # the cost of one request); otherwise whether it is still the applied one.
+            prefix = "feed_rejected_" if _rejected_version(secrets) else "feed_"
+            if secrets.get(prefix + "etag"):
+                headers["If-None-Match"] = secrets[prefix + "etag"]
+            if secrets.get(prefix + "last_modified"):
+                headers["If-Modified-Since"] = secrets[prefix + "last_modified"]
         return headers
 
     def check(self) -> str:
@@ -228,6 +256,14 @@ class HttpSource:
                 status = response.status_code
                 if response.status_code == 304:
                     shutil.rmtree(directory, ignore_errors=True)
+                    rejected_at = _rejected_version(self.vault.load())
+                    if rejected_at:
+                        raise PartnerResponseError(
+                            f"GET {self.label}: still the file rejected at {rejected_at} "
+                            "(not downloaded again); the next changed file is read",
+                            partner=PARTNER,
+                            code="rejected",
+                        )
                     return None
                 self._raise_for(response)
                 size = 0
@@ -256,20 +292,23 @@ class HttpSource:
                 (time.perf_counter() - started) * 1000,
             )
 
-        def remember() -> None:
+        def remember(prefix: str) -> None:
             with self.vault.update() as secrets:
-                secrets.pop("feed_etag", None)
-                secrets.pop("feed_last_modified", None)
+                for key in _VERSION_KEYS:
+                    secrets.pop(key, None)
                 if etag:
-                    secrets["feed_etag"] = etag
+                    secrets[prefix + "etag"] = etag
                 if modified:
-                    secrets["feed_last_modified"] = modified
+                    secrets[prefix + "last_modified"] = modified
+                if prefix == "feed_rejected_" and (etag or modified):
+                    secrets["feed_rejected_at"] = datetime.now(UTC).isoformat(timespec="seconds")
 
         return Fetched(
             target,
             self.label,
             produced_at=_http_date(modified),
-            on_accepted=remember,
+            on_accepted=lambda: remember("feed_"),
+            on_rejected=lambda: remember("feed_rejected_"),
             cleanup=lambda: shutil.rmtree(directory, ignore_errors=True),
         )
 
