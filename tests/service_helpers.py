@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 
@@ -28,11 +27,11 @@ class Running:
     def token(self, store: str | None = None) -> str:
         return services.create_token(self.hub, store, operator=store is None)
 
-    def wait_run(self, run_id: int, timeout: float = 20) -> dict[str, Any]:
+    def wait_run(self, run_id: int, timeout: float = 20) -> services.RunDetail:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             detail = services.run_detail(self.hub, run_id)
-            if detail and detail["status"] in ("succeeded", "partial", "failed"):
+            if detail and detail.status.finished:
                 return detail
             time.sleep(0.05)
         raise AssertionError(f"run {run_id} did not finish")

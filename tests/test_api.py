@@ -80,7 +80,7 @@ def test_trigger_sync_answers_at_once_and_the_worker_runs_it(
         response = api.post("/api/v1/stores/alpha/sync", json={"steps": "all"})
         assert response.status_code == 202
         run_id = response.json()["run_id"]
-        assert running.wait_run(run_id)["status"] == "succeeded"
+        assert running.wait_run(run_id).status == "succeeded"
         detail = api.get(f"/api/v1/stores/alpha/runs/{run_id}").json()
         assert detail["trigger"] == "manual" and detail["item_errors"] == []
         assert (
@@ -155,7 +155,7 @@ def test_bad_pushes_are_422_and_apply_nothing(
         assert response.status_code == 422, response.text
         assert message in response.text
     product = services.product_detail(running.hub, 1, "A")
-    assert product is not None and product["stock"][0]["back_office"] == 5
+    assert product is not None and product.stock[0].back_office == 5
 
 
 def test_unknown_skus_are_kept_as_rejected_input(running: Running, two_stores: object) -> None:

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -51,11 +50,12 @@ class Site:
     def url(self) -> str:
         return f"{self.server.url}/stores/{DEMO_STORE}"
 
-    def local(self, iso: str, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
-        moment = datetime.fromisoformat(iso).astimezone(ZoneInfo("America/Chicago"))
-        return f"{moment.strftime(fmt)} {moment.tzname()}"
+    def local(self, moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+        assert moment is not None
+        local = moment.astimezone(ZoneInfo("America/Chicago"))
+        return f"{local.strftime(fmt)} {local.tzname()}"
 
-    def status(self) -> dict[str, object]:
+    def status(self) -> services.StoreStatus:
         return services.store_status(self.demo.hub, DEMO_STORE)[0]
 
     def logged_in(self, viewport: ViewportSize = DESKTOP) -> Page:
@@ -70,9 +70,9 @@ class Site:
 
     def last_run_id(self) -> int:
         runs = services.run_history(self.demo.hub, DEMO_STORE, 1)
-        return int(runs[0]["id"]) if runs else 0
+        return runs[0].id if runs else 0
 
-    def press(self, page: Page, button: str) -> dict[str, Any]:
+    def press(self, page: Page, button: str) -> services.RunDetail:
         """Press a sync button; wait until the page shows that run finished. Returns it."""
         before = self.last_run_id()
         page.get_by_role("button", name=button).click()
@@ -127,8 +127,8 @@ def test_sync_all_on_the_demo_store_shows_progress_counts_and_the_missing_sku(
     assert polls, "the page never polled the run's progress"
     # While it ran: one bar per step, and items done (of the total, where a step knows it).
     assert any(re.match(r"4\|[1-9]\d* (done|/ \d+)", s) for s in seen), seen
-    assert run["trigger"] == "manual" and run["status"] == "partial"
-    for step, entry in run["progress"].items():
+    assert run.trigger == "manual" and run.status == "partial"
+    for step, entry in run.progress.items():
         row = progress.locator(f"table.counts tr[data-step='{step}'] td")
         expect(row.nth(0)).to_have_text(str(entry["done"]))
         expect(row.nth(1)).to_have_text(str(entry["changed"]))
@@ -145,8 +145,8 @@ def test_the_sync_tooltip_shows_the_last_manual_sync_and_automatic_runs_leave_it
 ) -> None:
     page = site.logged_in()
     run = site.press(page, "Orders in")  # a manual run of one step
-    manual = str(site.status()["last_manual_sync_at"])
-    assert manual == run["finished_at"]
+    manual = site.status().last_manual_sync_at
+    assert manual == run.finished_at
     page.get_by_role("button", name="Sync All").hover()
     tooltip = page.locator("#sync-tip")
     expect(tooltip).to_be_visible()
@@ -155,8 +155,8 @@ def test_the_sync_tooltip_shows_the_last_manual_sync_and_automatic_runs_leave_it
     store_id = services.resolve_store(site.demo.hub, DEMO_STORE)
     run_id, _ = site.demo.hub.runner().request(store_id, SYNC_ALL, Trigger.SCHEDULE)
     site.service.queue.submit_run(run_id)
-    wait_for(lambda: site.status()["last_automatic_sync_at"] is not None, 60, "scheduled run")
-    automatic = str(site.status()["last_automatic_sync_at"])
+    wait_for(lambda: site.status().last_automatic_sync_at is not None, 60, "scheduled run")
+    automatic = site.status().last_automatic_sync_at
     assert site.local(automatic) != site.local(manual)  # a Sync All of the demo takes seconds
     page.reload()
     expect(page.locator("#last-automatic")).to_have_text(site.local(automatic))
@@ -186,7 +186,7 @@ def test_sync_all_can_be_turned_off_and_the_daily_time_moves_the_next_run(site: 
     page.get_by_label("Daily at").fill("13:45")
     page.get_by_role("button", name="Save schedule").click()
     expect(first_next).to_contain_text("13:45")
-    expected = services.show_schedule(site.demo.hub, DEMO_STORE)["schedules"][0]["next_runs"][0]
+    expected = services.show_schedule(site.demo.hub, DEMO_STORE).schedules[0].next_runs[0]
     expect(first_next).to_have_text(site.local(expected, "%a %Y-%m-%d %H:%M"))
 
     # put both back for the screenshots

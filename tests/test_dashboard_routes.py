@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -174,8 +174,8 @@ def test_every_post_without_the_csrf_token_is_refused_and_changes_nothing(shop: 
                 assert "security token" in answer.text
         assert services.describe_store(hub, "shop") == before
         assert shop.runs() == 0
-        assert services.show_schedule(hub, "shop")["schedules"][0]["daily_at"] == "01:00"
-        assert services.search_inventory(hub, "shop", "LANTERN")[0]["stock"][0]["hub"] == 4
+        assert services.show_schedule(hub, "shop").schedules[0].daily_at == "01:00"
+        assert services.search_inventory(hub, "shop", "LANTERN")[0].stock[0].hub == 4
         # The same post with the token (form field or htmx header) goes through.
         assert browser.post("/stores/shop/sync", data={"steps": "all", "csrf_token": csrf})
         htmx = browser.post(
@@ -213,8 +213,8 @@ def test_bad_settings_are_refused_whole(shop: Shop) -> None:
         )
         assert saved.status_code == 303
         after = services.describe_store(hub, "shop")
-        assert after["erp_name"] == "Acme ERP" and after["alert_email"] == "ops@example.com"
-        assert after["sync_all_button"] is False and after["timezone"] == "UTC"
+        assert after.erp_name == "Acme ERP" and after.alert_email == "ops@example.com"
+        assert after.sync_all_button is False and after.timezone == "UTC"
         # Sync All is off now: pressing it anyway (a stale page) is refused.
         refused = browser.post("/stores/shop/sync", data={"steps": "all", "csrf_token": csrf})
         assert refused.status_code == 409
@@ -237,7 +237,7 @@ def test_bad_schedules_and_quantities_are_refused(shop: Shop) -> None:
         ):
             answer = browser.post("/stores/shop/schedule", data={**form, "csrf_token": csrf})
             assert answer.status_code == 422, form
-        assert services.show_schedule(hub, "shop")["schedules"][0]["daily_at"] == "01:00"
+        assert services.show_schedule(hub, "shop").schedules[0].daily_at == "01:00"
         for form, reason in (
             ({"sku": "LANTERN", "quantity": "-1"}, "quantity must be"),
             ({"sku": "LANTERN", "quantity": "ten"}, "whole number"),
@@ -249,7 +249,7 @@ def test_bad_schedules_and_quantities_are_refused(shop: Shop) -> None:
                 "/stores/shop/inventory/hub-quantity", data={**form, "csrf_token": csrf}
             )
             assert answer.status_code == 422 and reason in answer.text, form
-        assert services.search_inventory(hub, "shop", "LANTERN")[0]["stock"][0]["hub"] == 4
+        assert services.search_inventory(hub, "shop", "LANTERN")[0].stock[0].hub == 4
         assert shop.runs() == 0
         json_body = browser.post(
             "/stores/shop/sync", json={"steps": "all"}, headers={"X-CSRF-Token": csrf}
@@ -286,7 +286,7 @@ def test_retry_failed_items_posts_the_order_once_the_back_office_has_the_item(
         assert answer.status_code == 303
         retry_id = int(answer.headers["location"].rsplit("/", 1)[1])
         detail = shop.running.wait_run(retry_id)
-        assert detail["steps"] == ["orders-out"] and detail["status"] == "succeeded"
+        assert detail.steps == (Step.ORDERS_OUT,) and detail.status == "succeeded"
         assert len(shop.bo.documents_for(order.web_id)) == 1
         again = browser.post(f"/stores/shop/runs/{retry_id}/retry", data={"csrf_token": csrf})
         assert again.status_code == 409  # nothing failed in the retry: nothing to retry
@@ -304,8 +304,8 @@ def test_history_filters_and_times_in_the_store_time_zone(shop: Shop) -> None:
             not in browser.get("/stores/shop/history?trigger=schedule").text
         )
         detail = services.run_detail(hub, report.run_id)
-        assert detail is not None
-        started = datetime.fromisoformat(detail["started_at"]).astimezone(UTC)
+        assert detail is not None and detail.started_at is not None
+        started = detail.started_at.astimezone(UTC)
         local = started.astimezone(ZoneInfo("America/Chicago"))
         assert f"{local:%Y-%m-%d %H:%M} {local.tzname()}" in manual
         inventory = browser.get("/stores/shop/inventory?q=tee").text
@@ -363,7 +363,9 @@ def test_a_user_sees_and_changes_only_the_stores_granted_to_them(
         uow.catalog.set_hub_managed(rival_id, "RIVAL-SKU", 11)
         uow.commit()
     service.reject_webhook(hub, rival_id, "rival's rejected reason", b"rival's payload")
-    rival_run, _merged = services.request_run(hub, "rival", (Step.INVENTORY_IN,))
+    rival_run = services.request_sync(
+        hub, services.RequestSync("rival", (Step.INVENTORY_IN,))
+    ).run_id
     accounts.add_user(hub, "bea", PASSWORD, stores=["shop", "annex"])
     accounts.add_user(hub, "cy", PASSWORD, operator=True)
     before = (
@@ -417,7 +419,7 @@ def test_a_user_sees_and_changes_only_the_stores_granted_to_them(
         services.search_inventory(hub, "rival", "RIVAL-SKU"),
         _rows(hub),
     ) == before
-    assert [r["status"] for r in services.run_history(hub, "rival", 10)] == ["queued"]
+    assert [r.status for r in services.run_history(hub, "rival", 10)] == ["queued"]
 
     with shop.client() as browser:
         log_in(browser, "bea", PASSWORD)

@@ -224,8 +224,8 @@ def test_every_minute_the_service_pulls_the_feed_with_no_manual_trigger(
     assert code == 0, output
     assert "every 1 minute" in output
     shown = services.show_schedule(hub, "shop")
-    stock = [s for s in shown["schedules"] if s["step"] == "stock"]
-    assert stock and stock[0]["every_minutes"] == 1 and stock[0]["enabled"]
+    stock = [s for s in shown.schedules if s.step == "stock"]
+    assert stock and stock[0].every_minutes == 1 and stock[0].enabled
     # A minute goes by: the schedule's last slot moves back instead of the test waiting.
     with hub.uow() as uow:
         uow.session.execute(
@@ -253,4 +253,4 @@ def test_schedule_set_accepts_the_stock_step(hub: Hub) -> None:
 
     assert code == 0, output
     shown = services.show_schedule(hub, "shop")
-    assert any(s["step"] == "stock" and s["every_minutes"] == 15 for s in shown["schedules"])
+    assert any(s.step == "stock" and s.every_minutes == 15 for s in shown.schedules)

@@ -302,7 +302,7 @@ def test_encodings(sqlite_harness: Harness, tmp_path: Path, encoded: bytes, enco
 
     assert report.status is RunStatus.SUCCEEDED, report
     product = services.product_detail(shop.harness.hub, shop.store_id, "S1")
-    assert product is not None and product["name"] == "Café crème"
+    assert product is not None and product.name == "Café crème"
     assert shop.web_stock() == {"S1": 2}
 
 

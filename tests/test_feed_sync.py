@@ -134,8 +134,8 @@ def test_json_url_with_a_bearer_token_and_a_path_to_the_array(
     assert report.status is RunStatus.SUCCEEDED, report
     assert bc_store.stock() == {"A": 3, "B": 8}
     product = services.product_detail(hub, store_id, "A")
-    assert product is not None and product["name"] == "Alpha"
-    assert Decimal(str(product["price"])) == Decimal("9.5")
+    assert product is not None and product.name == "Alpha"
+    assert product.price == Decimal("9.5")
     assert feed_server.refused == 0
 
 

@@ -65,10 +65,10 @@ def test_a_new_store_gets_the_daily_default(harness: Harness) -> None:
     assert requests.calls == [(store_id, SYNC_ALL, Trigger.SCHEDULE)]
     assert scheduler.tick(one_am + timedelta(seconds=6)) == []
     shown = services.show_schedule(harness.hub, "shop", now=one_am)
-    assert shown["schedules"][0]["daily_at"] == "01:00"
-    assert shown["schedules"][0]["last_slot_at"] == one_am.isoformat()
+    assert shown.schedules[0].daily_at == "01:00"
+    assert shown.schedules[0].last_slot_at == one_am
     history = services.run_history(harness.hub, "shop")
-    assert [(r["trigger"], r["status"]) for r in history] == [("schedule", "queued")]
+    assert [(r.trigger, r.status) for r in history] == [("schedule", "queued")]
 
 
 def test_three_days_down_gives_one_run_at_start(harness: Harness) -> None:
@@ -115,7 +115,7 @@ def test_ticking_through_a_dst_night_runs_once(
     assert len(requests.calls) == 1
     assert expected_slot <= claimed_at[0] < expected_slot + timedelta(minutes=4)
     shown = services.show_schedule(sqlite_harness.hub, "ldn", now=claimed_at[0])
-    assert shown["schedules"][0]["last_slot_at"] == expected_slot.isoformat()
+    assert shown.schedules[0].last_slot_at == expected_slot
 
 
 def test_disabled_schedule_queues_nothing(harness: Harness) -> None:

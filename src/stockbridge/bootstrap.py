@@ -40,9 +40,12 @@ def default_registry() -> ConnectorRegistry:
     from stockbridge.connectors.bigcommerce import client as bigcommerce
 
     registry = ConnectorRegistry()
-    registry.register("bigcommerce", bigcommerce.create)
-    registry.register(qbo.KIND, qbo.make_back_office)
-    registry.register(feed.KIND, feed.make_back_office)
+    # commands: the module of the connector's `stockbridge connect`/`sandbox` commands
+    registry.register(
+        "bigcommerce", bigcommerce.create, commands="stockbridge.connectors.bigcommerce.cli"
+    )
+    registry.register(qbo.KIND, qbo.make_back_office, commands="stockbridge.connectors.qbo.cli")
+    registry.register(feed.KIND, feed.make_back_office, commands="stockbridge.connectors.feed.cli")
     return registry
 
 

@@ -21,12 +21,14 @@ from typing import Any
 
 import httpx
 
-from stockbridge import accounts, services
+from stockbridge import accounts
 from stockbridge.bootstrap import Hub, bootstrap
 from stockbridge.config import Settings
 from stockbridge.connectors.bigcommerce.sandbox import BigCommerceSandbox, SStore
 from stockbridge.connectors.qbo.sandbox import QboSandbox
 from stockbridge.sandbox_server import ServerThread
+from stockbridge.services.connections import connect_partner
+from stockbridge.services.stores import add_store, resolve_store
 
 __all__ = ["DEMO_STORE", "DEMO_USER", "GHOST_SKU", "PREORDER_SKU", "Demo", "start_demo"]
 
@@ -123,7 +125,7 @@ def connect_sandboxes(
     bc_settings: dict[str, Any] = {"store_hash": store_hash, "api_url": bigcommerce_url}
     if webhook_url:
         bc_settings["webhook_url"] = webhook_url
-    services.connect_partner(
+    connect_partner(
         hub,
         store,
         role="web",
@@ -131,7 +133,7 @@ def connect_sandboxes(
         settings=bc_settings,
         secrets={"access_token": access_token},
     )
-    services.connect_partner(
+    connect_partner(
         hub,
         store,
         role="back_office",
@@ -211,7 +213,7 @@ def start_demo(settings: Settings, *, webhook_base_url: str | None = None, seed:
 
     hub = bootstrap(settings.model_copy(update={"home": home, "database_url": None}))
     hub.initialise()
-    services.add_store(hub, DEMO_STORE, timezone="America/Chicago")
+    add_store(hub, DEMO_STORE, timezone="America/Chicago")
     connect_sandboxes(
         hub,
         DEMO_STORE,
@@ -227,7 +229,7 @@ def start_demo(settings: Settings, *, webhook_base_url: str | None = None, seed:
             else None
         ),
     )
-    store_id = services.resolve_store(hub, DEMO_STORE)
+    store_id = resolve_store(hub, DEMO_STORE)
     with hub.uow() as uow:
         uow.catalog.set_hub_managed(store_id, PREORDER_SKU, 25)
         uow.commit()

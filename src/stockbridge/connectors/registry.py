@@ -103,9 +103,16 @@ class UnknownConnectorKind(LookupError):
 @dataclass
 class ConnectorRegistry:
     factories: dict[str, ConnectorFactory] = field(default_factory=dict)
+    #: kind -> the module holding its ``register(commands)`` for ``stockbridge connect``
+    #: and ``stockbridge sandbox``; only the command line imports it.
+    commands: dict[str, str] = field(default_factory=dict)
 
-    def register(self, kind: str, factory: ConnectorFactory) -> None:
+    def register(
+        self, kind: str, factory: ConnectorFactory, *, commands: str | None = None
+    ) -> None:
         self.factories[kind] = factory
+        if commands is not None:
+            self.commands[kind] = commands
 
     def create(self, kind: str, env: ConnectorEnv) -> WebStore | BackOffice:
         try:

@@ -1,7 +1,8 @@
 """The FastAPI application: REST API under /api/v1, webhook receivers, metrics, and the
 merchant dashboard (``web/dashboard``) at /.
 
-Routes parse input, call a use case (``web.service``) and map its errors to statuses:
+Routes parse input, call a use case (``web.service``, ``services``: typed results that
+``jsonable`` turns into the JSON answered) and map its errors to statuses:
 401 no or unknown token, 404 unknown store/run/SKU (also for another store's resources),
 409 conflicts, 413 oversized bodies, 422 invalid input. Nothing is half-applied.
 """
@@ -17,12 +18,19 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 
-from stockbridge import __version__, services
+from stockbridge import __version__
 from stockbridge.bootstrap import Hub
 from stockbridge.db.inbox import InboxAppender
 from stockbridge.domain.model import SYNC_ALL, Step
 from stockbridge.jobs.queue import JobQueue
-from stockbridge.metrics import REGISTRY, register_database_gauges
+from stockbridge.jsonable import json_list, json_object
+from stockbridge.metrics import REGISTRY
+from stockbridge.metrics.database import register_database_gauges
+from stockbridge.services.inventory import product_detail
+from stockbridge.services.rejected import rejected_inputs
+from stockbridge.services.runs import run_detail, run_history
+from stockbridge.services.stores import describe_store, resolve_store
+from stockbridge.services.stores import list_stores as every_store  # a route has its name
 from stockbridge.web import service
 from stockbridge.web.dashboard import mount_dashboard
 from stockbridge.web.inbox_writer import InboxWriter
@@ -165,16 +173,12 @@ def create_app(hub: Hub, queue: JobQueue) -> FastAPI:
 
     @app.get("/api/v1/stores")
     def list_stores(who: CallerDep) -> list[dict[str, Any]]:
-        return [
-            s
-            for s in services.list_stores(hub)
-            if who.may_see(services.resolve_store(hub, s["name"]))
-        ]
+        return json_list(s for s in every_store(hub) if who.may_see(resolve_store(hub, s.name)))
 
     @app.get("/api/v1/stores/{store}")
     def get_store(store: StoreName, who: CallerDep) -> dict[str, Any]:
         _visible(hub, who, store)
-        return services.describe_store(hub, store)
+        return json_object(describe_store(hub, store))
 
     @app.post("/api/v1/stores/{store}/sync", status_code=202, response_model=Accepted)
     def trigger_sync(
@@ -191,30 +195,30 @@ def create_app(hub: Hub, queue: JobQueue) -> FastAPI:
         store: StoreName, who: CallerDep, limit: Annotated[int, Query(ge=1, le=500)] = 20
     ) -> list[dict[str, Any]]:
         _visible(hub, who, store)
-        return services.run_history(hub, store, limit)
+        return json_list(run_history(hub, store, limit))
 
     @app.get("/api/v1/stores/{store}/runs/{run_id}")
     def run(store: StoreName, run_id: Annotated[int, Path(ge=1)], who: CallerDep) -> dict[str, Any]:
         store_id = _visible(hub, who, store)
-        detail = services.run_detail(hub, run_id)
-        if detail is None or detail["store_id"] != store_id:
+        detail = run_detail(hub, run_id)
+        if detail is None or detail.store_id != store_id:
             raise NotFound(f"no run {run_id} for store {store!r}")
-        return detail
+        return json_object(detail)
 
     @app.get("/api/v1/stores/{store}/products/{sku}")
     def product(
         store: StoreName, sku: Annotated[str, Path(min_length=1, max_length=255)], who: CallerDep
     ) -> dict[str, Any]:
         store_id = _visible(hub, who, store)
-        found = services.product_detail(hub, store_id, sku)
+        found = product_detail(hub, store_id, sku)
         if found is None:
             raise NotFound(f"no SKU {sku!r} in store {store!r}")
-        return found
+        return json_object(found)
 
     @app.get("/api/v1/stores/{store}/rejected")
     def rejected(store: StoreName, who: CallerDep) -> list[dict[str, Any]]:
         store_id = _visible(hub, who, store)
-        return services.rejected_inputs(hub, store_id)
+        return json_list(rejected_inputs(hub, store_id))
 
     @app.post("/api/v1/stores/{store}/inventory", status_code=202, response_model=PushAccepted)
     def push(

@@ -1,4 +1,5 @@
-"""``stockbridge connect bigcommerce`` and ``stockbridge sandbox bigcommerce``."""
+"""``stockbridge connect bigcommerce`` and ``stockbridge sandbox bigcommerce``. The
+sandbox is imported only when its command runs."""
 
 from __future__ import annotations
 
@@ -6,12 +7,10 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 import typer
-import uvicorn
 
-from stockbridge import services
-from stockbridge.cli import PartnerCommands, fail
+from stockbridge.cli.common import PartnerCommands, fail, mapped_errors
 from stockbridge.connectors.bigcommerce.client import DEFAULT_API_URL
-from stockbridge.connectors.bigcommerce.sandbox import SStore, create_app
+from stockbridge.services.connections import connect_partner
 
 __all__ = ["register"]
 
@@ -47,8 +46,8 @@ def register(commands: PartnerCommands) -> None:
         settings: dict[str, Any] = {"store_hash": store_hash, "api_url": api_url.rstrip("/")}
         if webhook_base_url:
             settings["webhook_url"] = webhook_url(webhook_base_url, store)
-        with commands.errors():
-            reached = services.connect_partner(
+        with mapped_errors():
+            reached = connect_partner(
                 commands.hub(),
                 store,
                 role="web",
@@ -68,7 +67,11 @@ def register(commands: PartnerCommands) -> None:
         quota: Annotated[int, typer.Option("--quota", min=1, help="Requests per window.")] = 150,
     ) -> None:
         """Run the BigCommerce sandbox on 127.0.0.1 with one store ready."""
-        sandbox = create_app()
+        import uvicorn
+
+        from stockbridge.connectors.bigcommerce.sandbox import BigCommerceSandbox, SStore
+
+        sandbox = BigCommerceSandbox()
         sandbox.stores[store_hash] = SStore(
             hash=store_hash, token=access_token, quota=quota, allow_insecure_webhooks=True
         )

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
-from stockbridge import services
+from stockbridge.cli.common import PartnerCommands, mapped_errors
 from stockbridge.connectors.feed import KIND
 from stockbridge.connectors.feed.sftp import parse_sftp_url
 from stockbridge.domain.schedule import STOCK_STEPS
-
-if TYPE_CHECKING:
-    from stockbridge.cli import PartnerCommands
+from stockbridge.services.connections import connect_partner
+from stockbridge.services.schedules import set_schedule
 
 __all__ = ["register"]
 
@@ -176,12 +175,12 @@ def register(commands: PartnerCommands) -> None:
             except ValueError as exc:
                 raise typer.BadParameter(str(exc), param_hint="--source") from None
             secrets[server.host_key_secret] = sftp_host_key.strip()
-        with commands.errors():
+        with mapped_errors():
             hub = commands.hub()
-            reached = services.connect_partner(
+            reached = connect_partner(
                 hub, store, role="back_office", kind=KIND, settings=settings, secrets=secrets
             )
             typer.echo(f"connected to {reached}")
             if every is not None:
-                services.set_schedule(hub, store, every_minutes=every, step=STOCK_STEPS)
+                set_schedule(hub, store, every_minutes=every, step=STOCK_STEPS)
                 typer.echo(f"pulling the feed every {every} minute(s)")

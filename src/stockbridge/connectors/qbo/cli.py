@@ -1,17 +1,16 @@
-"""``stockbridge connect qbo`` and ``stockbridge sandbox qbo``."""
+"""``stockbridge connect qbo`` and ``stockbridge sandbox qbo``. The sandbox is imported
+only when its command runs."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from stockbridge import services
+from stockbridge.cli.common import PartnerCommands, mapped_errors
 from stockbridge.connectors.qbo import KIND
 from stockbridge.connectors.qbo.client import DEFAULT_API_URL, DEFAULT_TOKEN_URL
-
-if TYPE_CHECKING:
-    from stockbridge.cli import PartnerCommands
+from stockbridge.services.connections import connect_partner
 
 __all__ = ["register"]
 
@@ -62,8 +61,8 @@ def register(commands: PartnerCommands) -> None:
             "client_secret": client_secret,
             "refresh_token": refresh_token,
         }
-        with commands.errors():
-            reached = services.connect_partner(
+        with mapped_errors():
+            reached = connect_partner(
                 commands.hub(),
                 store,
                 role="back_office",
@@ -88,9 +87,9 @@ def register(commands: PartnerCommands) -> None:
         import uvicorn
 
         from stockbridge.connectors.qbo.sandbox import QboSandbox
-        from stockbridge.connectors.qbo.sandbox_books import Books
 
-        sandbox = QboSandbox(Books(client_id=client_id, client_secret=client_secret))
+        sandbox = QboSandbox()
+        sandbox.books.client_id, sandbox.books.client_secret = client_id, client_secret
         for n in range(items):
             sandbox.books.add_item({"sku": f"SKU-{n:06d}", "qty": 100, "price": "9.99"})
         typer.echo(

@@ -1,9 +1,9 @@
 """Dashboard pages. Each route parses the request, calls a use case (``services``,
-``accounts``) and renders a template; bad input re-renders the form with the reason and
-a 4xx status, and nothing is saved. Every page needs a session, every POST its CSRF
-token (see ``guard``). A user sees only the stores granted to them (operators: all):
-every other store's pages answer 404, word for word as a store that does not exist, so
-store names do not leak; the store list shows only theirs.
+``accounts``) and renders a template with its typed result; bad input re-renders the
+form with the reason and a 4xx status, and nothing is saved. Every page needs a
+session, every POST its CSRF token (see ``guard``). A user sees only the stores granted
+to them (operators: all): every other store's pages answer 404, word for word as a store
+that does not exist, so store names do not leak; the store list shows only theirs.
 
 Pages: / (stores), /stores/{store} (overview, with /progress polled by htmx while a run
 is active), /history, /runs/{id}, /settings, /inventory, /rejected, and /login, /logout.
@@ -25,10 +25,32 @@ from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescap
 from jinja2.runtime import Context
 from markupsafe import escape
 
-from stockbridge import accounts, services
+from stockbridge import accounts
 from stockbridge.bootstrap import Hub
 from stockbridge.domain.model import SYNC_ALL, InventorySource, RunStatus, Step, Trigger
 from stockbridge.jobs.queue import JobQueue
+from stockbridge.services.errors import InvalidSetting, StoreNotFound
+from stockbridge.services.inventory import SetHubQuantity, search_inventory, set_hub_quantity
+from stockbridge.services.rejected import rejected_inputs
+from stockbridge.services.runs import (
+    RequestSync,
+    RetryFailedItems,
+    RunDetail,
+    RunSummary,
+    request_sync,
+    retry_failed_items,
+    run_detail,
+    run_history,
+)
+from stockbridge.services.schedules import set_schedule, show_schedule
+from stockbridge.services.status import store_status
+from stockbridge.services.stores import (
+    StoreSettings,
+    describe_store,
+    list_stores,
+    resolve_store,
+    update_store,
+)
 from stockbridge.web.dashboard.guard import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -86,8 +108,8 @@ def _local(context: Context, value: str | datetime | None, fmt: str = "%Y-%m-%d 
     return f"{local.strftime(fmt)} {local.tzname()}"
 
 
-def _duration(run: dict[str, Any]) -> str:
-    started, finished = _moment(run.get("started_at")), _moment(run.get("finished_at"))
+def _duration(run: RunSummary | RunDetail) -> str:
+    started, finished = run.started_at, run.finished_at
     if started is None:
         return "-"
     seconds = int(((finished or datetime.now(UTC)) - started).total_seconds())
@@ -165,23 +187,23 @@ def mount_dashboard(app: FastAPI, hub: Hub, queue: JobQueue) -> None:
     def _granted(who: Viewer, store: str) -> None:
         """404 for a store this user may not see: the same answer as an unknown store."""
         if not who.may_see(store):
-            raise Refused(404, str(services.StoreNotFound(f"no store named {store!r}")))
+            raise Refused(404, str(StoreNotFound(f"no store named {store!r}")))
 
-    def _visible_stores(who: Viewer) -> list[dict[str, Any]]:
-        return services.list_stores(hub, None if who.operator else who.stores)
+    def _visible_stores(who: Viewer) -> list[StoreSettings]:
+        return list_stores(hub, None if who.operator else who.stores)
 
     async def _store_page(who: Viewer, store: str) -> dict[str, Any]:
         _granted(who, store)
         try:
-            described = await run_in_threadpool(services.describe_store, hub, store)
-        except services.StoreNotFound as exc:
+            described = await run_in_threadpool(describe_store, hub, store)
+        except StoreNotFound as exc:
             raise Refused(404, str(exc)) from None
         stores = await run_in_threadpool(_visible_stores, who)
         return {
             "who": who,
             "store": described,
-            "stores": [s["name"] for s in stores],
-            "timezone": described["timezone"],
+            "stores": [s.name for s in stores],
+            "timezone": described.timezone,
         }
 
     async def _posted(request: Request, who: Viewer) -> dict[str, str]:
@@ -250,7 +272,7 @@ def mount_dashboard(app: FastAPI, hub: Hub, queue: JobQueue) -> None:
     def home(request: Request, who: ViewerDep) -> Response:
         stores = _visible_stores(who)
         if len(stores) == 1:
-            return RedirectResponse(f"/stores/{quote(stores[0]['name'])}", status_code=303)
+            return RedirectResponse(f"/stores/{quote(stores[0].name)}", status_code=303)
         return _render(request, "stores.html", who=who, stores=stores, timezone="UTC")
 
     @router.get("/stores/{store}")
@@ -271,15 +293,15 @@ def mount_dashboard(app: FastAPI, hub: Hub, queue: JobQueue) -> None:
         page = await _store_page(who, store)
         chosen = form.get("steps", "")
         if chosen == "all":
-            if not page["store"]["sync_all_button"]:
+            if not page["store"].sync_all_button:
                 raise Refused(409, "Sync All is turned off for this store (Settings)")
             steps: tuple[Step, ...] = SYNC_ALL
         elif chosen in STEP_LABELS:
             steps = (Step(chosen),)
         else:
             raise Refused(422, "choose all, orders-in, orders-out, inventory-in or inventory-out")
-        run_id, _merged = await run_in_threadpool(services.request_run, hub, store, steps)
-        queue.submit_run(run_id)
+        requested = await run_in_threadpool(request_sync, hub, RequestSync(store, steps))
+        queue.submit_run(requested.run_id)
         if not _is_htmx(request):
             return RedirectResponse(f"/stores/{quote(store)}", status_code=303)
         status = await run_in_threadpool(_status, hub, store)
@@ -300,7 +322,7 @@ def mount_dashboard(app: FastAPI, hub: Hub, queue: JobQueue) -> None:
         except ValueError:
             raise Refused(422, "unknown trigger or status filter") from None
         runs = await run_in_threadpool(
-            lambda: services.run_history(
+            lambda: run_history(
                 hub, store, HISTORY_LIMIT, trigger=chosen_trigger, status=chosen_status
             )
         )
@@ -319,9 +341,9 @@ def mount_dashboard(app: FastAPI, hub: Hub, queue: JobQueue) -> None:
     @router.get("/stores/{store}/runs/{run_id}")
     async def run_page(request: Request, store: str, run_id: int, who: ViewerDep) -> Response:
         page = await _store_page(who, store)
-        detail = await run_in_threadpool(services.run_detail, hub, run_id)
-        store_id = await run_in_threadpool(services.resolve_store, hub, store)
-        if detail is None or detail["store_id"] != store_id:
+        detail = await run_in_threadpool(run_detail, hub, run_id)
+        store_id = await run_in_threadpool(resolve_store, hub, store)
+        if detail is None or detail.store_id != store_id:
             raise Refused(404, f"no run {run_id} for store {store!r}")
         return _render(request, "run.html", page="history", run=detail, **page)
 
@@ -330,13 +352,15 @@ def mount_dashboard(app: FastAPI, hub: Hub, queue: JobQueue) -> None:
         await _posted(request, who)
         _granted(who, store)
         try:
-            new_id = await run_in_threadpool(services.retry_failed_items, hub, store, run_id)
-        except services.StoreNotFound as exc:
+            retry = await run_in_threadpool(
+                retry_failed_items, hub, RetryFailedItems(store, run_id)
+            )
+        except StoreNotFound as exc:
             raise Refused(404, str(exc)) from None
-        except services.InvalidSetting as exc:
+        except InvalidSetting as exc:
             raise Refused(409, str(exc)) from None
-        queue.submit_run(new_id)
-        return RedirectResponse(f"/stores/{quote(store)}/runs/{new_id}", status_code=303)
+        queue.submit_run(retry.run_id)
+        return RedirectResponse(f"/stores/{quote(store)}/runs/{retry.run_id}", status_code=303)
 
     @router.get("/stores/{store}/settings")
     async def settings_page(request: Request, store: str, who: ViewerDep) -> Response:
@@ -352,8 +376,8 @@ def mount_dashboard(app: FastAPI, hub: Hub, queue: JobQueue) -> None:
         saved: str | None = None,
         form: dict[str, str] | None = None,
     ) -> Response:
-        schedule = await run_in_threadpool(services.show_schedule, hub, page["store"]["name"])
-        sync_all = next((s for s in schedule["schedules"] if s["step"] == "all"), None)
+        schedule = await run_in_threadpool(show_schedule, hub, page["store"].name)
+        sync_all = next((s for s in schedule.schedules if s.step == "all"), None)
         return _render(
             request,
             "settings.html",
@@ -376,7 +400,7 @@ def mount_dashboard(app: FastAPI, hub: Hub, queue: JobQueue) -> None:
             stale = form.get("stale_after_hours", "").strip()
             webhook = form.get("alert_webhook", "").strip()
             await run_in_threadpool(
-                lambda: services.update_store(
+                lambda: update_store(
                     hub,
                     store,
                     timezone=form.get("timezone", "").strip() or None,
@@ -409,7 +433,7 @@ def mount_dashboard(app: FastAPI, hub: Hub, queue: JobQueue) -> None:
             every = int(every_text) if every_text else None
             off = form.get("enabled") != "on" or (daily is None and every is None)
             await run_in_threadpool(
-                lambda: services.set_schedule(
+                lambda: set_schedule(
                     hub,
                     store,
                     daily_at=None if off else daily,
@@ -428,8 +452,8 @@ def mount_dashboard(app: FastAPI, hub: Hub, queue: JobQueue) -> None:
     async def inventory(request: Request, store: str, who: ViewerDep, q: str = "") -> Response:
         page = await _store_page(who, store)
         try:
-            variants = await run_in_threadpool(services.search_inventory, hub, store, q)
-        except services.InvalidSetting as exc:
+            variants = await run_in_threadpool(search_inventory, hub, store, q)
+        except InvalidSetting as exc:
             raise Refused(422, str(exc)) from None
         return _render(
             request,
@@ -451,18 +475,23 @@ def mount_dashboard(app: FastAPI, hub: Hub, queue: JobQueue) -> None:
         except ValueError:
             raise Refused(422, "the quantity must be a whole number") from None
         try:
-            run_id = await run_in_threadpool(services.set_hub_quantity, hub, store, sku, quantity)
-        except services.InvalidSetting as exc:
+            requested = await run_in_threadpool(
+                set_hub_quantity, hub, SetHubQuantity(store, sku, quantity)
+            )
+        except InvalidSetting as exc:
             raise Refused(422, str(exc)) from None
-        queue.submit_run(run_id)
-        back = f"/stores/{quote(store)}/inventory?q={quote(form.get('q', sku))}&queued={run_id}"
+        queue.submit_run(requested.run_id)
+        back = (
+            f"/stores/{quote(store)}/inventory?q={quote(form.get('q', sku))}"
+            f"&queued={requested.run_id}"
+        )
         return RedirectResponse(back, status_code=303)
 
     @router.get("/stores/{store}/rejected")
     async def rejected(request: Request, store: str, who: ViewerDep) -> Response:
         page = await _store_page(who, store)
-        store_id = await run_in_threadpool(services.resolve_store, hub, store)
-        items = await run_in_threadpool(services.rejected_inputs, hub, store_id)
+        store_id = await run_in_threadpool(resolve_store, hub, store)
+        items = await run_in_threadpool(rejected_inputs, hub, store_id)
         return _render(request, "rejected.html", page="rejected", items=items, **page)
 
     app.include_router(router)
@@ -470,13 +499,14 @@ def mount_dashboard(app: FastAPI, hub: Hub, queue: JobQueue) -> None:
 
 def _status(hub: Hub, store: str) -> dict[str, Any]:
     """The overview's live part: connections, last run per step, the active run's progress
-    and the latest finished run with its item errors."""
-    status = services.store_status(hub, store)[0]
-    active = status["active_runs"]
-    current = services.run_detail(hub, active[0]["id"]) if active else None
-    recent = services.run_history(hub, store, len(active) + 1)
-    latest = next((run for run in recent if run["finished_at"]), None)
-    return {**status, "current": current, "latest": latest}
+    and the latest finished run with its item errors (the store's status, plus
+    ``current`` and ``latest``)."""
+    status = store_status(hub, store)[0]
+    active = status.active_runs
+    current = run_detail(hub, active[0].id) if active else None
+    recent = run_history(hub, store, len(active) + 1)
+    latest = next((run for run in recent if run.finished_at), None)
+    return {**vars(status), "current": current, "latest": latest}
 
 
 def _escape(text: str) -> str:

@@ -1,13 +1,13 @@
-"""Prometheus metrics, prefixed ``stockbridge_``. Counters live in the process; gauges
-about recorded work (inbox depth, lag since the last successful sync) are read from the
-database when scraped, so every node reports the truth."""
+"""Gauges about recorded work, read from the database when scraped, so every node
+reports the truth: inbox depth, runs queued or running, and per store the seconds since
+its last successful sync run."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
@@ -15,42 +15,7 @@ from sqlalchemy import func, select
 from stockbridge.db.models import InboxEvent, Store, SyncRun
 from stockbridge.db.uow import UnitOfWork
 
-__all__ = [
-    "PARTNER_CALLS",
-    "PARTNER_THROTTLED",
-    "REGISTRY",
-    "RUNS_FINISHED",
-    "RUN_ITEMS",
-    "WEBHOOKS",
-    "register_database_gauges",
-]
-
-REGISTRY = CollectorRegistry()
-
-PARTNER_CALLS = Counter(
-    "stockbridge_partner_calls",
-    "Requests sent to partners",
-    ["partner", "status"],
-    registry=REGISTRY,
-)
-PARTNER_THROTTLED = Counter(
-    "stockbridge_partner_429",
-    "Answers of 429 (rate limited) from partners",
-    ["partner"],
-    registry=REGISTRY,
-)
-RUNS_FINISHED = Counter(
-    "stockbridge_runs_finished", "Sync runs finished", ["trigger", "status"], registry=REGISTRY
-)
-RUN_ITEMS = Counter(
-    "stockbridge_run_items",
-    "Items moved or refused by sync steps",
-    ["step", "outcome"],
-    registry=REGISTRY,
-)
-WEBHOOKS = Counter(
-    "stockbridge_webhooks_received", "Webhook deliveries", ["source", "outcome"], registry=REGISTRY
-)
+__all__ = ["register_database_gauges"]
 
 
 class _DatabaseGauges(Collector):

@@ -1,0 +1,105 @@
+"""What every command module shares, the connectors' ones (``connectors/*/cli.py``)
+included: loading the hub, mapping a use case's errors to a one-line message and an exit
+code, printing JSON, the common options, and what a connector's commands are given.
+
+Exit codes: 0 success, 1 a run with item errors or a failed run (also a partner that
+refused or could not be reached), 2 usage errors and unknown stores.
+
+This module imports no command module, so any of them (and any connector's) can import it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+
+from stockbridge.bootstrap import Hub, NotInitialised
+from stockbridge.credentials import CredentialsUnreadable
+from stockbridge.jsonable import jsonable
+from stockbridge.services.errors import (
+    ConnectFailed,
+    DuplicateStore,
+    InvalidSetting,
+    StoreNotFound,
+)
+from stockbridge.sync.runner import RunTimeout
+
+__all__ = [
+    "USAGE",
+    "HubLoader",
+    "JsonOption",
+    "PartnerCommands",
+    "StoreOption",
+    "fail",
+    "mapped_errors",
+    "print_json",
+]
+
+USAGE = 2
+
+StoreOption = Annotated[
+    str | None, typer.Option("--store", help="Store name; optional when only one exists.")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = USAGE) -> NoReturn:
+    """Print ``error: message`` on stderr and exit with ``code``."""
+    err.print(f"[red]error:[/red] {message}", highlight=False, markup=True, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def mapped_errors() -> Iterator[None]:
+    """Turn the use cases' errors into ``fail``: refused input and unknown stores exit 2,
+    what went wrong beyond the command line (unreadable credentials, a partner that
+    refused, a run that timed out) exits 1."""
+    try:
+        yield
+    except (StoreNotFound, InvalidSetting, DuplicateStore) as exc:
+        fail(str(exc))
+    except NotInitialised as exc:
+        fail(str(exc))
+    except CredentialsUnreadable as exc:
+        fail(str(exc), 1)
+    except RunTimeout as exc:
+        fail(str(exc), 1)
+    except ConnectFailed as exc:
+        fail(str(exc), 1)
+
+
+def print_json(value: object) -> None:
+    """A typed result (or plain JSON values) as indented JSON on stdout."""
+    typer.echo(json.dumps(jsonable(value), indent=2, default=str))
+
+
+@dataclass(frozen=True)
+class HubLoader:
+    """Builds the hub when a command runs (``make``: ``bootstrap``, or a test's hub);
+    commands other than ``init`` and ``demo`` need it initialised."""
+
+    make: Callable[[], Hub]
+
+    def __call__(self, *, initialised: bool = True) -> Hub:
+        hub = self.make()
+        if initialised:
+            hub.require_initialised()
+        return hub
+
+
+@dataclass(frozen=True)
+class PartnerCommands:
+    """What a connector's ``register(commands)`` gets: the ``stockbridge connect`` and
+    ``stockbridge sandbox`` groups to add its commands to, and the hub."""
+
+    connect: typer.Typer
+    sandbox: typer.Typer
+    hub: Callable[[], Hub]

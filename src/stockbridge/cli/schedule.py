@@ -1,0 +1,70 @@
+"""``stockbridge schedule set|show``: when each store syncs by itself."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+import typer
+
+from stockbridge.cli.common import HubLoader, JsonOption, mapped_errors, print_json
+from stockbridge.services.schedules import StoreSchedules, set_schedule, show_schedule
+
+__all__ = ["print_schedules", "register"]
+
+
+def print_schedules(result: StoreSchedules) -> None:
+    typer.echo(f"store {result.store} ({result.timezone})")
+    zone = ZoneInfo(result.timezone)
+    for entry in result.schedules:
+        timing = []
+        if entry.daily_at:
+            timing.append(f"daily at {entry.daily_at}")
+        if entry.every_minutes:
+            timing.append(f"every {entry.every_minutes} minutes")
+        state = "on" if entry.enabled else "off"
+        typer.echo(f"  {entry.step}: {' and '.join(timing) or 'no timing'} ({state})")
+        for moment in entry.next_runs:
+            local = moment.astimezone(zone)
+            typer.echo(f"    next: {local:%Y-%m-%d %H:%M} {local.tzname()} ({local:%z})")
+
+
+def register(app: typer.Typer, hub: HubLoader) -> None:
+    schedule_app = typer.Typer(help="When each store syncs by itself.", no_args_is_help=True)
+    app.add_typer(schedule_app, name="schedule")
+
+    @schedule_app.command("set")
+    def schedule_set(
+        name: str,
+        daily: Annotated[
+            str | None, typer.Option("--daily", help="Daily at HH:MM, store time (24-hour).")
+        ] = None,
+        every: Annotated[
+            int | None, typer.Option("--every", help="Every N minutes (1-1440).")
+        ] = None,
+        step: Annotated[
+            str,
+            typer.Option(
+                "--step",
+                help="all (Sync All), stock (inventory-in then -out), orders-in, orders-out, "
+                "inventory-in or inventory-out.",
+            ),
+        ] = "all",
+        off: Annotated[bool, typer.Option("--off", help="Turn this schedule off.")] = False,
+    ) -> None:
+        """Set when a store syncs by itself. The timing given replaces the old one."""
+        with mapped_errors():
+            result = set_schedule(
+                hub(), name, daily_at=daily, every_minutes=every, step=step, off=off
+            )
+        print_schedules(result)
+
+    @schedule_app.command("show")
+    def schedule_show(name: str, as_json: JsonOption = False) -> None:
+        """Show a store's schedules and their next run times in the store's time zone."""
+        with mapped_errors():
+            result = show_schedule(hub(), name)
+        if as_json:
+            print_json(result)
+        else:
+            print_schedules(result)

@@ -1,0 +1,49 @@
+"""``stockbridge serve``: the API, webhook receiver, worker and scheduler in one process.
+
+The service's modules are imported when the command runs, not when the CLI loads."""
+
+from __future__ import annotations
+
+import gc
+from typing import Annotated
+
+import typer
+
+from stockbridge.cli.common import HubLoader, mapped_errors
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer, hub: HubLoader) -> None:
+    @app.command()
+    def serve(
+        host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+        port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000,
+        workers: Annotated[int, typer.Option("--workers", min=1, max=32)] = 2,
+    ) -> None:
+        """Run the API, webhook receiver, worker and scheduler in one process."""
+        import uvicorn
+
+        from stockbridge.logs import configure_logging
+        from stockbridge.runtime import Service
+
+        configure_logging()
+        with mapped_errors():
+            service = Service(hub(), workers=workers).start()
+        typer.echo(
+            f"Stockbridge serving on http://{host}:{port} (dashboard at /, API at /api/v1, "
+            "docs at /docs; dashboard users: stockbridge user add NAME --store STORE)"
+        )
+        freeze_startup_objects()
+        try:
+            uvicorn.run(service.app, host=host, port=port, log_level="warning", access_log=False)
+        finally:
+            service.stop()
+
+
+def freeze_startup_objects() -> None:
+    """Exempt what start-up built (modules, the app, mappers: long-lived) from garbage
+    collection: a full collection then scans only what came later, and takes a fraction
+    of a millisecond instead of ~100 ms, a pause every request in flight would wait out."""
+    gc.collect()
+    gc.freeze()

@@ -1,0 +1,144 @@
+"""``stockbridge store add|list|show|set``."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from stockbridge.cli.common import HubLoader, JsonOption, mapped_errors, print_json
+from stockbridge.domain.model import InventorySource
+from stockbridge.jsonable import json_object
+from stockbridge.services.stores import (
+    ConnectionHealth,
+    add_store,
+    describe_store,
+    list_stores,
+    update_store,
+)
+
+__all__ = ["register"]
+
+
+class OnOff(StrEnum):
+    ON = "on"
+    OFF = "off"
+
+
+TimezoneOption = Annotated[
+    str | None, typer.Option("--timezone", help="IANA time zone, e.g. America/Chicago.")
+]
+SourceOption = Annotated[
+    InventorySource | None,
+    typer.Option("--inventory-source", help="Which system's stock the web store shows."),
+]
+ErpOption = Annotated[
+    str | None, typer.Option("--erp-name", help="The ERP's name, for reference only.")
+]
+
+
+def _connections(connections: tuple[ConnectionHealth, ...]) -> str:
+    return ", ".join(f"{c.role}={c.kind} ({c.health})" for c in connections)
+
+
+def register(app: typer.Typer, hub: HubLoader) -> None:
+    store_app = typer.Typer(help="Add, list, show and change stores.", no_args_is_help=True)
+    app.add_typer(store_app, name="store")
+
+    @store_app.command("add")
+    def store_add(
+        name: str,
+        timezone: TimezoneOption = None,
+        inventory_source: SourceOption = None,
+        erp_name: ErpOption = None,
+    ) -> None:
+        """Add a store."""
+        with mapped_errors():
+            store = add_store(
+                hub(),
+                name,
+                timezone=timezone or "UTC",
+                inventory_source=inventory_source or InventorySource.BACK_OFFICE,
+                erp_name=erp_name,
+            )
+            typer.echo(f"store {store.name!r} added")
+
+    @store_app.command("list")
+    def store_list(as_json: JsonOption = False) -> None:
+        """List stores."""
+        with mapped_errors():
+            stores = list_stores(hub())
+        if as_json:
+            print_json(stores)
+            return
+        table = Table()
+        for column in ("name", "timezone", "inventory source", "ERP", "connections"):
+            table.add_column(column)
+        for s in stores:
+            table.add_row(
+                s.name,
+                s.timezone,
+                s.inventory_source.value,
+                s.erp_name or "",
+                _connections(s.connections) or "none",
+            )
+        Console().print(table)
+
+    @store_app.command("show")
+    def store_show(name: str, as_json: JsonOption = False) -> None:
+        """Show every setting of a store."""
+        with mapped_errors():
+            store = describe_store(hub(), name)
+        if as_json:
+            print_json(store)
+            return
+        for key, value in json_object(store).items():
+            if key == "connections":
+                value = _connections(store.connections) or "none"
+            elif key == "erp_name" and value:
+                value = f"{value} (for reference; does not change how data syncs)"
+            typer.echo(f"{key}: {'' if value is None else value}")
+
+    @store_app.command("set")
+    def store_set(
+        name: str,
+        timezone: TimezoneOption = None,
+        inventory_source: SourceOption = None,
+        erp_name: ErpOption = None,
+        sync_all_button: Annotated[
+            OnOff | None, typer.Option("--sync-all-button", help="Show the Sync All button.")
+        ] = None,
+        alert_email: Annotated[
+            str | None,
+            typer.Option("--alert-email", help='Send alerts to this address ("" to stop).'),
+        ] = None,
+        alert_webhook: Annotated[
+            str | None,
+            typer.Option(
+                "--alert-webhook", help='POST alerts to this URL, e.g. a chat webhook ("" to stop).'
+            ),
+        ] = None,
+        stale_after_hours: Annotated[
+            int | None,
+            typer.Option(
+                "--stale-after-hours", help="Alert when no sync succeeded for this long (24)."
+            ),
+        ] = None,
+    ) -> None:
+        """Change a store's settings."""
+        with mapped_errors():
+            update_store(
+                hub(),
+                name,
+                timezone=timezone,
+                inventory_source=inventory_source,
+                erp_name=erp_name,
+                sync_all_button=None if sync_all_button is None else sync_all_button is OnOff.ON,
+                alert_email=alert_email,
+                alert_webhook_url=alert_webhook,
+                stale_after_hours=stale_after_hours,
+            )
+            typer.echo(f"store {name!r} updated")

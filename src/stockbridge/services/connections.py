@@ -1,0 +1,65 @@
+"""Connecting a store to a partner: the credentials are checked with one cheap call
+before anything is saved."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stockbridge.bootstrap import Hub
+from stockbridge.connectors.base import BackOffice, WebStore
+from stockbridge.connectors.errors import PartnerAuthError, PartnerError
+from stockbridge.connectors.registry import ConnectorEnv, MemoryVault
+from stockbridge.services.errors import ConnectFailed, InvalidSetting
+from stockbridge.services.stores import resolve_store
+
+__all__ = ["connect_partner"]
+
+
+def connect_partner(
+    hub: Hub,
+    store_name: str | None,
+    *,
+    role: str,
+    kind: str,
+    settings: dict[str, Any],
+    secrets: dict[str, str],
+) -> str:
+    """Check the credentials with one cheap call, then save the connection (secrets
+    encrypted). Returns what the partner call reached (e.g. the store's name). Settings
+    the connector refuses raise ``InvalidSetting``, a refusal or an unreachable partner
+    ``ConnectFailed``; either way nothing is saved.
+    """
+    store_id = resolve_store(hub, store_name)
+    with hub.uow() as uow:  # reconnecting keeps secrets the hub made itself (webhook secret)
+        existing = uow.stores.connection(store_id, role)
+        kept: dict[str, str] = {}
+        if existing is not None and existing.kind == kind and existing.credentials:
+            kept = hub.cipher.decrypt(existing.credentials)
+    vault = MemoryVault({**{k: v for k, v in kept.items() if k == "webhook_secret"}, **secrets})
+    env = ConnectorEnv(settings=settings, vault=vault, limiters=hub.limiters, retry=hub.retry)
+    try:
+        connector = hub.registry.create(kind, env)
+    except ValueError as exc:  # the connector refused its settings
+        raise InvalidSetting(str(exc)) from None
+    expected = WebStore if role == "web" else BackOffice
+    if not isinstance(connector, expected):
+        raise InvalidSetting(f"{kind} is not a {role.replace('_', ' ')} connector")
+    try:
+        reached = connector.check()
+        if isinstance(connector, WebStore):
+            for note in connector.maintain():  # e.g. register webhooks
+                reached += f"; {note}"
+    except PartnerAuthError as exc:
+        raise ConnectFailed(f"{kind} refused the credentials: {exc.message}") from exc
+    except PartnerError as exc:
+        raise ConnectFailed(f"could not reach {kind}: {exc}") from exc
+    with hub.uow() as uow:
+        uow.stores.connect(
+            store_id,
+            role=role,
+            kind=kind,
+            settings=settings,
+            credentials=hub.cipher.encrypt(vault.secrets),  # as rotated by the check, if at all
+        )
+        uow.commit()
+    return reached
