@@ -71,3 +71,25 @@ def test_a_lost_batch_answer_is_looked_up_not_posted_again(
     assert qbo.counters()["replays"] == 0
     assert qbo.quantity("A") == 50 - sum(line.quantity for o in placed for line in o.lines)
     hub.engine.dispose()
+
+
+def test_a_company_limited_to_10_a_batch_gets_every_order_once(tmp_path: Path, qbo: Qbo) -> None:
+    qbo.config(max_batch=10)  # Intuit documents both 10 and 30; the connector defaults to 30
+    qbo.items({"sku": "A", "qty": 100})
+    web = FakeWebStore()
+    web.add_variant("A", 0)
+    hub = make_hub(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", qbo, web)
+    connect_store(hub, qbo)
+    placed = [web.place_order([("A", 1)]) for _ in range(25)]
+
+    report = services.sync(hub, None, SYNC_ALL)
+
+    assert report.status is RunStatus.SUCCEEDED, report
+    assert qbo.receipts() == {o.number: 1 for o in placed}
+    counters = qbo.counters()
+    assert max(counters["batch_sizes"]) <= 10
+    assert counters["calls"]["batch"] <= 8  # two refusals (25, 12), then batches of 6
+    later = [web.place_order([("A", 1)]) for _ in range(6)]
+    services.sync(hub, None, SYNC_ALL)
+    assert qbo.receipts() == {o.number: 1 for o in placed + later}
+    hub.engine.dispose()
