@@ -1,6 +1,8 @@
 """Serving an ASGI app (a partner sandbox) on loopback from a background thread.
 
-Used by the demo, the tests and the benchmarks to run sandboxes over real HTTP.
+Used by the demo, the tests and the benchmarks to run sandboxes over real HTTP, or over
+HTTPS with a certificate the caller supplies (the partners' own client libraries speak
+nothing else).
 """
 
 from __future__ import annotations
@@ -16,12 +18,28 @@ __all__ = ["ServerThread"]
 
 class ServerThread:
     """``with ServerThread(app) as server: server.url`` — binds 127.0.0.1, port 0 picks a
-    free port."""
+    free port. With ``certfile`` and ``keyfile`` (PEM) it serves HTTPS."""
 
-    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        app: Any,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        certfile: str | None = None,
+        keyfile: str | None = None,
+    ) -> None:
         config = uvicorn.Config(
-            app, host=host, port=port, log_level="warning", lifespan="off", access_log=False
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            ssl_certfile=certfile,
+            ssl_keyfile=keyfile,
         )
+        self.scheme = "https" if certfile else "http"
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="sandbox", daemon=True)
         self.host = host
@@ -40,7 +58,7 @@ class ServerThread:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def stop(self) -> None:
         self.server.should_exit = True

@@ -3,7 +3,9 @@
 Settings (the connection's, all optional but ``realm_id``):
 ``realm_id``; ``api_url`` (replaces https://quickbooks.api.intuit.com); ``token_url``;
 ``batch_size`` (orders per ``/batch`` call, default 30 — Intuit documents both 10 and
-30); ``document`` (``sales_receipt`` or ``invoice``); ``customer_id`` or ``customer_name``
+30; a batch QuickBooks refuses whole is split in halves and the smaller size kept for the
+connector's life, so a company limited lower costs a couple of calls, not stuck orders);
+``document`` (``sales_receipt`` or ``invoice``); ``customer_id`` or ``customer_name``
 (default "Web Store", created when missing); ``doc_prefix`` (DocNumber = prefix + web
 order number, at most 21 characters); ``shipping_item_id`` (default SHIPPING_ITEM_ID);
 ``prefetch_items`` (read the whole item list to map SKUs when it has at most this many
@@ -18,6 +20,7 @@ looks uncertain orders up by DocNumber first (``find_posted``, called by the eng
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -44,6 +47,8 @@ from stockbridge.domain.batching import batched
 from stockbridge.domain.model import BackOfficeItem, ItemError, Page, PostOutcome, PostRequest
 
 __all__ = ["CDC_WINDOW", "QboBackOffice"]
+
+log = logging.getLogger(__name__)
 
 PAGE = 1000  # the query endpoint's maximum MAXRESULTS, and CDC's most objects per answer
 CDC_WINDOW = timedelta(days=30)
@@ -213,6 +218,8 @@ class QboBackOffice:
             if fault is None:
                 answer.require_ok("batch")
                 raise AssertionError("unreachable")  # pragma: no cover
+            if len(items) > 1:  # nothing was booked: smaller batches are safe to send
+                return self._post_in_halves(items, fault.describe())
             return {
                 r.order.web_id: PostOutcome(
                     r.order.web_id, error=fault_error(f"order {r.order.number}", fault)
@@ -230,6 +237,30 @@ class QboBackOffice:
             outcomes[request.order.web_id] = self._outcome(
                 request.order.web_id, request.order.number, status, entry
             )
+        return outcomes
+
+    def _post_in_halves(
+        self, items: list[tuple[PostRequest, dict[str, Any]]], reason: str
+    ) -> dict[str, PostOutcome]:
+        """QuickBooks refused a whole batch (a company may allow fewer than 30 a batch):
+        send it again in batches of half the size, and keep that size from now on."""
+        self.max_orders_per_call = max(1, len(items) // 2)
+        log.warning(
+            "QuickBooks refused a batch of %d orders (%s); sending at most %d per batch "
+            "from now on (set the connection's batch_size to skip this step)",
+            len(items),
+            reason,
+            self.max_orders_per_call,
+        )
+        outcomes: dict[str, PostOutcome] = {}
+        rest = items
+        while rest:
+            chunk, rest = rest[: self.max_orders_per_call], rest[self.max_orders_per_call :]
+            if len(chunk) == 1:
+                ((request, body),) = chunk
+                outcomes[request.order.web_id] = self._post_one(request, body)
+            else:
+                outcomes.update(self._post_batch(chunk))
         return outcomes
 
     def _outcome(

@@ -1,5 +1,5 @@
 """The QuickBooks sandbox's admin API (``/admin/...``, no auth, loopback only), and the
-traffic controls it sets: the fault plan and the rate limits.
+traffic controls it sets: the fault plan, the rate limits and request-id replay.
 
     POST  /admin/items            [{"sku", "name", "qty", "price", "type", "active"}, ...]
     GET   /admin/items            every item as QuickBooks has it
@@ -9,7 +9,10 @@ traffic controls it sets: the fault plan and the rate limits.
                                    "rate": 0.1, "seed": 1}
     POST  /admin/config           {"rate_limits", "retry_after", "per_second", "per_minute",
                                    "batches_per_minute", "max_in_flight", "access_lifetime",
-                                   "max_batch", "duplicate_doc_warning"}
+                                   "max_batch", "duplicate_doc_warning",
+                                   "request_id_replay" (false: a repeated requestid books
+                                   again), "request_id_ttl" (seconds a requestid is
+                                   remembered, on the sandbox clock; null: forever)}
     POST  /admin/clock            {"advance": seconds}
     POST  /admin/tokens/{issue|revoke|expire}
     GET   /admin/counters         calls per endpoint, 429s, replays, refreshes, faults
@@ -22,19 +25,18 @@ import random
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from stockbridge.connectors.qbo.mapping import dumps
-from stockbridge.connectors.qbo.sandbox_books import QboFault, stamp
+from stockbridge.connectors.qbo.sandbox.wire import QboFault, fault_response, json_response, stamp
 
 if TYPE_CHECKING:
-    from stockbridge.connectors.qbo.sandbox import QboSandbox
+    from stockbridge.connectors.qbo.sandbox.app import QboSandbox
 
-__all__ = ["FAULT_KINDS", "FaultRule", "Limits", "admin_routes", "fault_response", "json_response"]
+__all__ = ["FAULT_KINDS", "FaultRule", "Limits", "Replay", "admin_routes"]
 
 FAULT_KINDS = (
     "error",
@@ -94,12 +96,26 @@ class Limits:
         return True
 
 
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(dumps(body), status, headers=headers, media_type="application/json")
+@dataclass
+class Replay:
+    """What a repeated ``requestid`` gets: the first answer (Intuit's documented
+    behaviour) while ``enabled`` and younger than ``ttl`` seconds (None: forever).
+    Turning it off, or a short ``ttl``, leaves a re-sent create to book again, so the
+    caller's own look-up is what prevents a double."""
 
+    enabled: bool = True
+    ttl: float | None = None
+    _answers: dict[tuple[str, str], tuple[float, int, bytes]] = field(default_factory=dict)
 
-def fault_response(fault: QboFault) -> Response:
-    return json_response(fault.body(), fault.status)
+    def get(self, key: tuple[str, str], now: float) -> tuple[int, bytes] | None:
+        kept = self._answers.get(key) if self.enabled else None
+        if kept is None or (self.ttl is not None and now - kept[0] >= self.ttl):
+            return None
+        return kept[1], kept[2]
+
+    def put(self, key: tuple[str, str], now: float, status: int, content: bytes) -> None:
+        if self.enabled:
+            self._answers[key] = (now, status, content)
 
 
 def admin_routes(sandbox: QboSandbox) -> list[Route]:
@@ -165,6 +181,11 @@ class _Admin:
             )
         if "duplicate_doc_warning" in spec:
             self.sandbox.books.duplicate_doc_warning = bool(spec["duplicate_doc_warning"])
+        if "request_id_replay" in spec:
+            self.sandbox.replay.enabled = bool(spec["request_id_replay"])
+        if "request_id_ttl" in spec:
+            ttl = spec["request_id_ttl"]
+            self.sandbox.replay.ttl = None if ttl is None else float(ttl)
         return json_response({"ok": True})
 
     async def clock(self, request: Request) -> Response:

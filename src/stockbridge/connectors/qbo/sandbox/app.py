@@ -1,26 +1,5 @@
-"""A QuickBooks Online simulator (ASGI, Starlette) for tests, the demo and benchmarks.
-
-Serves the subset the connector uses, with Intuit's documented shapes and limits:
-
-* ``POST /oauth2/v1/tokens/bearer`` — refresh_token grant, client id/secret as HTTP Basic;
-  short-lived access tokens (``access_lifetime``), a new refresh token on every refresh,
-  ``400 {"error": "invalid_grant"}`` for a rotated-away or revoked one;
-* under ``/v3/company/{realm}/``: ``companyinfo/{realm}``, ``query``, ``cdc``,
-  ``salesreceipt``, ``invoice``, ``customer`` and ``batch`` (at most ``max_batch`` = 30
-  items). Every call needs ``minorversion`` (>= 75), ``Accept: application/json`` (else
-  XML, as QuickBooks does) and a live bearer token (else 401 AuthenticationFault).
-  ``requestid`` (at most 50 characters; 36 on ``batch``) makes a repeated create answer
-  the first response without booking anything;
-* rate limits per realm: 10 a second, 500 a minute, 10 in flight, 40 batches a minute;
-  over them, 429 (``Retry-After`` only when configured — Intuit sends none);
-* fault injection per endpoint: ``error`` (503, nothing applied), ``latency``, ``drop``
-  (connection closed, nothing applied), ``applied_drop`` (applied, then the connection
-  closed before the answer), ``bad_json`` and ``empty_object`` (malformed 200s),
-  ``expire_tokens`` (every access token expires just before this call);
-* ``/admin/...`` (no auth; loopback only; see ``sandbox_admin``): seed items and customers,
-  change items, set the fault plan and the configuration, move the clock, issue / revoke /
-  expire tokens, and read counters (calls per endpoint, 429s, receipts per DocNumber).
-"""
+"""The QuickBooks sandbox's ASGI app: OAuth endpoints, rate limits and fault injection
+around the company API (``company``), and the admin API (``admin``)."""
 
 from __future__ import annotations
 
@@ -31,7 +10,6 @@ import json
 import random
 from collections import Counter
 from collections.abc import Awaitable, Callable, MutableMapping
-from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -40,17 +18,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from stockbridge.connectors.qbo.mapping import dumps
-from stockbridge.connectors.qbo.sandbox_admin import (
-    FaultRule,
-    Limits,
-    admin_routes,
-)
-from stockbridge.connectors.qbo.sandbox_admin import fault_response as _fault
-from stockbridge.connectors.qbo.sandbox_admin import json_response as _json
-from stockbridge.connectors.qbo.sandbox_books import Books, QboFault, stamp
+from stockbridge.connectors.qbo.sandbox.admin import FaultRule, Limits, Replay, admin_routes
+from stockbridge.connectors.qbo.sandbox.books import Books
+from stockbridge.connectors.qbo.sandbox.company import CompanyApi
+from stockbridge.connectors.qbo.sandbox.wire import QboFault
+from stockbridge.connectors.qbo.sandbox.wire import fault_response as _fault
+from stockbridge.connectors.qbo.sandbox.wire import json_response as _json
 
-__all__ = ["FaultRule", "QboSandbox"]
+__all__ = ["QboSandbox"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -58,6 +33,10 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 TOKEN_PATH = "/oauth2/v1/tokens/bearer"
+REVOKE_PATH = "/v2/oauth2/tokens/revoke"
+DISCOVERY_PATH = "/.well-known/openid_configuration"
+#: Endpoints outside the realm's API: no realm quota, no random faults.
+AUTH_ENDPOINTS = frozenset({"token", "revoke", "discovery"})
 MIN_MINOR_VERSION = 75
 
 
@@ -77,7 +56,7 @@ class QboSandbox:
         self.plan: list[FaultRule] = []
         self.fault_rate = 0.0
         self.rng = random.Random(seed)
-        self._answers: dict[tuple[str, str], tuple[int, bytes]] = {}
+        self.replay = Replay()
         self.app = Starlette(routes=self._routes())
 
     # ASGI: limits and faults around the routes ----------------------------------------
@@ -88,7 +67,7 @@ class QboSandbox:
             return
         endpoint = _endpoint(scope["path"])
         self.calls[endpoint] += 1
-        if endpoint != "token" and not self.limits.admit(endpoint):
+        if endpoint not in AUTH_ENDPOINTS and not self.limits.admit(endpoint):
             self.throttled += 1
             headers = {}
             if self.limits.retry_after is not None:
@@ -146,7 +125,8 @@ class QboSandbox:
                     return None
                 rule.times -= 1
                 return rule
-        if self.fault_rate and endpoint != "token" and self.rng.random() < self.fault_rate:
+        random_faults = self.fault_rate and endpoint not in AUTH_ENDPOINTS
+        if random_faults and self.rng.random() < self.fault_rate:
             return FaultRule(endpoint, self.rng.choice(("error", "drop", "applied_drop")))
         return None
 
@@ -154,15 +134,45 @@ class QboSandbox:
 
     def _routes(self) -> list[Route]:
         company = "/v3/company/{realm}"
+        api = CompanyApi(self)
         return [
+            Route(DISCOVERY_PATH, self.discovery, methods=["GET"]),
             Route(TOKEN_PATH, self.token, methods=["POST"]),
-            Route(f"{company}/companyinfo/{{id}}", self.api(self.company_info), methods=["GET"]),
-            Route(f"{company}/query", self.api(self.query), methods=["GET"]),
-            Route(f"{company}/cdc", self.api(self.cdc), methods=["GET"]),
-            Route(f"{company}/batch", self.api(self.batch), methods=["POST"]),
-            Route(f"{company}/{{entity}}", self.api(self.create), methods=["POST"]),
+            Route(REVOKE_PATH, self.revoke, methods=["POST"]),
+            Route(f"{company}/companyinfo/{{id}}", self.api(api.company_info), methods=["GET"]),
+            Route(f"{company}/query", self.api(api.query), methods=["GET", "POST"]),
+            Route(f"{company}/cdc", self.api(api.cdc), methods=["GET"]),
+            Route(f"{company}/batch", self.api(api.batch), methods=["POST"]),
+            Route(f"{company}/{{entity}}", self.api(api.create), methods=["POST"]),
             *admin_routes(self),
         ]
+
+    async def discovery(self, request: Request) -> Response:
+        """Intuit's OpenID discovery document, pointing at this sandbox: intuit-oauth's
+        ``AuthClient`` takes its URL as the ``environment`` and reads the endpoints here."""
+        base = str(request.base_url).rstrip("/")
+        return _json(
+            {
+                "issuer": base,
+                "authorization_endpoint": f"{base}/connect/oauth2",
+                "token_endpoint": f"{base}{TOKEN_PATH}",
+                "revocation_endpoint": f"{base}{REVOKE_PATH}",
+                "userinfo_endpoint": f"{base}/v1/openid_connect/userinfo",
+                "jwks_uri": f"{base}/v1/openid_connect/keys",
+            }
+        )
+
+    async def revoke(self, request: Request) -> Response:
+        client_id, client_secret = _basic(request.headers.get("authorization", ""))
+        if not self.books.client_ok(client_id, client_secret):
+            return _json({"error": "invalid_client"}, 401)
+        try:
+            token = json.loads(await request.body()).get("token")
+        except (ValueError, AttributeError):
+            token = None
+        if not isinstance(token, str) or not self.books.revoke(token):
+            return _json({"error": "invalid_token"}, 400)
+        return Response(status_code=200)
 
     async def token(self, request: Request) -> Response:
         client_id, client_secret = _basic(request.headers.get("authorization", ""))
@@ -222,106 +232,6 @@ class QboSandbox:
 
         return guarded
 
-    async def company_info(self, request: Request) -> Any:
-        return {
-            "CompanyInfo": {"Id": "1", "CompanyName": self.books.company_name},
-            "time": stamp(self.books.now()),
-        }
-
-    async def query(self, request: Request) -> Any:
-        return self.books.query(request.query_params.get("query", ""))
-
-    async def cdc(self, request: Request) -> Any:
-        params = request.query_params
-        if not params.get("entities") or not params.get("changedSince"):
-            raise QboFault("2020", "Required param missing", detail="entities, changedSince")
-        return self.books.cdc(params["entities"], params["changedSince"])
-
-    async def create(self, request: Request) -> Any:
-        entity = {"salesreceipt": "SalesReceipt", "invoice": "Invoice", "customer": "Customer"}.get(
-            request.path_params["entity"].lower()
-        )
-        if entity is None:
-            raise QboFault("610", "Object Not Found", detail="unsupported entity", status=404)
-        return await self._once(request, 50, lambda body: self._book(entity, body))
-
-    def _book(self, entity: str, body: Any) -> tuple[int, Any]:
-        try:
-            if entity == "Customer":
-                name = body.get("DisplayName") if isinstance(body, dict) else None
-                if not isinstance(name, str) or not name:
-                    raise QboFault("2020", "Required param missing", element="DisplayName")
-                document = self.books.add_customer(name)
-            else:
-                document = self.books.create(entity, body)
-        except QboFault as fault:
-            return fault.status, fault.body()
-        return 200, {entity: document, "time": stamp(self.books.now())}
-
-    async def batch(self, request: Request) -> Any:
-        return await self._once(request, 36, self._run_batch)
-
-    def _run_batch(self, body: Any) -> tuple[int, Any]:
-        items = body.get("BatchItemRequest") if isinstance(body, dict) else None
-        if not isinstance(items, list) or not items:
-            fault = QboFault("2020", "Required param missing", element="BatchItemRequest")
-            return 400, fault.body()
-        if len(items) > self.books.max_batch:
-            fault = QboFault(
-                "6000",
-                "A business validation error has occurred while processing your request",
-                detail=f"Batch size {len(items)} exceeds the maximum of {self.books.max_batch}",
-                element="BatchItemRequest",
-            )
-            return 400, fault.body()
-        self.batch_sizes.append(len(items))
-        answers = []
-        for entry in items:
-            bid = str(entry.get("bId", "")) if isinstance(entry, dict) else ""
-            entity = next((e for e in ("SalesReceipt", "Invoice") if e in (entry or {})), None)
-            if not bid or len(bid) > 10 or entity is None or entry.get("operation") != "create":
-                fault = QboFault(
-                    "2010",
-                    "Request has invalid or unsupported property",
-                    detail="bId (1-10 characters), operation create and an entity",
-                )
-                answers.append({"bId": bid, **fault.body()})
-                continue
-            status, result = self._book(entity, entry[entity])
-            answers.append(
-                {
-                    "bId": bid,
-                    **({"Fault": result["Fault"]} if status != 200 else {entity: result[entity]}),
-                }
-            )
-        return 200, {"BatchItemResponse": answers, "time": stamp(self.books.now())}
-
-    async def _once(
-        self, request: Request, max_id: int, apply: Callable[[Any], tuple[int, Any]]
-    ) -> Response:
-        """Apply a create at most once per requestid: a repeat gets the first answer."""
-        request_id = request.query_params.get("requestid")
-        if request_id is not None and not 0 < len(request_id) <= max_id:
-            raise QboFault(
-                "2010", "Invalid requestid", detail=f"1 to {max_id} characters", element="requestid"
-            )
-        key = (request.url.path.rsplit("/", 1)[-1].lower(), request_id or "")
-        if request_id and key in self._answers:
-            self.replays += 1
-            status, content = self._answers[key]
-            return Response(content, status, media_type="application/json")
-        try:
-            body = json.loads(await request.body(), parse_float=Decimal)
-        except ValueError:
-            raise QboFault(
-                "2010", "Request has invalid or unsupported property", detail="the body is not JSON"
-            ) from None
-        status, answer = apply(body)
-        content = dumps(answer)
-        if request_id:
-            self._answers[key] = (status, content)
-        return Response(content, status, media_type="application/json")
-
     # the admin API --------------------------------------------------------------------
 
     def counters(self) -> dict[str, Any]:
@@ -339,8 +249,9 @@ class QboSandbox:
 
 
 def _endpoint(path: str) -> str:
-    if path == TOKEN_PATH:
-        return "token"
+    named = {TOKEN_PATH: "token", REVOKE_PATH: "revoke", DISCOVERY_PATH: "discovery"}
+    if path in named:
+        return named[path]
     parts = path.strip("/").split("/")
     return parts[3].lower() if len(parts) > 3 and parts[:2] == ["v3", "company"] else "other"
 

@@ -1,0 +1,257 @@
+"""The BigCommerce sandbox's catalog and inventory routes (v3).
+
+``GET /v3/catalog/products`` (filters ``id``, ``id:in``, ``sku``, ``sku:in``,
+``date_modified:min``; ``include=variants``; ``sort``), ``GET /v3/catalog/products/{id}``,
+``GET /v3/catalog/variants`` (filters ``id``, ``id:in``, ``sku``, ``sku:in``,
+``product_id:in``), the batch writes ``PUT /v3/catalog/products`` (at most 10) and
+``PUT /v3/catalog/variants`` (at most 50), and the asynchronous inventory adjustments
+(at most 2,000 items; 422 with nothing applied when any item is refused).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from stockbridge.connectors.bigcommerce.sandbox.state import SProduct, SStore, SVariant, now
+from stockbridge.connectors.bigcommerce.sandbox.state import parse_when as _parse_when
+from stockbridge.connectors.bigcommerce.sandbox.wire import (
+    Unprocessable,
+    body_of,
+    error,
+    guarded,
+    int_list,
+    int_param,
+    paged,
+)
+
+if TYPE_CHECKING:
+    from stockbridge.connectors.bigcommerce.sandbox.server import BigCommerceSandbox
+
+__all__ = ["catalog_routes"]
+
+MAX_PRODUCTS_PAGE = 250
+MAX_ADJUSTMENTS = 2000
+MAX_PRODUCT_BATCH = 10
+MAX_VARIANT_BATCH = 50
+
+
+def parse_when(request: Request, name: str) -> Any:
+    value = request.query_params.get(name)
+    if value is None:
+        return None
+    try:
+        return _parse_when(value)
+    except ValueError as exc:
+        raise Unprocessable(name, str(exc)) from None
+
+
+def catalog_routes(sb: BigCommerceSandbox, base: str) -> list[Route]:
+    """The catalog and inventory endpoints under ``base`` (``/stores/{hash}``)."""
+
+    def store_of(request: Request) -> SStore:
+        return sb.stores[request.path_params["hash"]]
+
+    async def list_products(request: Request) -> Response:
+        store = store_of(request)
+        store.settle()
+        limit = int_param(request, "limit", 50, MAX_PRODUCTS_PAGE)
+        page = int_param(request, "page", 1)
+        chosen = list(store.products.values())
+        since = parse_when(request, "date_modified:min")
+        if since is not None:
+            chosen = [p for p in chosen if p.date_modified >= since]
+        ids = int_list(request, "id:in") or int_list(request, "id")
+        if ids is not None:
+            chosen = [p for p in chosen if p.id in ids]
+        skus = _skus(request)
+        if skus is not None:
+            chosen = [p for p in chosen if p.sku in skus]
+        if request.query_params.get("sort") == "date_modified":
+            chosen.sort(key=lambda p: (p.date_modified, p.id))
+            if request.query_params.get("direction") == "desc":
+                chosen.reverse()
+        with_variants = _includes_variants(request)
+        return paged(chosen, page, limit, lambda p: p.as_json(with_variants))
+
+    async def get_product(request: Request) -> Response:
+        store = store_of(request)
+        store.settle()
+        product = store.products.get(int(request.path_params["id"]))
+        if product is None:
+            return error(404, "The requested product was not found.")
+        return JSONResponse({"data": product.as_json(_includes_variants(request)), "meta": {}})
+
+    async def list_variants(request: Request) -> Response:
+        store = store_of(request)
+        store.settle()
+        limit = int_param(request, "limit", 50, MAX_PRODUCTS_PAGE)
+        page = int_param(request, "page", 1)
+        chosen = list(store.variants.values())
+        skus = _skus(request)
+        if skus is not None:
+            chosen = [v for v in chosen if v.sku in skus]
+        ids = int_list(request, "id:in") or int_list(request, "id")
+        if ids is not None:
+            chosen = [v for v in chosen if v.id in ids]
+        products = int_list(request, "product_id:in")
+        if products is not None:
+            chosen = [v for v in chosen if v.product_id in products]
+        return paged(chosen, page, limit, SVariant.as_json)
+
+    async def update_variants(request: Request) -> Response:
+        store = store_of(request)
+        body = await body_of(request)
+        if not isinstance(body, list):
+            return error(422, "Body must be a list of variants")
+        if len(body) > MAX_VARIANT_BATCH:
+            return error(413, f"At most {MAX_VARIANT_BATCH} variants per request")
+        errors = {
+            f"{i}.id": "variant not found"
+            for i, item in enumerate(body)
+            if not isinstance(item, dict) or item.get("id") not in store.variants
+        }
+        if errors:
+            return error(422, "Invalid variants", errors)
+        for item in body:
+            variant = store.variants[item["id"]]
+            if "price" in item:
+                variant.price = str(item["price"])
+        return JSONResponse({"data": body, "meta": {}})
+
+    async def update_products(request: Request) -> Response:
+        store = store_of(request)
+        body = await body_of(request)
+        if not isinstance(body, list):
+            return error(422, "Body must be a list of products")
+        if len(body) > MAX_PRODUCT_BATCH:
+            return error(413, f"At most {MAX_PRODUCT_BATCH} products per request")
+        errors = {
+            f"{i}.id": "product not found"
+            for i, item in enumerate(body)
+            if not isinstance(item, dict) or item.get("id") not in store.products
+        }
+        if errors:
+            return error(422, "Invalid products", errors)
+        for item in body:
+            product = store.products[item["id"]]
+            product.name = str(item.get("name", product.name))
+            product.price = str(item.get("price", product.price))
+            product.date_modified = now()
+        return JSONResponse({"data": body, "meta": {}})
+
+    async def adjust(request: Request) -> Response:
+        store = store_of(request)
+        relative = request.url.path.endswith("/relative")
+        body = await body_of(request)
+        if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+            return error(422, "Body must be an object with an items list")
+        items = body["items"]
+        if len(items) > MAX_ADJUSTMENTS:
+            return error(413, f"At most {MAX_ADJUSTMENTS} items per request")
+        store.settle()
+        errors: dict[str, str] = {}
+        planned: list[tuple[str, int, int]] = []
+        for i, item in enumerate(items):
+            problem, target = _address(store, item, relative)
+            if problem or target is None:
+                errors[f"items.{i}"] = problem or "unaddressable"
+                continue
+            kind, ident = target
+            current = (
+                store.products[ident].inventory_level
+                if kind == "product"
+                else store.variants[ident].inventory_level
+            )
+            quantity = current + item["quantity"] if relative else item["quantity"]
+            planned.append((kind, ident, quantity))
+        if errors:
+            return error(422, "Some items could not be adjusted; nothing was applied", errors)
+        store.pending.append((time.monotonic() + store.async_delay_ms / 1000, planned))
+        store.counters["items_updated"] += len(planned)
+        store.counters["largest_batch"] = max(store.counters["largest_batch"], len(planned))
+        if store.hooks:
+            touched = {
+                ident if kind == "product" else store.variants[ident].product_id
+                for kind, ident, _ in planned
+            }
+            for product_id in sorted(touched):
+                sb.emit(
+                    store, "store/product/inventory/updated", {"type": "product", "id": product_id}
+                )
+        return JSONResponse({"transaction_id": str(uuid.uuid4())})
+
+    return [
+        Route(f"{base}/v3/catalog/products", guarded(list_products), methods=["GET"]),
+        Route(f"{base}/v3/catalog/products", guarded(update_products), methods=["PUT"]),
+        Route(f"{base}/v3/catalog/products/{{id:int}}", guarded(get_product), methods=["GET"]),
+        Route(f"{base}/v3/catalog/variants", guarded(list_variants), methods=["GET"]),
+        Route(f"{base}/v3/catalog/variants", guarded(update_variants), methods=["PUT"]),
+        Route(f"{base}/v3/inventory/adjustments/absolute", guarded(adjust), methods=["PUT"]),
+        Route(f"{base}/v3/inventory/adjustments/relative", guarded(adjust), methods=["POST"]),
+    ]
+
+
+def _skus(request: Request) -> set[str] | None:
+    """``sku`` (one, exact) or ``sku:in`` (a comma-separated list); None when neither."""
+    one = request.query_params.get("sku")
+    many = request.query_params.get("sku:in")
+    if one is None and many is None:
+        return None
+    wanted = set(many.split(",")) if many is not None else set()
+    if one is not None:
+        wanted = {one} if many is None else wanted & {one}
+    return wanted
+
+
+def _includes_variants(request: Request) -> bool:
+    return "variants" in request.query_params.get("include", "").split(",")
+
+
+def _address(store: SStore, item: Any, relative: bool) -> tuple[str | None, tuple[str, int] | None]:
+    """Validate one adjustment item the way BigCommerce does; returns (problem, target).
+    Absolute quantities are 0 or more; relative ones add or subtract."""
+    if not isinstance(item, dict):
+        return "item must be an object", None
+    if item.get("location_id") != 1:
+        return f"location {item.get('location_id')} does not exist", None
+    quantity = item.get("quantity")
+    if not isinstance(quantity, int) or isinstance(quantity, bool):
+        return "quantity must be a whole number", None
+    if quantity < 0 and not relative:
+        return "quantity must be 0 or more", None
+    if "product_id" in item:
+        product = store.products.get(item["product_id"])
+        if product is None:
+            return f"product {item['product_id']} not found", None
+        if product.tracking != "product":
+            return f"product {product.id} is not tracked by product", None
+        return None, ("product", product.id)
+    if "variant_id" in item:
+        variant = store.variants.get(item["variant_id"])
+        if variant is None:
+            return f"variant {item['variant_id']} not found", None
+        owner: SProduct = store.products[variant.product_id]
+        if owner.tracking != "variant":
+            return (
+                f"Item with variant_id {variant.id} is tracked by {owner.tracking}, "
+                "please update stock by product id",
+                None,
+            )
+        return None, ("variant", variant.id)
+    if "sku" in item:
+        found = store.by_sku().get(item["sku"])
+        if found is None:
+            return f"sku {item['sku']} not found", None
+        product, variant = found
+        if product.tracking == "product":
+            return None, ("product", product.id)
+        if product.tracking == "variant":
+            return None, ("variant", variant.id)
+        return f"sku {item['sku']} is not inventory tracked", None
+    return "one of product_id, variant_id or sku is required", None

@@ -1,0 +1,321 @@
+"""The QuickBooks sandbox's books: items, customers, documents and tokens, with no HTTP
+in sight. ``app`` serves it; ``query`` reads its query language.
+
+As strict as Intuit documents: MAXRESULTS at most 1,000; CDC at most 30 days back and
+1,000 objects; DocNumber at most 21 characters; references must exist; inactive items
+refuse sales (fault 610); a sale of an Inventory item lowers its QtyOnHand; refresh
+tokens rotate on every refresh and the old one answers ``invalid_grant``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import secrets
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from stockbridge.connectors.qbo.sandbox.query import (
+    MAX_RESULTS,
+    matches,
+    parse_query,
+    parser_error,
+    sort_rows,
+    value_at,
+)
+from stockbridge.connectors.qbo.sandbox.wire import QboFault, stamp
+
+__all__ = ["Books"]
+
+CDC_DAYS = 30
+SHIPPING_ITEM_ID = "SHIPPING_ITEM_ID"
+
+
+# --- the books -------------------------------------------------------------------------
+
+
+@dataclass
+class Books:
+    """One company (realm) and its OAuth app. Not thread-safe: served by one event loop."""
+
+    realm_id: str = "9341452000000000"
+    company_name: str = "Sandbox Company_US_1"
+    client_id: str = "sandbox-client-id"
+    client_secret: str = "sandbox-client-secret"
+    access_lifetime: int = 3600
+    max_batch: int = 30
+    duplicate_doc_warning: bool = False
+    clock_offset: float = 0.0
+    items: dict[str, dict[str, Any]] = field(default_factory=dict)
+    customers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    documents: dict[str, list[dict[str, Any]]] = field(
+        default_factory=lambda: {"SalesReceipt": [], "Invoice": []}
+    )
+    refreshes: int = 0
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _access: dict[str, float] = field(default_factory=dict)  # sha256(token) -> expiry
+    _refresh: dict[str, str] = field(default_factory=dict)  # sha256(token) -> "live"/"used"
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=self.clock_offset)
+
+    # tokens ---------------------------------------------------------------------------
+
+    def issue_refresh_token(self) -> str:
+        token = f"RT1-{secrets.token_urlsafe(24)}"
+        self._refresh[_hash(token)] = "live"
+        return token
+
+    def client_ok(self, client_id: str, client_secret: str) -> bool:
+        return hmac.compare_digest(client_id, self.client_id) & hmac.compare_digest(
+            client_secret, self.client_secret
+        )
+
+    def refresh(self, refresh_token: str) -> dict[str, Any] | None:
+        """A new access token and a NEW refresh token; None (invalid_grant) for an unknown,
+        revoked or already rotated refresh token."""
+        key = _hash(refresh_token)
+        if self._refresh.get(key) != "live":
+            return None
+        self._refresh[key] = "used"
+        self.refreshes += 1
+        access = f"AT-{secrets.token_urlsafe(24)}"
+        self._access[_hash(access)] = self.now().timestamp() + self.access_lifetime
+        return {
+            "token_type": "bearer",
+            "access_token": access,
+            "expires_in": self.access_lifetime,
+            "refresh_token": self.issue_refresh_token(),
+            "x_refresh_token_expires_in": 8640000,
+        }
+
+    def access_ok(self, token: str) -> bool:
+        expiry = self._access.get(_hash(token))
+        return expiry is not None and expiry > self.now().timestamp()
+
+    def expire_access_tokens(self) -> None:
+        self._access.clear()
+
+    def revoke(self, token: str) -> bool:
+        """Revoke one refresh or access token (Intuit's revoke endpoint); False if unknown."""
+        key = _hash(token)
+        if key in self._refresh:
+            self._refresh[key] = "revoked"
+            return True
+        return self._access.pop(key, None) is not None
+
+    def revoke_refresh_tokens(self) -> None:
+        self._refresh = {k: "revoked" for k in self._refresh}
+
+    # seeding --------------------------------------------------------------------------
+
+    def add_item(self, spec: dict[str, Any]) -> dict[str, Any]:
+        kind = str(spec.get("type", "Inventory"))
+        item: dict[str, Any] = {
+            "Id": str(next(self._ids)),
+            "Name": str(spec.get("name") or spec.get("sku") or "item"),
+            "Type": kind,
+            "Active": bool(spec.get("active", True)),
+            "UnitPrice": Decimal(str(spec.get("price", "9.99"))),
+            "SyncToken": "0",
+            "MetaData": {"CreateTime": stamp(self.now()), "LastUpdatedTime": stamp(self.now())},
+        }
+        if spec.get("sku"):
+            item["Sku"] = str(spec["sku"])
+        if kind == "Inventory":
+            item["QtyOnHand"] = int(spec.get("qty", 0))
+            item["TrackQtyOnHand"] = True
+        self.items[item["Id"]] = item
+        return item
+
+    def change_item(self, sku: str, changes: dict[str, Any]) -> dict[str, Any]:
+        item = self.item_by_sku(sku)
+        if item is None:
+            raise QboFault("610", "Object Not Found", detail=f"no item with Sku {sku}", status=404)
+        if "qty" in changes:
+            item["QtyOnHand"] = int(changes["qty"])
+        if "price" in changes:
+            item["UnitPrice"] = Decimal(str(changes["price"]))
+        if "active" in changes:
+            item["Active"] = bool(changes["active"])
+        if "name" in changes:
+            item["Name"] = str(changes["name"])
+        self._touch(item)
+        return item
+
+    def item_by_sku(self, sku: str) -> dict[str, Any] | None:
+        return next((i for i in self.items.values() if i.get("Sku") == sku), None)
+
+    def add_customer(self, name: str) -> dict[str, Any]:
+        for customer in self.customers.values():
+            if customer["DisplayName"] == name:
+                raise QboFault("6240", "Duplicate Name Exists Error", element="DisplayName")
+        customer = {"Id": str(next(self._ids)), "DisplayName": name, "SyncToken": "0"}
+        self.customers[customer["Id"]] = customer
+        return customer
+
+    def _touch(self, item: dict[str, Any]) -> None:
+        item["SyncToken"] = str(int(item["SyncToken"]) + 1)
+        item["MetaData"]["LastUpdatedTime"] = stamp(self.now())
+
+    # reading --------------------------------------------------------------------------
+
+    def _table(self, entity: str) -> list[dict[str, Any]]:
+        tables = {
+            "item": list(self.items.values()),
+            "customer": list(self.customers.values()),
+            "salesreceipt": self.documents["SalesReceipt"],
+            "invoice": self.documents["Invoice"],
+        }
+        try:
+            return tables[entity.lower()]
+        except KeyError:
+            raise parser_error(f"unknown entity {entity}") from None
+
+    def query(self, text: str) -> dict[str, Any]:
+        query = parse_query(text)
+        rows = [
+            row
+            for row in self._table(query.entity)
+            if all(matches(row, f, op, values) for f, op, values in query.conditions)
+        ]
+        rows = sort_rows(rows, query)
+        if query.count:
+            return {"QueryResponse": {"totalCount": len(rows)}, "time": stamp(self.now())}
+        page = rows[query.start - 1 : query.start - 1 + query.max_results]
+        response: dict[str, Any] = {}
+        if page:
+            name = {"salesreceipt": "SalesReceipt"}.get(query.entity.lower(), query.entity)
+            name = name[0].upper() + name[1:]
+            response = {name: page, "startPosition": query.start, "maxResults": len(page)}
+        return {"QueryResponse": response, "time": stamp(self.now())}
+
+    def cdc(self, entities: str, changed_since: str) -> dict[str, Any]:
+        try:
+            since = datetime.fromisoformat(changed_since)
+        except ValueError:
+            raise QboFault("4001", "Invalid query", detail="changedSince is not a date") from None
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
+        if since < self.now() - timedelta(days=CDC_DAYS):
+            raise QboFault(
+                "4001",
+                "Invalid query",
+                detail=f"changedSince may be at most {CDC_DAYS} days in the past",
+                element="changedSince",
+            )
+        answers = []
+        for entity in filter(None, (e.strip() for e in entities.split(","))):
+            rows = [
+                r
+                for r in self._table(entity)
+                if datetime.fromisoformat(r["MetaData"]["LastUpdatedTime"]) >= since
+            ]
+            rows.sort(key=lambda r: datetime.fromisoformat(r["MetaData"]["LastUpdatedTime"]))
+            rows = rows[:MAX_RESULTS]
+            answers.append({entity: rows, "startPosition": 1, "maxResults": len(rows)})
+        return {"CDCResponse": [{"QueryResponse": answers}], "time": stamp(self.now())}
+
+    # writing --------------------------------------------------------------------------
+
+    def create(self, entity: str, body: Any) -> dict[str, Any]:
+        """Validate and book one SalesReceipt / Invoice; raises QboFault (nothing booked)."""
+        if not isinstance(body, dict):
+            raise QboFault("2020", "Required param missing", detail=f"{entity} body")
+        number = body.get("DocNumber")
+        if number is not None and (not isinstance(number, str) or len(number) > 21):
+            raise QboFault(
+                "6000",
+                "A business validation error has occurred while processing your request",
+                detail="DocNumber: String length is longer than supported. Max:21",
+                element="DocNumber",
+            )
+        customer = value_at(body, "CustomerRef.value")
+        if str(customer) not in self.customers:
+            raise QboFault(
+                "2500", "Invalid Reference Id", detail="Customer not found", element="CustomerRef"
+            )
+        if self.duplicate_doc_warning and any(
+            d.get("DocNumber") == number for d in self.documents[entity]
+        ):
+            raise QboFault(
+                "6140", "Duplicate Document Number Error", detail=str(number), element="DocNumber"
+            )
+        lines = body.get("Line")
+        if not isinstance(lines, list) or not lines:
+            raise QboFault("2020", "Required param missing", detail="Line", element="Line")
+        sold: list[tuple[dict[str, Any], int]] = []
+        total = Decimal(0)
+        for index, line in enumerate(lines):
+            sold_line, amount = self._line(index, line)
+            total += amount
+            if sold_line is not None:
+                sold.append(sold_line)
+        for item, qty in sold:
+            if item["Type"] == "Inventory":
+                item["QtyOnHand"] -= qty
+                self._touch(item)
+        now = stamp(self.now())
+        document = {
+            **body,
+            "Id": str(next(self._ids)),
+            "SyncToken": "0",
+            "TotalAmt": total,
+            "MetaData": {"CreateTime": now, "LastUpdatedTime": now},
+        }
+        self.documents[entity].append(document)
+        return document
+
+    def _line(self, index: int, line: Any) -> tuple[tuple[dict[str, Any], int] | None, Decimal]:
+        element = f"Line[{index}]"
+        if not isinstance(line, dict):
+            raise QboFault("2020", "Required param missing", element=element)
+        amount = line.get("Amount")
+        if not isinstance(amount, int | Decimal):
+            raise QboFault("2020", "Required param missing", detail="Amount", element=element)
+        kind = line.get("DetailType")
+        if kind == "DiscountLineDetail":
+            return None, -Decimal(amount)
+        if kind != "SalesItemLineDetail":
+            raise QboFault("2010", "Request has invalid or unsupported property", element=element)
+        ref = str(value_at(line, "SalesItemLineDetail.ItemRef.value"))
+        if ref == SHIPPING_ITEM_ID:
+            return None, Decimal(amount)
+        item = self.items.get(ref)
+        if item is None:
+            raise QboFault(
+                "2500",
+                "Invalid Reference Id",
+                detail=f"Item {ref} not found",
+                element=f"{element}.ItemRef",
+            )
+        if not item["Active"]:
+            raise QboFault(
+                "610",
+                "Object Not Found",
+                detail=f"Something you're trying to use has been made inactive: {item['Name']}",
+                element=f"{element}.ItemRef",
+            )
+        qty = value_at(line, "SalesItemLineDetail.Qty")
+        price = value_at(line, "SalesItemLineDetail.UnitPrice")
+        priced = isinstance(qty, int | Decimal) and isinstance(price, int | Decimal)
+        if priced and Decimal(qty) * Decimal(price) != Decimal(amount):
+            raise QboFault(
+                "6000",
+                "A business validation error has occurred while processing your request",
+                detail="Amount is not equal to UnitPrice * Qty",
+                element=element,
+            )
+        return (item, int(qty) if isinstance(qty, int | Decimal) else 1), Decimal(amount)
+
+    def receipts_per_doc_number(self) -> Counter[str]:
+        return Counter(str(d.get("DocNumber")) for docs in self.documents.values() for d in docs)
+
+
+def _hash(token: str) -> str:
+    """Tokens are kept and looked up hashed: no timing leak, nothing to print."""
+    return hashlib.sha256(token.encode()).hexdigest()
