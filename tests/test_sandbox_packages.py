@@ -42,7 +42,6 @@ def test_a_sandbox_imports_nothing_of_its_client(partner: str) -> None:
     [
         ("stockbridge.connectors.bigcommerce.sandbox", ["BigCommerceSandbox", "SStore"]),
         ("stockbridge.connectors.qbo.sandbox", ["QboSandbox", "FaultRule", "Books"]),
-        ("stockbridge.connectors.qbo.sandbox_books", ["Books"]),
     ],
 )
 def test_the_public_import_paths_still_work(module: str, names: list[str]) -> None:
