@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from stockbridge.outbound import OutboundPolicy
 
 __all__ = ["Settings"]
 
@@ -33,6 +35,21 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     #: Upgrade the connection with STARTTLS before logging in (port 587 servers expect it).
     smtp_starttls: bool = True
+    #: Addresses the hub may call on a store's behalf (alert webhooks, URL feeds) besides
+    #: the internet: comma-separated rules (loopback, private, link-local, ...) and/or
+    #: networks (10.20.0.0/16). Empty: none (see ``stockbridge.outbound``).
+    outbound_allow: str = ""
+
+    @field_validator("outbound_allow")
+    @classmethod
+    def _known_rules(cls, value: str) -> str:
+        OutboundPolicy.parse(value)  # ValueError names the bad entry
+        return value
+
+    @property
+    def outbound(self) -> OutboundPolicy:
+        """The outbound-request policy this hub applies (``outbound_allow``)."""
+        return OutboundPolicy.parse(self.outbound_allow)
 
     @property
     def home_dir(self) -> Path:

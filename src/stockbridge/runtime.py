@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-import httpx
 from fastapi import FastAPI
 
 from stockbridge.bootstrap import Hub
@@ -39,7 +38,7 @@ class Service:
         self.app: FastAPI = create_app(hub, self.queue)
         self.tick_seconds = tick_seconds
         self.scheduler = hub.scheduler()
-        self._alert_client = httpx.Client(timeout=10)
+        self._alert_client = hub.outbound_client(timeout=10)
         self.alerter = hub.alerter(self._alert_client)
         self._alert_every = alert_every_seconds
         self._last_alert_check = 0.0
