@@ -555,10 +555,8 @@ def build_app(make_hub: Callable[[], Hub]) -> typer.Typer:
         port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000,
     ) -> None:
         """Stockbridge with sandbox BigCommerce and QuickBooks Online, seeded like a shop."""
-        import uvicorn
-
         from stockbridge.demo import DEMO_STORE, GHOST_SKU, start_demo
-        from stockbridge.runtime import Service
+        from stockbridge.runtime import Service, serve_http
 
         console = Console()
         settings = make_hub().settings
@@ -599,9 +597,7 @@ def build_app(make_hub: Callable[[], Hub]) -> typer.Typer:
                 highlight=False,
             )
             try:
-                uvicorn.run(
-                    service.app, host=host, port=port, log_level="warning", access_log=False
-                )
+                serve_http(service.app, host=host, port=port)
             finally:
                 service.stop()
         finally:
@@ -612,12 +608,18 @@ def build_app(make_hub: Callable[[], Hub]) -> typer.Typer:
         host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
         port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000,
         workers: Annotated[int, typer.Option("--workers", min=1, max=32)] = 2,
+        forwarded_allow_ips: Annotated[
+            str,
+            typer.Option(
+                "--forwarded-allow-ips",
+                help="Proxies whose X-Forwarded-For/-Proto to believe (comma-separated "
+                "addresses or networks); default none.",
+            ),
+        ] = "",
     ) -> None:
         """Run the API, webhook receiver, worker and scheduler in one process."""
-        import uvicorn
-
         from stockbridge.logs import configure_logging
-        from stockbridge.runtime import Service
+        from stockbridge.runtime import Service, serve_http
 
         configure_logging()
         with _mapped_errors():
@@ -628,7 +630,7 @@ def build_app(make_hub: Callable[[], Hub]) -> typer.Typer:
         )
         _freeze_startup_objects()
         try:
-            uvicorn.run(service.app, host=host, port=port, log_level="warning", access_log=False)
+            serve_http(service.app, host=host, port=port, forwarded_allow_ips=forwarded_allow_ips)
         finally:
             service.stop()
 

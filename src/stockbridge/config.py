@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     #: the internet: comma-separated rules (loopback, private, link-local, ...) and/or
     #: networks (10.20.0.0/16). Empty: none (see ``stockbridge.outbound``).
     outbound_allow: str = ""
+    #: Dashboard password checks (Argon2, ~150 ms of one core and 64 MiB each) running at
+    #: once in this process; a login beyond them is told to retry at once (429).
+    login_concurrency: int = Field(default=1, ge=1, le=64)
 
     @field_validator("outbound_allow")
     @classmethod
