@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     #: Dashboard password checks (Argon2, ~150 ms of one core and 64 MiB each) running at
     #: once in this process; a login beyond them is told to retry at once (429).
     login_concurrency: int = Field(default=1, ge=1, le=64)
+    #: A bearer token for /metrics (a Prometheus scraper's): with it, per-store gauges
+    #: (store names); without any token set, /metrics names no store. Once set, /metrics
+    #: without it is 401.
+    metrics_token: SecretStr | None = None
+    #: Send Strict-Transport-Security on every response (the hub is only reached over
+    #: https, e.g. behind a TLS proxy). Requests that arrive over https get it anyway.
+    hsts: bool = False
 
     @field_validator("outbound_allow")
     @classmethod

@@ -1,6 +1,10 @@
 """Prometheus metrics, prefixed ``stockbridge_``. Counters live in the process; gauges
 about recorded work (inbox depth, lag since the last successful sync) are read from the
-database when scraped, so every node reports the truth."""
+database when scraped, so every node reports the truth.
+
+Store names are the hub's customers: the per-store lag (``stockbridge_sync_lag_seconds``
+with a ``store`` label) is only for a scraper with the metrics token; anyone else gets
+the worst store's lag (``stockbridge_sync_lag_max_seconds``) without names."""
 
 from __future__ import annotations
 
@@ -54,8 +58,9 @@ WEBHOOKS = Counter(
 
 
 class _DatabaseGauges(Collector):
-    def __init__(self, uow: Callable[[], UnitOfWork]) -> None:
+    def __init__(self, uow: Callable[[], UnitOfWork], *, per_store: bool) -> None:
         self.uow = uow
+        self.per_store = per_store
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         depth = GaugeMetricFamily("stockbridge_inbox_depth", "Inbox events not processed yet")
@@ -91,14 +96,27 @@ class _DatabaseGauges(Collector):
                 )
                 .group_by(Store.name)
             ).all()
+        lags: list[float] = []
         for name, last in rows:
             if last is not None and last.tzinfo is None:
                 last = last.replace(tzinfo=UTC)
-            lag.add_metric([name], (now - last).total_seconds() if last else float("inf"))
+            lags.append((now - last).total_seconds() if last else float("inf"))
+            lag.add_metric([name], lags[-1])
         yield depth
         yield queued
-        yield lag
+        if self.per_store:
+            yield lag
+        else:
+            worst = GaugeMetricFamily(
+                "stockbridge_sync_lag_max_seconds",
+                "Seconds since a successful sync run, for the store that waited longest",
+            )
+            worst.add_metric([], max(lags, default=0.0))
+            yield worst
 
 
-def register_database_gauges(registry: CollectorRegistry, uow: Callable[[], UnitOfWork]) -> None:
-    registry.register(_DatabaseGauges(uow))
+def register_database_gauges(
+    registry: CollectorRegistry, uow: Callable[[], UnitOfWork], *, per_store: bool = True
+) -> None:
+    """Gauges read from the database at each scrape; ``per_store`` off: no store names."""
+    registry.register(_DatabaseGauges(uow, per_store=per_store))
