@@ -538,13 +538,49 @@ def build_app(make_hub: Callable[[], Hub]) -> typer.Typer:
         operator: Annotated[
             bool, typer.Option("--operator", help="A token for every store (operators).")
         ] = False,
+        expires_in: Annotated[
+            int | None,
+            typer.Option("--expires-in", help="Days until the token stops working (1-3650)."),
+        ] = None,
     ) -> None:
         """Print a new API token on the last line. It is shown once; only a hash is kept."""
         with _mapped_errors():
-            token = services.create_token(hub(), store, operator=operator)
+            token = services.create_token(
+                hub(), store, operator=operator, expires_in_days=expires_in
+            )
         scope = "every store" if operator else f"store {store!r}"
-        typer.echo(f"API token for {scope} (shown once; use 'Authorization: Bearer <token>'):")
+        until = f", for {expires_in} days" if expires_in else ""
+        typer.echo(
+            f"API token for {scope}{until} (shown once; use 'Authorization: Bearer <token>'):"
+        )
         typer.echo(token)
+
+    @token_app.command("list")
+    def token_list(as_json: JsonOption = False) -> None:
+        """Every API token (never the secret): id, store, state, dates."""
+        with _mapped_errors():
+            tokens = services.list_tokens(hub())
+        if as_json:
+            _print_json(tokens)
+            return
+        table = Table()
+        for column in ("id", "store", "state", "created", "last used", "expires"):
+            table.add_column(column)
+        for t in tokens:
+            table.add_row(
+                str(t["id"]),
+                t["store"] or "every store",
+                t["state"],
+                *(t[k] or "-" for k in ("created_at", "last_used_at", "expires_at")),
+            )
+        Console().print(table)
+
+    @token_app.command("revoke")
+    def token_revoke(token_id: Annotated[int, typer.Argument(min=1, max=2**63 - 1)]) -> None:
+        """Revoke a token (by its id in `token list`): refused from its next request on."""
+        with _mapped_errors():
+            services.revoke_token(hub(), token_id)
+        typer.echo(f"API token {token_id} revoked.")
 
     @app.command()
     def demo(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -436,15 +436,61 @@ def rejected_inputs(hub: Hub, store_id: int | None, limit: int = 100) -> list[di
         ]
 
 
-def create_token(hub: Hub, store_name: str | None, *, operator: bool) -> str:
-    """A new API token (shown once; only its hash is kept)."""
+MAX_TOKEN_DAYS = 3650
+
+
+def create_token(
+    hub: Hub, store_name: str | None, *, operator: bool, expires_in_days: int | None = None
+) -> str:
+    """A new API token (shown once; only its hash is kept), valid for ``expires_in_days``
+    days or until revoked."""
     if operator == (store_name is not None):
         raise InvalidSetting("give either --store NAME or --operator")
+    if expires_in_days is not None and not 1 <= expires_in_days <= MAX_TOKEN_DAYS:
+        raise InvalidSetting(f"--expires-in takes 1-{MAX_TOKEN_DAYS} days")
+    now = datetime.now(UTC)
+    expires_at = None if expires_in_days is None else now + timedelta(days=expires_in_days)
     with hub.uow() as uow:
         store_id = None if operator else _find(uow, store_name).id
-        token = uow.tokens.create(store_id, label="operator" if operator else store_name)
+        token = uow.tokens.create(
+            store_id, label="operator" if operator else store_name, expires_at=expires_at
+        )
         uow.commit()
         return token
+
+
+def list_tokens(hub: Hub) -> list[dict[str, Any]]:
+    """Every API token (never the secret): id, scope, state (live, revoked, expired) and
+    when it was created, last used, expires or was revoked."""
+    now = datetime.now(UTC)
+    with hub.uow() as uow:
+        uow.read_only()
+        names = {store.id: store.name for store in uow.stores.all()}
+        return [
+            {
+                "id": t.id,
+                "store": None if t.store_id is None else names.get(t.store_id),
+                "state": "revoked"
+                if t.revoked_at
+                else "expired"
+                if t.expires_at and t.expires_at <= now
+                else "live",
+                "created_at": _iso(t.created_at),
+                "last_used_at": _iso(t.last_used_at),
+                "expires_at": _iso(t.expires_at),
+                "revoked_at": _iso(t.revoked_at),
+            }
+            for t in uow.tokens.all()
+        ]
+
+
+def revoke_token(hub: Hub, token_id: int) -> None:
+    """Revoke a token at once: its next request gets 401 (nothing caches tokens).
+    ``InvalidSetting`` for an unknown id."""
+    with hub.uow() as uow:
+        if uow.tokens.revoke(token_id, datetime.now(UTC)) is None:
+            raise InvalidSetting(f"no API token with id {token_id} (see: stockbridge token list)")
+        uow.commit()
 
 
 # schedules -------------------------------------------------------------------
