@@ -127,7 +127,13 @@ class Harness:
 def make_harness(tmp_path: Path, database_url: str) -> Harness:
     harness = Harness(hub=None)  # type: ignore[arg-type]
     hub = bootstrap(
-        Settings(home=tmp_path / "home", database_url=database_url, lease_seconds=30),
+        # The partners and receivers of tests run on 127.0.0.1: allowed explicitly.
+        Settings(
+            home=tmp_path / "home",
+            database_url=database_url,
+            lease_seconds=30,
+            outbound_allow="loopback",
+        ),
         retry=NO_WAIT,
         partners_override=lambda store_id: harness.partners[store_id],
     )

@@ -199,12 +199,17 @@ def sftp_server_fixture(tmp_path: Path) -> Iterator[SftpServer]:
     server.stop()
 
 
-def make_hub(tmp_path: Path, database_url: str | None = None) -> Hub:
+def make_hub(
+    tmp_path: Path, database_url: str | None = None, *, outbound_allow: str = "loopback"
+) -> Hub:
+    """A hub on SQLite (or ``database_url``); its feeds may call loopback (the test
+    servers) unless ``outbound_allow`` says otherwise."""
     hub = bootstrap(
         Settings(
             home=tmp_path / "home",
             database_url=database_url or f"sqlite:///{tmp_path / 'hub.db'}",
             lease_seconds=30,
+            outbound_allow=outbound_allow,
         ),
         retry=NO_WAIT,
     )

@@ -192,6 +192,6 @@ def test_push_needs_an_idempotency_key_api_mode_and_a_sane_size(
 def test_metrics_and_openapi(running: Running, two_stores: object) -> None:
     with running.client() as anon:
         text = anon.get("/metrics").text
-        assert "stockbridge_inbox_depth" in text and "stockbridge_sync_lag_seconds" in text
+        assert "stockbridge_inbox_depth" in text and "stockbridge_sync_lag_max_seconds" in text
         schema = anon.get("/openapi.json").json()
         assert "/api/v1/stores/{store}/inventory" in schema["paths"]

@@ -200,6 +200,7 @@ def test_bad_settings_are_refused_whole(shop: Shop) -> None:
             ({"stale_after_hours": "0"}, "1-"),
             ({"alert_email": "not-an-address"}, "email"),
             ({"alert_webhook": "ftp://x"}, "http"),
+            ({"alert_webhook": "http://169.254.169.254/latest"}, "is a link-local address"),
         ]
         for change, reason in cases:
             # sync_all_button missing = off: it must not be saved alongside a bad value

@@ -1,20 +1,45 @@
 """Dashboard accounts: users with Argon2id password hashes, the stores each may see
-(operators: every store), browser sessions with a CSRF token each, and login throttling
-per (user name, client address).
+(operators: every store), browser sessions with a CSRF token each, and login throttling.
 
-A login never holds a transaction open while Argon2 checks the password (~100 ms): on
-SQLite that would hold the database's write lock, and webhooks and sync runs would wait
-on anyone typing passwords. The attempt is counted first, in a short transaction that
-locks the throttle row, so parallel guesses cannot all slip past the limit.
+Login throttling (the client address is the connection's peer; ``serve`` believes a
+proxy's X-Forwarded-For only from ``--forwarded-allow-ips``). Three counts, each reset
+15 minutes after its last failure, each attempt counted in all three before its check:
+
+- per (user name, address): 5 failures, then every attempt from there is refused (even
+  the right password) until 15 minutes after the last failure;
+- per address, whatever the name: 30 failures, then refused alike. This bounds what one
+  address costs: Argon2 work, and throttle rows for names that do not exist;
+- per user name, across addresses: from the 10th failure on, each attempt waits
+  2^(failures - 10) seconds after the last failure, 5 minutes at most. A delay, never a
+  lockout: many addresses guessing one password get one guess per 5 minutes, and the
+  user still gets in within 5 minutes. One address alone is locked at 5 failures, so it
+  cannot set that delay off on its own.
+
+Unknown and known names are counted alike (the throttle says nothing about who exists).
+A successful login clears its (name, address) count and takes its own attempt back from
+the other two.
+
+Argon2 work is bounded: at most ``Settings.login_concurrency`` password checks run at
+once in a process (default 1, i.e. one core of two); a login beyond them is refused at
+once with ``LoginBusy`` (nothing counted, no thread kept waiting), so a flood of logins
+cannot starve webhook handling of CPU or of the thread pool.
+
+A login never holds a transaction open while Argon2 checks the password: on SQLite that
+would hold the database's write lock, and webhooks and sync runs would wait on anyone
+typing passwords. The attempt is counted first, in a short transaction that locks the
+throttle rows (always address, then user, then pair: no deadlock), so parallel guesses
+cannot all slip past the limits.
 
 Errors: ``InvalidAccount`` (bad name, password or store grants given to ``add_user``, or a
 duplicate; an unknown store raises ``services.StoreNotFound``),
 ``LoginFailed`` (unknown user or wrong password: the message never says which),
-``LoginThrottled`` (too many failures; carries ``retry_after`` seconds).
+``LoginThrottled`` (too many failures; carries ``retry_after`` seconds) and its kind
+``LoginBusy`` (every password-check slot taken; retry in a second).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -26,8 +51,11 @@ from stockbridge.bootstrap import Hub
 from stockbridge.services import StoreNotFound
 
 __all__ = [
+    "MAX_ADDRESS_FAILURES",
     "MAX_FAILURES",
+    "USER_DELAY_AFTER",
     "InvalidAccount",
+    "LoginBusy",
     "LoginFailed",
     "LoginThrottled",
     "SessionInfo",
@@ -41,7 +69,10 @@ __all__ = [
     "session_info",
 ]
 
-MAX_FAILURES = 5
+MAX_FAILURES = 5  # per (user name, address)
+MAX_ADDRESS_FAILURES = 30  # per address, any name
+USER_DELAY_AFTER = 10  # per user name, any address: then exponential delays
+MAX_USER_DELAY = timedelta(minutes=5)
 THROTTLE_WINDOW = timedelta(minutes=15)
 SESSION_LIFETIME = timedelta(hours=12)
 MIN_PASSWORD, MAX_PASSWORD = 8, 1024
@@ -60,9 +91,27 @@ class LoginFailed(Exception):
 
 
 class LoginThrottled(Exception):
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"too many failed logins: try again in {retry_after} seconds")
+    def __init__(self, retry_after: int, message: str | None = None) -> None:
+        super().__init__(message or f"too many failed logins: try again in {retry_after} seconds")
         self.retry_after = retry_after
+
+
+class LoginBusy(LoginThrottled):
+    """Every password-check slot is taken; nothing was counted."""
+
+    def __init__(self) -> None:
+        super().__init__(1, "the hub is busy checking other logins: try again in a second")
+
+
+_slots: dict[int, threading.BoundedSemaphore] = {}
+_slots_lock = threading.Lock()
+
+
+def _password_slots(hub: Hub) -> threading.BoundedSemaphore:
+    """This process's password-check slots (one semaphore per configured size)."""
+    size = hub.settings.login_concurrency
+    with _slots_lock:
+        return _slots.setdefault(size, threading.BoundedSemaphore(size))
 
 
 @dataclass(frozen=True)
@@ -205,39 +254,65 @@ def remove_user(hub: Hub, name: str) -> None:
         uow.commit()
 
 
-def _throttle_key(name: str, client: str) -> str:
-    return f"{name[:MAX_NAME]}|{client[:100]}"
+def _throttle_keys(name: str, client: str) -> tuple[str, str, str]:
+    """The throttle rows of an attempt, in locking order: address, user, pair."""
+    name, client = name[:MAX_NAME], client[:100]
+    return f"a|{client}", f"u|{name}", f"p|{name}|{client}"
+
+
+def _reserve(hub: Hub, name: str, client: str, now: datetime) -> tuple[int | None, str]:
+    """Count the attempt in all three throttles, take a password-check slot, and read the
+    user's hash: returns (user id or None, hash to check). Raises ``LoginThrottled`` or
+    ``LoginBusy`` with nothing counted. The caller releases the slot."""
+    address, user_key, pair = _throttle_keys(name, client)
+    slots = _password_slots(hub)
+    with hub.uow() as uow:
+        users = uow.users
+        waits = [
+            users.reserve_attempt(address, now, THROTTLE_WINDOW, MAX_ADDRESS_FAILURES),
+            users.reserve_delayed_attempt(
+                user_key, now, THROTTLE_WINDOW, USER_DELAY_AFTER, MAX_USER_DELAY
+            ),
+            users.reserve_attempt(pair, now, THROTTLE_WINDOW, MAX_FAILURES),
+        ]
+        wait = max((w for w in waits if w is not None), default=None)
+        if wait is not None:
+            raise LoginThrottled(max(1, int(wait.total_seconds())))  # rolled back: not counted
+        if not slots.acquire(blocking=False):
+            raise LoginBusy  # rolled back: not counted
+        try:
+            users.forget_old_failures(now - THROTTLE_WINDOW, keep=(address, user_key, pair))
+            user = users.by_name(name) if len(name) <= MAX_NAME else None
+            found = (user.id, user.password_hash) if user else (None, _DUMMY_HASH)
+            uow.commit()
+        except BaseException:
+            slots.release()
+            raise
+    return found
 
 
 def log_in(
     hub: Hub, name: str, password: str, client: str, *, now: datetime | None = None
 ) -> tuple[str, str]:
-    """Check the password and open a session: returns (session id, CSRF token).
-
-    After ``MAX_FAILURES`` failures for this name from this client within 15 minutes,
-    every attempt (even with the right password) raises ``LoginThrottled`` until 15
-    minutes after the last failure."""
+    """Check the password and open a session: returns (session id, CSRF token). Raises
+    ``LoginFailed``, ``LoginThrottled`` or ``LoginBusy`` (see the module for the rules)."""
     now = now or datetime.now(UTC)
-    key = _throttle_key(name, client)
-    # 1. A short write: count this attempt as a failure (under the throttle row's lock,
-    #    so parallel attempts count one by one) unless the limit is reached; read the hash.
-    with hub.uow() as uow:
-        wait = uow.users.reserve_attempt(key, now, THROTTLE_WINDOW, MAX_FAILURES)
-        if wait is not None:
-            raise LoginThrottled(max(1, int(wait.total_seconds())))
-        uow.users.forget_old_failures(now - THROTTLE_WINDOW, keep=key)
-        user = uow.users.by_name(name) if len(name) <= MAX_NAME else None
-        user_id, stored_hash = (user.id, user.password_hash) if user else (None, _DUMMY_HASH)
-        uow.commit()
-    # 2. Argon2 with no transaction open. An unknown user costs the same hash as a known
-    #    one: timing tells nothing.
+    address, user_key, pair = _throttle_keys(name, client)
+    # 1. A short write: count this attempt as a failure (under the throttle rows' locks,
+    #    so parallel attempts count one by one) unless a limit is reached; read the hash.
+    user_id, stored_hash = _reserve(hub, name, client, now)
+    # 2. Argon2 with no transaction open, in the slot taken above. An unknown user costs
+    #    the same hash as a known one: timing tells nothing.
     try:
-        ok = _hasher.verify(stored_hash, password[:MAX_PASSWORD]) and user_id is not None
-    except (VerificationError, InvalidHashError):
-        ok = False
-    if not ok or user_id is None:
-        raise LoginFailed("unknown user or wrong password")  # the failure is counted already
-    new_hash = _hasher.hash(password) if _hasher.check_needs_rehash(stored_hash) else None
+        try:
+            ok = _hasher.verify(stored_hash, password[:MAX_PASSWORD]) and user_id is not None
+        except (VerificationError, InvalidHashError):
+            ok = False
+        if not ok or user_id is None:
+            raise LoginFailed("unknown user or wrong password")  # the failure is counted already
+        new_hash = _hasher.hash(password) if _hasher.check_needs_rehash(stored_hash) else None
+    finally:
+        _password_slots(hub).release()
     # 3. A short write: the attempt was no failure after all; open the session.
     with hub.uow() as uow:
         found = uow.users.get(user_id)
@@ -246,7 +321,9 @@ def log_in(
             raise LoginFailed("unknown user or wrong password")
         if new_hash is not None:
             found.password_hash = new_hash
-        uow.users.clear_failures(key)
+        uow.users.undo_attempt(address)
+        uow.users.undo_attempt(user_key)
+        uow.users.clear_failures(pair)
         uow.users.purge_expired_sessions(now)
         session_id, csrf = uow.users.open_session(user_id, now, SESSION_LIFETIME)
         uow.commit()

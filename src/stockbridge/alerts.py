@@ -40,6 +40,7 @@ from stockbridge.config import Settings
 from stockbridge.db.models import Store
 from stockbridge.db.runs import parse_steps
 from stockbridge.db.uow import UnitOfWork
+from stockbridge.outbound import OutboundPolicy, OutboundRefused
 
 __all__ = [
     "DEFAULT_STALE_AFTER_HOURS",
@@ -104,7 +105,7 @@ def _check_email(address: str) -> str:
     return address
 
 
-def _check_webhook_url(url: str) -> str:
+def _check_webhook_url(url: str, outbound: OutboundPolicy) -> str:
     url = url.strip()
     try:
         parsed = httpx.URL(url)
@@ -120,6 +121,10 @@ def _check_webhook_url(url: str) -> str:
         raise InvalidAlertSetting(
             "the alert webhook must be an http(s) URL such as a chat channel's incoming webhook"
         )
+    try:
+        outbound.check_url(url)
+    except OutboundRefused as exc:
+        raise InvalidAlertSetting(f"the alert webhook is refused: {exc}") from None
     return url
 
 
@@ -129,14 +134,19 @@ def updated_options(
     email: str | None = None,
     webhook_url: str | None = None,
     stale_after_hours: int | None = None,
+    outbound: OutboundPolicy | None = None,
 ) -> dict[str, Any]:
     """A new ``options`` dict with the given alert settings (None: unchanged; "": cleared).
-    Checks everything first; raises ``InvalidAlertSetting`` and changes nothing."""
+    Checks everything first; raises ``InvalidAlertSetting`` and changes nothing. A webhook
+    URL must resolve to addresses the hub's ``outbound`` policy allows (default: the
+    strict one, public addresses only); the hub checks again at every delivery."""
     result = dict(options or {})
     if email is not None:
         result["alert_email"] = _check_email(email) if email.strip() else None
     if webhook_url is not None:
-        result["alert_webhook_url"] = _check_webhook_url(webhook_url) if webhook_url else None
+        result["alert_webhook_url"] = (
+            _check_webhook_url(webhook_url, outbound or OutboundPolicy()) if webhook_url else None
+        )
     if stale_after_hours is not None:
         if not 1 <= stale_after_hours <= MAX_STALE_AFTER_HOURS:
             raise InvalidAlertSetting(
@@ -248,7 +258,9 @@ class EmailNotifier:
 
 class WebhookNotifier:
     """A JSON POST; ``text`` carries the whole message, so a chat channel's incoming
-    webhook shows it as is, and the other fields serve programs."""
+    webhook shows it as is, and the other fields serve programs. The URL is the store's
+    choice: ``client`` must be one that enforces the hub's outbound policy
+    (``Hub.outbound_client``); a refusal is reported with the rule it broke."""
 
     channel = "webhook"
 
@@ -275,6 +287,8 @@ class WebhookNotifier:
             response.raise_for_status()
         except httpx.HTTPStatusError as exc:
             raise NotifyFailed(f"webhook {where} answered {exc.response.status_code}") from None
+        except OutboundRefused as exc:
+            raise NotifyFailed(f"webhook {where} refused: {exc}") from None
         except httpx.HTTPError as exc:  # the message may quote the URL: name the type only
             raise NotifyFailed(f"webhook {where} failed: {type(exc).__name__}") from None
 

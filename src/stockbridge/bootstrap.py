@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 from sqlalchemy import Engine
@@ -24,6 +25,7 @@ from stockbridge.db.migrate import is_current, upgrade
 from stockbridge.db.uow import UnitOfWork
 from stockbridge.db.vault import DbCredentialVault
 from stockbridge.jobs.scheduler import Scheduler
+from stockbridge.outbound import guarded_transport
 from stockbridge.retry import RetryPolicy
 from stockbridge.sync.context import Partners
 from stockbridge.sync.runner import SyncRunner
@@ -85,6 +87,7 @@ class Hub:
                 limiters=self.limiters,
                 retry=self.retry,
                 connection_id=connection_id,
+                outbound=self.settings.outbound,
             )
             connector = self.registry.create(kind, env)
             if role == "web" and isinstance(connector, WebStore):
@@ -116,13 +119,19 @@ class Hub:
         return Scheduler(self.uow, self.runner().request)
 
     def alerter(self, client: httpx.Client) -> Alerter:
-        """Merchant alerts by email (SMTP settings) and webhook (through ``client``); call
-        ``check(now)`` every minute or so; one process at a time does the work."""
+        """Merchant alerts by email (SMTP settings) and webhook (through ``client``, which
+        should be ``outbound_client()``); call ``check(now)`` every minute or so; one
+        process at a time does the work."""
         return Alerter(
             self.uow,
             default_notifiers(self.settings, client),
             exclusive=lambda: exclusive(self.engine, "stockbridge-alerts"),
         )
+
+    def outbound_client(self, **kwargs: Any) -> httpx.Client:
+        """An HTTP client for URLs a user chose (alert webhooks): it connects only where
+        the hub's outbound policy (``STOCKBRIDGE_OUTBOUND_ALLOW``) allows."""
+        return httpx.Client(transport=guarded_transport(self.settings.outbound), **kwargs)
 
     def initialise(self) -> None:
         """Create or upgrade the database schema."""

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from stockbridge.outbound import OutboundPolicy
 
 __all__ = ["Settings"]
 
@@ -33,6 +35,31 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     #: Upgrade the connection with STARTTLS before logging in (port 587 servers expect it).
     smtp_starttls: bool = True
+    #: Addresses the hub may call on a store's behalf (alert webhooks, URL feeds) besides
+    #: the internet: comma-separated rules (loopback, private, link-local, ...) and/or
+    #: networks (10.20.0.0/16). Empty: none (see ``stockbridge.outbound``).
+    outbound_allow: str = ""
+    #: Dashboard password checks (Argon2, ~150 ms of one core and 64 MiB each) running at
+    #: once in this process; a login beyond them is told to retry at once (429).
+    login_concurrency: int = Field(default=1, ge=1, le=64)
+    #: A bearer token for /metrics (a Prometheus scraper's): with it, per-store gauges
+    #: (store names); without any token set, /metrics names no store. Once set, /metrics
+    #: without it is 401.
+    metrics_token: SecretStr | None = None
+    #: Send Strict-Transport-Security on every response (the hub is only reached over
+    #: https, e.g. behind a TLS proxy). Requests that arrive over https get it anyway.
+    hsts: bool = False
+
+    @field_validator("outbound_allow")
+    @classmethod
+    def _known_rules(cls, value: str) -> str:
+        OutboundPolicy.parse(value)  # ValueError names the bad entry
+        return value
+
+    @property
+    def outbound(self) -> OutboundPolicy:
+        """The outbound-request policy this hub applies (``outbound_allow``)."""
+        return OutboundPolicy.parse(self.outbound_allow)
 
     @property
     def home_dir(self) -> Path:

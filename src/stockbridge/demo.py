@@ -211,7 +211,12 @@ def start_demo(settings: Settings, *, webhook_base_url: str | None = None, seed:
         admin.post("/admin/items", json=items).raise_for_status()
         refresh_token = admin.post("/admin/tokens/issue").json()["refresh_token"]
 
-    hub = bootstrap(settings.model_copy(update={"home": home, "database_url": None}))
+    # The demo's partners (and any alert receiver tried with it) run on 127.0.0.1: the
+    # demo hub allows loopback explicitly, on top of what the operator allows.
+    allow = ",".join(filter(None, (settings.outbound_allow, "loopback")))
+    hub = bootstrap(
+        settings.model_copy(update={"home": home, "database_url": None, "outbound_allow": allow})
+    )
     hub.initialise()
     add_store(hub, DEMO_STORE, timezone="America/Chicago")
     connect_sandboxes(

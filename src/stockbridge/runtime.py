@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-import httpx
 from fastapi import FastAPI
 
 from stockbridge.bootstrap import Hub
@@ -18,7 +17,7 @@ from stockbridge.jobs.inbox import INBOX_BATCH, process_inbox
 from stockbridge.jobs.queue import InProcessQueue
 from stockbridge.web.app import create_app
 
-__all__ = ["Service"]
+__all__ = ["Service", "serve_http"]
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +38,7 @@ class Service:
         self.app: FastAPI = create_app(hub, self.queue)
         self.tick_seconds = tick_seconds
         self.scheduler = hub.scheduler()
-        self._alert_client = httpx.Client(timeout=10)
+        self._alert_client = hub.outbound_client(timeout=10)
         self.alerter = hub.alerter(self._alert_client)
         self._alert_every = alert_every_seconds
         self._last_alert_check = 0.0
@@ -103,3 +102,26 @@ class Service:
                     job()
                 except Exception:  # one failing periodic job must not stop the others
                     log.exception("periodic job %s failed", getattr(job, "__name__", job))
+
+
+def serve_http(app: FastAPI, *, host: str, port: int, forwarded_allow_ips: str = "") -> None:
+    """Serve ``app`` with uvicorn until interrupted.
+
+    Proxy headers (X-Forwarded-For, X-Forwarded-Proto) are believed only from the peers in
+    ``forwarded_allow_ips`` (comma-separated addresses or networks, ``*`` for any): the
+    client address they give is what the login throttle counts, so a client that could
+    set its own would choose a fresh address per guess. Default: none (uvicorn itself
+    would trust 127.0.0.1, i.e. every local client and any proxy passing the header on).
+    """
+    import uvicorn
+
+    allowed = forwarded_allow_ips.strip()
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=bool(allowed),
+        forwarded_allow_ips=allowed,
+    )

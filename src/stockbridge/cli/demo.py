@@ -28,10 +28,8 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
         port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000,
     ) -> None:
         """Stockbridge with sandbox BigCommerce and QuickBooks Online, seeded like a shop."""
-        import uvicorn
-
         from stockbridge.demo import DEMO_STORE, GHOST_SKU, start_demo
-        from stockbridge.runtime import Service
+        from stockbridge.runtime import Service, serve_http
 
         console = Console()
         settings = hub(initialised=False).settings
@@ -65,9 +63,7 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
                 highlight=False,
             )
             try:
-                uvicorn.run(
-                    service.app, host=host, port=port, log_level="warning", access_log=False
-                )
+                serve_http(service.app, host=host, port=port)
             finally:
                 service.stop()
         finally:

@@ -20,12 +20,18 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
         host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
         port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000,
         workers: Annotated[int, typer.Option("--workers", min=1, max=32)] = 2,
+        forwarded_allow_ips: Annotated[
+            str,
+            typer.Option(
+                "--forwarded-allow-ips",
+                help="Proxies whose X-Forwarded-For/-Proto to believe (comma-separated "
+                "addresses or networks); default none.",
+            ),
+        ] = "",
     ) -> None:
         """Run the API, webhook receiver, worker and scheduler in one process."""
-        import uvicorn
-
         from stockbridge.logs import configure_logging
-        from stockbridge.runtime import Service
+        from stockbridge.runtime import Service, serve_http
 
         configure_logging()
         with mapped_errors():
@@ -36,7 +42,7 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
         )
         freeze_startup_objects()
         try:
-            uvicorn.run(service.app, host=host, port=port, log_level="warning", access_log=False)
+            serve_http(service.app, host=host, port=port, forwarded_allow_ips=forwarded_allow_ips)
         finally:
             service.stop()
 

@@ -1,13 +1,15 @@
-"""``stockbridge token create``: API tokens."""
+"""``stockbridge token create | list | revoke``: API tokens."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
-from stockbridge.cli.common import HubLoader, StoreOption, mapped_errors
-from stockbridge.services.tokens import create_token
+from stockbridge.cli.common import HubLoader, JsonOption, StoreOption, mapped_errors, print_json
+from stockbridge.services.tokens import MAX_TOKEN_DAYS, create_token, list_tokens, revoke_token
 
 __all__ = ["register"]
 
@@ -22,10 +24,49 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
         operator: Annotated[
             bool, typer.Option("--operator", help="A token for every store (operators).")
         ] = False,
+        expires_in: Annotated[
+            int | None,
+            typer.Option(
+                "--expires-in", help=f"Days until the token stops working (1-{MAX_TOKEN_DAYS})."
+            ),
+        ] = None,
     ) -> None:
         """Print a new API token on the last line. It is shown once; only a hash is kept."""
         with mapped_errors():
-            token = create_token(hub(), store, operator=operator)
+            token = create_token(hub(), store, operator=operator, expires_in_days=expires_in)
         scope = "every store" if operator else f"store {store!r}"
-        typer.echo(f"API token for {scope} (shown once; use 'Authorization: Bearer <token>'):")
+        until = f", for {expires_in} days" if expires_in else ""
+        typer.echo(
+            f"API token for {scope}{until} (shown once; use 'Authorization: Bearer <token>'):"
+        )
         typer.echo(token)
+
+    @token_app.command("list")
+    def token_list(as_json: JsonOption = False) -> None:
+        """Every API token (never the secret): id, store, state, dates."""
+        with mapped_errors():
+            tokens = list_tokens(hub())
+        if as_json:
+            print_json(tokens)
+            return
+        table = Table()
+        for column in ("id", "store", "state", "created", "last used", "expires"):
+            table.add_column(column)
+        for t in tokens:
+            table.add_row(
+                str(t.id),
+                t.store or "every store",
+                t.state,
+                *(
+                    moment.isoformat() if moment else "-"
+                    for moment in (t.created_at, t.last_used_at, t.expires_at)
+                ),
+            )
+        Console().print(table)
+
+    @token_app.command("revoke")
+    def token_revoke(token_id: Annotated[int, typer.Argument(min=1, max=2**63 - 1)]) -> None:
+        """Revoke a token (by its id in `token list`): refused from its next request on."""
+        with mapped_errors():
+            revoke_token(hub(), token_id)
+        typer.echo(f"API token {token_id} revoked.")

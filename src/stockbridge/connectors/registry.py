@@ -19,6 +19,7 @@ import httpx
 
 from stockbridge.connectors.base import BackOffice, WebStore
 from stockbridge.connectors.ratelimit import LimiterRegistry
+from stockbridge.outbound import OutboundPolicy, guarded_transport
 from stockbridge.retry import RetryPolicy
 
 __all__ = [
@@ -64,7 +65,9 @@ class MemoryVault:
 @dataclass(frozen=True)
 class ConnectorEnv:
     """What a connector gets from the hub. ``transport`` replaces the network (tests may
-    pass ``httpx.ASGITransport``); None means real HTTP.
+    pass ``httpx.ASGITransport``); None means real HTTP. ``outbound`` is the hub's policy
+    for URLs a user chose (``user_http_client``); strict unless the hub's settings allow
+    more.
     """
 
     settings: Mapping[str, Any]
@@ -73,11 +76,18 @@ class ConnectorEnv:
     retry: RetryPolicy
     connection_id: int | None = None
     transport: httpx.BaseTransport | None = None
+    outbound: OutboundPolicy = field(default_factory=OutboundPolicy)
+
+    def user_http_client(self, url: str, **kwargs: Any) -> httpx.Client:
+        """A client for a URL a user chose (a feed URL): every connection it opens, each
+        redirect hop included, goes only where ``outbound`` allows."""
+        transport = self.transport or guarded_transport(self.outbound, verify=_tls_context())
+        return self.http_client(url, transport=transport, **kwargs)
 
     def http_client(self, base_url: str, **kwargs: Any) -> httpx.Client:
         return httpx.Client(
             base_url=base_url,
-            transport=self.transport,
+            transport=kwargs.pop("transport", self.transport),
             timeout=kwargs.pop("timeout", httpx.Timeout(30.0, connect=10.0)),
             verify=kwargs.pop("verify", _tls_context()),
             **kwargs,

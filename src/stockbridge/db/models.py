@@ -329,7 +329,8 @@ class Schedule(Base):
 
 class ApiToken(Base):
     """A bearer token for the REST API, stored as a SHA-256 hash. ``store_id`` None: an
-    operator token for every store."""
+    operator token for every store. A token with ``revoked_at`` set, or past its
+    ``expires_at``, is refused (the row stays, for the list and the record)."""
 
     __tablename__ = "api_tokens"
 
@@ -339,6 +340,8 @@ class ApiToken(Base):
     label: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class IdempotencyRecord(Base):

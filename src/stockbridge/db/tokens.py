@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from stockbridge.db.models import ApiToken, IdempotencyRecord
@@ -25,7 +26,9 @@ class TokenRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def create(self, store_id: int | None, label: str | None = None) -> str:
+    def create(
+        self, store_id: int | None, label: str | None = None, expires_at: datetime | None = None
+    ) -> str:
         """A new random token; only its hash is kept. The token is returned once."""
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         self.session.add(
@@ -34,14 +37,35 @@ class TokenRepository:
                 token_hash=hash_token(token),
                 label=label,
                 created_at=datetime.now(UTC),
+                expires_at=expires_at,
             )
         )
         return token
 
-    def find(self, token: str) -> ApiToken | None:
-        """The token's row, or None. Looks up by hash: the secret itself is never compared
-        or stored."""
-        return self.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    def find(self, token: str, now: datetime | None = None) -> ApiToken | None:
+        """The token's row if it is live (not revoked, not expired at ``now``), or None.
+        Looks up by hash: the secret itself is never compared or stored. Nothing caches
+        the answer: a revocation holds from the next request on."""
+        now = now or datetime.now(UTC)
+        return self.session.scalar(
+            select(ApiToken).where(
+                ApiToken.token_hash == hash_token(token),
+                ApiToken.revoked_at.is_(None),
+                or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now),
+            )
+        )
+
+    def all(self) -> Sequence[ApiToken]:
+        """Every token, revoked and expired ones included, oldest first."""
+        return self.session.scalars(select(ApiToken).order_by(ApiToken.id)).all()
+
+    def revoke(self, token_id: int, now: datetime) -> ApiToken | None:
+        """Revoke a token (it stays listed); None if there is no such token. Revoking
+        twice keeps the first time."""
+        row = self.session.get(ApiToken, token_id)
+        if row is not None and row.revoked_at is None:
+            row.revoked_at = now
+        return row
 
     def idempotent_answer(self, store_id: int, key: str) -> IdempotencyRecord | None:
         return self.session.scalar(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
@@ -158,13 +158,52 @@ class UserRepository:
         self.session.flush()
         return None
 
-    def forget_old_failures(self, before: datetime, *, keep: str) -> None:
+    def reserve_delayed_attempt(
+        self, key: str, now: datetime, window: timedelta, free: int, max_delay: timedelta
+    ) -> timedelta | None:
+        """Like ``reserve_attempt`` without a hard limit: once ``free`` failures are
+        counted within ``window``, each further attempt waits 2^(failures - free) seconds
+        (at most ``max_delay``) after the last failure. Returns the time left to wait (the
+        attempt is then not counted), else None."""
+        upsert(
+            self.session,
+            LoginThrottle.__table__,  # type: ignore[arg-type]
+            [{"key": key, "failures": 0, "last_failed_at": now}],
+            keys=["key"],
+            update=["key"],
+        )
+        row = self.session.get(LoginThrottle, key, with_for_update=True, populate_existing=True)
+        assert row is not None
+        if row.last_failed_at + window <= now:
+            row.failures = 0
+        elif row.failures >= free:
+            delay = min(timedelta(seconds=2 ** min(row.failures - free, 30)), max_delay)
+            wait = row.last_failed_at + delay - now
+            if wait > timedelta(0):
+                return wait
+        row.failures += 1
+        row.last_failed_at = now
+        self.session.flush()
+        return None
+
+    def undo_attempt(self, key: str) -> None:
+        """Take back one counted attempt (it succeeded); a count of none is removed."""
+        row = self.session.get(LoginThrottle, key, with_for_update=True)
+        if row is None:
+            return
+        if row.failures <= 1:
+            self.session.delete(row)
+        else:
+            row.failures -= 1
+        self.session.flush()
+
+    def forget_old_failures(self, before: datetime, *, keep: Collection[str]) -> None:
         """Drop counts whose last failure is older than ``before`` (they no longer block),
         except ``keep``'s. Rows another login holds locked are left for a later sweep, so
         two sweeps never wait on each other."""
         stale = (
             select(LoginThrottle.key)
-            .where(LoginThrottle.last_failed_at < before, LoginThrottle.key != keep)
+            .where(LoginThrottle.last_failed_at < before, LoginThrottle.key.not_in(list(keep)))
             .with_for_update(skip_locked=True)
         )
         self.session.execute(delete(LoginThrottle).where(LoginThrottle.key.in_(stale)))

@@ -1,6 +1,10 @@
 """Gauges about recorded work, read from the database when scraped, so every node
-reports the truth: inbox depth, runs queued or running, and per store the seconds since
-its last successful sync run."""
+reports the truth: inbox depth, runs queued or running, and the seconds since a store's
+last successful sync.
+
+Store names are the hub's customers: the per-store lag (``stockbridge_sync_lag_seconds``
+with a ``store`` label) is only for a scraper with the metrics token; anyone else gets
+the worst store's lag (``stockbridge_sync_lag_max_seconds``) without names."""
 
 from __future__ import annotations
 
@@ -19,8 +23,9 @@ __all__ = ["register_database_gauges"]
 
 
 class _DatabaseGauges(Collector):
-    def __init__(self, uow: Callable[[], UnitOfWork]) -> None:
+    def __init__(self, uow: Callable[[], UnitOfWork], *, per_store: bool) -> None:
         self.uow = uow
+        self.per_store = per_store
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         depth = GaugeMetricFamily("stockbridge_inbox_depth", "Inbox events not processed yet")
@@ -56,14 +61,27 @@ class _DatabaseGauges(Collector):
                 )
                 .group_by(Store.name)
             ).all()
+        lags: list[float] = []
         for name, last in rows:
             if last is not None and last.tzinfo is None:
                 last = last.replace(tzinfo=UTC)
-            lag.add_metric([name], (now - last).total_seconds() if last else float("inf"))
+            lags.append((now - last).total_seconds() if last else float("inf"))
+            lag.add_metric([name], lags[-1])
         yield depth
         yield queued
-        yield lag
+        if self.per_store:
+            yield lag
+        else:
+            worst = GaugeMetricFamily(
+                "stockbridge_sync_lag_max_seconds",
+                "Seconds since a successful sync run, for the store that waited longest",
+            )
+            worst.add_metric([], max(lags, default=0.0))
+            yield worst
 
 
-def register_database_gauges(registry: CollectorRegistry, uow: Callable[[], UnitOfWork]) -> None:
-    registry.register(_DatabaseGauges(uow))
+def register_database_gauges(
+    registry: CollectorRegistry, uow: Callable[[], UnitOfWork], *, per_store: bool = True
+) -> None:
+    """Gauges read from the database at each scrape; ``per_store`` off: no store names."""
+    registry.register(_DatabaseGauges(uow, per_store=per_store))

@@ -36,7 +36,13 @@ def connect_partner(
         if existing is not None and existing.kind == kind and existing.credentials:
             kept = hub.cipher.decrypt(existing.credentials)
     vault = MemoryVault({**{k: v for k, v in kept.items() if k == "webhook_secret"}, **secrets})
-    env = ConnectorEnv(settings=settings, vault=vault, limiters=hub.limiters, retry=hub.retry)
+    env = ConnectorEnv(
+        settings=settings,
+        vault=vault,
+        limiters=hub.limiters,
+        retry=hub.retry,
+        outbound=hub.settings.outbound,
+    )
     try:
         connector = hub.registry.create(kind, env)
     except ValueError as exc:  # the connector refused its settings

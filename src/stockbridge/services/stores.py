@@ -141,6 +141,7 @@ def update_store(
                 email=alert_email,
                 webhook_url=alert_webhook_url,
                 stale_after_hours=stale_after_hours,
+                outbound=hub.settings.outbound,
             )
         except InvalidAlertSetting as exc:
             raise InvalidSetting(str(exc)) from None

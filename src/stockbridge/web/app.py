@@ -4,12 +4,15 @@ merchant dashboard (``web/dashboard``) at /.
 Routes parse input, call a use case (``web.service``, ``services``: typed results that
 ``jsonable`` turns into the JSON answered) and map its errors to statuses:
 401 no or unknown token, 404 unknown store/run/SKU (also for another store's resources),
-409 conflicts, 413 oversized bodies, 422 invalid input. Nothing is half-applied.
+409 conflicts, 413 oversized bodies (with or without a Content-Length), 422 invalid input
+(an id beyond 64 bits included). Nothing is half-applied. Every response carries
+``nosniff`` and a Content-Security-Policy (``default-src 'self'``, no inline script),
+and Strict-Transport-Security over https.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
+import hmac
 from typing import Annotated, Any, Literal
 
 from fastapi import Body, Depends, FastAPI, Header, Path, Query, Request
@@ -17,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stockbridge import __version__
 from stockbridge.bootstrap import Hub
@@ -33,6 +37,7 @@ from stockbridge.services.stores import describe_store, resolve_store
 from stockbridge.services.stores import list_stores as every_store  # a route has its name
 from stockbridge.web import service
 from stockbridge.web.dashboard import mount_dashboard
+from stockbridge.web.dashboard.guard import RunId
 from stockbridge.web.inbox_writer import InboxWriter
 from stockbridge.web.service import Caller, Conflict, Invalid, NotFound, PushItem, Unauthorized
 from stockbridge.web.webhook_receiver import WebhookReceiver
@@ -72,47 +77,100 @@ class PushAccepted(BaseModel):
 
 
 class _BodyLimit:
-    """Refuse bodies over ``limit`` bytes with 413 before anything reads them whole."""
+    """Refuse bodies over ``limit`` bytes with 413 before the app reads any of it. A body
+    with a Content-Length is judged by it (the server never delivers more); one without
+    (chunked) is read here first, up to the limit, and handed on whole: inside the app a
+    failing read would become FastAPI's 400 "error parsing the body"."""
 
-    def __init__(self, app: Any, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
         self.limit = limit
 
-    async def __call__(
-        self,
-        scope: MutableMapping[str, Any],
-        receive: Callable[[], Awaitable[MutableMapping[str, Any]]],
-        send: Callable[[MutableMapping[str, Any]], Awaitable[None]],
-    ) -> None:
-        if scope["type"] == "http":
-            length = dict(scope["headers"]).get(b"content-length")
-            if length is not None and (not length.isdigit() or int(length) > self.limit):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None:
+            if not length.isdigit() or int(length) > self.limit:
                 await _too_large(self.limit)(scope, receive, send)
                 return
-            seen = 0
-
-            async def limited() -> MutableMapping[str, Any]:
-                nonlocal seen
-                message = await receive()
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise _BodyTooLarge
-                return message
-
-            try:
-                await self.app(scope, limited, send)
-            except _BodyTooLarge:
-                await _too_large(self.limit)(scope, receive, send)
+            await self.app(scope, receive, send)
             return
-        await self.app(scope, receive, send)
+        messages: list[Message] = []
+        seen = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                await _too_large(self.limit)(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+        replay = iter(messages)
+
+        async def buffered() -> Message:
+            return next(replay, None) or await receive()
+
+        await self.app(scope, buffered, send)
 
 
-class _BodyTooLarge(Exception):
-    pass
+#: Served with every response (the webhook receiver's and static files' included).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+#: FastAPI's /docs and /redoc load their scripts from a CDN with an inline starter
+#: script; they show no user data and get only the framing rule.
+_DOCS_POLICY = "frame-ancestors 'none'"
+_DOCS = ("/docs", "/redoc")
+HSTS = "max-age=31536000"
+
+
+class _SecurityHeaders:
+    """Adds ``X-Content-Type-Options: nosniff`` and the Content-Security-Policy to every
+    response, and Strict-Transport-Security when the request came over https (as the
+    server saw it, or as a listed proxy said) or ``always_hsts`` (Settings.hsts)."""
+
+    def __init__(self, app: ASGIApp, always_hsts: bool) -> None:
+        self.app = app
+        self.always_hsts = always_hsts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+        policy = _DOCS_POLICY if path.startswith(_DOCS) else CONTENT_SECURITY_POLICY
+        added = [
+            (b"x-content-type-options", b"nosniff"),
+            (b"content-security-policy", policy.encode()),
+        ]
+        if self.always_hsts or scope.get("scheme") == "https":
+            added.append((b"strict-transport-security", HSTS.encode()))
+        replaced = {name for name, _ in added}
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k not in replaced]
+                message = {**message, "headers": [*headers, *added]}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 def _too_large(limit: int) -> JSONResponse:
     return JSONResponse({"error": f"request body over {limit} bytes"}, status_code=413)
+
+
+def _metrics_allowed(expected: str, authorization: str | None) -> bool:
+    given = (
+        (authorization or "")[7:].strip() if (authorization or "")[:7].lower() == "bearer " else ""
+    )
+    return bool(given) and hmac.compare_digest(given.encode(), expected.encode())
 
 
 def _caller(request: Request, authorization: Annotated[str | None, Header()] = None) -> Caller:
@@ -130,8 +188,10 @@ def create_app(hub: Hub, queue: JobQueue) -> FastAPI:
     )
     app.state.hub = hub
     app.add_middleware(_BodyLimit, limit=MAX_BODY_BYTES)
-    gauges = CollectorRegistry()  # per app: they read this hub's database
-    register_database_gauges(gauges, hub.uow)
+    # Per app: they read this hub's database. Store names only for the metrics token.
+    metrics_token = hub.settings.metrics_token
+    gauges = CollectorRegistry()
+    register_database_gauges(gauges, hub.uow, per_store=metrics_token is not None)
 
     @app.exception_handler(Unauthorized)
     async def _401(_r: Request, exc: Unauthorized) -> JSONResponse:
@@ -167,7 +227,13 @@ def create_app(hub: Hub, queue: JobQueue) -> FastAPI:
         return {"status": "ok"}
 
     @app.get("/metrics", include_in_schema=False)
-    def metrics() -> Response:
+    def metrics(authorization: Annotated[str | None, Header()] = None) -> Response:
+        """Prometheus metrics. With ``STOCKBRIDGE_METRICS_TOKEN`` set, only for that
+        bearer token (and with per-store gauges); without it, open and naming no store."""
+        if metrics_token is not None and not _metrics_allowed(
+            metrics_token.get_secret_value(), authorization
+        ):
+            raise Unauthorized("/metrics needs the metrics token: Authorization: Bearer <token>")
         body = generate_latest(REGISTRY) + generate_latest(gauges)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
@@ -198,7 +264,7 @@ def create_app(hub: Hub, queue: JobQueue) -> FastAPI:
         return json_list(run_history(hub, store, limit))
 
     @app.get("/api/v1/stores/{store}/runs/{run_id}")
-    def run(store: StoreName, run_id: Annotated[int, Path(ge=1)], who: CallerDep) -> dict[str, Any]:
+    def run(store: StoreName, run_id: RunId, who: CallerDep) -> dict[str, Any]:
         store_id = _visible(hub, who, store)
         detail = run_detail(hub, run_id)
         if detail is None or detail.store_id != store_id:
@@ -241,6 +307,7 @@ def create_app(hub: Hub, queue: JobQueue) -> FastAPI:
     app.add_middleware(
         WebhookReceiver, hub=hub, queue=queue, writer=inbox_writer, max_body=MAX_BODY_BYTES
     )
+    app.add_middleware(_SecurityHeaders, always_hsts=hub.settings.hsts)  # outermost
     return app
 
 

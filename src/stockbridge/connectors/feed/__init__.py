@@ -85,7 +85,8 @@ def _source(env: ConnectorEnv) -> Source:
             raise ValueError("auth header needs the header's name (auth_header)")
         return HttpSource(
             url=where,
-            client=env.http_client(where, follow_redirects=False),  # HttpSource follows them
+            # HttpSource follows redirects itself; each hop's connection is policy-checked.
+            client=env.user_http_client(where, follow_redirects=False),
             vault=env.vault,
             retry=env.retry,
             auth=auth,

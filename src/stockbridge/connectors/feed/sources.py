@@ -38,6 +38,7 @@ from stockbridge.connectors.errors import (
 )
 from stockbridge.connectors.feed.sftp import SftpEndpoint
 from stockbridge.connectors.registry import CredentialVault
+from stockbridge.outbound import OutboundRefused
 from stockbridge.retry import RetryPolicy
 
 __all__ = ["Fetched", "FolderSource", "HttpSource", "SftpSource", "Source"]
@@ -120,6 +121,11 @@ def _http_date(value: str | None) -> datetime | None:
 # HTTP ------------------------------------------------------------------------------
 
 
+def _refused(label: str, exc: OutboundRefused) -> PartnerError:
+    """The hub's outbound policy refused the URL or a redirect's target: not retried."""
+    return PartnerError(f"GET {label}: refused: {exc}", partner=PARTNER, code="outbound")
+
+
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     return url.scheme, url.host, url.port or _DEFAULT_PORTS.get(url.scheme)
 
@@ -134,7 +140,9 @@ class HttpSource:
     Redirects are followed here, not by httpx (whose client must not follow them): at
     most ``MAX_REDIRECTS``; the credentials go only to the configured URL's origin
     (scheme, host, port) and never again once a redirect has left it; an https URL is
-    never followed to plain http.
+    never followed to plain http. ``client`` enforces the hub's outbound policy on every
+    connection (``ConnectorEnv.user_http_client``), so each hop is checked where it
+    connects; a refusal fails the pull with the rule's name and is not retried.
     """
 
     url: str
@@ -182,6 +190,8 @@ class HttpSource:
             raise TransientPartnerError(
                 f"GET {self.label}: {type(exc).__name__}: {exc}", partner=PARTNER
             ) from exc
+        except OutboundRefused as exc:
+            raise _refused(self.label, exc) from None
         return self.label
 
     def fetch(self) -> Iterator[Fetched]:
@@ -283,6 +293,8 @@ class HttpSource:
             raise TransientPartnerError(
                 f"GET {self.label}: {type(exc).__name__}: {exc}", partner=PARTNER
             ) from exc
+        except OutboundRefused as exc:
+            raise _refused(self.label, exc) from None
         finally:
             log.info(
                 "%s GET %s %s %.0fms",

@@ -16,9 +16,10 @@ from __future__ import annotations
 import hmac
 import secrets
 from dataclasses import dataclass
+from typing import Annotated
 from urllib.parse import parse_qsl
 
-from fastapi import Request
+from fastapi import Path, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -27,9 +28,11 @@ from stockbridge.bootstrap import Hub
 
 __all__ = [
     "LOGIN_CSRF_COOKIE",
+    "MAX_ROW_ID",
     "SESSION_COOKIE",
     "LoginRequired",
     "Refused",
+    "RunId",
     "Viewer",
     "check_csrf",
     "read_form",
@@ -42,6 +45,10 @@ LOGIN_CSRF_COOKIE = "sb_login_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 MAX_FORM_BYTES = 64_000
 MAX_FIELDS = 50
+#: Row ids are 64-bit signed integers on both databases; a larger one in a path would
+#: overflow the driver (a 500), so it is refused as invalid input (422) first.
+MAX_ROW_ID = 2**63 - 1
+RunId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
 class LoginRequired(Exception):

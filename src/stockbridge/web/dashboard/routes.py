@@ -56,6 +56,7 @@ from stockbridge.web.dashboard.guard import (
     SESSION_COOKIE,
     LoginRequired,
     Refused,
+    RunId,
     Viewer,
     check_csrf,
     new_login_token,
@@ -339,7 +340,7 @@ def mount_dashboard(app: FastAPI, hub: Hub, queue: JobQueue) -> None:
         )
 
     @router.get("/stores/{store}/runs/{run_id}")
-    async def run_page(request: Request, store: str, run_id: int, who: ViewerDep) -> Response:
+    async def run_page(request: Request, store: str, run_id: RunId, who: ViewerDep) -> Response:
         page = await _store_page(who, store)
         detail = await run_in_threadpool(run_detail, hub, run_id)
         store_id = await run_in_threadpool(resolve_store, hub, store)
@@ -348,7 +349,7 @@ def mount_dashboard(app: FastAPI, hub: Hub, queue: JobQueue) -> None:
         return _render(request, "run.html", page="history", run=detail, **page)
 
     @router.post("/stores/{store}/runs/{run_id}/retry")
-    async def retry(request: Request, store: str, run_id: int, who: ViewerDep) -> Response:
+    async def retry(request: Request, store: str, run_id: RunId, who: ViewerDep) -> Response:
         await _posted(request, who)
         _granted(who, store)
         try:
