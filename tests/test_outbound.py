@@ -216,7 +216,7 @@ def test_the_settings_form_refuses_an_internal_alert_url_naming_the_rule(tmp_pat
     ]:
         with pytest.raises(services.InvalidSetting, match=f"is a {rule} address"):
             services.update_store(hub, "shop", alert_webhook_url=url)
-    assert services.describe_store(hub, "shop")["alert_webhook"] is None
+    assert services.describe_store(hub, "shop").alert_webhook is None
     hub.engine.dispose()
 
 
@@ -278,7 +278,7 @@ def test_a_feed_on_loopback_needs_the_operator_to_allow_it(
     with pytest.raises(services.ConnectFailed, match=r"127\.0\.0\.1 is a loopback address"):
         services.connect_partner(
             hub,
-            services.add_store(hub, "shop")["name"],
+            services.add_store(hub, "shop").name,
             role="back_office",
             kind="feed",
             settings={"source": feed_server.url("stock.csv")},

@@ -70,7 +70,7 @@ from stockbridge.services.stores import (
     resolve_store,
     update_store,
 )
-from stockbridge.services.tokens import TokenInfo, create_token, list_tokens, revoke_token
+from stockbridge.services.tokens import create_token
 
 __all__ = [
     "MAX_QUANTITY",
