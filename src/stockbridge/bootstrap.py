@@ -23,6 +23,7 @@ from stockbridge.db.engine import create_hub_engine, exclusive, session_factory
 from stockbridge.db.migrate import is_current, upgrade
 from stockbridge.db.uow import UnitOfWork
 from stockbridge.db.vault import DbCredentialVault
+from stockbridge.home import make_private
 from stockbridge.jobs.scheduler import Scheduler
 from stockbridge.retry import RetryPolicy
 from stockbridge.sync.context import Partners
@@ -138,8 +139,7 @@ def bootstrap(
     partners_override: Callable[[int], Partners] | None = None,
 ) -> Hub:
     settings = settings or Settings()
-    home = settings.home_dir
-    home.mkdir(parents=True, exist_ok=True)
+    make_private(settings)  # the home 0700, the database and key 0600 (fixes old installs)
     engine = create_hub_engine(settings.resolved_database_url)
     return Hub(
         settings=settings,
