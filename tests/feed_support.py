@@ -110,6 +110,9 @@ class SftpServer:
         self.port = 0
         self.logins = 0
         self.renames = 0
+        #: Appended to a file right after the server answered a ``stat`` of it: a file
+        #: that grows between the size check and the download.
+        self.grow_after_stat = b""
         self._kill_armed = False
         self._kill_at = "file"
         self._kill_pid: int | None = None
@@ -141,6 +144,13 @@ class SftpServer:
                 return ok
 
         class Files(asyncssh.SFTPServer):
+            def stat(self, path: bytes) -> Any:
+                attrs = super().stat(path)
+                if server.grow_after_stat and os.path.isfile(self.map_path(path)):
+                    with open(self.map_path(path), "ab") as grown:
+                        grown.write(server.grow_after_stat)
+                return attrs
+
             def posix_rename(self, oldpath: bytes, newpath: bytes) -> None:
                 os.replace(self.map_path(oldpath).decode(), self.map_path(newpath).decode())
                 visible = not any(part.startswith(b".") for part in newpath.split(b"/"))

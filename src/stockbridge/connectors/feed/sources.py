@@ -47,6 +47,8 @@ __all__ = ["Fetched", "FolderSource", "HttpSource", "SftpSource", "Source"]
 log = logging.getLogger("stockbridge.partner")
 PARTNER = "feed"
 CHUNK = 1 << 16
+#: What one SFTP read asks for (asyncssh splits it into parallel requests).
+SFTP_CHUNK = 1 << 20
 #: The largest feed file downloaded (setting ``max_file_mb``): a runaway feed must not
 #: fill the disk.
 DEFAULT_MAX_BYTES = 2 * 1024**3
@@ -480,7 +482,7 @@ class SftpSource:
                     "(max_file_mb); not read",
                     partner=PARTNER,
                 )
-            await sftp.get(self.endpoint.path, str(target))
+            await self._download(sftp, target)
             return signature, attrs.mtime
 
         try:
@@ -504,6 +506,22 @@ class SftpSource:
             on_accepted=remember,
             cleanup=lambda: shutil.rmtree(directory, ignore_errors=True),
         )
+
+    async def _download(self, sftp: asyncssh.SFTPClient, target: Path) -> None:
+        """Copy the file in chunks, counting: the cap holds while the file downloads (it
+        may have grown since the look at its size)."""
+        size = 0
+        async with sftp.open(self.endpoint.path, "rb") as remote:
+            with target.open("wb") as out:
+                while chunk := await remote.read(SFTP_CHUNK):
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        raise PartnerError(
+                            f"{self.label}: the file is larger than "
+                            f"{self.max_bytes // 1024**2} MB (max_file_mb); not read",
+                            partner=PARTNER,
+                        )
+                    out.write(chunk)
 
     def close(self) -> None:
         return None
