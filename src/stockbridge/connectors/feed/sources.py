@@ -514,6 +514,7 @@ class SftpSource:
         async with sftp.open(self.endpoint.path, "rb") as remote:
             with target.open("wb") as out:
                 while chunk := await remote.read(SFTP_CHUNK):
+                    assert isinstance(chunk, bytes)  # opened "rb": no encoding
                     size += len(chunk)
                     if size > self.max_bytes:
                         raise PartnerError(
