@@ -189,6 +189,23 @@ class SftpServer:
     def url(self, path: str) -> str:
         return f"sftp://{self.user}@127.0.0.1:{self.port}{path}"
 
+    def change_host_key(self) -> None:
+        """The server shows a new host key from its next connection on (reinstalled, or
+        an impostor in its place: the hub cannot tell)."""
+        self.host_key = asyncssh.generate_private_key("ssh-ed25519")
+        assert self._server is not None
+        acceptor = self._server
+
+        def update() -> None:
+            acceptor.update(server_host_keys=[self.host_key])
+
+        asyncio.run_coroutine_threadsafe(asyncio.to_thread(update), self._loop).result(10)
+
+    @property
+    def fingerprint(self) -> str:
+        """The host key's SHA256 fingerprint, as OpenSSH shows it."""
+        return str(self.host_key.get_fingerprint("sha256"))
+
     @property
     def public_host_key(self) -> str:
         return str(self.host_key.export_public_key().decode().strip())

@@ -312,6 +312,13 @@ class ConnectFailed(RuntimeError):
     """The partner refused the credentials or could not be reached; nothing was saved."""
 
 
+def _kept_on_reconnect(secret: str) -> bool:
+    """Secrets the hub made itself survive connecting the partner again: the webhook
+    secret, and the SFTP host keys it pinned (``sftp_host_key*``: a changed key must be
+    confirmed, never trusted again silently on a reconnect)."""
+    return secret == "webhook_secret" or secret.split(":", 1)[0] == "sftp_host_key"
+
+
 def connect_partner(
     hub: Hub,
     store_name: str | None,
@@ -330,7 +337,7 @@ def connect_partner(
         kept: dict[str, str] = {}
         if existing is not None and existing.kind == kind and existing.credentials:
             kept = hub.cipher.decrypt(existing.credentials)
-    vault = MemoryVault({**{k: v for k, v in kept.items() if k == "webhook_secret"}, **secrets})
+    vault = MemoryVault({**{k: v for k, v in kept.items() if _kept_on_reconnect(k)}, **secrets})
     env = ConnectorEnv(settings=settings, vault=vault, limiters=hub.limiters, retry=hub.retry)
     try:
         connector = hub.registry.create(kind, env)
