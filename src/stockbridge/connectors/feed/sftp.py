@@ -192,6 +192,9 @@ class SftpEndpoint:
                 agent_path=None,
                 known_hosts=known_hosts,
                 client_factory=lambda: check,
+                # Confirming a change: let the server show a key of another type too
+                # (otherwise only the pinned key's type is asked for).
+                server_host_key_algs="default" if confirmed else (),
                 connect_timeout=15,
                 login_timeout=15,
             ) as connection:
