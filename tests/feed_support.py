@@ -110,6 +110,9 @@ class SftpServer:
         self.port = 0
         self.logins = 0
         self.renames = 0
+        #: Appended to a file right after the server answered a ``stat`` of it: a file
+        #: that grows between the size check and the download.
+        self.grow_after_stat = b""
         self._kill_armed = False
         self._kill_at = "file"
         self._kill_pid: int | None = None
@@ -141,6 +144,13 @@ class SftpServer:
                 return ok
 
         class Files(asyncssh.SFTPServer):
+            def stat(self, path: bytes) -> Any:
+                attrs = super().stat(path)
+                if server.grow_after_stat and os.path.isfile(self.map_path(path)):
+                    with open(self.map_path(path), "ab") as grown:
+                        grown.write(server.grow_after_stat)
+                return attrs
+
             def posix_rename(self, oldpath: bytes, newpath: bytes) -> None:
                 os.replace(self.map_path(oldpath).decode(), self.map_path(newpath).decode())
                 visible = not any(part.startswith(b".") for part in newpath.split(b"/"))
@@ -178,6 +188,23 @@ class SftpServer:
 
     def url(self, path: str) -> str:
         return f"sftp://{self.user}@127.0.0.1:{self.port}{path}"
+
+    def change_host_key(self) -> None:
+        """The server shows a new host key from its next connection on (reinstalled, or
+        an impostor in its place: the hub cannot tell)."""
+        self.host_key = asyncssh.generate_private_key("ssh-ed25519")
+        assert self._server is not None
+        acceptor = self._server
+
+        def update() -> None:
+            acceptor.update(server_host_keys=[self.host_key])
+
+        asyncio.run_coroutine_threadsafe(asyncio.to_thread(update), self._loop).result(10)
+
+    @property
+    def fingerprint(self) -> str:
+        """The host key's SHA256 fingerprint, as OpenSSH shows it."""
+        return str(self.host_key.get_fingerprint("sha256"))
 
     @property
     def public_host_key(self) -> str:

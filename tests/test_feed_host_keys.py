@@ -18,7 +18,9 @@ from stockbridge.connectors.feed.sftp import HOST_KEY, host_key_secret
 from stockbridge.domain.model import SYNC_ALL, RunStatus
 from tests.bc_helpers import SandboxStore
 from tests.feed_support import (
+    STOCK_STEPS,
     SftpServer,
+    back_office_qty,
     connect,
     make_hub,
     seed_web,
@@ -158,3 +160,111 @@ def test_the_cli_host_key_pins_the_source_server_and_bad_uses_are_refused(
     secrets = vault(hub)
     assert secrets[host_key_secret("127.0.0.1", sftp_server.port)] == sftp_server.public_host_key
     assert secrets[host_key_secret("127.0.0.1", pos_server.port)] == pos_server.public_host_key
+
+
+# trust on first use, kept across reconnects, a change confirmed by the operator ----------
+
+
+def connect_args(server: SftpServer, *extra: str) -> list[str]:
+    return [
+        "connect",
+        "feed",
+        "--store",
+        "shop",
+        "--source",
+        server.url("/stock.csv"),
+        "--password",
+        server.password,
+        *extra,
+    ]
+
+
+def test_the_first_key_is_shown_and_kept_across_reconnects_and_a_change_needs_confirming(
+    tmp_path: Path, sftp_server: SftpServer
+) -> None:
+    (sftp_server.root / "stock.csv").write_text("sku,quantity\nA,4\n")
+    hub = make_hub(tmp_path)
+    app = build_app(lambda: hub)
+    assert CliRunner().invoke(app, ["store", "add", "shop"]).exit_code == 0
+    pinned = host_key_secret("127.0.0.1", sftp_server.port)
+    first_key = sftp_server.public_host_key
+
+    first = CliRunner().invoke(app, connect_args(sftp_server))
+
+    assert first.exit_code == 0, first.output
+    assert sftp_server.fingerprint in first.output and "first" in first.output
+    assert vault(hub)[pinned] == first_key
+
+    again = CliRunner().invoke(app, connect_args(sftp_server))  # e.g. a new password
+
+    assert again.exit_code == 0, again.output
+    assert sftp_server.fingerprint not in again.output  # nothing new to trust
+    assert vault(hub)[pinned] == first_key
+
+    # The server's key changes. Neither a reconnect nor a run trusts the new one.
+    old_fingerprint = sftp_server.fingerprint
+    sftp_server.change_host_key()
+    logins = sftp_server.logins
+
+    refused = CliRunner().invoke(app, connect_args(sftp_server))
+
+    assert refused.exit_code == 1
+    assert old_fingerprint in refused.output and sftp_server.fingerprint in refused.output
+    assert f"--trust-host-key {sftp_server.fingerprint}" in refused.output
+    assert vault(hub)[pinned] == first_key
+    run = services.sync(hub, "shop", STOCK_STEPS[:1])
+    assert run.status is not RunStatus.SUCCEEDED
+    assert sftp_server.fingerprint in str(run.errors) + str(run.error)
+    assert sftp_server.logins == logins  # the password never went to the changed server
+
+    wrong = CliRunner().invoke(app, connect_args(sftp_server, "--trust-host-key", old_fingerprint))
+    assert wrong.exit_code == 1 and vault(hub)[pinned] == first_key
+
+    confirmed = CliRunner().invoke(
+        app, connect_args(sftp_server, "--trust-host-key", sftp_server.fingerprint)
+    )
+
+    assert confirmed.exit_code == 0, confirmed.output
+    assert sftp_server.fingerprint in confirmed.output and "changed" in confirmed.output
+    assert vault(hub)[pinned] == sftp_server.public_host_key
+    assert not any(k.startswith("sftp_trust") for k in vault(hub))  # used once, not kept
+    assert services.sync(hub, "shop", STOCK_STEPS[:1]).status is RunStatus.SUCCEEDED
+    assert back_office_qty(hub, services.resolve_store(hub, "shop")) == {"A": 4}
+
+
+def test_a_fingerprint_given_at_the_first_connection_is_the_only_key_trusted(
+    tmp_path: Path, sftp_server: SftpServer
+) -> None:
+    """The operator read the fingerprint off the server beforehand: no blind first use."""
+    (sftp_server.root / "stock.csv").write_text("sku,quantity\nA,4\n")
+    hub = make_hub(tmp_path)
+    app = build_app(lambda: hub)
+    assert CliRunner().invoke(app, ["store", "add", "shop"]).exit_code == 0
+    impostor = asyncssh.generate_private_key("ssh-ed25519").get_fingerprint("sha256")
+
+    refused = CliRunner().invoke(app, connect_args(sftp_server, "--trust-host-key", impostor))
+
+    assert refused.exit_code == 1 and sftp_server.fingerprint in refused.output
+    assert sftp_server.logins == 0
+
+    trusted = CliRunner().invoke(
+        app, connect_args(sftp_server, "--trust-host-key", sftp_server.fingerprint)
+    )
+
+    assert trusted.exit_code == 0, trusted.output
+    assert vault(hub)[host_key_secret("127.0.0.1", sftp_server.port)] == (
+        sftp_server.public_host_key
+    )
+
+
+def test_a_malformed_fingerprint_is_refused_before_connecting(
+    tmp_path: Path, sftp_server: SftpServer
+) -> None:
+    hub = make_hub(tmp_path)
+    app = build_app(lambda: hub)
+    assert CliRunner().invoke(app, ["store", "add", "shop"]).exit_code == 0
+
+    result = CliRunner().invoke(app, connect_args(sftp_server, "--trust-host-key", "abc"))
+
+    assert result.exit_code == 2 and "SHA256:" in result.output
+    assert sftp_server.logins == 0

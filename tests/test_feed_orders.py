@@ -22,7 +22,7 @@ from stockbridge.connectors.feed import make_back_office
 from stockbridge.connectors.feed.order_files import (
     LEDGER,
     FolderDestination,
-    temp_name,
+    is_temp_of,
     write_atomically,
 )
 from stockbridge.connectors.ratelimit import LimiterRegistry
@@ -214,7 +214,7 @@ def test_an_importer_that_takes_the_file_away_before_it_was_recorded_gets_it_onc
 class DiesBeforeRename(FolderDestination):
     """The hub dies after the marker is in place, before the file's rename."""
 
-    def _publish(self, temp: Path, final: Path) -> None:
+    def _publish(self, folder_fd: int, temp: str, final: str) -> None:
         raise HubCrash("the hub died between the marker and the rename")
 
 
@@ -233,7 +233,8 @@ def test_crash_between_marker_and_rename_is_finished_by_the_next_lookup(
 
     assert first.status is RunStatus.FAILED and "HubCrash" in (first.error or "")
     assert post_states(sqlite_harness.hub, store_id) == {order.number: "uncertain"}
-    assert listing(outbox) == [temp_name(final)]  # complete, but not under its final name
+    (pending,) = listing(outbox)  # complete, but not under its final name
+    assert is_temp_of(pending, final)
     assert importer_view(outbox, "*") == []
     assert [p.name for p in (outbox / LEDGER).iterdir()] == [final]
     back_office.orders = healthy
@@ -261,7 +262,8 @@ def test_a_leftover_temporary_file_without_a_marker_is_written_again(
             update(Order).where(Order.store_id == store_id).values(post_state="uncertain")
         )
         uow.commit()
-    (outbox / temp_name(final)).write_bytes(b'{"web_order_id": "half')
+    (outbox / f".stockbridge-{final}.0123456789abcdef.tmp").write_bytes(b'{"web_order_id": "h')
+    (outbox / f".stockbridge-{final}.tmp").write_bytes(b'{"web_order_id": "h')  # earlier versions
 
     report = services.sync(sqlite_harness.hub, None, SYNC_ALL)
 

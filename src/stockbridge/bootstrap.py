@@ -24,6 +24,7 @@ from stockbridge.db.engine import create_hub_engine, exclusive, session_factory
 from stockbridge.db.migrate import is_current, upgrade
 from stockbridge.db.uow import UnitOfWork
 from stockbridge.db.vault import DbCredentialVault
+from stockbridge.home import make_private
 from stockbridge.jobs.scheduler import Scheduler
 from stockbridge.outbound import guarded_transport
 from stockbridge.retry import RetryPolicy
@@ -150,8 +151,7 @@ def bootstrap(
     partners_override: Callable[[int], Partners] | None = None,
 ) -> Hub:
     settings = settings or Settings()
-    home = settings.home_dir
-    home.mkdir(parents=True, exist_ok=True)
+    make_private(settings)  # the home 0700, the database and key 0600 (fixes old installs)
     engine = create_hub_engine(settings.resolved_database_url)
     return Hub(
         settings=settings,

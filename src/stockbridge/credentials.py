@@ -26,7 +26,7 @@ class CredentialCipher:
     def from_key_file(cls, path: Path) -> CredentialCipher:
         """Load the key, creating it (readable by this user only) on first use."""
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             key = Fernet.generate_key()
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as handle:

@@ -15,6 +15,13 @@ from stockbridge.services.stores import resolve_store
 __all__ = ["connect_partner"]
 
 
+def _kept_on_reconnect(secret: str) -> bool:
+    """Secrets the hub made itself survive connecting the partner again: the webhook
+    secret, and the SFTP host keys it pinned (``sftp_host_key*``: a changed key must be
+    confirmed, never trusted again silently on a reconnect)."""
+    return secret == "webhook_secret" or secret.split(":", 1)[0] == "sftp_host_key"
+
+
 def connect_partner(
     hub: Hub,
     store_name: str | None,
@@ -35,7 +42,7 @@ def connect_partner(
         kept: dict[str, str] = {}
         if existing is not None and existing.kind == kind and existing.credentials:
             kept = hub.cipher.decrypt(existing.credentials)
-    vault = MemoryVault({**{k: v for k, v in kept.items() if k == "webhook_secret"}, **secrets})
+    vault = MemoryVault({**{k: v for k, v in kept.items() if _kept_on_reconnect(k)}, **secrets})
     env = ConnectorEnv(
         settings=settings,
         vault=vault,

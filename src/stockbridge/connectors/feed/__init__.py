@@ -4,8 +4,9 @@ under the connection kind ``feed``.
 
 Layout: ``sources`` (URL / folder / SFTP, conditional fetches), ``formats`` (streaming
 CSV and JSON readers), ``snapshot`` (validation and staging on disk), ``order_files``
-(atomic order files), ``sftp`` (asyncssh behind a blocking facade), ``connector`` (the
-back office), ``cli`` (``stockbridge connect feed``).
+(atomic order files; ``sftp_orders`` over SFTP), ``safe_files`` (never through a link
+planted in a shared folder), ``sftp`` (asyncssh behind a blocking facade, host keys),
+``connector`` (the back office), ``cli`` (``stockbridge connect feed``).
 
 Settings (the connection's): ``source`` (https://..., a folder path, sftp://...);
 ``format`` csv | json; ``delimiter``; ``header``; ``encoding`` auto | utf-8 | latin-1;
@@ -29,12 +30,9 @@ from typing import Any
 
 from stockbridge.connectors.feed.connector import FeedBackOffice
 from stockbridge.connectors.feed.formats import FeedFormat
-from stockbridge.connectors.feed.order_files import (
-    FolderDestination,
-    OrderDestination,
-    SftpDestination,
-)
+from stockbridge.connectors.feed.order_files import FolderDestination, OrderDestination
 from stockbridge.connectors.feed.sftp import SftpEndpoint, parse_sftp_url
+from stockbridge.connectors.feed.sftp_orders import SftpDestination
 from stockbridge.connectors.feed.sources import FolderSource, HttpSource, SftpSource, Source
 from stockbridge.connectors.registry import ConnectorEnv
 

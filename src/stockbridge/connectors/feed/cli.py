@@ -9,7 +9,7 @@ import typer
 
 from stockbridge.cli.common import PartnerCommands, mapped_errors
 from stockbridge.connectors.feed import KIND
-from stockbridge.connectors.feed.sftp import parse_sftp_url
+from stockbridge.connectors.feed.sftp import is_fingerprint, parse_sftp_url
 from stockbridge.domain.schedule import STOCK_STEPS
 from stockbridge.services.connections import connect_partner
 from stockbridge.services.schedules import set_schedule
@@ -119,6 +119,14 @@ def register(commands: PartnerCommands) -> None:
                 "destination's; else the first one seen).",
             ),
         ] = None,
+        trust_host_key: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--trust-host-key",
+                help="Trust an SFTP server's host key with this fingerprint (SHA256:..., "
+                "as shown when it changed, or read off the server beforehand).",
+            ),
+        ] = None,
     ) -> None:
         """Connect a store's back office to a stock feed (checks it can be reached)."""
         settings: dict[str, Any] = {
@@ -175,6 +183,7 @@ def register(commands: PartnerCommands) -> None:
             except ValueError as exc:
                 raise typer.BadParameter(str(exc), param_hint="--source") from None
             secrets[server.host_key_secret] = sftp_host_key.strip()
+        secrets.update(_trusted(trust_host_key or [], source, orders_to))
         with mapped_errors():
             hub = commands.hub()
             reached = connect_partner(
@@ -184,3 +193,26 @@ def register(commands: PartnerCommands) -> None:
             if every is not None:
                 set_schedule(hub, store, every_minutes=every, step=STOCK_STEPS)
                 typer.echo(f"pulling the feed every {every} minute(s)")
+
+
+def _trusted(fingerprints: list[str], *where: str | None) -> dict[str, str]:
+    """The confirmation secrets for ``--trust-host-key``: the fingerprints, offered to
+    each SFTP server of the feed (each server accepts only the one its key has, once)."""
+    if not fingerprints:
+        return {}
+    bad = [f for f in fingerprints if not is_fingerprint(f.strip())]
+    if bad:
+        raise typer.BadParameter(
+            f"{bad[0]!r} is not a fingerprint like SHA256:<43 characters>",
+            param_hint="--trust-host-key",
+        )
+    try:
+        servers = [parse_sftp_url(w) for w in where if w and w.startswith("sftp://")]
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--source") from None
+    if not servers:
+        raise typer.BadParameter(
+            "needs an sftp:// source or --orders-to", param_hint="--trust-host-key"
+        )
+    joined = " ".join(f.strip() for f in fingerprints)
+    return {server.trust_secret: joined for server in servers}

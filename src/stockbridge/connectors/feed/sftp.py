@@ -1,14 +1,23 @@
 """SFTP through asyncssh, behind a small blocking facade (connectors are synchronous).
 
 Each call opens one SSH connection, runs one coroutine against an SFTP client and
-closes it. The server's host key is pinned per host and port: ``check()`` at connect
-time records the key the server shows (trust on first use) in the connection's vault
-as ``sftp_host_key:<host>:<port>``, or the merchant gives it; later connections refuse
-any other key. A feed read from one SFTP server and writing orders to another pins
-each separately. The single ``sftp_host_key`` of earlier versions is still read, for the
-endpoint it was recorded for (``legacy_host_key``: the source, or the orders
-destination when the source is not SFTP), and copied to the per-host name on first use.
-Secrets used: ``password`` and/or ``sftp_key`` (an OpenSSH private key, as text).
+closes it. The server's host key is pinned per host and port, in the connection's vault
+as ``sftp_host_key:<host>:<port>``:
+
+- ``check()`` (when the feed is connected) with no key pinned trusts the key the server
+  shows (trust on first use) and says so with its fingerprint (SHA256, as OpenSSH shows
+  it); the merchant may instead give the key, or its fingerprint, beforehand.
+- The pinned key is kept when the feed is connected again (``services.connect_partner``
+  keeps ``sftp_host_key*`` secrets), and every later connection refuses any other key,
+  naming both fingerprints, until the operator confirms the new one: the fingerprints
+  listed in ``sftp_trust_host_key:<host>:<port>`` (``--trust-host-key``) are accepted by
+  ``check()`` only, once; the key is then pinned and the confirmation dropped.
+
+A feed read from one SFTP server and writing orders to another pins each separately. The
+single ``sftp_host_key`` of earlier versions is still read, for the endpoint it was
+recorded for (``legacy_host_key``: the source, or the orders destination when the source
+is not SFTP), and copied to the per-host name on first use. Secrets used: ``password``
+and/or ``sftp_key`` (an OpenSSH private key, as text).
 
 Errors: refused credentials or a changed host key -> ``PartnerAuthError``; a missing file
 or folder -> ``PartnerError`` (retrying will not help); a dropped or refused connection
@@ -19,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -30,13 +40,59 @@ import asyncssh
 from stockbridge.connectors.errors import PartnerAuthError, PartnerError, TransientPartnerError
 from stockbridge.connectors.registry import CredentialVault
 
-__all__ = ["HOST_KEY", "SftpEndpoint", "host_key_secret", "parse_sftp_url"]
+__all__ = [
+    "HOST_KEY",
+    "TRUST_HOST_KEY",
+    "SftpEndpoint",
+    "fingerprint",
+    "host_key_secret",
+    "is_fingerprint",
+    "parse_sftp_url",
+    "trust_secret",
+]
 
 log = logging.getLogger("stockbridge.partner")
 PARTNER = "feed"
 #: The single pinned key of earlier versions; now one per host: ``host_key_secret``.
 HOST_KEY = "sftp_host_key"
+#: Fingerprints the operator confirmed for one host, used by the next ``check()`` only.
+TRUST_HOST_KEY = "sftp_trust_host_key"
 T = TypeVar("T")
+_FINGERPRINT = re.compile(r"SHA256:[A-Za-z0-9+/]{43}")
+
+
+def fingerprint(public_key: str | asyncssh.SSHKey) -> str:
+    """``SHA256:<base64>``, as ``ssh-keygen -l`` shows a key."""
+    key = asyncssh.import_public_key(public_key) if isinstance(public_key, str) else public_key
+    return str(key.get_fingerprint("sha256"))
+
+
+def is_fingerprint(value: str) -> bool:
+    return _FINGERPRINT.fullmatch(value) is not None
+
+
+class _HostKeyCheck(asyncssh.SSHClient):
+    """Decides on a host key that is not the pinned one (asyncssh asks only then): one
+    the operator confirmed, or any on first use; remembers the key it was shown."""
+
+    def __init__(self, confirmed: frozenset[str], first_use: bool) -> None:
+        self.confirmed = confirmed
+        self.first_use = first_use
+        self.shown: asyncssh.SSHKey | None = None
+
+    def validate_host_public_key(
+        self, host: str, addr: str, port: int, key: asyncssh.SSHKey
+    ) -> bool:
+        self.shown = key
+        return self.first_use or fingerprint(key) in self.confirmed
+
+
+def _no_known_hosts(
+    _host: str, _addr: str, _port: int | None
+) -> tuple[list[str], list[str], list[str]]:
+    """No key trusted up front (and never ``~/.ssh/known_hosts``): ``_HostKeyCheck``
+    decides."""
+    return [], [], []
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +110,10 @@ class SftpEndpoint:
         return host_key_secret(self.host, self.port)
 
     @property
+    def trust_secret(self) -> str:
+        return trust_secret(self.host, self.port)
+
+    @property
     def label(self) -> str:
         return f"sftp://{self.user}@{self.host}:{self.port}{self.path}"
 
@@ -61,7 +121,7 @@ class SftpEndpoint:
         """Connect, run ``work`` with an SFTP client, disconnect. Blocking."""
         started = time.perf_counter()
         try:
-            return asyncio.run(self._session(vault, work, pin=False))
+            return asyncio.run(self._session(vault, work, pin=False))[0]
         finally:
             log.info(
                 "%s SFTP %s@%s:%s %s %.0fms",
@@ -74,15 +134,22 @@ class SftpEndpoint:
             )
 
     def check(self, vault: CredentialVault) -> str:
-        """Connect once (recording the host key when none is pinned yet) and look at the
-        path; returns what was reached."""
+        """Connect once and look at the path; returns what was reached, with the host
+        key's fingerprint when it was trusted just now (first use, or a confirmed
+        change). The operator's confirmation is used up either way."""
 
         async def look(sftp: asyncssh.SFTPClient) -> str:
             if not await sftp.exists(self.path):
                 raise PartnerError(f"{self.path} does not exist on {self.host}", partner=PARTNER)
             return self.label
 
-        return asyncio.run(self._session(vault, look, pin=True))
+        try:
+            reached, trusted = asyncio.run(self._session(vault, look, pin=True))
+        finally:
+            if self.trust_secret in vault.load():
+                with vault.update() as secrets:
+                    secrets.pop(self.trust_secret, None)
+        return f"{reached} ({trusted})" if trusted else reached
 
     async def _session(
         self,
@@ -90,20 +157,23 @@ class SftpEndpoint:
         work: Callable[[asyncssh.SFTPClient], Awaitable[T]],
         *,
         pin: bool,
-    ) -> T:
+    ) -> tuple[T, str | None]:
+        """Run ``work``; also what was trusted now (None when the pinned key was shown).
+        ``pin``: the feed is being connected (first use and confirmations count)."""
         secrets = vault.load()
         own = secrets.get(self.host_key_secret)
         pinned = own or (secrets.get(HOST_KEY) if self.legacy_host_key else None)
-        if pinned:
-            known_hosts: asyncssh.SSHKnownHosts | None = asyncssh.import_known_hosts(
-                f"{self._pattern()} {pinned}\n"
-            )
-        elif pin:
-            known_hosts = None  # trust on first use, recorded below
-        else:
+        confirmed = frozenset(secrets.get(self.trust_secret, "").split()) if pin else frozenset()
+        if not pinned and not pin:
             raise PartnerAuthError(
                 f"no host key pinned for {self.host}: connect the feed again", partner=PARTNER
             )
+        check = _HostKeyCheck(confirmed, first_use=pin and not pinned and not confirmed)
+        known_hosts: object = (
+            asyncssh.import_known_hosts(f"{self._pattern()} {pinned}\n")
+            if pinned
+            else _no_known_hosts
+        )
         keys = []
         if secrets.get("sftp_key"):
             try:
@@ -121,25 +191,23 @@ class SftpEndpoint:
                 client_keys=keys,
                 agent_path=None,
                 known_hosts=known_hosts,
+                client_factory=lambda: check,
+                # Confirming a change: let the server show a key of another type too
+                # (otherwise only the pinned key's type is asked for).
+                server_host_key_algs="default" if confirmed else (),
                 connect_timeout=15,
                 login_timeout=15,
             ) as connection:
-                if not own:  # first use, or the earlier single key just verified
-                    key = connection.get_server_host_key()
-                    if key is not None:
-                        with vault.update() as stored:
-                            stored[self.host_key_secret] = key.export_public_key().decode().strip()
+                shown = connection.get_server_host_key()
+                trusted = self._record(vault, own, pinned, shown, confirmed)
                 async with connection.start_sftp_client() as sftp:
-                    return await work(sftp)
+                    return await work(sftp), trusted
         except asyncssh.PermissionDenied as exc:
             raise PartnerAuthError(
                 f"{self.label}: credentials refused ({exc.reason})", partner=PARTNER
             ) from exc
         except asyncssh.HostKeyNotVerifiable as exc:
-            raise PartnerAuthError(
-                f"{self.label}: the server's host key is not the one pinned ({exc.reason})",
-                partner=PARTNER,
-            ) from exc
+            raise PartnerAuthError(self._refusal(pinned, check.shown), partner=PARTNER) from exc
         except asyncssh.SFTPNoSuchFile as exc:
             raise PartnerError(
                 f"{self.label}: no such file ({exc.reason})", partner=PARTNER
@@ -153,6 +221,52 @@ class SftpEndpoint:
                 f"{self.label}: {type(exc).__name__}: {exc}", partner=PARTNER
             ) from exc
 
+    def _record(
+        self,
+        vault: CredentialVault,
+        own: str | None,
+        pinned: str | None,
+        key: asyncssh.SSHKey | None,
+        confirmed: frozenset[str],
+    ) -> str | None:
+        """Pin the key the server showed when it is not the one pinned under this host's
+        name (first use, a confirmed change, or the earlier single key copied); what to
+        tell the operator (None when nothing new was trusted)."""
+        if key is None:
+            return None
+        shown = key.export_public_key().decode().strip()
+        if own == shown:
+            return None
+        with vault.update() as stored:
+            stored[self.host_key_secret] = shown
+        seen = fingerprint(key)
+        if pinned and fingerprint(pinned) == seen:
+            return None  # the earlier single key, now under the per-host name
+        where = f"{self.host}:{self.port}"
+        if pinned:
+            note = f"host key of {where} changed to {seen}, as confirmed"
+        elif seen in confirmed:
+            note = f"host key of {where} trusted: {seen}, as confirmed"
+        else:
+            note = f"host key of {where} trusted on first use: {seen}"
+        log.warning("%s SFTP %s", PARTNER, note)
+        return note
+
+    def _refusal(self, pinned: str | None, shown: asyncssh.SSHKey | None) -> str:
+        where = f"{self.host}:{self.port}"
+        seen = fingerprint(shown) if shown is not None else "an unknown key"
+        if pinned:
+            head = (
+                f"{self.label}: the server's host key is not the one pinned: pinned "
+                f"{fingerprint(pinned)}, {where} shows {seen}"
+            )
+        else:
+            head = f"{self.label}: {where} shows host key {seen}, not the one given"
+        return (
+            f"{head}. If the change is expected (check with the server's administrator), "
+            f"connect the feed again with --trust-host-key {seen}"
+        )
+
     def _pattern(self) -> str:
         return self.host if self.port == 22 else f"[{self.host}]:{self.port}"
 
@@ -160,6 +274,11 @@ class SftpEndpoint:
 def host_key_secret(host: str, port: int) -> str:
     """The vault name of the host key pinned for ``host:port``."""
     return f"{HOST_KEY}:{host.lower()}:{port}"
+
+
+def trust_secret(host: str, port: int) -> str:
+    """The vault name of the fingerprints confirmed for ``host:port`` (used once)."""
+    return f"{TRUST_HOST_KEY}:{host.lower()}:{port}"
 
 
 def parse_sftp_url(url: str) -> SftpEndpoint:

@@ -13,6 +13,7 @@ once the file was applied completely (or rejected whole).
 from __future__ import annotations
 
 import base64
+import contextlib
 import email.utils
 import logging
 import os
@@ -36,6 +37,7 @@ from stockbridge.connectors.errors import (
     PartnerResponseError,
     TransientPartnerError,
 )
+from stockbridge.connectors.feed import safe_files
 from stockbridge.connectors.feed.sftp import SftpEndpoint
 from stockbridge.connectors.registry import CredentialVault
 from stockbridge.outbound import OutboundRefused
@@ -46,6 +48,8 @@ __all__ = ["Fetched", "FolderSource", "HttpSource", "SftpSource", "Source"]
 log = logging.getLogger("stockbridge.partner")
 PARTNER = "feed"
 CHUNK = 1 << 16
+#: What one SFTP read asks for (asyncssh splits it into parallel requests).
+SFTP_CHUNK = 1 << 20
 #: The largest feed file downloaded (setting ``max_file_mb``): a runaway feed must not
 #: fill the disk.
 DEFAULT_MAX_BYTES = 2 * 1024**3
@@ -368,64 +372,91 @@ class FolderSource:
             )
         return self.label
 
-    def _ready(self) -> list[Path]:
+    def _ready(self) -> list[tuple[str, Path]]:
+        """Settled files matching the pattern, oldest first: (name in the folder, path to
+        read). A symlink counts only when it leads to a file inside the folder (the path
+        read is where it leads); one out of the folder, or to a folder, is skipped with a
+        warning."""
         self.check()
+        home = self.folder.resolve()
         now = time.time()
         found: list[tuple[float, str, Path]] = []
         for entry in os.scandir(self.folder):
-            if (
-                entry.name.startswith(".")
-                or not entry.is_file()
-                or not fnmatch(entry.name, self.pattern)
-            ):
+            if entry.name.startswith(".") or not fnmatch(entry.name, self.pattern):
                 continue
-            mtime = entry.stat().st_mtime
+            path = Path(entry.path)
+            if entry.is_symlink():
+                path = path.resolve()
+                if not path.is_relative_to(home) or not path.is_file():
+                    log.warning(
+                        "%s: %s is a symbolic link out of the folder (or to a folder); not read",
+                        PARTNER,
+                        entry.path,
+                    )
+                    continue
+            elif not entry.is_file(follow_symlinks=False):
+                continue
+            mtime = path.stat().st_mtime
             if now - mtime >= self.settle_seconds:
-                found.append((mtime, entry.name, Path(entry.path)))
-        return [path for _m, _n, path in sorted(found)]
+                found.append((mtime, entry.name, path))
+        return [(name, path) for _m, name, path in sorted(found)]
 
     def fetch(self) -> Iterator[Fetched]:
         ready = self._ready()
         if not ready:
             return
         if self.files == "newest":
-            newest, older = ready[-1], ready[:-1]
+            (newest, path), older = ready[-1], ready[:-1]
 
             def done() -> None:
-                for path in [*older, newest]:
-                    _move(path, self.folder / "processed")
+                for name in [*(n for n, _p in older), newest]:
+                    _move(self.folder, name, "processed")
 
             yield Fetched(
+                path,
                 newest,
-                newest.name,
-                produced_at=_mtime(newest),
+                produced_at=_mtime(path),
                 on_accepted=done,
-                on_rejected=lambda: _move(newest, self.folder / "rejected"),
+                on_rejected=lambda: _move(self.folder, newest, "rejected"),
             )
             return
-        for path in ready:
+        for name, path in ready:
             yield Fetched(
                 path,
-                path.name,
+                name,
                 produced_at=_mtime(path),
-                on_accepted=lambda p=path: _move(p, self.folder / "processed"),  # type: ignore[misc]
-                on_rejected=lambda p=path: _move(p, self.folder / "rejected"),  # type: ignore[misc]
+                on_accepted=lambda n=name: _move(self.folder, n, "processed"),  # type: ignore[misc]
+                on_rejected=lambda n=name: _move(self.folder, n, "rejected"),  # type: ignore[misc]
             )
 
     def close(self) -> None:
         return None
 
 
-def _move(path: Path, folder: Path) -> None:
-    """Move into ``folder``, never over an earlier file of the same name."""
-    if not path.exists():
-        return
-    folder.mkdir(exist_ok=True)
-    target = folder / path.name
-    if target.exists():
-        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-        target = folder / f"{path.stem}.{stamp}.{os.getpid()}{path.suffix}"
-    os.replace(path, target)
+def _move(folder: Path, name: str, into: str) -> None:
+    """Move the entry ``name`` (a file, or a link itself: never what it points at) into
+    the subfolder ``into``, never over an earlier file of the same name. A subfolder
+    that is a symbolic link is refused (``PartnerError``): the file stays and is read
+    again next time."""
+    try:
+        with (
+            safe_files.open_folder(folder) as folder_fd,
+            safe_files.subfolder(folder_fd, into, label=f"{folder / into}", mode=0o777) as to,
+        ):
+            try:
+                os.stat(name, dir_fd=folder_fd, follow_symlinks=False)
+            except FileNotFoundError:
+                return
+            target = name
+            with contextlib.suppress(FileNotFoundError):
+                os.stat(target, dir_fd=to, follow_symlinks=False)
+                stem, dot, suffix = name.rpartition(".")
+                stem, suffix = (stem, dot + suffix) if stem else (name, "")
+                stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+                target = f"{stem}.{stamp}.{os.getpid()}{suffix}"
+            os.replace(name, target, src_dir_fd=folder_fd, dst_dir_fd=to)
+    except safe_files.SymlinkRefused as exc:
+        raise PartnerError(f"{folder}: {exc.strerror}", partner=PARTNER) from None
 
 
 # SFTP ---------------------------------------------------------------------------------
@@ -463,7 +494,7 @@ class SftpSource:
                     "(max_file_mb); not read",
                     partner=PARTNER,
                 )
-            await sftp.get(self.endpoint.path, str(target))
+            await self._download(sftp, target)
             return signature, attrs.mtime
 
         try:
@@ -487,6 +518,23 @@ class SftpSource:
             on_accepted=remember,
             cleanup=lambda: shutil.rmtree(directory, ignore_errors=True),
         )
+
+    async def _download(self, sftp: asyncssh.SFTPClient, target: Path) -> None:
+        """Copy the file in chunks, counting: the cap holds while the file downloads (it
+        may have grown since the look at its size)."""
+        size = 0
+        async with sftp.open(self.endpoint.path, "rb") as remote:
+            with target.open("wb") as out:
+                while chunk := await remote.read(SFTP_CHUNK):
+                    assert isinstance(chunk, bytes)  # opened "rb": no encoding
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        raise PartnerError(
+                            f"{self.label}: the file is larger than "
+                            f"{self.max_bytes // 1024**2} MB (max_file_mb); not read",
+                            partner=PARTNER,
+                        )
+                    out.write(chunk)
 
     def close(self) -> None:
         return None
