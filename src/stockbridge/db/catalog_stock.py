@@ -64,6 +64,54 @@ class StockToWeb:
         """The stock rows of the next ``limit`` variants after variant id ``after``, with
         what the web last received, in (variant, stock row) order. See the port.
         """
+        while True:
+            rows = self._stock_page(store_id, web_connection_id, after, limit)
+            if rows:
+                break
+            # Variants without stock rows only (or none at all): go past them.
+            page = (
+                select(Variant.id)
+                .where(Variant.store_id == store_id, Variant.id > after)
+                .order_by(Variant.id)
+                .limit(limit)
+                .subquery()
+            )
+            last = self.session.scalar(select(func.max(page.c.id)))
+            if last is None:
+                return StockChunk([], after)
+            after = last
+        return StockChunk(
+            [
+                StockRow(
+                    stock_id=sid,
+                    sku=sku,
+                    location=location,
+                    source=InventorySource(override) if override else store_source,
+                    hub_managed=bool(hub_managed),
+                    back_office_qty=bo_qty,
+                    hub_qty=hub_qty,
+                    last_sent=None if sent_qty is None else int(sent_qty),
+                    partner_ref=partner,
+                )
+                for (
+                    _vid,
+                    sid,
+                    sku,
+                    location,
+                    hub_managed,
+                    override,
+                    bo_qty,
+                    hub_qty,
+                    sent_qty,
+                    partner,
+                ) in rows
+            ],
+            rows[-1][0],
+        )
+
+    def _stock_page(
+        self, store_id: int, web_connection_id: int, after: int, limit: int
+    ) -> list[Any]:
         sent = aliased(PartnerLink)
         ref = aliased(PartnerLink)
         page_ids = (
@@ -117,37 +165,7 @@ class StockToWeb:
             if compiled.positional
             else params
         )
-        rows = connection.exec_driver_sql(compiled.string, args).all()
-        if not rows:
-            return StockChunk([], after)
-        return StockChunk(
-            [
-                StockRow(
-                    stock_id=sid,
-                    sku=sku,
-                    location=location,
-                    source=InventorySource(override) if override else store_source,
-                    hub_managed=bool(hub_managed),
-                    back_office_qty=bo_qty,
-                    hub_qty=hub_qty,
-                    last_sent=None if sent_qty is None else int(sent_qty),
-                    partner_ref=partner,
-                )
-                for (
-                    _vid,
-                    sid,
-                    sku,
-                    location,
-                    hub_managed,
-                    override,
-                    bo_qty,
-                    hub_qty,
-                    sent_qty,
-                    partner,
-                ) in rows
-            ],
-            rows[-1][0],
-        )
+        return list(connection.exec_driver_sql(compiled.string, args).all())
 
     def forget_sent(self, store_id: int, skus: Iterable[str]) -> None:
         """Forget what was last sent for these SKUs at the default location (where web
