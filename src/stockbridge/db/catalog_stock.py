@@ -11,8 +11,10 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 
 from stockbridge.db.models import Order, OrderLineRow, PartnerLink, StockLevel, UtcDateTime, Variant
@@ -112,54 +114,16 @@ class StockToWeb:
     def _stock_page(
         self, store_id: int, web_connection_id: int, after: int, limit: int
     ) -> list[Any]:
-        sent = aliased(PartnerLink)
-        ref = aliased(PartnerLink)
-        page_ids = (
-            select(Variant.id)
-            .where(Variant.store_id == store_id, Variant.id > after)
-            .order_by(Variant.id)
-            .limit(limit)
-            .scalar_subquery()
-        )
-        # Page by variant id (an index range scan, no sort), then take every stock row of
-        # those variants through the variant_id index. Run at the driver level: at a
-        # million rows, SQLAlchemy's per-row result processing is the largest cost.
-        statement = (
-            select(
-                Variant.id,
-                StockLevel.id,
-                Variant.sku,
-                StockLevel.location,
-                Variant.hub_managed,
-                Variant.inventory_source,
-                StockLevel.back_office_qty,
-                StockLevel.hub_qty,
-                sent.sent_value,
-                ref.partner_id,
-            )
-            .join(StockLevel, StockLevel.variant_id == Variant.id)
-            .outerjoin(
-                sent,
-                and_(
-                    sent.connection_id == web_connection_id,
-                    sent.entity == "stock",
-                    sent.hub_id == StockLevel.id,
-                ),
-            )
-            .outerjoin(
-                ref,
-                and_(
-                    ref.connection_id == web_connection_id,
-                    ref.entity == "variant",
-                    ref.hub_id == Variant.id,
-                ),
-            )
-            .where(Variant.id.in_(page_ids))
-            .order_by(Variant.id, StockLevel.id)
-        )
         connection = self.session.connection()
-        compiled = statement.compile(dialect=connection.dialect)
-        params = compiled.construct_params()
+        compiled = _compiled_stock_page(connection.dialect)
+        params = compiled.construct_params(
+            {
+                "store_id": store_id,
+                "connection_id": web_connection_id,
+                "after": after,
+                "limit": limit,
+            }
+        )
         args: Any = (
             tuple(params[name] for name in compiled.positiontup or ())
             if compiled.positional
@@ -230,3 +194,67 @@ class StockToWeb:
         connection.exec_driver_sql(
             sql, [(connection_id, stock_id, str(quantity), now) for stock_id, quantity in sent]
         )
+
+
+_STOCK_PAGES: dict[tuple[str, str], SQLCompiler] = {}
+
+
+def _compiled_stock_page(dialect: Dialect) -> SQLCompiler:
+    """The stock-page query, compiled once per dialect: a catalog pass runs it every
+    2,000 variants, and building and compiling it cost as much as reading the page.
+
+    Page by variant id (an index range scan, no sort), then take every stock row of those
+    variants through the variant_id index. Run at the driver level: at a million rows,
+    SQLAlchemy's per-row result processing is the largest cost.
+    """
+    key = (dialect.name, dialect.paramstyle)
+    compiled = _STOCK_PAGES.get(key)
+    if compiled is not None:
+        return compiled
+    sent = aliased(PartnerLink)
+    ref = aliased(PartnerLink)
+    connection_id: Any = bindparam("connection_id")
+    page_ids = (
+        select(Variant.id)
+        .where(Variant.store_id == bindparam("store_id"), Variant.id > bindparam("after"))
+        .order_by(Variant.id)
+        .limit(bindparam("limit"))
+        .scalar_subquery()
+    )
+    statement = (
+        select(
+            Variant.id,
+            StockLevel.id,
+            Variant.sku,
+            StockLevel.location,
+            Variant.hub_managed,
+            Variant.inventory_source,
+            StockLevel.back_office_qty,
+            StockLevel.hub_qty,
+            sent.sent_value,
+            ref.partner_id,
+        )
+        .join(StockLevel, StockLevel.variant_id == Variant.id)
+        .outerjoin(
+            sent,
+            and_(
+                sent.connection_id == connection_id,
+                sent.entity == "stock",
+                sent.hub_id == StockLevel.id,
+            ),
+        )
+        .outerjoin(
+            ref,
+            and_(
+                ref.connection_id == connection_id,
+                ref.entity == "variant",
+                ref.hub_id == Variant.id,
+            ),
+        )
+        .where(Variant.id.in_(page_ids))
+        .order_by(Variant.id, StockLevel.id)
+    )
+    compiled = statement.compile(dialect=dialect)
+    assert isinstance(compiled, SQLCompiler)
+    _STOCK_PAGES[key] = compiled
+    return compiled
