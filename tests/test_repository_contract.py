@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -32,7 +31,9 @@ from stockbridge.domain.model import (
     WebVariant,
 )
 from stockbridge.domain.orders import PostState
+from tests.conftest import NO_WAIT
 from tests.cycle_harness import Cycle, DbCycle, MemoryCycle
+from tests.fakes import FakeBackOffice, FakeWebStore
 from tests.memory_repos import MemoryCatalog, MemoryOrders
 from tests.memory_uow import MemoryRuns, MemoryStores
 
@@ -49,8 +50,6 @@ class Shop:
 
 @pytest.fixture
 def shop(cycle: Cycle) -> Shop:
-    from tests.fakes import FakeBackOffice, FakeWebStore
-
     store_id = cycle.add_store(web=FakeWebStore(), back_office=FakeBackOffice())
     partners = (
         cycle.partners[store_id]
@@ -375,7 +374,7 @@ def test_nothing_is_kept_without_commit(shop: Shop) -> None:
     assert shop.cycle.order_state(shop.store_id, "1") is None
 
 
-def test_the_memory_unit_of_work_refuses_to_nest(tmp_path: Path) -> None:
-    cycle = MemoryCycle(retry=None)  # type: ignore[arg-type]
+def test_the_memory_unit_of_work_refuses_to_nest() -> None:
+    cycle = MemoryCycle(NO_WAIT)
     with cycle.uow(), pytest.raises(RuntimeError, match="inside another"), cycle.uow():
         pass
