@@ -24,6 +24,7 @@ from stockbridge.retry import RetryPolicy
 from stockbridge.sandbox_server import ServerThread
 from stockbridge.sync.context import Partners
 from tests.bc_helpers import SandboxStore, new_store
+from tests.cycle_harness import Cycle, DbCycle, MemoryCycle
 
 # HYPOTHESIS_PROFILE=deep for a long search before a release; CI uses the default.
 settings.register_profile("deep", max_examples=1000)
@@ -153,6 +154,21 @@ def harness(tmp_path: Path, database_url: str) -> Iterator[Harness]:
 def sqlite_harness(tmp_path: Path) -> Iterator[Harness]:
     h = make_harness(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}")
     yield h
+    h.hub.engine.dispose()
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def cycle(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cycle]:
+    """The runner over the in-memory unit of work, SQLite or PostgreSQL."""
+    if request.param == "memory":
+        yield MemoryCycle(NO_WAIT)
+        return
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'hub.db'}"
+    else:
+        url = str(request.getfixturevalue("postgres_url"))
+    h = make_harness(tmp_path, url)
+    yield DbCycle(h)
     h.hub.engine.dispose()
 
 

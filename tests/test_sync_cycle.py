@@ -1,36 +1,38 @@
-"""The four steps and Sync All against in-memory partners, on SQLite and PostgreSQL."""
+"""The four steps and Sync All against in-memory partners, run by the runner over the
+in-memory unit of work (no database), SQLite and PostgreSQL alike."""
 
 from __future__ import annotations
 
 import pytest
 
-from stockbridge import services
 from stockbridge.domain.model import SYNC_ALL, InventorySource, RunStatus, Step, WebOrderStatus
+from stockbridge.domain.orders import PostState
 from stockbridge.sync.orders_out import MAX_ACK_ATTEMPTS
-from tests.conftest import Harness
+from stockbridge.sync.runner import RunReport
+from tests.cycle_harness import Cycle
 from tests.fakes import FakeBackOffice, FakeWebStore
 
 
 def seeded(
-    harness: Harness, skus: dict[str, int], **kwargs: object
+    cycle: Cycle, skus: dict[str, int], **kwargs: object
 ) -> tuple[int, FakeWebStore, FakeBackOffice]:
     web, bo = FakeWebStore(), FakeBackOffice(**kwargs)  # type: ignore[arg-type]
     for sku, qty in skus.items():
         web.add_variant(sku, 0)
         bo.set_item(sku, qty)
-    store_id = harness.add_store(web=web, back_office=bo)
+    store_id = cycle.add_store(web=web, back_office=bo)
     return store_id, web, bo
 
 
-def sync_all(harness: Harness) -> services.RunReport:
-    return services.sync(harness.hub, None, SYNC_ALL)
+def sync_all(cycle: Cycle) -> RunReport:
+    return cycle.sync(SYNC_ALL)
 
 
-def test_sync_all_moves_orders_to_back_office_and_stock_to_web(harness: Harness) -> None:
-    _, web, bo = seeded(harness, {"A": 10, "B": 5})
+def test_sync_all_moves_orders_to_back_office_and_stock_to_web(cycle: Cycle) -> None:
+    _, web, bo = seeded(cycle, {"A": 10, "B": 5})
     order = web.place_order([("A", 2), ("B", 1)])
 
-    report = sync_all(harness)
+    report = sync_all(cycle)
 
     assert report.status is RunStatus.SUCCEEDED, report
     assert [d.web_id for d in bo.documents] == [order.web_id]
@@ -39,8 +41,8 @@ def test_sync_all_moves_orders_to_back_office_and_stock_to_web(harness: Harness)
     assert list(report.steps) == [s.value for s in SYNC_ALL]
 
 
-def test_steps_run_in_documented_order(harness: Harness) -> None:
-    _, web, bo = seeded(harness, {"A": 10})
+def test_steps_run_in_documented_order(cycle: Cycle) -> None:
+    _, web, bo = seeded(cycle, {"A": 10})
     events: list[str] = []
     for obj, names in (
         (web, ("iter_orders", "push_inventory")),
@@ -55,59 +57,59 @@ def test_steps_run_in_documented_order(harness: Harness) -> None:
 
             setattr(obj, name, spy)
     web.place_order([("A", 1)])
-    sync_all(harness)
+    sync_all(cycle)
     first = {name: events.index(name) for name in set(events)}
     assert (
         first["iter_orders"] < first["post_orders"] < first["iter_items"] < first["push_inventory"]
     )
 
 
-def test_second_run_pushes_only_what_changed(harness: Harness) -> None:
-    _, web, bo = seeded(harness, {f"S{i}": i for i in range(120)})
-    sync_all(harness)
+def test_second_run_pushes_only_what_changed(cycle: Cycle) -> None:
+    _, web, bo = seeded(cycle, {f"S{i}": i for i in range(120)})
+    sync_all(cycle)
     assert sum(len(b) for b in web.batches) == 120
     web.batches.clear()
     bo.set_item("S7", 70)
-    report = sync_all(harness)
+    report = sync_all(cycle)
     assert [[(u.sku, u.quantity) for u in b] for b in web.batches] == [[("S7", 70)]]
     assert report.steps["inventory-out"]["changed"] == 1
 
 
-def test_push_uses_fewest_batches_and_never_exceeds_maximum(harness: Harness) -> None:
+def test_push_uses_fewest_batches_and_never_exceeds_maximum(cycle: Cycle) -> None:
     web, bo = FakeWebStore(max_inventory_batch=40), FakeBackOffice()
     for i in range(101):
         web.add_variant(f"S{i}", 0)
         bo.set_item(f"S{i}", 1000 + i)
-    harness.add_store(web=web, back_office=bo)
-    sync_all(harness)
+    cycle.add_store(web=web, back_office=bo)
+    sync_all(cycle)
     assert [len(b) for b in web.batches] == [40, 40, 21]
 
 
-def test_crash_after_back_office_accepted_does_not_post_twice(harness: Harness) -> None:
-    _, web, bo = seeded(harness, {"A": 10})
+def test_crash_after_back_office_accepted_does_not_post_twice(cycle: Cycle) -> None:
+    _, web, bo = seeded(cycle, {"A": 10})
     order = web.place_order([("A", 3)])
     bo.faults.plan("post_orders", "crash")
 
-    first = sync_all(harness)
+    first = sync_all(cycle)
     assert first.status is RunStatus.FAILED
     assert "HubCrash" in (first.error or "")
     assert (
         len(bo.documents_for(order.web_id)) == 1
     )  # the back office has it; the hub did not record it
 
-    second = sync_all(harness)
+    second = sync_all(cycle)
     assert second.status is RunStatus.SUCCEEDED, second
     assert len(bo.documents_for(order.web_id)) == 1
     assert bo.calls["find_posted"] >= 1
     assert web.quantity("A") == 7
 
 
-def test_dropped_connection_after_accept_is_looked_up_not_reposted(harness: Harness) -> None:
-    _, web, bo = seeded(harness, {"A": 10})
+def test_dropped_connection_after_accept_is_looked_up_not_reposted(cycle: Cycle) -> None:
+    _, web, bo = seeded(cycle, {"A": 10})
     orders = [web.place_order([("A", 1)]) for _ in range(3)]
     bo.faults.plan("post_orders", "after")  # applied, then the connection dropped
 
-    report = sync_all(harness)
+    report = sync_all(cycle)
 
     assert report.status is RunStatus.SUCCEEDED
     assert bo.calls["post_orders"] == 1 and bo.calls["find_posted"] == 1
@@ -115,33 +117,33 @@ def test_dropped_connection_after_accept_is_looked_up_not_reposted(harness: Harn
     assert web.quantity("A") == 7
 
 
-def test_unknown_outcome_stays_uncertain_until_looked_up(harness: Harness) -> None:
-    _, web, bo = seeded(harness, {"A": 10})
+def test_unknown_outcome_stays_uncertain_until_looked_up(cycle: Cycle) -> None:
+    _, web, bo = seeded(cycle, {"A": 10})
     orders = [web.place_order([("A", 1)]) for _ in range(3)]
     bo.faults.plan("post_orders", "after")
     bo.faults.plan("find_posted", "before", "before")  # and the look-ups fail too
 
-    first = sync_all(harness)
+    first = sync_all(cycle)
     assert first.status is RunStatus.PARTIAL
     assert {e.key for e in first.errors} == {f"order {o.number}" for o in orders}
     # The back office did take them (7 left), but the hub cannot know yet: it withholds
     # them too. Under-publishing for one run is the safe side; overselling is not.
     assert bo.quantity("A") == 7 and web.quantity("A") == 4
 
-    second = sync_all(harness)
+    second = sync_all(cycle)
     assert second.status is RunStatus.SUCCEEDED
     assert bo.calls["post_orders"] == 1  # found by the look-up, never sent again
     assert all(len(bo.documents_for(o.web_id)) == 1 for o in orders)
     assert web.quantity("A") == 7
 
 
-def test_refused_order_is_withheld_and_reported_with_partner_message(harness: Harness) -> None:
-    _, web, bo = seeded(harness, {"A": 10})
+def test_refused_order_is_withheld_and_reported_with_partner_message(cycle: Cycle) -> None:
+    _, web, bo = seeded(cycle, {"A": 10})
     web.add_variant("GHOST", 0)  # on the web, unknown to the back office
     good = web.place_order([("A", 2)])
     bad = web.place_order([("A", 3), ("GHOST", 1)])
 
-    report = sync_all(harness)
+    report = sync_all(cycle)
 
     assert report.status is RunStatus.PARTIAL
     assert len(bo.documents_for(good.web_id)) == 1 and not bo.documents_for(bad.web_id)
@@ -150,162 +152,158 @@ def test_refused_order_is_withheld_and_reported_with_partner_message(harness: Ha
     assert web.quantity("A") == 5
 
     bo.set_item("GHOST", 4)
-    report = sync_all(harness)
+    report = sync_all(cycle)
     assert report.status is RunStatus.SUCCEEDED
     assert len(bo.documents_for(bad.web_id)) == 1
     assert web.quantity("A") == 5 and bo.quantity("A") == 5
 
 
-def test_failed_orders_out_does_not_publish_stock_the_orders_took(harness: Harness) -> None:
-    _, web, bo = seeded(harness, {"A": 10})
-    sync_all(harness)
+def test_failed_orders_out_does_not_publish_stock_the_orders_took(cycle: Cycle) -> None:
+    _, web, bo = seeded(cycle, {"A": 10})
+    sync_all(cycle)
     assert web.quantity("A") == 10
     web.place_order([("A", 4)])
     bo.faults.plan("post_orders", "before", "before", "before")
 
-    report = sync_all(harness)
+    report = sync_all(cycle)
 
     assert report.steps["orders-out"]["failed"] == 1
     assert bo.quantity("A") == 10  # not posted
     assert web.quantity("A") == 6  # 10 - 4 withheld, not 10
 
 
-def test_orders_posted_but_not_yet_read_back_stay_withheld(harness: Harness) -> None:
-    _, web, bo = seeded(harness, {"A": 10})
-    sync_all(harness)
+def test_orders_posted_but_not_yet_read_back_stay_withheld(cycle: Cycle) -> None:
+    _, web, bo = seeded(cycle, {"A": 10})
+    sync_all(cycle)
     web.place_order([("A", 4)])
     bo.faults.plan("iter_items", "before", "before", "before")  # inventory-in fails
 
-    report = sync_all(harness)
+    report = sync_all(cycle)
 
     assert report.status is RunStatus.FAILED
     assert bo.quantity("A") == 6  # posted
     assert web.quantity("A") == 6  # hub still holds 10 from the back office, withholds 4
 
 
-def test_incomplete_orders_are_never_taken_in(harness: Harness) -> None:
-    _, web, bo = seeded(harness, {"A": 10})
-    web.place_order([("A", 1)], status=WebOrderStatus.INCOMPLETE)
-    sync_all(harness)
+def test_incomplete_orders_are_never_taken_in(cycle: Cycle) -> None:
+    store_id, web, bo = seeded(cycle, {"A": 10})
+    order = web.place_order([("A", 1)], status=WebOrderStatus.INCOMPLETE)
+    sync_all(cycle)
     assert bo.documents == []
-    with harness.hub.uow() as uow:
-        assert uow.orders.next_to_post(1, 0, 10) == []
+    with cycle.uow() as uow:
+        assert uow.orders.next_to_post(store_id, 0, 10) == []
+    assert cycle.order_state(store_id, order.web_id) is None
 
 
-def test_cancelled_before_posting_is_not_posted(harness: Harness) -> None:
-    _, web, bo = seeded(harness, {"A": 10})
+def test_cancelled_before_posting_is_not_posted(cycle: Cycle) -> None:
+    _, web, bo = seeded(cycle, {"A": 10})
     order = web.place_order([("A", 1)])
-    services.sync(harness.hub, None, (Step.ORDERS_IN,))
+    cycle.sync((Step.ORDERS_IN,))
     web.set_status(order.web_id, WebOrderStatus.CANCELLED)
-    sync_all(harness)
+    sync_all(cycle)
     assert bo.documents == []
 
 
-def test_cursor_advances_only_after_commit(harness: Harness) -> None:
-    _, web, _bo = seeded(harness, {"A": 100})
+def test_cursor_advances_only_after_commit(cycle: Cycle) -> None:
+    store_id, web, _bo = seeded(cycle, {"A": 100})
     web.page_size = 2
     for _ in range(5):
         web.place_order([("A", 1)])
     web.faults.plan("iter_orders", None, None, "before", "before", "before")  # type: ignore[arg-type]
-    report = services.sync(harness.hub, None, (Step.ORDERS_IN,))
+    report = cycle.sync((Step.ORDERS_IN,))
     assert report.status is RunStatus.FAILED
-    with harness.hub.uow() as uow:
-        pending = uow.orders.next_to_post(1, 0, 100)
+    with cycle.uow() as uow:
+        pending = uow.orders.next_to_post(store_id, 0, 100)
     assert len(pending) == 4  # two full pages committed before the failures
-    report = services.sync(harness.hub, None, (Step.ORDERS_IN,))
+    report = cycle.sync((Step.ORDERS_IN,))
     assert report.status is RunStatus.SUCCEEDED
-    with harness.hub.uow() as uow:
-        assert len(uow.orders.next_to_post(1, 0, 100)) == 5
+    with cycle.uow() as uow:
+        assert len(uow.orders.next_to_post(store_id, 0, 100)) == 5
 
 
-def test_transient_failures_are_retried_within_bounds(harness: Harness) -> None:
-    _, web, bo = seeded(harness, {"A": 3})
+def test_transient_failures_are_retried_within_bounds(cycle: Cycle) -> None:
+    _, web, bo = seeded(cycle, {"A": 3})
     web.faults.plan("push_inventory", "before", "before")
-    report = sync_all(harness)
+    report = sync_all(cycle)
     assert report.status is RunStatus.SUCCEEDED
     assert web.calls["push_inventory"] == 3
     web.faults.plan("push_inventory", "before", "before", "before")
     bo.set_item("A", 9)
-    report = sync_all(harness)
+    report = sync_all(cycle)
     assert report.status is RunStatus.FAILED
     assert "503" in (report.error or "")
     assert web.calls["push_inventory"] == 6  # three more attempts, then it stopped
 
 
-def test_hub_managed_quantities_survive_manual_sync_and_follow_orders(harness: Harness) -> None:
+def test_hub_managed_quantities_survive_manual_sync_and_follow_orders(cycle: Cycle) -> None:
     web, bo = FakeWebStore(), FakeBackOffice()
     web.add_variant("PRE", 0)
     bo.set_item("PRE", 0)
-    store_id = harness.add_store(source=InventorySource.WEB, web=web, back_office=bo)
-    with harness.hub.uow() as uow:
-        uow.catalog.set_hub_managed(store_id, "PRE", 25)
-        uow.commit()
-    sync_all(harness)
+    store_id = cycle.add_store(source=InventorySource.WEB, web=web, back_office=bo)
+    cycle.set_hub_managed(store_id, "PRE", 25)
+    sync_all(cycle)
     assert web.quantity("PRE") == 25
     web.place_order([("PRE", 5)])
     bo.set_item("PRE", 0)
-    sync_all(harness)
-    with harness.hub.uow() as uow:
-        variant = uow.catalog.variant(store_id, "PRE")
-        assert variant is not None
-        assert [s.hub_qty for s in uow.catalog.stock(variant.id)] == [20]
+    sync_all(cycle)
+    assert [hub for _bo, _web, hub in cycle.levels(store_id, "PRE")] == [20]
     assert web.quantity("PRE") == 20
 
 
 @pytest.mark.parametrize("source", [InventorySource.WEB, InventorySource.ERP_VIA_WEB])
 def test_web_master_modes_push_nothing_but_hub_managed(
-    harness: Harness, source: InventorySource
+    cycle: Cycle, source: InventorySource
 ) -> None:
     web, bo = FakeWebStore(), FakeBackOffice()
     web.add_variant("A", 7)
     bo.set_item("A", 100)
-    store_id = harness.add_store(source=source, web=web, back_office=bo)
-    report = sync_all(harness)
+    store_id = cycle.add_store(source=source, web=web, back_office=bo)
+    report = sync_all(cycle)
     assert report.status is RunStatus.SUCCEEDED
     assert web.batches == [] and web.quantity("A") == 7
-    with harness.hub.uow() as uow:
-        variant = uow.catalog.variant(store_id, "A")
-        assert variant is not None
-        assert [(s.web_qty, s.back_office_qty) for s in uow.catalog.stock(variant.id)] == [(7, 100)]
+    assert [(web_qty, bo_qty) for bo_qty, web_qty, _hub in cycle.levels(store_id, "A")] == [
+        (7, 100)
+    ]
 
 
-def test_api_mode_pushes_hub_quantities_less_unposted(harness: Harness) -> None:
+def test_api_mode_pushes_hub_quantities_less_unposted(cycle: Cycle) -> None:
     web, bo = FakeWebStore(), FakeBackOffice()
     web.add_variant("A", 0)
     bo.set_item("A", 12)
-    harness.add_store(source=InventorySource.API, web=web, back_office=bo)
-    sync_all(harness)
+    cycle.add_store(source=InventorySource.API, web=web, back_office=bo)
+    sync_all(cycle)
     assert web.quantity("A") == 12
 
 
-def test_newer_copy_wins_over_a_stale_one(harness: Harness) -> None:
-    _, web, _bo = seeded(harness, {"A": 10})
+def test_newer_copy_wins_over_a_stale_one(cycle: Cycle) -> None:
+    store_id, web, _bo = seeded(cycle, {"A": 10})
     order = web.place_order([("A", 1)])
-    services.sync(harness.hub, None, (Step.ORDERS_IN,))
+    cycle.sync((Step.ORDERS_IN,))
     newer = web.set_status(order.web_id, WebOrderStatus.CANCELLED)
-    with harness.hub.uow() as uow:
-        uow.orders.apply_page(1, [newer])
-        uow.orders.apply_page(1, [order])  # the stale copy arrives late
+    with cycle.uow() as uow:
+        assert uow.orders.apply_page(store_id, [newer]) == 1
+        assert uow.orders.apply_page(store_id, [order]) == 0  # the stale copy arrives late
         uow.commit()
-        row = uow.orders.by_web_id(1, order.web_id)
-        assert row is not None and row.status == "cancelled"
+    state = cycle.order_state(store_id, order.web_id)
+    assert state is not None
+    assert (state.status, state.post_state) == (WebOrderStatus.CANCELLED, PostState.NOT_POSTABLE)
 
 
-def test_run_with_no_partners_is_recorded_as_skipped(harness: Harness) -> None:
-    harness.add_store()
-    report = sync_all(harness)
+def test_run_with_no_partners_is_recorded_as_skipped(cycle: Cycle) -> None:
+    cycle.add_store()
+    report = sync_all(cycle)
     assert report.status is RunStatus.SUCCEEDED
     assert {e["status"] for e in report.steps.values()} == {"skipped"}
 
 
-def test_web_side_stock_moves_are_set_right_again(harness: Harness) -> None:
-    _, web, bo = seeded(harness, {"A": 20})
+def test_web_side_stock_moves_are_set_right_again(cycle: Cycle) -> None:
+    _, web, bo = seeded(cycle, {"A": 20})
     order = web.place_order([("A", 1)])
-    sync_all(harness)
+    sync_all(cycle)
     assert (bo.quantity("A"), web.quantity("A")) == (19, 19)
     web.set_status(order.web_id, WebOrderStatus.CANCELLED)  # the web gives its stock back
     assert web.quantity("A") == 20
-    sync_all(harness)
+    sync_all(cycle)
     # The receipt stands in the back office (the master): the web is set back to 19.
     assert len(bo.documents_for(order.web_id)) == 1
     assert web.quantity("A") == 19
@@ -313,71 +311,70 @@ def test_web_side_stock_moves_are_set_right_again(harness: Harness) -> None:
 
 @pytest.mark.parametrize(("fault", "documents"), [("after", 1), ("before", 0)])
 def test_an_uncertain_order_cancelled_later_is_looked_up_not_posted(
-    harness: Harness, fault: str, documents: int
+    cycle: Cycle, fault: str, documents: int
 ) -> None:
-    _, web, bo = seeded(harness, {"A": 10})
+    store_id, web, bo = seeded(cycle, {"A": 10})
     order = web.place_order([("A", 1)])
     bo.faults.plan("post_orders", fault)  # applied (or not), then the connection dropped
     bo.faults.plan("find_posted", "before", "before")  # and the look-ups fail this run
-    sync_all(harness)
+    sync_all(cycle)
     web.set_status(order.web_id, WebOrderStatus.CANCELLED)
-    sync_all(harness)
+    sync_all(cycle)
     assert len(bo.documents_for(order.web_id)) == documents  # found if it was created
     assert bo.calls["post_orders"] == 1  # never sent again after the cancellation
-    with harness.hub.uow() as uow:
-        row = uow.orders.by_web_id(1, order.web_id)
-        assert row is not None
-        assert row.post_state == ("posted" if documents else "not_postable")
+    state = cycle.order_state(store_id, order.web_id)
+    assert state is not None
+    assert state.post_state is (PostState.POSTED if documents else PostState.NOT_POSTABLE)
 
 
-def test_a_failed_status_write_back_is_tried_again_by_later_runs(harness: Harness) -> None:
+def test_a_failed_status_write_back_is_tried_again_by_later_runs(cycle: Cycle) -> None:
     """Posting is never undone by the web store refusing the status write-back; the hub
     tells it again next run (a bounded number of times) and never twice once taken."""
-    _, web, bo = seeded(harness, {"A": 10})
+    _, web, bo = seeded(cycle, {"A": 10})
     orders = [web.place_order([("A", 1)]) for _ in range(3)]
     archived = orders[2].web_id
     web.refuse_ack.add(archived)
     web.faults.plan("acknowledge_orders", "before")  # the whole call fails once
 
-    first = sync_all(harness)
+    first = sync_all(cycle)
     assert first.status is RunStatus.PARTIAL, first
     assert len(bo.documents) == 3 and web.acknowledged == []
     assert any(e.key == "status write-back" for e in first.errors)
 
-    second = sync_all(harness)
+    second = sync_all(cycle)
     assert sorted(web.acknowledged) == sorted(o.web_id for o in orders[:2])
     assert [e.key for e in second.errors] == [f"order {archived} status"]
 
     for _ in range(5):
-        sync_all(harness)
+        sync_all(cycle)
     assert sorted(web.acknowledged) == sorted(o.web_id for o in orders[:2])  # once each
     assert len(bo.documents) == 3  # and nothing posted twice
     # The archived order was tried MAX_ACK_ATTEMPTS times (the failed call counts), then
     # left alone.
     assert web.calls["acknowledge_orders"] == MAX_ACK_ATTEMPTS
-    assert sync_all(harness).status is RunStatus.SUCCEEDED
+    assert sync_all(cycle).status is RunStatus.SUCCEEDED
 
 
-def test_orders_out_reports_its_total_up_front_for_progress(harness: Harness) -> None:
-    _, web, bo = seeded(harness, {"A": 10})
+def test_orders_out_reports_its_total_up_front_for_progress(cycle: Cycle) -> None:
+    _, web, bo = seeded(cycle, {"A": 10})
     for _ in range(3):
         web.place_order([("A", 1)])
     web.place_order([("A", 1)], status=WebOrderStatus.CANCELLED)
 
-    report = sync_all(harness)
+    report = sync_all(cycle)
 
     step = report.steps["orders-out"]
     assert step["total"] == 3 and step["done"] == 3 and len(bo.documents) == 3
 
 
-def test_a_write_back_never_undoes_a_status_the_merchant_set_since(harness: Harness) -> None:
-    _, web, _bo = seeded(harness, {"A": 10})
+def test_a_write_back_never_undoes_a_status_the_merchant_set_since(cycle: Cycle) -> None:
+    _, web, _bo = seeded(cycle, {"A": 10})
     shipped, waiting = (web.place_order([("A", 1)]) for _ in range(2))
     web.faults.plan("acknowledge_orders", "before")
-    sync_all(harness)  # posted; the write-back failed
+    sync_all(cycle)  # posted; the write-back failed
     web.set_status(shipped.web_id, WebOrderStatus.FULFILLED)  # the merchant shipped one
 
-    sync_all(harness)
+    sync_all(cycle)
 
     assert web.acknowledged == [waiting.web_id]
     assert web.orders[shipped.web_id].status is WebOrderStatus.FULFILLED

@@ -100,7 +100,6 @@ class Hub:
     def runner(self) -> SyncRunner:
         return SyncRunner(
             uow=self.uow,
-            sessions=self.sessions,
             partners_for=self.partners_for,
             retry=self.retry,
             lease_seconds=self.settings.lease_seconds,

@@ -25,6 +25,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from stockbridge.domain.orders import PostState
+
 __all__ = [
     "AlertIncident",
     "ApiToken",
@@ -183,7 +185,7 @@ class Order(Base):
     shipping: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
     discount: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
     customer_email: Mapped[str | None] = mapped_column(String(320))
-    post_state: Mapped[str] = mapped_column(String(20), default="pending")
+    post_state: Mapped[str] = mapped_column(String(20), default=PostState.PENDING.value)
     post_attempts: Mapped[int] = mapped_column(Integer, default=0)
     posted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     #: When the web store took the status write-back for the posted order; tried again by

@@ -1,9 +1,13 @@
-"""Web orders in the hub and their way to the back office (post_state)."""
+"""Web orders in the hub and their way to the back office (``PostState``).
+
+The repository loads an order's state, lets ``domain.orders`` decide, and stores the
+decision.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from sqlalchemy import and_, delete, func, or_, select, update
@@ -12,13 +16,13 @@ from sqlalchemy.orm import Session
 from stockbridge.db.catalog import POSTABLE_STATUSES, CatalogRepository
 from stockbridge.db.models import Order, OrderLineRow, PartnerLink
 from stockbridge.domain.model import OrderLine, WebOrder, WebOrderStatus
-from stockbridge.domain.orders import accepts_update
+from stockbridge.domain.orders import OrderState, PendingOrder, PostState, apply_web_order
 
 #: Pending orders that belong in the back office, and every uncertain one: an order
 #: cancelled after an attempt must still be looked up.
 _TO_POST = or_(
-    and_(Order.post_state == "pending", Order.status.in_(POSTABLE_STATUSES)),
-    Order.post_state == "uncertain",
+    and_(Order.post_state == PostState.PENDING.value, Order.status.in_(POSTABLE_STATUSES)),
+    Order.post_state == PostState.UNCERTAIN.value,
 )
 
 #: Web states in which the hub still tells the web store that an order was posted.
@@ -27,13 +31,10 @@ _ACKNOWLEDGEABLE = (WebOrderStatus.AWAITING_PAYMENT.value, WebOrderStatus.OPEN.v
 __all__ = ["OrderRepository", "PendingOrder"]
 
 
-@dataclass(frozen=True, slots=True)
-class PendingOrder:
-    """An order waiting for the back office; ``uncertain`` if a post may have gone through."""
-
-    row_id: int
-    uncertain: bool
-    order: WebOrder
+def _state_of(row: Order) -> OrderState:
+    return OrderState(
+        WebOrderStatus(row.status), PostState(row.post_state), row.modified_at, row.posted_at
+    )
 
 
 def _lines_of(order: WebOrder, row_id: int) -> list[OrderLineRow]:
@@ -56,11 +57,10 @@ class OrderRepository:
         self.catalog = CatalogRepository(session)
 
     def apply_page(self, store_id: int, orders: Sequence[WebOrder]) -> int:
-        """Insert new orders and apply newer copies of known ones; older copies are ignored.
-
-        A posted order keeps its state whatever happens on the web. Hub-managed stock is
-        taken when an order first holds stock and given back if it is cancelled unposted.
-        Returns how many orders changed the hub.
+        """Apply each copy as ``domain.orders.apply_web_order`` decides: store the order
+        with its new post state, take or give back hub-managed stock, and forget what was
+        last sent for SKUs whose web stock moved. Stale copies change nothing. Returns how
+        many orders changed the hub.
         """
         ids = [o.web_id for o in orders]
         existing = {
@@ -72,25 +72,21 @@ class OrderRepository:
         now = datetime.now(UTC)
         changed = 0
         web_moved: set[str] = set()
-        applied: list[tuple[WebOrder, Order, bool]] = []
+        taken: list[OrderLine] = []
+        given_back: list[OrderLine] = []
+        applied: list[tuple[WebOrder, Order]] = []
         for order in orders:
             row = existing.get(order.web_id)
-            if row is not None and not accepts_update(row.modified_at, order):
+            change = apply_web_order(None if row is None else _state_of(row), order)
+            if change.ignored:
                 continue
             changed += 1
             if row is None:
                 row = Order(store_id=store_id, web_id=order.web_id, created_at=now, post_attempts=0)
-                row.post_state = "pending" if order.status.postable else "not_postable"
                 self.session.add(row)
-                was_postable = False
             else:
-                was_postable = WebOrderStatus(row.status).postable
-                if row.post_state != "posted":
-                    if order.status.postable and row.post_state == "not_postable":
-                        row.post_state = "pending"
-                    elif not order.status.postable and row.post_state == "pending":
-                        row.post_state = "not_postable"
                 self.session.execute(delete(OrderLineRow).where(OrderLineRow.order_id == row.id))
+            row.post_state = change.post_state.value
             row.number = order.number
             row.status = order.status.value
             row.placed_at = order.placed_at
@@ -100,24 +96,32 @@ class OrderRepository:
             row.shipping = order.shipping
             row.discount = order.discount
             row.customer_email = order.customer_email
-            applied.append((order, row, was_postable))
+            applied.append((order, row))
+            taken.extend(change.stock_taken)
+            given_back.extend(change.stock_given_back)
+            web_moved.update(change.web_stock_moved)
         self.session.flush()  # one flush for the page: every new row gets its id
-        taken: list[OrderLine] = []
-        given_back: list[OrderLine] = []
-        for order, row, was_postable in applied:
+        for order, row in applied:
             self.session.add_all(_lines_of(order, row.id))
-            if order.status.postable != was_postable:
-                # The web store moved its own stock (took it, or gave it back on a cancel):
-                # what the hub last sent for these SKUs is no longer what the web holds.
-                web_moved.update(line.sku for line in order.lines)
-            if order.status.postable and not was_postable:
-                taken.extend(order.lines)
-            elif was_postable and not order.status.postable and row.post_state != "posted":
-                given_back.extend(order.lines)
         self.catalog.adjust_hub_managed(store_id, taken, -1)
         self.catalog.adjust_hub_managed(store_id, given_back, +1)
         self.catalog.forget_sent(store_id, web_moved)
         return changed
+
+    def state(self, store_id: int, web_id: str) -> OrderState | None:
+        """What the hub holds about the web order (with its lines); None if unknown."""
+        row = self.by_web_id(store_id, web_id)
+        if row is None:
+            return None
+        lines = self.session.scalars(
+            select(OrderLineRow)
+            .where(OrderLineRow.order_id == row.id)
+            .order_by(OrderLineRow.line_no)
+        )
+        return replace(
+            _state_of(row),
+            lines=tuple(OrderLine(li.sku, li.quantity, li.unit_price, li.name) for li in lines),
+        )
 
     def count_to_post(self, store_id: int) -> int:
         """How many orders ``next_to_post`` has to go through (a run's progress total)."""
@@ -147,7 +151,7 @@ class OrderRepository:
         return [
             PendingOrder(
                 row_id=row.id,
-                uncertain=row.post_state == "uncertain",
+                uncertain=row.post_state == PostState.UNCERTAIN.value,
                 order=WebOrder(
                     web_id=row.web_id,
                     number=row.number,
@@ -173,7 +177,7 @@ class OrderRepository:
             self.session.execute(
                 update(Order)
                 .where(Order.id.in_(list(row_ids)))
-                .values(post_state="uncertain", post_attempts=Order.post_attempts + 1)
+                .values(post_state=PostState.UNCERTAIN.value, post_attempts=Order.post_attempts + 1)
             )
 
     def mark_posted(self, store_id: int, connection_id: int, documents: dict[str, str]) -> None:
@@ -201,7 +205,7 @@ class OrderRepository:
             row = rows.get(web_id)
             if row is None:
                 continue
-            row.post_state = "posted"
+            row.post_state = PostState.POSTED.value
             row.posted_at = now
             row.last_error = None
             link = links.get(row.id)
@@ -216,7 +220,9 @@ class OrderRepository:
         """The look-up found no document for these (now cancelled) orders: stop here."""
         if row_ids:
             self.session.execute(
-                update(Order).where(Order.id.in_(row_ids)).values(post_state="not_postable")
+                update(Order)
+                .where(Order.id.in_(row_ids))
+                .values(post_state=PostState.NOT_POSTABLE.value)
             )
 
     def to_acknowledge(
@@ -230,7 +236,7 @@ class OrderRepository:
             select(Order.id, Order.web_id)
             .where(
                 Order.store_id == store_id,
-                Order.post_state == "posted",
+                Order.post_state == PostState.POSTED.value,
                 Order.acknowledged_at.is_(None),
                 Order.ack_attempts < max_attempts,
                 Order.status.in_(_ACKNOWLEDGEABLE),
@@ -263,7 +269,7 @@ class OrderRepository:
         self.session.execute(
             update(Order)
             .where(Order.store_id == store_id, Order.web_id == web_id)
-            .values(post_state="pending", last_error=message)
+            .values(post_state=PostState.PENDING.value, last_error=message)
         )
 
     def by_web_id(self, store_id: int, web_id: str) -> Order | None:

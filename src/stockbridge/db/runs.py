@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from stockbridge.db.models import RunError, StoreLease, SyncRun
 from stockbridge.domain.model import ItemError, RunStatus, Step, Trigger
+from stockbridge.domain.runs import RunRecord
 
 __all__ = ["RunRepository"]
 
@@ -63,8 +64,28 @@ class RunRepository:
         self.session.flush()
         return run, False
 
+    def queue(self, store_id: int, steps: Sequence[Step], trigger: Trigger) -> tuple[int, bool]:
+        """``request`` as the sync engine's port has it: (run id, merged)."""
+        run, merged = self.request(store_id, steps, trigger)
+        return run.id, merged
+
     def get(self, run_id: int) -> SyncRun | None:
         return self.session.get(SyncRun, run_id)
+
+    def record(self, run_id: int) -> RunRecord | None:
+        """The run as a domain value; None if there is no such run."""
+        run = self.get(run_id)
+        if run is None:
+            return None
+        return RunRecord(
+            id=run.id,
+            store_id=run.store_id,
+            trigger=Trigger(run.trigger),
+            steps=parse_steps(run.steps),
+            status=RunStatus(run.status),
+            progress=dict(run.progress or {}),
+            error=run.error,
+        )
 
     def claim(self, run_id: int) -> bool:
         """Mark the run running. Only the lease holder calls this; a run left ``running``
@@ -105,6 +126,9 @@ class RunRepository:
         return self.session.scalars(
             select(RunError).where(RunError.run_id == run_id).order_by(RunError.id)
         ).all()
+
+    def item_errors(self, run_id: int) -> list[ItemError]:
+        return [ItemError(e.item_key, e.message, e.code) for e in self.errors(run_id)]
 
     def history(
         self,

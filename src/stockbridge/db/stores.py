@@ -64,6 +64,11 @@ class StoreRepository:
     def get(self, store_id: int) -> Store | None:
         return self.session.get(Store, store_id)
 
+    def settings(self, store_id: int) -> StoreSettings | None:
+        """The store's settings as the sync engine sees them; None if no such store."""
+        store = self.get(store_id)
+        return None if store is None else to_settings(store)
+
     def by_name(self, name: str) -> Store | None:
         return self.session.scalar(select(Store).where(Store.name == name))
 
@@ -113,6 +118,10 @@ class StoreRepository:
         existing.last_error = None
         self.session.flush()
         return existing
+
+    def connection_kind(self, connection_id: int) -> str | None:
+        connection = self.session.get(Connection, connection_id)
+        return None if connection is None else connection.kind
 
     def set_health(self, connection_id: int, health: str, last_error: str | None) -> None:
         connection = self.session.get(Connection, connection_id)

@@ -8,11 +8,13 @@ quantity. Where the web store is the master, the hub pushes nothing but hub-mana
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from stockbridge.domain.model import DEFAULT_LOCATION, InventorySource, StockUpdate
 
 __all__ = [
+    "StockChunk",
     "StockRow",
     "available_to_web",
     "plan_push",
@@ -37,6 +39,16 @@ class StockRow(NamedTuple):
     hub_qty: int | None
     last_sent: int | None = None
     partner_ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StockChunk:
+    """One keyset page of a store's stock rows. ``resume_after`` is where the next page
+    starts (pass it back as ``after``); an empty ``rows`` means the stream has ended.
+    """
+
+    rows: list[StockRow]
+    resume_after: int
 
 
 def available_to_web(source_quantity: int, withheld: int) -> int:

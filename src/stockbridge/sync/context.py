@@ -1,4 +1,5 @@
-"""What a step needs: the store, its partners, the database and the run's tracker."""
+"""What a step needs: the store, its partners, units of work (the storage port) and the
+run's tracker."""
 
 from __future__ import annotations
 
@@ -6,12 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy.orm import Session
-
 from stockbridge.connectors.base import BackOffice, WebStore
-from stockbridge.db.uow import UnitOfWork
 from stockbridge.domain.model import ItemError, Step, Trigger
 from stockbridge.domain.store import StoreSettings
+from stockbridge.ports import UnitOfWork
 from stockbridge.retry import RetryPolicy
 
 __all__ = ["Partners", "ProgressListener", "StepContext", "StepOutcome", "Tracker"]
@@ -63,8 +62,8 @@ class Tracker(Protocol):
 class StepContext:
     store: StoreSettings
     partners: Partners
+    #: A new unit of work (the storage port) each call.
     uow: Callable[[], UnitOfWork]
-    sessions: Callable[[], Session]
     retry: RetryPolicy
     tracker: Tracker
     #: What started the run (a webhook-triggered run skips the web store's upkeep).

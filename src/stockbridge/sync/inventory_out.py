@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from functools import partial
 
-from stockbridge.db.catalog import iter_stock_rows
 from stockbridge.domain.batching import batched
 from stockbridge.domain.inventory import StockRow, plan_push
 from stockbridge.sync.context import StepContext, StepOutcome, Tracker
@@ -19,6 +18,8 @@ from stockbridge.sync.inventory_in import STOCK_READ_MARK
 __all__ = ["inventory_out"]
 
 _REPORT_EVERY = 1000
+#: Variants read per keyset page of the stock-row stream.
+STOCK_CHUNK = 2000
 
 
 def inventory_out(ctx: StepContext) -> StepOutcome:
@@ -32,12 +33,7 @@ def inventory_out(ctx: StepContext) -> StepOutcome:
             reflected_at = uow.stores.cursor(bo_connection_id, STOCK_READ_MARK)
             withheld = uow.catalog.withheld(ctx.store.id, reflected_at)
         ctx.tracker.set_total(uow.catalog.count_stock_rows(ctx.store.id))
-    rows = iter_stock_rows(
-        ctx.sessions,
-        store_id=ctx.store.id,
-        web_connection_id=connection_id,
-        store_source=ctx.store.inventory_source,
-    )
+    rows = _stock_rows(ctx, connection_id)
     pushed = failed = 0
     for batch in batched(plan_push(_counted(rows, ctx.tracker), withheld), web.max_inventory_batch):
         updates = [update for _, update in batch]
@@ -53,6 +49,26 @@ def inventory_out(ctx: StepContext) -> StepOutcome:
             ctx.tracker.item_failed(list(result.errors))
         ctx.tracker.checkpoint()
     return StepOutcome("partial" if failed else "succeeded", done=pushed, failed=failed)
+
+
+def _stock_rows(ctx: StepContext, connection_id: int) -> Iterator[StockRow]:
+    """Every stock row of the store, read in keyset pages, each in its own short read:
+    memory stays flat and no transaction is open while the web store is called."""
+    after = 0
+    while True:
+        with ctx.uow() as uow:
+            uow.read_only()
+            chunk = uow.catalog.stock_rows(
+                ctx.store.id,
+                web_connection_id=connection_id,
+                store_source=ctx.store.inventory_source,
+                after=after,
+                limit=STOCK_CHUNK,
+            )
+        if not chunk.rows:
+            return
+        yield from chunk.rows
+        after = chunk.resume_after
 
 
 def _counted(rows: Iterator[StockRow], tracker: Tracker) -> Iterator[StockRow]:

@@ -19,9 +19,8 @@ from collections.abc import Sequence
 
 from stockbridge.connectors.base import BackOffice, SnapshotBackOffice
 from stockbridge.connectors.errors import PartnerError, TransientPartnerError
-from stockbridge.db.orders import PendingOrder
 from stockbridge.domain.model import ItemError, PostOutcome, PostRequest
-from stockbridge.domain.orders import idempotency_key
+from stockbridge.domain.orders import PendingOrder, idempotency_key
 from stockbridge.sync.context import StepContext, StepOutcome
 
 __all__ = ["MAX_ACK_ATTEMPTS", "orders_out"]

@@ -1,0 +1,260 @@
+"""Stock out to the web: what web orders withhold, the stock rows streamed to inventory-out,
+and what the web store last received per stock row.
+
+The hot paths (inventory-out over a large catalog) use SQL over whole chunks, never a
+query per item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnElement
+
+from stockbridge.db.models import Order, OrderLineRow, PartnerLink, StockLevel, UtcDateTime, Variant
+from stockbridge.domain.inventory import StockChunk, StockRow
+from stockbridge.domain.model import DEFAULT_LOCATION, InventorySource, WebOrderStatus
+from stockbridge.domain.orders import PostState
+
+__all__ = ["POSTABLE_STATUSES", "StockToWeb"]
+
+#: Web order states that hold stock (and belong in the back office), as stored.
+POSTABLE_STATUSES = [s.value for s in WebOrderStatus if s.postable]
+
+
+class StockToWeb:
+    """The catalog repository's stock-out part (``db/catalog.py`` puts it together)."""
+
+    session: Session
+
+    def withheld(self, store_id: int, reflected_at: datetime | None) -> dict[str, int]:
+        """Quantity per SKU the store's web orders withhold: ``domain.withholding.withheld``
+        in SQL (a property test holds the two equal). Postable orders pending or
+        uncertain, or posted after the last complete read of back-office stock began.
+        """
+        not_reflected: ColumnElement[bool] = Order.post_state.in_(
+            (PostState.PENDING.value, PostState.UNCERTAIN.value)
+        )
+        posted = Order.post_state == PostState.POSTED.value
+        if reflected_at is None:
+            not_reflected = or_(not_reflected, posted)
+        else:
+            not_reflected = or_(not_reflected, and_(posted, Order.posted_at > reflected_at))
+        rows = self.session.execute(
+            select(OrderLineRow.sku, func.sum(OrderLineRow.quantity))
+            .join(Order, Order.id == OrderLineRow.order_id)
+            .where(Order.store_id == store_id, Order.status.in_(POSTABLE_STATUSES), not_reflected)
+            .group_by(OrderLineRow.sku)
+        ).all()
+        return {sku: int(total) for sku, total in rows if total}
+
+    def stock_rows(
+        self,
+        store_id: int,
+        *,
+        web_connection_id: int,
+        store_source: InventorySource,
+        after: int,
+        limit: int,
+    ) -> StockChunk:
+        """The stock rows of the next ``limit`` variants after variant id ``after``, with
+        what the web last received, in (variant, stock row) order. See the port.
+        """
+        while True:
+            rows = self._stock_page(store_id, web_connection_id, after, limit)
+            if rows:
+                break
+            # Variants without stock rows only (or none at all): go past them.
+            page = (
+                select(Variant.id)
+                .where(Variant.store_id == store_id, Variant.id > after)
+                .order_by(Variant.id)
+                .limit(limit)
+                .subquery()
+            )
+            last = self.session.scalar(select(func.max(page.c.id)))
+            if last is None:
+                return StockChunk([], after)
+            after = last
+        return StockChunk(
+            [
+                StockRow(
+                    stock_id=sid,
+                    sku=sku,
+                    location=location,
+                    source=InventorySource(override) if override else store_source,
+                    hub_managed=bool(hub_managed),
+                    back_office_qty=bo_qty,
+                    hub_qty=hub_qty,
+                    last_sent=None if sent_qty is None else int(sent_qty),
+                    partner_ref=partner,
+                )
+                for (
+                    _vid,
+                    sid,
+                    sku,
+                    location,
+                    hub_managed,
+                    override,
+                    bo_qty,
+                    hub_qty,
+                    sent_qty,
+                    partner,
+                ) in rows
+            ],
+            rows[-1][0],
+        )
+
+    def _stock_page(
+        self, store_id: int, web_connection_id: int, after: int, limit: int
+    ) -> list[Any]:
+        connection = self.session.connection()
+        compiled = _compiled_stock_page(connection.dialect)
+        params = compiled.construct_params(
+            {
+                "store_id": store_id,
+                "connection_id": web_connection_id,
+                "after": after,
+                "limit": limit,
+            }
+        )
+        args: Any = (
+            tuple(params[name] for name in compiled.positiontup or ())
+            if compiled.positional
+            else params
+        )
+        return list(connection.exec_driver_sql(compiled.string, args).all())
+
+    def forget_sent(self, store_id: int, skus: Iterable[str]) -> None:
+        """Forget what was last sent for these SKUs at the default location (where web
+        orders take stock), so the next inventory-out sets the web store right.
+        """
+        wanted = sorted(set(skus))
+        for start in range(0, len(wanted), 500):
+            stock_ids = (
+                select(StockLevel.id)
+                .join(Variant, Variant.id == StockLevel.variant_id)
+                .where(
+                    Variant.store_id == store_id,
+                    Variant.sku.in_(wanted[start : start + 500]),
+                    StockLevel.location == DEFAULT_LOCATION,
+                )
+            )
+            self.session.execute(
+                update(PartnerLink)
+                .where(PartnerLink.entity == "stock", PartnerLink.hub_id.in_(stock_ids))
+                .values(sent_value=None)
+            )
+
+    def _forget_sent_where_web_differs(
+        self, connection_id: int, observed: Sequence[tuple[int, str]]
+    ) -> None:
+        """The web holds something other than what the hub last sent (changed on the web
+        side): forget what was sent, so the next inventory-out sets it right again.
+        """
+        for start in range(0, len(observed), 500):
+            chunk = dict(observed[start : start + 500])
+            links = self.session.scalars(
+                select(PartnerLink).where(
+                    PartnerLink.connection_id == connection_id,
+                    PartnerLink.entity == "stock",
+                    PartnerLink.hub_id.in_(list(chunk)),
+                )
+            )
+            for link in links:
+                if link.sent_value is not None and link.sent_value != chunk[link.hub_id]:
+                    link.sent_value = None
+
+    def record_sent(self, connection_id: int, sent: Sequence[tuple[int, int]]) -> None:
+        """Remember the quantity each stock row (by id) was last sent to the web store.
+
+        The hot path of inventory-out: one driver-level executemany, portable SQL
+        (``ON CONFLICT`` is understood by SQLite and PostgreSQL alike).
+        """
+        if not sent:
+            return
+        connection = self.session.connection()
+        dialect = connection.dialect
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        to_db = UtcDateTime.bind_processor(dialect)
+        now: Any = datetime.now(UTC)
+        now = to_db(now) if to_db else now
+        sql = (
+            "INSERT INTO partner_links (connection_id, entity, hub_id, sent_value, updated_at) "
+            f"VALUES ({mark}, 'stock', {mark}, {mark}, {mark}) "
+            "ON CONFLICT (connection_id, entity, hub_id) "
+            "DO UPDATE SET sent_value = excluded.sent_value, updated_at = excluded.updated_at"
+        )
+        connection.exec_driver_sql(
+            sql, [(connection_id, stock_id, str(quantity), now) for stock_id, quantity in sent]
+        )
+
+
+_STOCK_PAGES: dict[tuple[str, str], SQLCompiler] = {}
+
+
+def _compiled_stock_page(dialect: Dialect) -> SQLCompiler:
+    """The stock-page query, compiled once per dialect: a catalog pass runs it every
+    2,000 variants, and building and compiling it cost as much as reading the page.
+
+    Page by variant id (an index range scan, no sort), then take every stock row of those
+    variants through the variant_id index. Run at the driver level: at a million rows,
+    SQLAlchemy's per-row result processing is the largest cost.
+    """
+    key = (dialect.name, dialect.paramstyle)
+    compiled = _STOCK_PAGES.get(key)
+    if compiled is not None:
+        return compiled
+    sent = aliased(PartnerLink)
+    ref = aliased(PartnerLink)
+    connection_id: Any = bindparam("connection_id")
+    page_ids = (
+        select(Variant.id)
+        .where(Variant.store_id == bindparam("store_id"), Variant.id > bindparam("after"))
+        .order_by(Variant.id)
+        .limit(bindparam("limit"))
+        .scalar_subquery()
+    )
+    statement = (
+        select(
+            Variant.id,
+            StockLevel.id,
+            Variant.sku,
+            StockLevel.location,
+            Variant.hub_managed,
+            Variant.inventory_source,
+            StockLevel.back_office_qty,
+            StockLevel.hub_qty,
+            sent.sent_value,
+            ref.partner_id,
+        )
+        .join(StockLevel, StockLevel.variant_id == Variant.id)
+        .outerjoin(
+            sent,
+            and_(
+                sent.connection_id == connection_id,
+                sent.entity == "stock",
+                sent.hub_id == StockLevel.id,
+            ),
+        )
+        .outerjoin(
+            ref,
+            and_(
+                ref.connection_id == connection_id,
+                ref.entity == "variant",
+                ref.hub_id == Variant.id,
+            ),
+        )
+        .where(Variant.id.in_(page_ids))
+        .order_by(Variant.id, StockLevel.id)
+    )
+    compiled = statement.compile(dialect=dialect)
+    assert isinstance(compiled, SQLCompiler)
+    _STOCK_PAGES[key] = compiled
+    return compiled

@@ -1,0 +1,322 @@
+"""The in-memory catalog and order repositories (see ``tests/memory_uow.py``). They apply
+the domain's rules, as the SQL repositories do."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+
+from stockbridge.domain.catalog import VariantState, merge_back_office_item, merge_web_variant
+from stockbridge.domain.inventory import StockChunk, StockRow
+from stockbridge.domain.model import (
+    DEFAULT_LOCATION,
+    BackOfficeItem,
+    InventorySource,
+    OrderLine,
+    WebOrder,
+    WebOrderStatus,
+    WebVariant,
+)
+from stockbridge.domain.orders import OrderState, PendingOrder, PostState, apply_web_order
+from stockbridge.domain.snapshot import HubRowLike
+from stockbridge.domain.withholding import withheld
+from tests.memory_state import MemLevel, MemLink, MemOrder, MemoryState, MemVariant
+
+__all__ = ["MemoryCatalog", "MemoryOrders"]
+
+_ACKNOWLEDGEABLE = (WebOrderStatus.AWAITING_PAYMENT, WebOrderStatus.OPEN)
+
+
+def _held(variant: MemVariant, quantity: int | None) -> VariantState:
+    return VariantState(
+        variant.name,
+        variant.price,
+        variant.active,
+        variant.back_office_modified_at,
+        variant.web_modified_at,
+        quantity,
+    )
+
+
+class MemoryCatalog:
+    def __init__(self, state: MemoryState) -> None:
+        self.s = state
+
+    # helpers (and seeding for tests) -------------------------------------------------
+
+    def ensure(self, store_id: int, sku: str, location: str) -> tuple[MemVariant, MemLevel]:
+        variant_id = self.s.variant_ids.get((store_id, sku))
+        if variant_id is None:
+            variant_id = self.s.new_id()
+            self.s.variants[variant_id] = MemVariant(variant_id, store_id, sku)
+            self.s.variant_ids[(store_id, sku)] = variant_id
+        level_id = self.s.level_ids.get((variant_id, location))
+        if level_id is None:
+            level_id = self.s.new_id()
+            self.s.levels[level_id] = MemLevel(level_id, variant_id, location)
+            self.s.level_ids[(variant_id, location)] = level_id
+        return self.s.variants[variant_id], self.s.levels[level_id]
+
+    def _levels_of(self, variant_id: int) -> list[MemLevel]:
+        return sorted(
+            (level for level in self.s.levels.values() if level.variant_id == variant_id),
+            key=lambda level: level.id,
+        )
+
+    def _store_variants(self, store_id: int) -> list[MemVariant]:
+        return sorted(
+            (v for v in self.s.variants.values() if v.store_id == store_id), key=lambda v: v.id
+        )
+
+    def set_hub_managed(self, store_id: int, sku: str, quantity: int | None) -> None:
+        variant, level = self.ensure(store_id, sku, DEFAULT_LOCATION)
+        variant.hub_managed = quantity is not None
+        level.hub_qty = quantity
+
+    def adjust_hub_managed(self, store_id: int, lines: Iterable[OrderLine], sign: int) -> None:
+        for line in lines:
+            variant_id = self.s.variant_ids.get((store_id, line.sku))
+            if variant_id is None or not self.s.variants[variant_id].hub_managed:
+                continue
+            level_id = self.s.level_ids.get((variant_id, DEFAULT_LOCATION))
+            if level_id is not None:
+                level = self.s.levels[level_id]
+                level.hub_qty = (level.hub_qty or 0) + sign * line.quantity
+
+    def forget_sent(self, store_id: int, skus: Iterable[str]) -> None:
+        for sku in set(skus):
+            variant_id = self.s.variant_ids.get((store_id, sku))
+            level_id = self.s.level_ids.get((variant_id or 0, DEFAULT_LOCATION))
+            if level_id is None:
+                continue
+            for (_connection, entity, hub_id), link in self.s.links.items():
+                if entity == "stock" and hub_id == level_id:
+                    link.sent_value = None
+
+    # the port --------------------------------------------------------------------
+
+    def apply_back_office_items(self, store_id: int, items: Sequence[BackOfficeItem]) -> int:
+        pairs = [self.ensure(store_id, i.sku, i.location) for i in items]
+        changed = 0
+        for item, (variant, level) in zip(items, pairs, strict=True):
+            merged = merge_back_office_item(_held(variant, level.back_office_qty), item)
+            if merged is None:
+                continue
+            variant.name, variant.price, variant.active = merged.name, merged.price, merged.active
+            variant.back_office_modified_at = merged.back_office_modified_at
+            level.back_office_qty = merged.quantity
+            changed += 1
+        return changed
+
+    def apply_web_variants(
+        self,
+        store_id: int,
+        connection_id: int,
+        variants_seen: Sequence[WebVariant],
+        *,
+        web_is_master: bool,
+    ) -> int:
+        pairs = [self.ensure(store_id, v.sku, v.location) for v in variants_seen]
+        changed = 0
+        for seen, (variant, level) in zip(variants_seen, pairs, strict=True):
+            merged = merge_web_variant(
+                _held(variant, level.web_qty), seen, web_is_master=web_is_master
+            )
+            if merged is None:
+                continue
+            variant.name, variant.price = merged.name, merged.price
+            variant.web_modified_at = merged.web_modified_at
+            level.web_qty = merged.quantity
+            link = self.s.links.setdefault((connection_id, "variant", variant.id), MemLink())
+            link.partner_id = seen.partner_ref
+            sent = self.s.links.get((connection_id, "stock", level.id))
+            if merged.quantity is not None and sent is not None:
+                # the web holds something else than the hub last sent: send it again
+                sent.sent_value = (
+                    None if sent.sent_value != str(merged.quantity) else sent.sent_value
+                )
+            changed += 1
+        return changed
+
+    def iter_back_office_state(self, store_id: int) -> Iterator[HubRowLike]:
+        rows: list[HubRowLike] = []
+        for variant in self._store_variants(store_id):
+            price = None if variant.price is None else str(variant.price)
+            levels = self._levels_of(variant.id) or [MemLevel(0, variant.id, DEFAULT_LOCATION)]
+            rows.extend(
+                (
+                    variant.sku,
+                    level.location,
+                    level.back_office_qty,
+                    price,
+                    variant.name,
+                    variant.hub_managed,
+                )
+                for level in levels
+            )
+        return iter(sorted(rows, key=lambda row: (row[0], row[1])))
+
+    def withheld(self, store_id: int, reflected_at: datetime | None) -> dict[str, int]:
+        return withheld(
+            (o.state() for o in self.s.orders.values() if o.store_id == store_id), reflected_at
+        )
+
+    def count_stock_rows(self, store_id: int) -> int:
+        ids = {v.id for v in self._store_variants(store_id)}
+        return sum(1 for level in self.s.levels.values() if level.variant_id in ids)
+
+    def stock_rows(
+        self,
+        store_id: int,
+        *,
+        web_connection_id: int,
+        store_source: InventorySource,
+        after: int,
+        limit: int,
+    ) -> StockChunk:
+        later = [v for v in self._store_variants(store_id) if v.id > after]
+        while later:
+            page, later = later[:limit], later[limit:]
+            rows = [
+                StockRow(
+                    stock_id=level.id,
+                    sku=variant.sku,
+                    location=level.location,
+                    source=variant.inventory_source or store_source,
+                    hub_managed=variant.hub_managed,
+                    back_office_qty=level.back_office_qty,
+                    hub_qty=level.hub_qty,
+                    last_sent=self._sent(web_connection_id, level.id),
+                    partner_ref=self._partner_ref(web_connection_id, variant.id),
+                )
+                for variant in page
+                for level in self._levels_of(variant.id)
+            ]
+            if rows:
+                return StockChunk(rows, page[-1].id)
+        return StockChunk([], after)
+
+    def _sent(self, connection_id: int, stock_id: int) -> int | None:
+        link = self.s.links.get((connection_id, "stock", stock_id))
+        return None if link is None or link.sent_value is None else int(link.sent_value)
+
+    def _partner_ref(self, connection_id: int, variant_id: int) -> str | None:
+        link = self.s.links.get((connection_id, "variant", variant_id))
+        return None if link is None else link.partner_id
+
+    def record_sent(self, connection_id: int, sent: Sequence[tuple[int, int]]) -> None:
+        for stock_id, quantity in sent:
+            link = self.s.links.setdefault((connection_id, "stock", stock_id), MemLink())
+            link.sent_value = str(quantity)
+
+
+class MemoryOrders:
+    def __init__(self, state: MemoryState, catalog: MemoryCatalog) -> None:
+        self.s = state
+        self.catalog = catalog
+
+    def _row(self, store_id: int, web_id: str) -> MemOrder | None:
+        row_id = self.s.order_ids.get((store_id, web_id))
+        return None if row_id is None else self.s.orders[row_id]
+
+    def _store_orders(self, store_id: int, after_row_id: int = 0) -> list[MemOrder]:
+        return sorted(
+            (o for o in self.s.orders.values() if o.store_id == store_id and o.id > after_row_id),
+            key=lambda o: o.id,
+        )
+
+    def state(self, store_id: int, web_id: str) -> OrderState | None:
+        row = self._row(store_id, web_id)
+        return None if row is None else row.state()
+
+    def apply_page(self, store_id: int, orders: Sequence[WebOrder]) -> int:
+        changed = 0
+        taken: list[OrderLine] = []
+        given_back: list[OrderLine] = []
+        moved: set[str] = set()
+        for order in orders:
+            row = self._row(store_id, order.web_id)
+            change = apply_web_order(None if row is None else row.state(), order)
+            if change.ignored:
+                continue
+            changed += 1
+            if row is None:
+                row = MemOrder(self.s.new_id(), store_id, order, change.post_state)
+                self.s.orders[row.id] = row
+                self.s.order_ids[(store_id, order.web_id)] = row.id
+            row.order, row.post_state = order, change.post_state
+            taken.extend(change.stock_taken)
+            given_back.extend(change.stock_given_back)
+            moved.update(change.web_stock_moved)
+        self.catalog.adjust_hub_managed(store_id, taken, -1)
+        self.catalog.adjust_hub_managed(store_id, given_back, +1)
+        self.catalog.forget_sent(store_id, moved)
+        return changed
+
+    def _to_post(self, store_id: int, after_row_id: int = 0) -> list[MemOrder]:
+        return [
+            o
+            for o in self._store_orders(store_id, after_row_id)
+            if o.post_state is PostState.UNCERTAIN
+            or (o.post_state is PostState.PENDING and o.order.status.postable)
+        ]
+
+    def count_to_post(self, store_id: int) -> int:
+        return len(self._to_post(store_id))
+
+    def next_to_post(self, store_id: int, after_row_id: int, limit: int) -> list[PendingOrder]:
+        return [
+            PendingOrder(o.id, o.post_state is PostState.UNCERTAIN, o.order)
+            for o in self._to_post(store_id, after_row_id)[:limit]
+        ]
+
+    def mark_uncertain(self, row_ids: Sequence[int]) -> None:
+        for row_id in row_ids:
+            row = self.s.orders[row_id]
+            row.post_state = PostState.UNCERTAIN
+            row.post_attempts += 1
+
+    def mark_posted(self, store_id: int, connection_id: int, documents: dict[str, str]) -> None:
+        now = datetime.now(UTC)
+        for web_id, document in documents.items():
+            row = self._row(store_id, web_id)
+            if row is None:
+                continue
+            row.post_state, row.posted_at, row.last_error = PostState.POSTED, now, None
+            link = self.s.links.setdefault((connection_id, "order", row.id), MemLink())
+            link.partner_id = document
+
+    def mark_not_postable(self, row_ids: list[int]) -> None:
+        for row_id in row_ids:
+            self.s.orders[row_id].post_state = PostState.NOT_POSTABLE
+
+    def mark_refused(self, store_id: int, web_id: str, message: str) -> None:
+        row = self._row(store_id, web_id)
+        if row is not None:
+            row.post_state, row.last_error = PostState.PENDING, message
+
+    def to_acknowledge(
+        self, store_id: int, max_attempts: int, after_row_id: int, limit: int
+    ) -> list[tuple[int, str]]:
+        return [
+            (o.id, o.order.web_id)
+            for o in self._store_orders(store_id, after_row_id)
+            if o.post_state is PostState.POSTED
+            and o.acknowledged_at is None
+            and o.ack_attempts < max_attempts
+            and o.order.status in _ACKNOWLEDGEABLE
+        ][:limit]
+
+    def mark_acknowledged(
+        self, store_id: int, taken: Sequence[str], refused: Sequence[str]
+    ) -> None:
+        now = datetime.now(UTC)
+        for web_id in taken:
+            row = self._row(store_id, web_id)
+            if row is not None:
+                row.acknowledged_at = now
+                row.ack_attempts += 1
+        for web_id in refused:
+            row = self._row(store_id, web_id)
+            if row is not None:
+                row.ack_attempts += 1
