@@ -22,7 +22,8 @@ import math
 import random
 import tempfile
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -30,6 +31,7 @@ from typing import Any
 
 import httpx
 
+from bench.checks import Checks
 from stockbridge import services
 from stockbridge.bootstrap import Hub, bootstrap, default_registry
 from stockbridge.config import Settings
@@ -41,6 +43,7 @@ from stockbridge.domain.model import (
     OrderLine,
     Page,
     Step,
+    StockUpdate,
     WebOrder,
     WebOrderStatus,
     WebVariant,
@@ -52,7 +55,8 @@ SKUS = 200
 
 
 class OrderFeed:
-    """A web store that only has orders: ``count`` of them, 1-3 lines each."""
+    """A web store that only has orders: ``count`` of them, 1-3 lines each. It counts
+    the orders the hub read and the ones it acknowledged (status write-back)."""
 
     max_inventory_batch = 2000
 
@@ -73,9 +77,20 @@ class OrderFeed:
             )
             for n in range(count)
         ]
+        self.acknowledged: Counter[str] = Counter()
 
     def check(self) -> str:
         return "order feed"
+
+    def close(self) -> None:
+        pass
+
+    def maintain(self) -> list[str]:
+        return []
+
+    def acknowledge_orders(self, web_ids: Sequence[str]) -> BatchResult:
+        self.acknowledged.update(web_ids)
+        return BatchResult()
 
     def iter_orders(self, since: datetime | None) -> Iterator[Page[WebOrder]]:
         for start in range(0, len(self.orders), 250):
@@ -85,7 +100,7 @@ class OrderFeed:
     def iter_catalog(self, since: datetime | None) -> Iterator[Page[WebVariant]]:
         return iter(())
 
-    def push_inventory(self, updates: Any) -> BatchResult:
+    def push_inventory(self, updates: Sequence[StockUpdate]) -> BatchResult:
         return BatchResult()
 
 
@@ -137,7 +152,14 @@ def run(orders: int, batch_size: int) -> dict[str, Any]:
     return {
         "orders": orders,
         "status": report.status.value,
+        "error": report.error,
+        "taken_in": report.steps.get("orders-in", {}).get("done", 0),
+        "posted": report.steps.get("orders-out", {}).get("done", 0),
+        "acknowledged": len(feed.acknowledged),
+        "acknowledged_twice": sum(1 for c in feed.acknowledged.values() if c > 1),
         "receipts": sum(receipts.values()),
+        "doc_numbers": sorted(receipts),
+        "order_numbers": sorted(o.number for o in feed.orders),
         "duplicates": sum(1 for c in receipts.values() if c > 1),
         "calls": calls,
         "calls_by_endpoint": counters["calls"],
@@ -224,4 +246,27 @@ def main(argv: list[str]) -> int:
             f"{at_limits(batch['calls'], batch_calls, windows) / 60:.1f} min; one by one "
             f"{at_limits(single_projected, 0, windows) / 60:.1f} min"
         )
-    return 0
+    checks = Checks("qbo_orders")
+    for label, result in (("batch", batch), ("one by one", single)):
+        check(checks, label, result)
+    checks.expect(
+        batch_calls <= minimum + 1,
+        f"batch calls {batch_calls} within one of the minimum {minimum}",
+    )
+    return checks.exit_code()
+
+
+def check(checks: Checks, label: str, result: dict[str, Any]) -> None:
+    """Every order taken in, posted once, and acknowledged once; the run succeeded."""
+    orders = result["orders"]
+    error = f" ({result['error']})" if result["error"] else ""
+    checks.equal(result["status"], "succeeded", f"{label}: run status{error}")
+    checks.equal(result["taken_in"], orders, f"{label}: orders taken in")
+    checks.equal(result["posted"], orders, f"{label}: orders posted")
+    checks.equal(result["receipts"], orders, f"{label}: receipts in the sandbox")
+    checks.equal(
+        result["doc_numbers"] == result["order_numbers"], True, f"{label}: a receipt per order"
+    )
+    checks.equal(result["duplicates"], 0, f"{label}: DocNumbers with more than one receipt")
+    checks.equal(result["acknowledged"], orders, f"{label}: orders acknowledged to the web store")
+    checks.equal(result["acknowledged_twice"], 0, f"{label}: orders acknowledged twice")
