@@ -10,6 +10,10 @@ quantities changed. Then, through the feed connector's own code:
    staged (``diff_snapshot`` over ``CatalogRepository.iter_back_office_state``);
 3. apply: the changes are written to the hub in pages, as inventory-in does.
 
+Then the same file is diffed again: nothing may be left to change. The bench checks the
+feed was accepted, changes found = rows changed, changes applied = changes found, none
+left, and exits 1 otherwise.
+
 "rows/s" is feed rows over stage + diff (the goal's "parsed, validated and diffed").
 
     python -m bench feed_ingest                     # 100,000 and 1,000,000 rows
@@ -32,6 +36,7 @@ from typing import Any
 
 from sqlalchemy import insert, text
 
+from bench.checks import Checks
 from stockbridge.bootstrap import bootstrap
 from stockbridge.config import Settings
 from stockbridge.connectors.feed.formats import FeedFormat
@@ -112,7 +117,6 @@ def run_size(rows: int) -> dict[str, Any]:
         started = time.perf_counter()
         snapshot = stage(feed, FeedFormat(), name=feed.name, max_bad_share=0.05, zero_missing=False)
         staged = time.perf_counter()
-        assert snapshot.rejection is None and snapshot.bad_rows == 0, snapshot.rejection
         with hub.uow() as uow:
             changes = snapshot.stage_changes(
                 diff_snapshot(
@@ -122,8 +126,6 @@ def run_size(rows: int) -> dict[str, Any]:
                 )
             )
         diffed = time.perf_counter()
-        expected = len(range(0, rows, CHANGED_EVERY))
-        assert changes == expected, (changes, expected)
         applied = 0
         for page in snapshot.changed_pages(SNAPSHOT_PAGE):
             with hub.uow() as uow:
@@ -131,20 +133,44 @@ def run_size(rows: int) -> dict[str, Any]:
                 uow.commit()
             applied += len(page.items)
         done = time.perf_counter()
+        rejection, bad_rows = snapshot.rejection, snapshot.bad_rows
         snapshot.close()
+        # converged: the same file diffed again against the hub finds nothing to change
+        again = stage(feed, FeedFormat(), name=feed.name, max_bad_share=0.05, zero_missing=False)
+        with hub.uow() as uow:
+            left = again.stage_changes(
+                diff_snapshot(
+                    again.rows(), uow.catalog.iter_back_office_state(store_id), zero_missing=False
+                )
+            )
+        again.close()
         hub.engine.dispose()
         file_mb = round(feed.stat().st_size / 1e6, 1)
     return {
         "rows": rows,
         "file_mb": file_mb,
+        "rejection": rejection,
+        "bad_rows": bad_rows,
         "stage_s": round(staged - started, 2),
         "diff_s": round(diffed - staged, 2),
         "apply_s": round(done - diffed, 2),
         "changes": changes,
+        "expected_changes": len(range(0, rows, CHANGED_EVERY)),
+        "applied": applied,
+        "changes_left": left,
         "rows_per_s": round(rows / (diffed - started)),
         "rss_before_mb": rss_before,
         "peak_rss_mb": _rss_mb(),
     }
+
+
+def check(checks: Checks, r: dict[str, Any]) -> None:
+    size = f"{r['rows']:,} rows"
+    checks.equal(r["rejection"], None, f"{size}: feed accepted")
+    checks.equal(r["bad_rows"], 0, f"{size}: bad rows")
+    checks.equal(r["changes"], r["expected_changes"], f"{size}: changes found")
+    checks.equal(r["applied"], r["changes"], f"{size}: changes applied")
+    checks.equal(r["changes_left"], 0, f"{size}: changes left when diffed again")
 
 
 def main(argv: list[str]) -> int:
@@ -157,18 +183,23 @@ def main(argv: list[str]) -> int:
         print(json.dumps(run_size(sizes[0])))
         return 0
     print("feed ingest: CSV parsed, validated, staged and diffed against a SQLite hub")
+    checks = Checks("feed_ingest")
     for size in sizes:
-        out = subprocess.run(
-            [sys.executable, "-m", "bench", "feed_ingest", "--child", "--rows", str(size)],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        r = json.loads(out.stdout.strip().splitlines()[-1])
+        if len(sizes) == 1:  # one size: this process's peak RSS is that size's alone
+            r = run_size(size)
+        else:
+            out = subprocess.run(
+                [sys.executable, "-m", "bench", "feed_ingest", "--child", "--rows", str(size)],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            r = json.loads(out.stdout.strip().splitlines()[-1])
         print(
             f"\n{size:,} rows ({r['file_mb']} MB): {r['rows_per_s']:,} rows/s parsed, validated "
             f"and diffed (stage {r['stage_s']} s + diff {r['diff_s']} s); {r['changes']:,} "
             f"changes applied in {r['apply_s']} s; peak RSS {r['peak_rss_mb']} MB "
             f"({r['rss_before_mb']} MB before the feed was read)"
         )
-    return 0
+        check(checks, r)
+    return checks.exit_code()

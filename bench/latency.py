@@ -24,6 +24,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.checks import Checks
 from bench.processes import free_port, wait_until_up
 from stockbridge import services
 from stockbridge.bootstrap import bootstrap
@@ -123,6 +124,11 @@ def main(argv: list[str]) -> int:
                 ).raise_for_status()
                 _until(lambda s=sku, q=quantity: bc_sandbox.stores["lat"].stock().get(s) == q)
                 pushes.append(time.perf_counter() - started)
+            # let anything still in flight land, then count what the partners hold
+            time.sleep(1.0)
+            receipts = qbo_sandbox.counters()["receipts_per_doc_number"]
+            expected_stock = {skus[n % 20]: 500 + n for n in range(args.samples)}
+            stock = bc_sandbox.stores["lat"].stock()
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=20)
@@ -138,4 +144,11 @@ def main(argv: list[str]) -> int:
     print("Event-driven latency through stockbridge serve (SQLite), sandboxes on loopback")
     print(line("web order -> QuickBooks receipt (webhook)", orders))
     print(line("ERP push (API) -> storefront stock", pushes))
-    return 0
+    checks = Checks("latency")
+    checks.equal(len(orders), args.samples, "orders that reached QuickBooks")
+    checks.equal(sum(receipts.values()), args.samples, "receipts in the QuickBooks sandbox")
+    checks.equal(sum(1 for c in receipts.values() if c > 1), 0, "orders with a second receipt")
+    checks.equal(len(pushes), args.samples, "ERP pushes that reached the storefront")
+    wrong = sum(1 for sku, quantity in expected_stock.items() if stock.get(sku) != quantity)
+    checks.equal(wrong, 0, "SKUs whose storefront stock is not the last one pushed")
+    return checks.exit_code()

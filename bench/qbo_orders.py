@@ -5,10 +5,16 @@ A fresh SQLite hub takes N web orders in (an in-memory web store) and posts them
 QuickBooks sandbox over real HTTP on 127.0.0.1, with the sandbox's rate limits and the
 client's pacing off so nothing waits. Time spent inside HTTP calls (the sandbox's work
 and the loopback) is measured by a timing transport and subtracted: what remains is the
-hub's own work (orders-in, batching, bookkeeping, the connector's mapping). One by one is
+hub's own work (orders-in, batching, bookkeeping, the connector's mapping). On a shared
+machine that wall time includes waiting for a core, so the CPU time of the thread that
+ran the hub is printed too (the sandbox runs in another thread). One by one is
 measured on a sample with ``batch_size`` 1 (the single endpoint) and projected to N.
 The wall time at Intuit's limits (10/s, 500/min, 40 batches/min) is computed from the
 calls made, not waited out.
+
+The bench checks its result and exits 1 otherwise: both runs succeeded, every order was
+taken in, posted and acknowledged once, the sandbox holds exactly one receipt per order
+(by DocNumber), and the batch calls are within one of the minimum.
 
     python -m bench qbo_orders                 # 10,000 orders, a 300-order one-by-one sample
     python -m bench qbo_orders --orders 2000 --sample 100
@@ -22,7 +28,8 @@ import math
 import random
 import tempfile
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -30,6 +37,7 @@ from typing import Any
 
 import httpx
 
+from bench.checks import Checks
 from stockbridge import services
 from stockbridge.bootstrap import Hub, bootstrap, default_registry
 from stockbridge.config import Settings
@@ -41,6 +49,7 @@ from stockbridge.domain.model import (
     OrderLine,
     Page,
     Step,
+    StockUpdate,
     WebOrder,
     WebOrderStatus,
     WebVariant,
@@ -52,7 +61,8 @@ SKUS = 200
 
 
 class OrderFeed:
-    """A web store that only has orders: ``count`` of them, 1-3 lines each."""
+    """A web store that only has orders: ``count`` of them, 1-3 lines each. It counts
+    the orders the hub read and the ones it acknowledged (status write-back)."""
 
     max_inventory_batch = 2000
 
@@ -73,9 +83,20 @@ class OrderFeed:
             )
             for n in range(count)
         ]
+        self.acknowledged: Counter[str] = Counter()
 
     def check(self) -> str:
         return "order feed"
+
+    def close(self) -> None:
+        pass
+
+    def maintain(self) -> list[str]:
+        return []
+
+    def acknowledge_orders(self, web_ids: Sequence[str]) -> BatchResult:
+        self.acknowledged.update(web_ids)
+        return BatchResult()
 
     def iter_orders(self, since: datetime | None) -> Iterator[Page[WebOrder]]:
         for start in range(0, len(self.orders), 250):
@@ -85,7 +106,7 @@ class OrderFeed:
     def iter_catalog(self, since: datetime | None) -> Iterator[Page[WebVariant]]:
         return iter(())
 
-    def push_inventory(self, updates: Any) -> BatchResult:
+    def push_inventory(self, updates: Sequence[StockUpdate]) -> BatchResult:
         return BatchResult()
 
 
@@ -127,9 +148,10 @@ def run(orders: int, batch_size: int) -> dict[str, Any]:
         hub.limiters.get(f"qbo:{realm}", RateLimiter)  # no client-side waiting
         hub.limiters.get(f"qbo-batch:{realm}", RateLimiter)
         _connect(hub, sandbox, server.url, batch_size)
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.thread_time()
         report = services.sync(hub, "shop", (Step.ORDERS_IN, Step.ORDERS_OUT))
         wall = time.perf_counter() - started
+        hub_cpu = time.thread_time() - cpu_started  # this thread's: not the sandbox's
         hub.engine.dispose()
     counters = sandbox.counters()
     calls = sum(counters["calls"].values())
@@ -137,13 +159,21 @@ def run(orders: int, batch_size: int) -> dict[str, Any]:
     return {
         "orders": orders,
         "status": report.status.value,
+        "error": report.error,
+        "taken_in": report.steps.get("orders-in", {}).get("changed", 0),
+        "posted": report.steps.get("orders-out", {}).get("changed", 0),
+        "acknowledged": len(feed.acknowledged),
+        "acknowledged_twice": sum(1 for c in feed.acknowledged.values() if c > 1),
         "receipts": sum(receipts.values()),
+        "doc_numbers": sorted(receipts),
+        "order_numbers": sorted(o.number for o in feed.orders),
         "duplicates": sum(1 for c in receipts.values() if c > 1),
         "calls": calls,
         "calls_by_endpoint": counters["calls"],
         "wall_s": wall,
         "partner_s": timing.seconds,
         "hub_s": wall - timing.seconds,
+        "hub_cpu_s": hub_cpu,
     }
 
 
@@ -218,10 +248,38 @@ def main(argv: list[str]) -> int:
         f"  wall {batch['wall_s']:.2f} s, of which in HTTP calls {batch['partner_s']:.2f} s; "
         f"hub side {batch['hub_s']:.2f} s = {hub_rate:,.0f} orders/s (orders-in + orders-out)"
     )
+    print(
+        f"  CPU time of the hub's thread (the run's own; not the sandbox's, not waits for "
+        f"a core): {batch['hub_cpu_s']:.2f} s = {n / batch['hub_cpu_s']:,.0f} orders per "
+        "CPU-second"
+    )
     for label, windows in (("Intuit's limits", DOCUMENTED), ("the client's pacing", PACED)):
         print(
             f"  at {label} (projected, not waited): batch "
             f"{at_limits(batch['calls'], batch_calls, windows) / 60:.1f} min; one by one "
             f"{at_limits(single_projected, 0, windows) / 60:.1f} min"
         )
-    return 0
+    checks = Checks("qbo_orders")
+    for label, result in (("batch", batch), ("one by one", single)):
+        check(checks, label, result)
+    checks.expect(
+        batch_calls <= minimum + 1,
+        f"batch calls {batch_calls} within one of the minimum {minimum}",
+    )
+    return checks.exit_code()
+
+
+def check(checks: Checks, label: str, result: dict[str, Any]) -> None:
+    """Every order taken in, posted once, and acknowledged once; the run succeeded."""
+    orders = result["orders"]
+    error = f" ({result['error']})" if result["error"] else ""
+    checks.equal(result["status"], "succeeded", f"{label}: run status{error}")
+    checks.equal(result["taken_in"], orders, f"{label}: orders taken in")
+    checks.equal(result["posted"], orders, f"{label}: orders posted")
+    checks.equal(result["receipts"], orders, f"{label}: receipts in the sandbox")
+    checks.equal(
+        result["doc_numbers"] == result["order_numbers"], True, f"{label}: a receipt per order"
+    )
+    checks.equal(result["duplicates"], 0, f"{label}: DocNumbers with more than one receipt")
+    checks.equal(result["acknowledged"], orders, f"{label}: orders acknowledged to the web store")
+    checks.equal(result["acknowledged_twice"], 0, f"{label}: orders acknowledged twice")

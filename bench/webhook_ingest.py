@@ -40,6 +40,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.checks import Checks
 from bench.processes import free_port, wait_until_up
 
 SECRET_HEADER = "X-Stockbridge-Secret"
@@ -388,7 +389,14 @@ def _report(
     # wrk stops with up to one request in flight per connection, which the server may
     # still have stored: every distinct event answered is stored, none beyond those sent.
     in_flight = args.connections if o.generator.startswith("wrk") else 0
-    consistent = o.fresh - in_flight <= stored <= o.fresh
-    if not consistent:
-        print("  MISMATCH: stored events do not match the distinct deliveries sent")
-    return 0 if o.errors == 0 and consistent and drained is not None else 1
+    checks = Checks("webhook_ingest")
+    checks.equal(o.errors, 0, "deliveries not answered 200")
+    checks.expect(o.ok > 0, f"deliveries answered 200: {o.ok:,}")
+    checks.expect(
+        o.fresh - in_flight <= stored <= o.fresh,
+        f"distinct events stored {stored:,} = distinct sent {o.fresh:,}"
+        + (f" (up to {in_flight} in flight when the load stopped)" if in_flight else ""),
+    )
+    checks.expect(drained is not None, "every stored event turned into work within 60 s")
+    checks.expect(runs > 0, f"webhook runs requested: {runs}")
+    return checks.exit_code()

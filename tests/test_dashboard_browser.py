@@ -1,7 +1,8 @@
 """The dashboard in a real browser: Debian's chromium (/usr/bin/chromium, installed by
 ``./dev setup``) driven by Playwright, against ``stockbridge demo``'s store served by a
 real ``Service`` on loopback. Exactly the issue's list; route details are in
-test_dashboard_routes.py. The run writes the README's screenshots to docs/screenshots/.
+test_dashboard_routes.py. The screenshot test writes to a temporary folder; `./dev
+screenshots` runs it with STOCKBRIDGE_SCREENSHOTS=docs/screenshots to renew the README's.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from tests.service_helpers import wait_for
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+#: Where the screenshot test writes: only `./dev screenshots` points it at docs/screenshots.
+SCREENSHOTS_ENV = "STOCKBRIDGE_SCREENSHOTS"
 DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 PHONE: ViewportSize = {"width": 390, "height": 844}
 WAIT_MS = 60_000
@@ -237,8 +239,11 @@ def test_a_post_without_the_csrf_token_is_refused_and_visitors_must_log_in(site:
     assert answer.status == 403
 
 
-def test_screenshots_of_the_main_pages_at_desktop_and_phone_width(site: Site) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+def test_screenshots_of_the_main_pages_at_desktop_and_phone_width(
+    site: Site, tmp_path: Path
+) -> None:
+    folder = Path(os.environ.get(SCREENSHOTS_ENV) or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
     site.press(site.logged_in(), "Sync All")  # the overview shows a whole run and its errors
     for label, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
         page = site.logged_in(viewport)
@@ -250,7 +255,7 @@ def test_screenshots_of_the_main_pages_at_desktop_and_phone_width(site: Site) ->
         ):
             page.goto(site.url + path)
             page.locator("body").click(position={"x": 1, "y": 1})  # no focus ring or tooltip
-            target = SCREENSHOTS / f"{name}-{label}.png"
+            target = folder / f"{name}-{label}.png"
             page.screenshot(path=str(target), full_page=True)
             assert target.stat().st_size > 10_000
             width = page.evaluate("document.documentElement.scrollWidth")

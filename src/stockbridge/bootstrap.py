@@ -18,7 +18,7 @@ from stockbridge.config import Settings
 from stockbridge.connectors import feed, qbo
 from stockbridge.connectors.base import BackOffice, WebStore
 from stockbridge.connectors.ratelimit import LimiterRegistry
-from stockbridge.connectors.registry import ConnectorEnv, ConnectorRegistry
+from stockbridge.connectors.registry import ConnectorEnv, ConnectorRegistry, require_port
 from stockbridge.credentials import CredentialCipher
 from stockbridge.db.engine import create_hub_engine, exclusive, session_factory
 from stockbridge.db.migrate import is_current, upgrade
@@ -91,6 +91,7 @@ class Hub:
                 outbound=self.settings.outbound,
             )
             connector = self.registry.create(kind, env)
+            require_port(connector, role, kind)  # a misfit fails the run, named
             if role == "web" and isinstance(connector, WebStore):
                 web, web_id = connector, connection_id
             elif role == "back_office" and isinstance(connector, BackOffice):

@@ -25,10 +25,12 @@ from stockbridge.retry import RetryPolicy
 __all__ = [
     "ConnectorEnv",
     "ConnectorFactory",
+    "ConnectorMismatch",
     "ConnectorRegistry",
     "CredentialVault",
     "MemoryVault",
     "UnknownConnectorKind",
+    "require_port",
 ]
 
 
@@ -131,3 +133,36 @@ class ConnectorRegistry:
             known = ", ".join(sorted(self.factories)) or "none"
             raise UnknownConnectorKind(f"no connector for kind {kind!r} (known: {known})") from None
         return factory(env)
+
+
+class ConnectorMismatch(TypeError):
+    """A connection's connector does not implement the port of the connection's role."""
+
+
+_PORTS: dict[str, type] = {"web": WebStore, "back_office": BackOffice}
+
+
+def require_port(connector: object, role: str, kind: str) -> None:
+    """Raise ``ConnectorMismatch`` naming what ``connector`` lacks of ``role``'s port
+    (a connector that does not fit is a broken installation, never "not connected")."""
+    port = _PORTS.get(role)
+    if port is None:
+        raise ConnectorMismatch(f"connection of kind {kind!r} has an unknown role {role!r}")
+    missing = [name for name in _members(port) if not hasattr(connector, name)]
+    if missing:
+        raise ConnectorMismatch(
+            f"the {kind!r} connector ({type(connector).__name__}) is not a "
+            f"{role.replace('_', ' ')} connector: it lacks {', '.join(missing)}"
+        )
+
+
+def _members(port: type) -> list[str]:
+    """The attributes and methods a protocol class declares (its own and its bases')."""
+    names: dict[str, None] = {}
+    for cls in reversed(port.__mro__):
+        if cls is object or cls is Protocol or cls.__module__ == "typing":
+            continue
+        for name in [*getattr(cls, "__annotations__", {}), *vars(cls)]:
+            if not name.startswith("_"):
+                names[name] = None
+    return sorted(names)

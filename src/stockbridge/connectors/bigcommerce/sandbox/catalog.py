@@ -118,10 +118,15 @@ def catalog_routes(sb: BigCommerceSandbox, base: str) -> list[Route]:
         }
         if errors:
             return error(422, "Invalid variants", errors)
+        store.settle()
         for item in body:
             variant = store.variants[item["id"]]
             if "price" in item:
                 variant.price = str(item["price"])
+            if "inventory_level" in item:  # a catalog write: applied at once, unlike adjust
+                variant.inventory_level = int(item["inventory_level"])
+                store.products[variant.product_id].date_modified = now()
+                store.counters["variant_inventory_updates"] += 1
         return JSONResponse({"data": body, "meta": {}})
 
     async def update_products(request: Request) -> Response:
