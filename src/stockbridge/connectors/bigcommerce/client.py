@@ -9,7 +9,7 @@ import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -21,6 +21,7 @@ from stockbridge.connectors.errors import (
     TransientPartnerError,
 )
 from stockbridge.connectors.http import PartnerHttp
+from stockbridge.connectors.paging import BoundaryPaginator, PageAnswer, PageNumberPaginator
 from stockbridge.connectors.ratelimit import QuotaReport, RateLimiter
 from stockbridge.connectors.registry import ConnectorEnv
 from stockbridge.domain.batching import batched
@@ -42,6 +43,8 @@ ORDERS_PAGE = 250
 LINES_PAGE = 50  # order products page at most 50
 INVENTORY_BATCH = 2000  # absolute adjustments: at most 2,000 items a call
 PARTNER = "bigcommerce"
+
+V2 = TypeVar("V2", mapping.V2Order, mapping.V2OrderProduct)
 
 
 def _quota(response: httpx.Response) -> QuotaReport:
@@ -179,94 +182,70 @@ class BigCommerceStore:
         }
         if since is not None:
             params["date_modified:min"] = since.isoformat()
-        page = 1
-        while True:
+        pages = PageNumberPaginator(PRODUCTS_PAGE, partner=PARTNER, what="catalog products")
+        for page in pages:
             data, pagination = self._v3_page(
                 "/v3/catalog/products", {**params, "page": page}, "catalog products"
             )
-            if pagination.current_page != page:
-                raise PartnerResponseError(
-                    f"asked for page {page} of products, got page {pagination.current_page}",
-                    partner=PARTNER,
-                )
             products = [mapping.parse(mapping.Product, item, "product") for item in data]
-            variants = [v for product in products for v in mapping.to_web_variants(product)]
-            cursor = products[-1].date_modified if products else None
             if products:
                 # No total: the store counts products, the page holds their variants.
-                yield Page(tuple(variants), cursor=cursor)
-            if page >= pagination.total_pages or not products:
-                return
-            page += 1
+                variants = [v for product in products for v in mapping.to_web_variants(product)]
+                yield Page(tuple(variants), cursor=products[-1].date_modified)
+            pages.advance(
+                PageAnswer(
+                    len(products),
+                    tuple(product.id for product in products),
+                    total_pages=pagination.total_pages,
+                    answered=pagination.current_page,
+                )
+            )
 
     def iter_orders(self, since: datetime | None) -> Iterator[Page[WebOrder]]:
-        """Orders changed at or after ``since``, oldest change first.
-
-        After each full page the list is opened again from the last change seen (page 1),
-        rather than asking for page N + 1: an order modified while we page moves to the
-        end of the list, and plain offsets would then skip the order that slid into its
-        place. Orders seen at the boundary are not yielded twice. Only when a whole page
-        shares one timestamp (v2 dates have one-second resolution) does it step by page.
-        """
-        position = since
-        page = 1
-        at_boundary: set[tuple[int, datetime]] = set()
-        while True:
+        """Orders changed at or after ``since``, oldest change first, re-opened at the last
+        change seen after each full page (``BoundaryPaginator``: an order modified while we
+        page cannot hide another). Orders seen at the boundary are not yielded twice."""
+        pages = BoundaryPaginator(since, ORDERS_PAGE, partner=PARTNER, what="orders")
+        for at in pages:
             params: dict[str, Any] = {
                 "sort": "date_modified:asc",
                 "limit": ORDERS_PAGE,
-                "page": page,
+                "page": at.page,
             }
-            if position is not None:
-                params["min_date_modified"] = position.isoformat()
-            body = self._json(self.http.request("GET", "/v2/orders", params=params), "orders")
-            if body is None:  # 204: no (more) orders
-                return
-            if not isinstance(body, list):
-                raise PartnerResponseError("orders: answer is not a list", partner=PARTNER)
-            orders = [mapping.parse(mapping.V2Order, item, "order") for item in body]
-            fresh = [o for o in orders if (o.id, o.date_modified) not in at_boundary]
+            if at.since is not None:
+                params["min_date_modified"] = at.since.isoformat()
+            orders = self._v2_list("/v2/orders", params, mapping.V2Order, "order", "orders")
             taken = [
                 mapping.to_web_order(order, self._order_lines(order.id))
-                for order in fresh
-                if order.status_id != 0  # incomplete: an abandoned checkout, never taken in
+                for order in orders
+                if pages.is_new((order.id, order.date_modified))
+                and order.status_id != 0  # incomplete: an abandoned checkout, never taken in
             ]
             if orders:
                 yield Page(tuple(taken), cursor=orders[-1].date_modified)
-            if len(orders) < ORDERS_PAGE:
-                return
-            last = orders[-1].date_modified
-            if position is not None and last == position:
-                page += 1  # a whole page at one instant: step through that instant
-            else:
-                position, page = last, 1
-                at_boundary = set()
-            at_boundary |= {(o.id, o.date_modified) for o in orders if o.date_modified == last}
+            pages.advance([(order.id, order.date_modified) for order in orders])
 
     def _order_lines(self, order_id: int) -> list[mapping.V2OrderProduct]:
         lines: list[mapping.V2OrderProduct] = []
-        page = 1
-        while True:
-            body = self._json(
-                self.http.request(
-                    "GET",
-                    f"/v2/orders/{order_id}/products",
-                    params={"limit": LINES_PAGE, "page": page},
-                ),
-                f"order {order_id} products",
-            )
-            if body is None:
-                return lines
-            if not isinstance(body, list):
-                raise PartnerResponseError(
-                    f"order {order_id} products: not a list", partner=PARTNER
-                )
-            lines.extend(
-                mapping.parse(mapping.V2OrderProduct, item, "order product") for item in body
-            )
-            if len(body) < LINES_PAGE:
-                return lines
-            page += 1
+        path, label = f"/v2/orders/{order_id}/products", f"order {order_id} products"
+        pages = PageNumberPaginator(LINES_PAGE, partner=PARTNER, what=label)
+        for page in pages:
+            params = {"limit": LINES_PAGE, "page": page}
+            rows = self._v2_list(path, params, mapping.V2OrderProduct, "order product", label)
+            lines.extend(rows)
+            pages.advance(PageAnswer(len(rows), tuple(row.id for row in rows)))
+        return lines
+
+    def _v2_list(
+        self, path: str, params: dict[str, Any], model: type[V2], what: str, label: str
+    ) -> list[V2]:
+        """One page of a v2 list of ``model``; an empty page answers 204 with no body."""
+        body = self._json(self.http.request("GET", path, params=params), label)
+        if body is None:
+            return []
+        if not isinstance(body, list):
+            raise PartnerResponseError(f"{label}: answer is not a list", partner=PARTNER)
+        return [mapping.parse(model, item, what) for item in body]
 
     def push_inventory(self, updates: Sequence[StockUpdate]) -> BatchResult:
         errors: list[ItemError] = []
