@@ -119,7 +119,7 @@ def test_unknown_outcome_stays_uncertain_until_looked_up(harness: Harness) -> No
     _, web, bo = seeded(harness, {"A": 10})
     orders = [web.place_order([("A", 1)]) for _ in range(3)]
     bo.faults.plan("post_orders", "after")
-    bo.faults.plan("find_posted", "before", "before")  # and the look-ups fail too
+    bo.faults.plan("find_posted", "before")  # and the look-up fails too
 
     first = sync_all(harness)
     assert first.status is RunStatus.PARTIAL
@@ -206,7 +206,7 @@ def test_cursor_advances_only_after_commit(harness: Harness) -> None:
     web.page_size = 2
     for _ in range(5):
         web.place_order([("A", 1)])
-    web.faults.plan("iter_orders", None, None, "before", "before", "before")  # type: ignore[arg-type]
+    web.faults.plan("iter_orders", None, None, "before")  # type: ignore[arg-type]
     report = services.sync(harness.hub, None, (Step.ORDERS_IN,))
     assert report.status is RunStatus.FAILED
     with harness.hub.uow() as uow:
@@ -218,18 +218,34 @@ def test_cursor_advances_only_after_commit(harness: Harness) -> None:
         assert len(uow.orders.next_to_post(1, 0, 100)) == 5
 
 
-def test_transient_failures_are_retried_within_bounds(harness: Harness) -> None:
-    _, web, bo = seeded(harness, {"A": 3})
-    web.faults.plan("push_inventory", "before", "before")
-    report = sync_all(harness)
-    assert report.status is RunStatus.SUCCEEDED
-    assert web.calls["push_inventory"] == 3
-    web.faults.plan("push_inventory", "before", "before", "before")
-    bo.set_item("A", 9)
+def test_a_step_never_repeats_a_call_the_connector_gave_up_on(harness: Harness) -> None:
+    """Retries live in the connector's transport (bounded there); a transient error that
+    reaches a step is recorded, and the next run tries again."""
+    _, web, _bo = seeded(harness, {"A": 3})
+    web.faults.plan("push_inventory", "before")
     report = sync_all(harness)
     assert report.status is RunStatus.FAILED
     assert "503" in (report.error or "")
-    assert web.calls["push_inventory"] == 6  # three more attempts, then it stopped
+    assert web.calls["push_inventory"] == 1
+    report = sync_all(harness)
+    assert report.status is RunStatus.SUCCEEDED
+    assert web.calls["push_inventory"] == 2 and web.quantity("A") == 3
+
+
+def test_a_post_with_an_unknown_outcome_is_looked_up_not_sent_again(harness: Harness) -> None:
+    _, web, bo = seeded(harness, {"A": 10})
+    order = web.place_order([("A", 1)])
+    bo.faults.plan("post_orders", "before")  # the back office did not take it
+
+    first = sync_all(harness)
+    assert first.status is RunStatus.PARTIAL
+    assert bo.calls["post_orders"] == 1 and bo.calls["find_posted"] == 1
+    assert bo.documents_for(order.web_id) == []
+
+    second = sync_all(harness)  # looked up again first, then posted
+    assert second.status is RunStatus.SUCCEEDED
+    assert bo.calls["find_posted"] == 2 and bo.calls["post_orders"] == 2
+    assert len(bo.documents_for(order.web_id)) == 1
 
 
 def test_hub_managed_quantities_survive_manual_sync_and_follow_orders(harness: Harness) -> None:
@@ -318,7 +334,7 @@ def test_an_uncertain_order_cancelled_later_is_looked_up_not_posted(
     _, web, bo = seeded(harness, {"A": 10})
     order = web.place_order([("A", 1)])
     bo.faults.plan("post_orders", fault)  # applied (or not), then the connection dropped
-    bo.faults.plan("find_posted", "before", "before")  # and the look-ups fail this run
+    bo.faults.plan("find_posted", "before")  # and the look-up fails this run
     sync_all(harness)
     web.set_status(order.web_id, WebOrderStatus.CANCELLED)
     sync_all(harness)
