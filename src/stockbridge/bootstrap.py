@@ -38,9 +38,10 @@ class NotInitialised(RuntimeError):
 def default_registry() -> ConnectorRegistry:
     """Every connector this installation ships. Partner packages add themselves here."""
     from stockbridge.connectors.bigcommerce import client as bigcommerce
+    from stockbridge.connectors.bigcommerce import webhooks as bigcommerce_webhooks
 
     registry = ConnectorRegistry()
-    registry.register("bigcommerce", bigcommerce.create)
+    registry.register("bigcommerce", bigcommerce.create, webhooks=bigcommerce_webhooks.ADAPTER)
     registry.register(qbo.KIND, qbo.make_back_office)
     registry.register(feed.KIND, feed.make_back_office)
     return registry

@@ -22,7 +22,7 @@ from stockbridge.connectors.errors import (
 )
 from stockbridge.connectors.http import PartnerHttp
 from stockbridge.connectors.paging import BoundaryPaginator, PageAnswer, PageNumberPaginator
-from stockbridge.connectors.ratelimit import QuotaReport, RateLimiter
+from stockbridge.connectors.ratelimit import RateLimiter
 from stockbridge.connectors.registry import ConnectorEnv
 from stockbridge.domain.batching import batched
 from stockbridge.domain.model import (
@@ -45,51 +45,6 @@ INVENTORY_BATCH = 2000  # absolute adjustments: at most 2,000 items a call
 PARTNER = "bigcommerce"
 
 V2 = TypeVar("V2", mapping.V2Order, mapping.V2OrderProduct)
-
-
-def _quota(response: httpx.Response) -> QuotaReport:
-    headers = response.headers
-    try:
-        left = headers.get("X-Rate-Limit-Requests-Left")
-        quota = headers.get("X-Rate-Limit-Requests-Quota")
-        reset = headers.get("X-Rate-Limit-Time-Reset-Ms")
-        return QuotaReport(
-            left=int(left) if left is not None else None,
-            quota=int(quota) if quota is not None else None,
-            reset_seconds=int(reset) / 1000 if reset is not None else None,
-        )
-    except ValueError:
-        return QuotaReport()
-
-
-def _retry_after(response: httpx.Response) -> float:
-    for header, scale in (("X-Rate-Limit-Time-Reset-Ms", 1000.0), ("X-Retry-After", 1.0)):
-        value = response.headers.get(header)
-        if value is not None:
-            try:
-                return max(0.0, float(value) / scale)
-            except ValueError:
-                continue
-    return 1.0
-
-
-def _describe(response: httpx.Response) -> str:
-    """BigCommerce's own words: ``title`` (and ``errors`` for 422), else the raw text."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:300] or response.reason_phrase
-    if isinstance(body, dict):
-        title = str(body.get("title") or body.get("message") or "")
-        errors = body.get("errors")
-        if isinstance(errors, dict) and errors:
-            details = "; ".join(f"{k}: {v}" for k, v in list(errors.items())[:5])
-            return f"{title} ({details})" if title else details
-        if title:
-            return title
-    if isinstance(body, list) and body and isinstance(body[0], dict):
-        return str(body[0].get("message", body[0]))
-    return response.text[:300]
 
 
 class BigCommerceStore:
@@ -128,9 +83,9 @@ class BigCommerceStore:
             client=client,
             limiter=limiter,
             retry=env.retry,
-            read_quota=_quota,
-            retry_after=_retry_after,
-            describe_error=_describe,
+            read_quota=mapping.read_quota,
+            retry_after=mapping.retry_after,
+            describe_error=mapping.describe_error,
         )
 
     # helpers -------------------------------------------------------------------
@@ -140,7 +95,7 @@ class BigCommerceStore:
             return None
         if response.status_code >= 400:
             raise PartnerError(
-                f"{what}: {response.status_code} {_describe(response)}",
+                f"{what}: {response.status_code} {mapping.describe_error(response)}",
                 partner=PARTNER,
                 code=str(response.status_code),
             )
@@ -295,7 +250,7 @@ class BigCommerceStore:
             bad = self._bad_items(response, len(chunk))
             if not bad:
                 raise PartnerError(
-                    f"inventory adjustment refused: {_describe(response)}",
+                    f"inventory adjustment refused: {mapping.describe_error(response)}",
                     partner=PARTNER,
                     code="422",
                 )
@@ -339,7 +294,9 @@ class BigCommerceStore:
                 )
                 break
             if response.status_code >= 400:
-                errors.append(ItemError(web_id, _describe(response), str(response.status_code)))
+                errors.append(
+                    ItemError(web_id, mapping.describe_error(response), str(response.status_code))
+                )
         return BatchResult(tuple(errors))
 
     def maintain(self) -> list[str]:
