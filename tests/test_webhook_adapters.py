@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from stockbridge import services
 from stockbridge.connectors.base import BadWebhook, Delivery
+from stockbridge.connectors.registry import ConnectorRegistry
 from stockbridge.db.models import InboxEvent
 from stockbridge.domain.model import WebEvent, WebEventKind
 from tests.conftest import Harness
@@ -151,3 +152,11 @@ def test_a_verified_delivery_the_adapter_cannot_parse_is_refused_and_kept(
     assert stored(running) == []
     rejected = services.rejected_inputs(running.hub, 1)
     assert rejected[0]["source"] == "webhook:hmac-shop"
+
+
+def test_an_adapter_is_registered_under_its_own_kind() -> None:
+    registry = ConnectorRegistry()
+    with pytest.raises(ValueError, match="says it is 'hmac-shop'"):
+        registry.register("shopify", lambda _env: FakeWebStore(), webhooks=HmacSigned())
+    registry.register("hmac-shop", lambda _env: FakeWebStore(), webhooks=HmacSigned())
+    assert set(registry.webhooks) == {"hmac-shop"}
