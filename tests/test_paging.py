@@ -137,6 +137,43 @@ def order(n: int, moment: datetime) -> dict[str, Any]:
     return {"id": n, "status_id": 11, "date_modified": format_datetime(moment)}
 
 
+def v2_orders(orders: list[tuple[int, datetime]]) -> Handler:
+    """A partner that honours ``min_date_modified``, ``sort=date_modified:asc``, ``limit``
+    and ``page`` like BigCommerce v2 (ties in id order; 204 past the end)."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if not request.url.path.endswith("/v2/orders"):
+            return httpx.Response(204)  # no lines
+        params = request.url.params
+        since = params.get("min_date_modified")
+        chosen = sorted(
+            (o for o in orders if since is None or o[1] >= datetime.fromisoformat(since)),
+            key=lambda o: (o[1], o[0]),
+        )
+        limit, page = int(params["limit"]), int(params["page"])
+        rows = chosen[(page - 1) * limit : page * limit]
+        if not rows:
+            return httpx.Response(204)
+        return httpx.Response(200, json=[order(n, moment) for n, moment in rows])
+
+    return handle
+
+
+@pytest.mark.parametrize(
+    "instants",
+    [(300, 30), (250, 10), (600,), (249, 300), (100, 100, 60), (1, 250, 250, 1)],
+    ids=str,
+)
+def test_orders_at_shared_instants_are_each_read(instants: tuple[int, ...]) -> None:
+    moments = [T0 + timedelta(seconds=s) for s, count in enumerate(instants) for _ in range(count)]
+    orders = list(enumerate(moments, start=1))
+
+    pages = list(bigcommerce(v2_orders(orders)).iter_orders(None))
+
+    seen = [int(o.web_id) for page in pages for o in page.items]
+    assert sorted(seen) == [i for i, _ in orders]  # each once
+
+
 def test_catalog_pages_the_partner_repeats_are_refused() -> None:
     calls: Counter[str] = Counter()
 

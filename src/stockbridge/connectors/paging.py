@@ -220,7 +220,8 @@ class BoundaryPaginator(Paginator[Boundary, Sequence[Stamp]]):
     end of the list and the record after it slides into its place. Re-opening at the last
     time seen (page 1) cannot; the records at that boundary come again and ``is_new``
     tells them apart. Only when a whole page shares one time (partner times may have
-    one-second resolution) does it step through that instant page by page.
+    one-second resolution) does it step through that instant page by page (page 2 of the
+    list from that instant, which begins with the page just read, then 3, ...).
 
     A full page that brings nothing new (every record older than the boundary or already
     seen at it) means the partner repeated a page or ignored the filter: ``RepeatedPage``.
@@ -252,10 +253,14 @@ class BoundaryPaginator(Paginator[Boundary, Sequence[Stamp]]):
                 for key, moment in answer
             ):
                 raise self._repeated(f"a full page with nothing new ({self.current})")
-        if since is not None and last == since:
-            following = Boundary(since, self.current.page + 1)  # a whole page at one instant
+        if answer[0][1] == last:
+            # A whole page at one instant: re-opening there would answer this same page, so
+            # step through that instant by page. The list from ``last`` begins where this
+            # page begins, unless the stream is already stepping through ``last``.
+            following = Boundary(last, self.current.page + 1 if last == since else 2)
         else:
             following = Boundary(last)
+        if last != since:
             self._at_boundary = set()
         self._at_boundary |= {stamp for stamp in answer if stamp[1] == last}
         return following
