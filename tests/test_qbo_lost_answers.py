@@ -6,14 +6,19 @@ Receipts are counted in the sandbox."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from stockbridge import services
 from stockbridge.bootstrap import Hub, bootstrap, default_registry
 from stockbridge.config import Settings
-from stockbridge.domain.model import SYNC_ALL, RunStatus
+from stockbridge.connectors import qbo as qbo_connector
+from stockbridge.connectors.errors import TransientPartnerError
+from stockbridge.connectors.registry import ConnectorEnv
+from stockbridge.domain.model import SYNC_ALL, PostRequest, RunStatus
 from stockbridge.retry import RetryPolicy
 from tests.fakes import FakeWebStore
 from tests.qbo_support import (
@@ -27,11 +32,31 @@ from tests.qbo_support import (
 GIVE_UP_AT_ONCE = RetryPolicy(attempts=1, base_delay=0, sleep=lambda _s: None)
 
 
+class DiesBeforeItAsks:
+    """The QuickBooks connector of a hub that dies right after QuickBooks applied its batch:
+    the post's answer is lost and the hub never gets to look the orders up in that process
+    (its look-up fails like the dead connection would)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def find_posted(self, requests: Sequence[PostRequest]) -> Mapping[str, str]:
+        raise TransientPartnerError("the hub died before it could ask", partner="qbo")
+
+
 def impatient_hub(tmp_path: Path, database_url: str, qbo: Qbo, web: FakeWebStore) -> Hub:
-    """A hub that tries each call once: a lost answer ends the run with the orders
-    uncertain (as a crash right after QuickBooks applied the batch would)."""
+    """A hub that tries each call once and dies before it can ask QuickBooks what became of
+    a post whose answer was lost: the run ends with the orders uncertain."""
     registry = default_registry()
     registry.register("fake-web", lambda _env: web)
+
+    def dying(env: ConnectorEnv) -> Any:
+        return DiesBeforeItAsks(qbo_connector.make_back_office(env))
+
+    registry.register(qbo_connector.KIND, dying)
     hub = bootstrap(
         Settings(home=tmp_path / "home", database_url=database_url, lease_seconds=30),
         registry=registry,

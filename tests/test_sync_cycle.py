@@ -121,7 +121,7 @@ def test_unknown_outcome_stays_uncertain_until_looked_up(cycle: Cycle) -> None:
     _, web, bo = seeded(cycle, {"A": 10})
     orders = [web.place_order([("A", 1)]) for _ in range(3)]
     bo.faults.plan("post_orders", "after")
-    bo.faults.plan("find_posted", "before", "before")  # and the look-ups fail too
+    bo.faults.plan("find_posted", "before")  # and the look-up fails too
 
     first = sync_all(cycle)
     assert first.status is RunStatus.PARTIAL
@@ -209,7 +209,7 @@ def test_cursor_advances_only_after_commit(cycle: Cycle) -> None:
     web.page_size = 2
     for _ in range(5):
         web.place_order([("A", 1)])
-    web.faults.plan("iter_orders", None, None, "before", "before", "before")  # type: ignore[arg-type]
+    web.faults.plan("iter_orders", None, None, "before")  # type: ignore[arg-type]
     report = cycle.sync((Step.ORDERS_IN,))
     assert report.status is RunStatus.FAILED
     with cycle.uow() as uow:
@@ -221,18 +221,34 @@ def test_cursor_advances_only_after_commit(cycle: Cycle) -> None:
         assert len(uow.orders.next_to_post(store_id, 0, 100)) == 5
 
 
-def test_transient_failures_are_retried_within_bounds(cycle: Cycle) -> None:
-    _, web, bo = seeded(cycle, {"A": 3})
-    web.faults.plan("push_inventory", "before", "before")
-    report = sync_all(cycle)
-    assert report.status is RunStatus.SUCCEEDED
-    assert web.calls["push_inventory"] == 3
-    web.faults.plan("push_inventory", "before", "before", "before")
-    bo.set_item("A", 9)
+def test_a_step_never_repeats_a_call_the_connector_gave_up_on(cycle: Cycle) -> None:
+    """Retries live in the connector's transport (bounded there); a transient error that
+    reaches a step is recorded, and the next run tries again."""
+    _, web, _bo = seeded(cycle, {"A": 3})
+    web.faults.plan("push_inventory", "before")
     report = sync_all(cycle)
     assert report.status is RunStatus.FAILED
     assert "503" in (report.error or "")
-    assert web.calls["push_inventory"] == 6  # three more attempts, then it stopped
+    assert web.calls["push_inventory"] == 1
+    report = sync_all(cycle)
+    assert report.status is RunStatus.SUCCEEDED
+    assert web.calls["push_inventory"] == 2 and web.quantity("A") == 3
+
+
+def test_a_post_with_an_unknown_outcome_is_looked_up_not_sent_again(cycle: Cycle) -> None:
+    _, web, bo = seeded(cycle, {"A": 10})
+    order = web.place_order([("A", 1)])
+    bo.faults.plan("post_orders", "before")  # the back office did not take it
+
+    first = sync_all(cycle)
+    assert first.status is RunStatus.PARTIAL
+    assert bo.calls["post_orders"] == 1 and bo.calls["find_posted"] == 1
+    assert bo.documents_for(order.web_id) == []
+
+    second = sync_all(cycle)  # looked up again first, then posted
+    assert second.status is RunStatus.SUCCEEDED
+    assert bo.calls["find_posted"] == 2 and bo.calls["post_orders"] == 2
+    assert len(bo.documents_for(order.web_id)) == 1
 
 
 def test_hub_managed_quantities_survive_manual_sync_and_follow_orders(cycle: Cycle) -> None:
@@ -316,7 +332,7 @@ def test_an_uncertain_order_cancelled_later_is_looked_up_not_posted(
     store_id, web, bo = seeded(cycle, {"A": 10})
     order = web.place_order([("A", 1)])
     bo.faults.plan("post_orders", fault)  # applied (or not), then the connection dropped
-    bo.faults.plan("find_posted", "before", "before")  # and the look-ups fail this run
+    bo.faults.plan("find_posted", "before")  # and the look-up fails this run
     sync_all(cycle)
     web.set_status(order.web_id, WebOrderStatus.CANCELLED)
     sync_all(cycle)

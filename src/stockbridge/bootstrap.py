@@ -41,11 +41,15 @@ class NotInitialised(RuntimeError):
 def default_registry() -> ConnectorRegistry:
     """Every connector this installation ships. Partner packages add themselves here."""
     from stockbridge.connectors.bigcommerce import client as bigcommerce
+    from stockbridge.connectors.bigcommerce import webhooks as bigcommerce_webhooks
 
     registry = ConnectorRegistry()
     # commands: the module of the connector's `stockbridge connect`/`sandbox` commands
     registry.register(
-        "bigcommerce", bigcommerce.create, commands="stockbridge.connectors.bigcommerce.cli"
+        "bigcommerce",
+        bigcommerce.create,
+        commands="stockbridge.connectors.bigcommerce.cli",
+        webhooks=bigcommerce_webhooks.ADAPTER,
     )
     registry.register(qbo.KIND, qbo.make_back_office, commands="stockbridge.connectors.qbo.cli")
     registry.register(feed.KIND, feed.make_back_office, commands="stockbridge.connectors.feed.cli")

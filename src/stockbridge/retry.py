@@ -1,4 +1,12 @@
-"""Bounded retries with jittered exponential back-off, for transient partner failures."""
+"""The retry policy of a partner call: how many tries, and how long between them.
+
+There is one retry layer, the transport each connector talks through
+(``connectors.http.PartnerHttp``; the feed's URL source for feeds). It is the only code
+that knows whether a request is safe to send again and what the partner said about when
+to come back, so it alone repeats a call, at most ``attempts`` times. Sync steps never
+repeat a partner call: a ``TransientPartnerError`` that reaches them means the bound is
+spent, and they record it on the run (the next run tries again).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +14,8 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
-
-from stockbridge.connectors.errors import TransientPartnerError
 
 __all__ = ["RetryPolicy"]
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -29,17 +32,3 @@ class RetryPolicy:
     def delay(self, failed_attempt: int) -> float:
         ceiling = min(self.max_delay, self.base_delay * 2.0 ** (failed_attempt - 1))
         return float(ceiling * random.uniform(0.5, 1.0))
-
-    def call(self, fn: Callable[[], T]) -> T:
-        """Call ``fn`` until it succeeds or ``attempts`` transient failures; re-raise the last.
-
-        Only ``TransientPartnerError`` is retried; anything else propagates at once.
-        """
-        for attempt in range(1, self.attempts + 1):
-            try:
-                return fn()
-            except TransientPartnerError:
-                if attempt >= self.attempts:
-                    raise
-                self.sleep(self.delay(attempt))
-        raise AssertionError("unreachable")  # pragma: no cover

@@ -1,4 +1,5 @@
-"""The two ports every partner connector implements: a web store and a back office.
+"""The two ports every partner connector implements, a web store and a back office, and
+the webhook adapter a connector kind brings when its partner pushes events to the hub.
 
 Concurrency style: synchronous and streaming. Methods block; long reads are iterators of
 ``Page`` objects so the hub never holds a whole catalog or order history in memory.
@@ -12,6 +13,7 @@ Error contract (see ``connectors.errors``): a whole call that fails raises a
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
@@ -23,12 +25,21 @@ from stockbridge.domain.model import (
     PostOutcome,
     PostRequest,
     StockUpdate,
+    WebEvent,
     WebOrder,
     WebVariant,
 )
 from stockbridge.domain.snapshot import FeedRowLike
 
-__all__ = ["BackOffice", "Snapshot", "SnapshotBackOffice", "WebStore"]
+__all__ = [
+    "BackOffice",
+    "BadWebhook",
+    "Delivery",
+    "Snapshot",
+    "SnapshotBackOffice",
+    "WebStore",
+    "WebhookAdapter",
+]
 
 
 @runtime_checkable
@@ -185,4 +196,51 @@ class SnapshotBackOffice(BackOffice, Protocol):
         """Each new report since the last accepted one, oldest first; nothing when the
         source is unchanged (one cheap request). A snapshot is closed when the
         iteration moves past it."""
+        ...
+
+
+class BadWebhook(ValueError):
+    """A verified delivery that is not one the adapter understands; the message says why
+    (the receiver answers 422 and keeps the delivery for the dashboard)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One webhook delivery as it arrived: the raw body, and the headers the adapter
+    named in ``WebhookAdapter.headers`` (lower-case names; absent when not sent)."""
+
+    body: bytes
+    headers: Mapping[str, str]
+
+
+class WebhookAdapter(Protocol):
+    """How one connector kind's partner delivers webhooks; registered with the connector
+    (``ConnectorRegistry.register(kind, factory, webhooks=...)``). Deliveries arrive at
+    ``POST /webhooks/{kind}/{store}``; the receiver is partner-blind and, per delivery:
+
+    1. reads the body (bounded) and the headers named in ``headers``;
+    2. loads the secret ``secret_key`` from the vault of the store's connection of this
+       kind (cached briefly) and calls ``verify``: False means 401 and nothing stored;
+    3. calls ``parse``: a ``WebEvent`` is stored in the inbox (``dedup_key`` drops
+       re-deliveries) before the 200 goes back; ``BadWebhook`` means 422, and the
+       delivery is kept with the reason.
+
+    Both run on the event loop of the hot path: no I/O, no blocking, and ``verify``
+    compares in constant time (``hmac.compare_digest``).
+    """
+
+    #: The connection kind this adapter serves (the ``{kind}`` of the URL).
+    kind: str
+    #: The name of the connection's secret that verifies a delivery.
+    secret_key: str
+    #: Lower-case names of the headers ``verify`` and ``parse`` read.
+    headers: frozenset[str]
+
+    def verify(self, delivery: Delivery, secret: str) -> bool:
+        """True only when ``delivery`` provably comes from the partner holding ``secret``
+        (an empty secret verifies nothing)."""
+        ...
+
+    def parse(self, delivery: Delivery) -> WebEvent:
+        """The hub event a verified delivery announces; raises ``BadWebhook``."""
         ...

@@ -1,6 +1,16 @@
 """The transport every partner client shares: rate limiting, bounded retries with
 jittered back-off, one log line per request, and errors sorted into the PartnerError tree.
 
+This is the one retry layer of the hub (see ``stockbridge.retry``). It is the right one
+because only here is it known whether a request is safe to send again (``idempotent``:
+a dropped connection after a POST without a request id may have created something) and
+what the partner said (429 with Retry-After / quota headers, which feed the account's
+limiter). A step above that repeated a call would multiply the bound (three tries here
+times three there: nine PUTs for one inventory batch) without knowing either. So one
+partner call costs at most ``retry.attempts`` tries that fail (5xx, timeouts, dropped
+connections) plus at most ``max_429`` waits the partner asked for; then the caller gets
+the error, with the partner's own message, and records it.
+
 A connector gives it an ``httpx.Client`` (tests and sandboxes pass one pointed at a
 loopback server), a limiter for the account, and a function that reads the partner's
 quota headers. Statuses it handles itself:

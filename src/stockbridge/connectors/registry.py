@@ -1,9 +1,11 @@
 """Which connector serves which connection kind, and what a connector is given.
 
 A factory takes a ``ConnectorEnv`` (the connection's settings, a vault holding its
-secrets, the process's rate limiters) and returns a ``WebStore`` or ``BackOffice``.
-Partner packages register themselves in ``bootstrap.default_registry``; the hub core
-knows no partner by name.
+secrets, the process's rate limiters) and returns a ``WebStore`` or ``BackOffice``. A
+kind whose partner pushes events also registers its ``WebhookAdapter``: deliveries to
+``/webhooks/{kind}/{store}`` are verified and parsed by it. Partner packages register
+themselves in ``bootstrap.default_registry``, one line each; the hub core (the web layer
+included) knows no partner by name.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from stockbridge.connectors.base import BackOffice, WebStore
+from stockbridge.connectors.base import BackOffice, WebhookAdapter, WebStore
 from stockbridge.connectors.ratelimit import LimiterRegistry
 from stockbridge.outbound import OutboundPolicy, guarded_transport
 from stockbridge.retry import RetryPolicy
@@ -118,13 +120,27 @@ class ConnectorRegistry:
     #: kind -> the module holding its ``register(commands)`` for ``stockbridge connect``
     #: and ``stockbridge sandbox``; only the command line imports it.
     commands: dict[str, str] = field(default_factory=dict)
+    #: kind -> its webhook adapter, for the kinds whose partner delivers webhooks.
+    webhooks: dict[str, WebhookAdapter] = field(default_factory=dict)
 
     def register(
-        self, kind: str, factory: ConnectorFactory, *, commands: str | None = None
+        self,
+        kind: str,
+        factory: ConnectorFactory,
+        *,
+        commands: str | None = None,
+        webhooks: WebhookAdapter | None = None,
     ) -> None:
+        """Serve connections of ``kind`` with ``factory``; ``commands`` names the module of
+        its CLI commands; with ``webhooks``, also accept that partner's deliveries at
+        ``/webhooks/{kind}/{store}``."""
+        if webhooks is not None and webhooks.kind != kind:
+            raise ValueError(f"the webhook adapter of {kind!r} says it is {webhooks.kind!r}")
         self.factories[kind] = factory
         if commands is not None:
             self.commands[kind] = commands
+        if webhooks is not None:
+            self.webhooks[kind] = webhooks
 
     def create(self, kind: str, env: ConnectorEnv) -> WebStore | BackOffice:
         try:

@@ -16,7 +16,6 @@ from stockbridge.connectors.base import Snapshot, SnapshotBackOffice
 from stockbridge.connectors.errors import PartnerResponseError
 from stockbridge.domain.snapshot import diff_snapshot
 from stockbridge.sync.context import StepContext, StepOutcome
-from stockbridge.sync.paging import resumable_pages
 
 __all__ = ["CATALOG_STREAM", "ITEMS_STREAM", "STOCK_READ_MARK", "inventory_in"]
 
@@ -52,7 +51,7 @@ def _read_back_office(ctx: StepContext, connection_id: int) -> int:
     with ctx.uow() as uow:
         since = uow.stores.cursor(connection_id, ITEMS_STREAM)
     done = 0
-    for page in resumable_pages(back_office.iter_items, since, ctx.retry):
+    for page in back_office.iter_items(since):
         with ctx.uow() as uow:
             uow.catalog.apply_back_office_items(ctx.store.id, page.items)
             uow.stores.advance_cursor(connection_id, ITEMS_STREAM, page.cursor)
@@ -123,7 +122,7 @@ def _read_web(ctx: StepContext, connection_id: int) -> int:
     with ctx.uow() as uow:
         since = uow.stores.cursor(connection_id, CATALOG_STREAM)
     done = 0
-    for page in resumable_pages(web.iter_catalog, since, ctx.retry):
+    for page in web.iter_catalog(since):
         with ctx.uow() as uow:
             uow.catalog.apply_web_variants(
                 ctx.store.id,

@@ -8,7 +8,6 @@ master only hub-managed items are pushed.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import partial
 
 from stockbridge.domain.batching import batched
 from stockbridge.domain.inventory import StockRow, plan_push
@@ -37,7 +36,7 @@ def inventory_out(ctx: StepContext) -> StepOutcome:
     pushed = failed = 0
     for batch in batched(plan_push(_counted(rows, ctx.tracker), withheld), web.max_inventory_batch):
         updates = [update for _, update in batch]
-        result = ctx.retry.call(partial(web.push_inventory, updates))
+        result = web.push_inventory(updates)  # retried by the connector's transport
         refused = {error.key for error in result.errors}
         sent = [(sid, u.quantity) for sid, u in batch if u.sku not in refused]
         with ctx.uow() as uow:

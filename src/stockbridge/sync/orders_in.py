@@ -5,7 +5,6 @@ from __future__ import annotations
 from stockbridge.domain.model import Trigger
 from stockbridge.domain.orders import should_take_in
 from stockbridge.sync.context import StepContext, StepOutcome
-from stockbridge.sync.paging import resumable_pages
 
 __all__ = ["ORDERS_STREAM", "orders_in"]
 
@@ -18,11 +17,11 @@ def orders_in(ctx: StepContext) -> StepOutcome:
         return StepOutcome("skipped", message="no web store connected")
     # Upkeep (webhooks registered and active) costs a call per run: a run that a webhook
     # started is proof enough they work, so only other runs (manual, scheduled) do it.
-    notes = [] if ctx.trigger is Trigger.WEBHOOK else ctx.retry.call(web.maintain)
+    notes = [] if ctx.trigger is Trigger.WEBHOOK else web.maintain()
     with ctx.uow() as uow:
         since = uow.stores.cursor(connection_id, ORDERS_STREAM)
     done = 0
-    for page in resumable_pages(web.iter_orders, since, ctx.retry):
+    for page in web.iter_orders(since):
         if page.total is not None:
             ctx.tracker.set_total(page.total)
         with ctx.uow() as uow:

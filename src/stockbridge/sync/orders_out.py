@@ -16,6 +16,7 @@ order it has not taken yet, this run's and earlier runs' that failed, up to
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import suppress
 
 from stockbridge.connectors.base import BackOffice, SnapshotBackOffice
 from stockbridge.connectors.errors import PartnerError, TransientPartnerError
@@ -59,8 +60,10 @@ def orders_out(ctx: StepContext) -> StepOutcome:
 def _post_batch(
     ctx: StepContext, back_office: BackOffice, connection_id: int, batch: Sequence[PendingOrder]
 ) -> tuple[int, int]:
-    """Post one batch; returns (posted, refused). Leaves orders ``uncertain`` when the
-    partner cannot tell us what happened after the bounded retries.
+    """Post one batch; returns (posted, refused). The connector has retried the call
+    within its bound already; when its outcome is still unknown the orders are looked up
+    at once, and those not found stay ``uncertain``: a later run looks them up again
+    before it ever sends them.
     """
     store_id = ctx.store.id
     requests = {
@@ -70,49 +73,60 @@ def _post_batch(
     row_ids = {p.order.web_id: p.row_id for p in batch}
     to_check = [requests[p.order.web_id] for p in batch if p.uncertain]
     posted = 0
-    for attempt in range(1, ctx.retry.attempts + 1):
-        try:
-            if to_check:
-                found = dict(back_office.find_posted(to_check))
-                _record_posted(ctx, connection_id, found)
-                posted += len(found)
-                for web_id in found:
-                    requests.pop(web_id, None)
-            # An uncertain order cancelled on the web since: looked up above, never posted.
-            cancelled = [w for w, r in requests.items() if not r.order.status.postable]
-            if cancelled:
-                with ctx.uow() as uow:
-                    uow.orders.mark_not_postable([row_ids[w] for w in cancelled])
-                    uow.commit()
-                for web_id in cancelled:
-                    requests.pop(web_id)
-            if not requests:
-                return posted, 0
+    try:
+        if to_check:
+            posted += _look_up(ctx, back_office, connection_id, requests, to_check)
+        # An uncertain order cancelled on the web since: looked up above, never posted.
+        cancelled = [w for w, r in requests.items() if not r.order.status.postable]
+        if cancelled:
             with ctx.uow() as uow:
-                uow.orders.mark_uncertain([row_ids[w] for w in requests])
+                uow.orders.mark_not_postable([row_ids[w] for w in cancelled])
                 uow.commit()
+            for web_id in cancelled:
+                requests.pop(web_id)
+        if not requests:
+            return posted, 0
+        with ctx.uow() as uow:
+            uow.orders.mark_uncertain([row_ids[w] for w in requests])
+            uow.commit()
+        try:
             outcomes = back_office.post_orders(list(requests.values()))
-            break
-        except TransientPartnerError as exc:
-            to_check = list(requests.values())
-            if attempt >= ctx.retry.attempts:
-                ctx.tracker.item_failed(
-                    [
-                        ItemError(
-                            f"order {r.order.number}",
-                            f"back office did not answer; will be checked before posting "
-                            f"again: {exc}",
-                            exc.code,
-                        )
-                        for r in requests.values()
-                    ]
+        except TransientPartnerError:
+            # Taken or not? Ask (a read) rather than send again; if the look-up fails too,
+            # a later run asks before it sends.
+            with suppress(TransientPartnerError):
+                posted += _look_up(ctx, back_office, connection_id, requests, [*requests.values()])
+            raise
+    except TransientPartnerError as exc:
+        ctx.tracker.item_failed(
+            [
+                ItemError(
+                    f"order {r.order.number}",
+                    f"back office did not answer; will be checked before posting again: {exc}",
+                    exc.code,
                 )
-                return posted, len(requests)
-            ctx.retry.sleep(ctx.retry.delay(attempt))
-    else:  # pragma: no cover - the loop always breaks or returns
-        raise AssertionError("unreachable")
+                for r in requests.values()
+            ]
+        )
+        return posted, len(requests)
     ok, refused = _record_outcomes(ctx, connection_id, requests, outcomes)
     return posted + ok, refused
+
+
+def _look_up(
+    ctx: StepContext,
+    back_office: BackOffice,
+    connection_id: int,
+    requests: dict[str, PostRequest],
+    to_check: list[PostRequest],
+) -> int:
+    """Record the orders of ``to_check`` the back office has (and drop them from
+    ``requests``); returns how many."""
+    found = dict(back_office.find_posted(to_check))
+    _record_posted(ctx, connection_id, found)
+    for web_id in found:
+        requests.pop(web_id, None)
+    return len(found)
 
 
 def _record_posted(ctx: StepContext, connection_id: int, documents: dict[str, str]) -> None:

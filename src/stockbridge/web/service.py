@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from stockbridge.bootstrap import Hub
-from stockbridge.connectors.bigcommerce.webhooks import parse_envelope
+from stockbridge.connectors.base import Delivery, WebhookAdapter
 from stockbridge.db.models import ApiToken, Store
 from stockbridge.db.uow import UnitOfWork
 from stockbridge.domain.model import (
@@ -183,76 +183,77 @@ def push_inventory(
 
 
 class WebhookSecrets:
-    """Each store's BigCommerce webhook secret, cached briefly so a delivery costs one
-    insert, not a decryption and two reads. A secret that does not match is looked up
-    again before the delivery is refused (a store may just have reconnected)."""
+    """Each store's webhook secret per connector kind, cached briefly so a delivery costs
+    one insert, not a decryption and two reads. A delivery that does not verify against
+    the cached secret is checked again against a fresh one before it is refused (a store
+    may just have reconnected)."""
 
     def __init__(self, hub: Hub, ttl_seconds: float = 30.0) -> None:
         self.hub = hub
         self.ttl = ttl_seconds
-        self._cache: dict[str, tuple[float, int | None, str]] = {}
+        self._cache: dict[tuple[str, str], tuple[float, int | None, str]] = {}
 
-    def _load(self, name: str) -> tuple[int | None, str]:
+    def _load(self, adapter: WebhookAdapter, name: str) -> tuple[int | None, str]:
         # A read: on SQLite it takes no write lock, so anonymous requests for unknown
         # stores or with wrong secrets never hold up the writers.
         with self.hub.uow() as uow:
             store = uow.read_only().stores.by_name(name)
-            connection = uow.stores.connection(store.id, "web") if store else None
-            if store is None or connection is None or connection.kind != "bigcommerce":
+            connection = (
+                next((c for c in uow.stores.connections(store.id) if c.kind == adapter.kind), None)
+                if store
+                else None
+            )
+            if store is None or connection is None:
                 return None, ""
             secrets = (
                 self.hub.cipher.decrypt(connection.credentials) if connection.credentials else {}
             )
-            return store.id, secrets.get("webhook_secret", "")
+            return store.id, secrets.get(adapter.secret_key, "")
 
-    def check_cached(self, name: str, presented: str | None) -> int | None:
-        """The store's id if a fresh cached secret matches; None means: ask ``check``
-        (which may read the database). Never raises, never blocks."""
-        cached = self._cache.get(name)
+    def check_cached(self, adapter: WebhookAdapter, name: str, delivery: Delivery) -> int | None:
+        """The store's id if the delivery verifies against a fresh cached secret; None
+        means: ask ``check`` (which may read the database). Never raises, never blocks."""
+        cached = self._cache.get((adapter.kind, name))
         if cached is None or cached[0] < time.monotonic() or cached[1] is None or not cached[2]:
             return None
-        if hmac.compare_digest((presented or "").encode(), cached[2].encode()):
-            return cached[1]
-        return None
+        return cached[1] if adapter.verify(delivery, cached[2]) else None
 
-    def check(self, name: str, presented: str | None) -> int:
-        """The store's id when ``presented`` is its secret; Unauthorized otherwise."""
+    def check(self, adapter: WebhookAdapter, name: str, delivery: Delivery) -> int:
+        """The store's id when the delivery verifies; Unauthorized otherwise."""
         now = time.monotonic()
-        cached = self._cache.get(name)
+        key = (adapter.kind, name)
+        cached = self._cache.get(key)
         for fresh in (False, True):
             if fresh or cached is None or cached[0] < now:
-                store_id, secret = self._load(name)
+                store_id, secret = self._load(adapter, name)
                 cached = (now + self.ttl, store_id, secret)
                 if store_id is not None and secret:  # never cache misses: names are free
-                    self._cache[name] = cached
+                    self._cache[key] = cached
             _, store_id, secret = cached
-            if (
-                store_id is not None
-                and secret
-                and hmac.compare_digest((presented or "").encode(), secret.encode())
-            ):
+            if store_id is not None and secret and adapter.verify(delivery, secret):
                 return store_id
         raise Unauthorized("missing or wrong webhook secret")
 
 
-def reject_webhook(hub: Hub, store_id: int, reason: str, body: bytes) -> None:
+def reject_webhook(hub: Hub, store_id: int, reason: str, body: bytes, *, kind: str) -> None:
     """Keep a refused delivery (truncated) with the reason, for the dashboard."""
     with hub.uow() as uow:
         uow.inbox.reject(
             store_id,
-            source="webhook:bigcommerce",
+            source=f"webhook:{kind}",
             reason=reason,
             payload=body[:2000].decode(errors="replace"),
         )
         uow.commit()
 
 
-def to_pending_event(store_id: int, body: bytes) -> PendingEvent:
-    """Parse a delivery into the event to store; BadWebhook says why it cannot be."""
-    event = parse_envelope(body)
+def to_pending_event(store_id: int, adapter: WebhookAdapter, delivery: Delivery) -> PendingEvent:
+    """Parse a verified delivery into the event to store; BadWebhook says why it cannot
+    be."""
+    event = adapter.parse(delivery)
     return PendingEvent(
         store_id=store_id,
-        source="bigcommerce",
+        source=adapter.kind,
         dedup_key=event.dedup_key,
         kind=event.kind.value,
         payload={

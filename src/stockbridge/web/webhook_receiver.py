@@ -1,27 +1,30 @@
-"""The BigCommerce webhook receiver, ``POST /webhooks/bigcommerce/{store}``, as a plain
-ASGI layer in front of the FastAPI application.
+"""The webhook receiver, ``POST /webhooks/{kind}/{store}``, as a plain ASGI layer in front
+of the FastAPI application. It knows no partner: the connector registered for ``kind``
+brings a ``WebhookAdapter`` (connectors/base.py) that verifies and parses deliveries.
 
 Deliveries are the one hot path of the service: a busy store sends thousands a minute
 and expects quick answers. This layer answers them without FastAPI's routing, dependency
-injection and exception middleware: it checks the secret header in constant time
-(missing or wrong: 401, nothing stored), reads the body under a size limit (413), parses
-just the envelope (422, and the refused delivery is kept for the dashboard) and answers
-200 only once the event is committed to the inbox (a re-delivery of a stored event:
-200, "duplicate delivery ignored"). Every other request goes on to the application.
+injection and exception middleware: it reads the body under a size limit (413), has the
+adapter verify it against the store's secret (missing or wrong: 401, nothing stored),
+parses it (422, and the refused delivery is kept for the dashboard) and answers 200 only
+once the event is committed to the inbox (a re-delivery of a stored event: 200,
+"duplicate delivery ignored"). Every other request (an unknown kind included) goes on to
+the application.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
+from prometheus_client import Counter
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from stockbridge.bootstrap import Hub
-from stockbridge.connectors.bigcommerce.webhooks import SECRET_HEADER, BadWebhook
+from stockbridge.connectors.base import BadWebhook, Delivery, WebhookAdapter
 from stockbridge.jobs.queue import JobQueue
 from stockbridge.metrics import WEBHOOKS
 from stockbridge.web import service
@@ -32,9 +35,9 @@ __all__ = ["PREFIX", "WebhookReceiver"]
 
 log = logging.getLogger(__name__)
 
-PREFIX = "/webhooks/bigcommerce/"
+PREFIX = "/webhooks/"
 MAX_STORE_NAME = 100
-_SECRET = SECRET_HEADER.lower().encode()
+OUTCOMES = ("stored", "duplicate", "rejected", "unauthorized")
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -47,6 +50,18 @@ class _TooLarge(Exception):
 
 class _Gone(Exception):
     """The client went away before its body was read."""
+
+
+class _Kind:
+    """What the receiver keeps per adapter: the header names to pick (as ASGI sends
+    them) and its metric counters."""
+
+    __slots__ = ("adapter", "counted", "headers")
+
+    def __init__(self, adapter: WebhookAdapter) -> None:
+        self.adapter = adapter
+        self.headers = {name.lower().encode("latin-1"): name.lower() for name in adapter.headers}
+        self.counted: dict[str, Counter] = {o: WEBHOOKS.labels(adapter.kind, o) for o in OUTCOMES}
 
 
 class WebhookReceiver:
@@ -65,58 +80,78 @@ class WebhookReceiver:
         self.writer = writer
         self.max_body = max_body
         self.secrets = service.WebhookSecrets(hub)
-        self._counted = {
-            outcome: WEBHOOKS.labels("bigcommerce", outcome)
-            for outcome in ("stored", "duplicate", "rejected", "unauthorized")
-        }
+        self.adapters: Mapping[str, WebhookAdapter] = hub.registry.webhooks
+        self._kinds: dict[str, _Kind] = {}
+
+    def _kind(self, name: str) -> _Kind | None:
+        kind = self._kinds.get(name)
+        if kind is None or kind.adapter is not self.adapters.get(name):
+            adapter = self.adapters.get(name)
+            if adapter is None:
+                return None
+            kind = self._kinds[name] = _Kind(adapter)
+        return kind
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
-        if scope["type"] != "http" or not path.startswith(PREFIX) or "/" in path[len(PREFIX) :]:
+        if scope["type"] != "http" or not path.startswith(PREFIX):
             await self.app(scope, receive, send)
             return
-        store = path[len(PREFIX) :]
-        if scope["method"] != "POST":
+        name, slash, store = path[len(PREFIX) :].partition("/")
+        kind = self._kind(name) if slash and "/" not in store else None
+        if kind is None:
+            await self.app(scope, receive, send)
+        elif scope["method"] != "POST":
             await _answer(send, 405, {"error": "method not allowed"}, (b"allow", b"POST"))
         elif not store or len(store) > MAX_STORE_NAME:
             problem = f"store name must be 1-{MAX_STORE_NAME} characters"
             await _answer(send, 422, {"error": f"store: {problem}"})
         else:
-            await self._deliver(store, scope, receive, send)
+            await self._deliver(kind, store, scope, receive, send)
 
-    async def _deliver(self, store: str, scope: Scope, receive: Receive, send: Send) -> None:
-        secret: str | None = None
+    async def _deliver(
+        self, kind: _Kind, store: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        adapter, wanted = kind.adapter, kind.headers
+        headers: dict[str, str] = {}
         length: bytes | None = None
         for name, value in scope["headers"]:
-            if name == _SECRET:
-                secret = value.decode("latin-1")
-            elif name == b"content-length":
+            if name == b"content-length":
                 length = value
+            elif name in wanted:
+                headers[wanted[name]] = value.decode("latin-1")
         if length is not None and (not length.isdigit() or int(length) > self.max_body):
             await _answer(send, 413, {"error": f"request body over {self.max_body} bytes"})
             return
-        store_id = self.secrets.check_cached(store, secret)
-        if store_id is None:
-            try:
-                # A cache miss reads the database in the thread pool: a wait for a lock
-                # never stalls the event loop (and every other delivery with it).
-                store_id = await run_in_threadpool(self.secrets.check, store, secret)
-            except Unauthorized as exc:
-                self._counted["unauthorized"].inc()
-                await _answer(send, 401, {"error": str(exc)}, (b"www-authenticate", b"Bearer"))
-                return
         try:
-            body = await self._body(receive)
+            delivery = Delivery(await self._body(receive), headers)
         except _TooLarge:
             await _answer(send, 413, {"error": f"request body over {self.max_body} bytes"})
             return
         except _Gone:
             return
+        store_id = self.secrets.check_cached(adapter, store, delivery)
+        if store_id is None:
+            try:
+                # A cache miss reads the database in the thread pool: a wait for a lock
+                # never stalls the event loop (and every other delivery with it).
+                store_id = await run_in_threadpool(self.secrets.check, adapter, store, delivery)
+            except Unauthorized as exc:
+                kind.counted["unauthorized"].inc()
+                await _answer(send, 401, {"error": str(exc)}, (b"www-authenticate", b"Bearer"))
+                return
         try:
-            event = service.to_pending_event(store_id, body)
+            event = service.to_pending_event(store_id, adapter, delivery)
         except BadWebhook as exc:
-            self._counted["rejected"].inc()
-            await run_in_threadpool(service.reject_webhook, self.hub, store_id, str(exc), body)
+            kind.counted["rejected"].inc()
+            await run_in_threadpool(
+                service.reject_webhook,
+                self.hub,
+                store_id,
+                str(exc),
+                delivery.body,
+                kind=adapter.kind,
+            )
             await _answer(send, 422, {"error": f"not a webhook we understand: {exc}"})
             return
         try:
@@ -126,11 +161,11 @@ class WebhookReceiver:
             await _answer(send, 503, {"error": "could not store the delivery; try again"})
             return
         if stored:
-            self._counted["stored"].inc()
+            kind.counted["stored"].inc()
             self.queue.submit_inbox()
             await _text(send, b"accepted")
         else:
-            self._counted["duplicate"].inc()
+            kind.counted["duplicate"].inc()
             await _text(send, b"duplicate delivery ignored")
 
     async def _body(self, receive: Receive) -> bytes:

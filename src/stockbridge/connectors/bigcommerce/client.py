@@ -9,7 +9,7 @@ import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -21,7 +21,8 @@ from stockbridge.connectors.errors import (
     TransientPartnerError,
 )
 from stockbridge.connectors.http import PartnerHttp
-from stockbridge.connectors.ratelimit import QuotaReport, RateLimiter
+from stockbridge.connectors.paging import BoundaryPaginator, PageAnswer, PageNumberPaginator
+from stockbridge.connectors.ratelimit import RateLimiter
 from stockbridge.connectors.registry import ConnectorEnv
 from stockbridge.domain.batching import batched
 from stockbridge.domain.model import (
@@ -43,50 +44,7 @@ LINES_PAGE = 50  # order products page at most 50
 INVENTORY_BATCH = 2000  # absolute adjustments: at most 2,000 items a call
 PARTNER = "bigcommerce"
 
-
-def _quota(response: httpx.Response) -> QuotaReport:
-    headers = response.headers
-    try:
-        left = headers.get("X-Rate-Limit-Requests-Left")
-        quota = headers.get("X-Rate-Limit-Requests-Quota")
-        reset = headers.get("X-Rate-Limit-Time-Reset-Ms")
-        return QuotaReport(
-            left=int(left) if left is not None else None,
-            quota=int(quota) if quota is not None else None,
-            reset_seconds=int(reset) / 1000 if reset is not None else None,
-        )
-    except ValueError:
-        return QuotaReport()
-
-
-def _retry_after(response: httpx.Response) -> float:
-    for header, scale in (("X-Rate-Limit-Time-Reset-Ms", 1000.0), ("X-Retry-After", 1.0)):
-        value = response.headers.get(header)
-        if value is not None:
-            try:
-                return max(0.0, float(value) / scale)
-            except ValueError:
-                continue
-    return 1.0
-
-
-def _describe(response: httpx.Response) -> str:
-    """BigCommerce's own words: ``title`` (and ``errors`` for 422), else the raw text."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:300] or response.reason_phrase
-    if isinstance(body, dict):
-        title = str(body.get("title") or body.get("message") or "")
-        errors = body.get("errors")
-        if isinstance(errors, dict) and errors:
-            details = "; ".join(f"{k}: {v}" for k, v in list(errors.items())[:5])
-            return f"{title} ({details})" if title else details
-        if title:
-            return title
-    if isinstance(body, list) and body and isinstance(body[0], dict):
-        return str(body[0].get("message", body[0]))
-    return response.text[:300]
+V2 = TypeVar("V2", mapping.V2Order, mapping.V2OrderProduct)
 
 
 class BigCommerceStore:
@@ -125,9 +83,9 @@ class BigCommerceStore:
             client=client,
             limiter=limiter,
             retry=env.retry,
-            read_quota=_quota,
-            retry_after=_retry_after,
-            describe_error=_describe,
+            read_quota=mapping.read_quota,
+            retry_after=mapping.retry_after,
+            describe_error=mapping.describe_error,
         )
 
     # helpers -------------------------------------------------------------------
@@ -137,7 +95,7 @@ class BigCommerceStore:
             return None
         if response.status_code >= 400:
             raise PartnerError(
-                f"{what}: {response.status_code} {_describe(response)}",
+                f"{what}: {response.status_code} {mapping.describe_error(response)}",
                 partner=PARTNER,
                 code=str(response.status_code),
             )
@@ -179,94 +137,70 @@ class BigCommerceStore:
         }
         if since is not None:
             params["date_modified:min"] = since.isoformat()
-        page = 1
-        while True:
+        pages = PageNumberPaginator(PRODUCTS_PAGE, partner=PARTNER, what="catalog products")
+        for page in pages:
             data, pagination = self._v3_page(
                 "/v3/catalog/products", {**params, "page": page}, "catalog products"
             )
-            if pagination.current_page != page:
-                raise PartnerResponseError(
-                    f"asked for page {page} of products, got page {pagination.current_page}",
-                    partner=PARTNER,
-                )
             products = [mapping.parse(mapping.Product, item, "product") for item in data]
-            variants = [v for product in products for v in mapping.to_web_variants(product)]
-            cursor = products[-1].date_modified if products else None
             if products:
                 # No total: the store counts products, the page holds their variants.
-                yield Page(tuple(variants), cursor=cursor)
-            if page >= pagination.total_pages or not products:
-                return
-            page += 1
+                variants = [v for product in products for v in mapping.to_web_variants(product)]
+                yield Page(tuple(variants), cursor=products[-1].date_modified)
+            pages.advance(
+                PageAnswer(
+                    len(products),
+                    tuple(product.id for product in products),
+                    total_pages=pagination.total_pages,
+                    answered=pagination.current_page,
+                )
+            )
 
     def iter_orders(self, since: datetime | None) -> Iterator[Page[WebOrder]]:
-        """Orders changed at or after ``since``, oldest change first.
-
-        After each full page the list is opened again from the last change seen (page 1),
-        rather than asking for page N + 1: an order modified while we page moves to the
-        end of the list, and plain offsets would then skip the order that slid into its
-        place. Orders seen at the boundary are not yielded twice. Only when a whole page
-        shares one timestamp (v2 dates have one-second resolution) does it step by page.
-        """
-        position = since
-        page = 1
-        at_boundary: set[tuple[int, datetime]] = set()
-        while True:
+        """Orders changed at or after ``since``, oldest change first, re-opened at the last
+        change seen after each full page (``BoundaryPaginator``: an order modified while we
+        page cannot hide another). Orders seen at the boundary are not yielded twice."""
+        pages = BoundaryPaginator(since, ORDERS_PAGE, partner=PARTNER, what="orders")
+        for at in pages:
             params: dict[str, Any] = {
                 "sort": "date_modified:asc",
                 "limit": ORDERS_PAGE,
-                "page": page,
+                "page": at.page,
             }
-            if position is not None:
-                params["min_date_modified"] = position.isoformat()
-            body = self._json(self.http.request("GET", "/v2/orders", params=params), "orders")
-            if body is None:  # 204: no (more) orders
-                return
-            if not isinstance(body, list):
-                raise PartnerResponseError("orders: answer is not a list", partner=PARTNER)
-            orders = [mapping.parse(mapping.V2Order, item, "order") for item in body]
-            fresh = [o for o in orders if (o.id, o.date_modified) not in at_boundary]
+            if at.since is not None:
+                params["min_date_modified"] = at.since.isoformat()
+            orders = self._v2_list("/v2/orders", params, mapping.V2Order, "order", "orders")
             taken = [
                 mapping.to_web_order(order, self._order_lines(order.id))
-                for order in fresh
-                if order.status_id != 0  # incomplete: an abandoned checkout, never taken in
+                for order in orders
+                if pages.is_new((order.id, order.date_modified))
+                and order.status_id != 0  # incomplete: an abandoned checkout, never taken in
             ]
             if orders:
                 yield Page(tuple(taken), cursor=orders[-1].date_modified)
-            if len(orders) < ORDERS_PAGE:
-                return
-            last = orders[-1].date_modified
-            if position is not None and last == position:
-                page += 1  # a whole page at one instant: step through that instant
-            else:
-                position, page = last, 1
-                at_boundary = set()
-            at_boundary |= {(o.id, o.date_modified) for o in orders if o.date_modified == last}
+            pages.advance([(order.id, order.date_modified) for order in orders])
 
     def _order_lines(self, order_id: int) -> list[mapping.V2OrderProduct]:
         lines: list[mapping.V2OrderProduct] = []
-        page = 1
-        while True:
-            body = self._json(
-                self.http.request(
-                    "GET",
-                    f"/v2/orders/{order_id}/products",
-                    params={"limit": LINES_PAGE, "page": page},
-                ),
-                f"order {order_id} products",
-            )
-            if body is None:
-                return lines
-            if not isinstance(body, list):
-                raise PartnerResponseError(
-                    f"order {order_id} products: not a list", partner=PARTNER
-                )
-            lines.extend(
-                mapping.parse(mapping.V2OrderProduct, item, "order product") for item in body
-            )
-            if len(body) < LINES_PAGE:
-                return lines
-            page += 1
+        path, label = f"/v2/orders/{order_id}/products", f"order {order_id} products"
+        pages = PageNumberPaginator(LINES_PAGE, partner=PARTNER, what=label)
+        for page in pages:
+            params = {"limit": LINES_PAGE, "page": page}
+            rows = self._v2_list(path, params, mapping.V2OrderProduct, "order product", label)
+            lines.extend(rows)
+            pages.advance(PageAnswer(len(rows), tuple(row.id for row in rows)))
+        return lines
+
+    def _v2_list(
+        self, path: str, params: dict[str, Any], model: type[V2], what: str, label: str
+    ) -> list[V2]:
+        """One page of a v2 list of ``model``; an empty page answers 204 with no body."""
+        body = self._json(self.http.request("GET", path, params=params), label)
+        if body is None:
+            return []
+        if not isinstance(body, list):
+            raise PartnerResponseError(f"{label}: answer is not a list", partner=PARTNER)
+        return [mapping.parse(model, item, what) for item in body]
 
     def push_inventory(self, updates: Sequence[StockUpdate]) -> BatchResult:
         errors: list[ItemError] = []
@@ -316,7 +250,7 @@ class BigCommerceStore:
             bad = self._bad_items(response, len(chunk))
             if not bad:
                 raise PartnerError(
-                    f"inventory adjustment refused: {_describe(response)}",
+                    f"inventory adjustment refused: {mapping.describe_error(response)}",
                     partner=PARTNER,
                     code="422",
                 )
@@ -360,7 +294,9 @@ class BigCommerceStore:
                 )
                 break
             if response.status_code >= 400:
-                errors.append(ItemError(web_id, _describe(response), str(response.status_code)))
+                errors.append(
+                    ItemError(web_id, mapping.describe_error(response), str(response.status_code))
+                )
         return BatchResult(tuple(errors))
 
     def maintain(self) -> list[str]:

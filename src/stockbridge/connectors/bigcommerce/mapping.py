@@ -4,6 +4,8 @@ nothing past this module sees a raw dict.
 Quirks that live here:
 - v2 order dates are RFC 2822 strings; money is a decimal string ("12.5000").
 - status 0 (Incomplete) is an abandoned checkout.
+- every answer carries the store's quota in X-Rate-Limit-* headers; errors are JSON with
+  a ``title`` (and ``errors`` by field for a 422);
 - inventory is tracked per product, per variant, or not at all; a product tracked "by
   product" is addressed through its product id (its base variant's SKU stands for it),
   a variant tracked "by variant" through its variant id.
@@ -16,9 +18,11 @@ from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
+import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from stockbridge.connectors.errors import PartnerResponseError
+from stockbridge.connectors.ratelimit import QuotaReport
 from stockbridge.domain.model import OrderLine, WebOrder, WebOrderStatus, WebVariant
 
 __all__ = [
@@ -26,8 +30,11 @@ __all__ = [
     "Product",
     "V2Order",
     "V2OrderProduct",
+    "describe_error",
     "parse",
     "parse_time",
+    "read_quota",
+    "retry_after",
     "to_web_order",
     "to_web_variants",
 ]
@@ -190,3 +197,50 @@ def to_web_variants(product: Product) -> list[WebVariant]:
             )
         )
     return out
+
+
+def read_quota(response: httpx.Response) -> QuotaReport:
+    """What the rate-limit headers every answer carries say about the store's quota."""
+    headers = response.headers
+    try:
+        left = headers.get("X-Rate-Limit-Requests-Left")
+        quota = headers.get("X-Rate-Limit-Requests-Quota")
+        reset = headers.get("X-Rate-Limit-Time-Reset-Ms")
+        return QuotaReport(
+            left=int(left) if left is not None else None,
+            quota=int(quota) if quota is not None else None,
+            reset_seconds=int(reset) / 1000 if reset is not None else None,
+        )
+    except ValueError:
+        return QuotaReport()
+
+
+def retry_after(response: httpx.Response) -> float:
+    """How long a 429 asks us to wait: the window's reset, else X-Retry-After, else 1 s."""
+    for header, scale in (("X-Rate-Limit-Time-Reset-Ms", 1000.0), ("X-Retry-After", 1.0)):
+        value = response.headers.get(header)
+        if value is not None:
+            try:
+                return max(0.0, float(value) / scale)
+            except ValueError:
+                continue
+    return 1.0
+
+
+def describe_error(response: httpx.Response) -> str:
+    """BigCommerce's own words: ``title`` (and ``errors`` for 422), else the raw text."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300] or response.reason_phrase
+    if isinstance(body, dict):
+        title = str(body.get("title") or body.get("message") or "")
+        errors = body.get("errors")
+        if isinstance(errors, dict) and errors:
+            details = "; ".join(f"{k}: {v}" for k, v in list(errors.items())[:5])
+            return f"{title} ({details})" if title else details
+        if title:
+            return title
+    if isinstance(body, list) and body and isinstance(body[0], dict):
+        return str(body[0].get("message", body[0]))
+    return response.text[:300]

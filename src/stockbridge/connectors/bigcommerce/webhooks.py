@@ -1,21 +1,26 @@
-"""BigCommerce webhook envelopes -> hub events, and the scopes the hub subscribes to.
+"""BigCommerce's webhook adapter: deliveries verified and parsed into hub events, and the
+scopes the hub subscribes to.
 
-Envelope: ``{"scope", "store_id", "data": {"type", "id", ...}, "hash", "created_at",
-"producer"}``. ``hash`` is the same for re-deliveries of one event: the de-duplication
-key. ``created_at`` is a Unix timestamp.
+BigCommerce does not document a signature for these hooks; each hook is registered with
+a custom header carrying the connection's ``webhook_secret`` (``SECRET_HEADER``), sent
+with every delivery. Envelope: ``{"scope", "store_id", "data": {"type", "id", ...},
+"hash", "created_at", "producer"}``. ``hash`` is the same for re-deliveries of one
+event: the de-duplication key. ``created_at`` is a Unix timestamp.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from stockbridge.connectors.base import BadWebhook, Delivery
 from stockbridge.domain.model import WebEvent, WebEventKind
 
-__all__ = ["SCOPES", "SECRET_HEADER", "BadWebhook", "parse_envelope"]
+__all__ = ["ADAPTER", "SCOPES", "SECRET_HEADER", "BadWebhook", "Webhooks", "parse_envelope"]
 
 SECRET_HEADER = "X-Stockbridge-Secret"
 MAX_BODY = 64 * 1024
@@ -30,10 +35,6 @@ SCOPES: dict[str, WebEventKind] = {
     "store/product/inventory/updated": WebEventKind.INVENTORY,
     "store/sku/inventory/updated": WebEventKind.INVENTORY,
 }
-
-
-class BadWebhook(ValueError):
-    """The delivery is not a BigCommerce envelope we understand; the message says why."""
 
 
 class _Data(BaseModel):
@@ -82,3 +83,22 @@ def parse_envelope(body: bytes) -> WebEvent:
         occurred_at=occurred_at,
         scope=envelope.scope,
     )
+
+
+class Webhooks:
+    """The ``WebhookAdapter`` of the kind ``bigcommerce``."""
+
+    kind = "bigcommerce"
+    secret_key = "webhook_secret"
+    headers = frozenset({SECRET_HEADER.lower()})
+
+    def verify(self, delivery: Delivery, secret: str) -> bool:
+        presented = delivery.headers.get(_SECRET, "")
+        return bool(secret) and hmac.compare_digest(presented.encode(), secret.encode())
+
+    def parse(self, delivery: Delivery) -> WebEvent:
+        return parse_envelope(delivery.body)
+
+
+_SECRET = SECRET_HEADER.lower()
+ADAPTER = Webhooks()

@@ -26,6 +26,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from stockbridge.connectors.errors import PartnerResponseError
+from stockbridge.connectors.paging import (
+    CursorPaginator,
+    OffsetPaginator,
+    PageAnswer,
+    RepeatedPage,
+)
 from stockbridge.connectors.qbo.client import Answer, QboClient
 from stockbridge.connectors.qbo.mapping import (
     PARTNER,
@@ -107,8 +113,9 @@ class QboBackOffice:
 
     def _scan(self) -> Iterator[tuple[list[QboItem], datetime | None]]:
         """Every item, a page of at most 1,000 at a time; the last page carries the cursor."""
-        start, began, latest = 1, None, None
-        while True:
+        began, latest = None, None
+        pages = OffsetPaginator(PAGE, start=1, partner=PARTNER, what="item query")
+        for start in pages:
             answer = self.client.query(
                 f"select * from Item STARTPOSITION {start} MAXRESULTS {PAGE}"
             ).require_ok("item query")
@@ -117,26 +124,21 @@ class QboBackOffice:
             rows = parse_items(query_rows(answer, "Item"))
             for item in rows:
                 latest = item.updated_at if latest is None else max(latest, item.updated_at)
-            last = len(rows) < PAGE
-            yield rows, (began or latest) if last else None
-            if last:
-                return
-            start += PAGE
+            pages.advance(PageAnswer(len(rows), tuple(item.id for item in rows)))
+            yield rows, (began or latest) if pages.finished else None
 
     def _changes(self, since: datetime) -> Iterator[Page[BackOfficeItem]]:
-        while True:
-            answer = self.client.get(
-                "cdc", {"entities": "Item", "changedSince": _iso(since)}
-            ).require_ok("change data capture")
-            rows = sorted(cdc_items(answer), key=lambda i: i.updated_at)
-            cursor = rows[-1].updated_at if rows else None
-            yield Page(_with_sku(rows), cursor=cursor)
-            if len(rows) < PAGE or cursor is None:
-                return
-            if cursor <= since:  # 1,000 changes in one second: CDC cannot move on
-                yield from self._full_scan()
-                return
-            since = cursor
+        pages = CursorPaginator(since, _next_change, partner=PARTNER, what="change data capture")
+        try:
+            for changed_since in pages:
+                answer = self.client.get(
+                    "cdc", {"entities": "Item", "changedSince": _iso(changed_since)}
+                ).require_ok("change data capture")
+                rows = sorted(cdc_items(answer), key=lambda i: i.updated_at)
+                yield Page(_with_sku(rows), cursor=rows[-1].updated_at if rows else None)
+                pages.advance(rows)
+        except RepeatedPage:  # 1,000 changes in one second: CDC cannot move past them
+            yield from self._full_scan()
 
     # writing ------------------------------------------------------------------
 
@@ -360,6 +362,11 @@ class QboBackOffice:
                     raise PartnerResponseError("created Customer without Id", partner=PARTNER)
                 self.customer_id = str(customer["Id"])
         return self.customer_id
+
+
+def _next_change(rows: Sequence[QboItem]) -> datetime | None:
+    """CDC's next ``changedSince``: the newest change of a full answer (sorted oldest first)."""
+    return rows[-1].updated_at if len(rows) >= PAGE else None
 
 
 def _with_sku(rows: Sequence[QboItem]) -> tuple[BackOfficeItem, ...]:
