@@ -217,6 +217,7 @@ def run_history(
     trigger: Trigger | None = None,
     status: RunStatus | None = None,
 ) -> list[dict[str, Any]]:
+    hub.runner().reap_dead_runs()  # a run whose process died shows as interrupted
     with hub.uow() as uow:
         uow.read_only()  # a page or listing: never queue for SQLite's write lock
         store_id = _find(uow, store_name).id if store_name else None
@@ -232,6 +233,7 @@ def run_history(
                 "started_at": _iso(run.started_at),
                 "finished_at": _iso(run.finished_at),
                 "merged_requests": run.merged_requests,
+                "resumed_by": run.resumed_by,
                 "progress": run.progress,
                 "error": run.error,
                 "item_errors": [
@@ -258,6 +260,7 @@ class _StepLast:
 
 def store_status(hub: Hub, store_name: str | None) -> list[dict[str, Any]]:
     """Per store: the last run of each step and the last manual sync, apart from automatic."""
+    hub.runner().reap_dead_runs()  # a run whose process died is not shown as active
     with hub.uow() as uow:
         uow.read_only()  # a page or listing: never queue for SQLite's write lock
         stores = [_find(uow, store_name)] if store_name else list(uow.stores.all())
@@ -377,6 +380,7 @@ def run_detail(hub: Hub, run_id: int) -> dict[str, Any] | None:
             "finished_at": _iso(run.finished_at),
             "progress": run.progress,
             "error": run.error,
+            "resumed_by": run.resumed_by,
             "item_errors": [
                 {"step": e.step, "item": e.item_key, "message": e.message, "code": e.code}
                 for e in uow.runs.errors(run.id)

@@ -72,10 +72,60 @@ class RunRepository:
         """
         result = self.session.execute(
             update(SyncRun)
-            .where(SyncRun.id == run_id, SyncRun.status.in_(("queued", "running")))
+            .where(SyncRun.id == run_id, SyncRun.status == RunStatus.QUEUED.value)
             .values(status=RunStatus.RUNNING.value, started_at=datetime.now(UTC))
         )
         return _rowcount(result) == 1
+
+    # interrupted runs (see sync/recovery.py) -----------------------------------
+
+    def running(self, store_id: int | None = None) -> Sequence[SyncRun]:
+        query = select(SyncRun).where(SyncRun.status == RunStatus.RUNNING.value)
+        if store_id is not None:
+            query = query.where(SyncRun.store_id == store_id)
+        return self.session.scalars(query.order_by(SyncRun.id)).all()
+
+    def interrupt(self, run_id: int, reason: str) -> bool:
+        """Mark a run whose process died ``interrupted`` (finished now); only a run still
+        ``running`` changes."""
+        result = self.session.execute(
+            update(SyncRun)
+            .where(SyncRun.id == run_id, SyncRun.status == RunStatus.RUNNING.value)
+            .values(status=RunStatus.INTERRUPTED.value, finished_at=datetime.now(UTC), error=reason)
+        )
+        return _rowcount(result) == 1
+
+    def unresumed(self, store_id: int) -> Sequence[SyncRun]:
+        """Interrupted runs of the store whose remaining steps no run has taken over."""
+        return self.session.scalars(
+            select(SyncRun)
+            .where(
+                SyncRun.store_id == store_id,
+                SyncRun.status == RunStatus.INTERRUPTED.value,
+                SyncRun.resumed_by.is_(None),
+            )
+            .order_by(SyncRun.id)
+        ).all()
+
+    def take_over(self, run_id: int, steps: Sequence[Step], interrupted: Sequence[int]) -> None:
+        """Run ``run_id`` now does ``steps``, which include the remaining steps of the
+        ``interrupted`` runs; they point at it."""
+        self.session.execute(
+            update(SyncRun).where(SyncRun.id == run_id).values(steps=_steps_text(steps))
+        )
+        if interrupted:
+            self.session.execute(
+                update(SyncRun)
+                .where(SyncRun.id.in_(list(interrupted)), SyncRun.resumed_by.is_(None))
+                .values(resumed_by=run_id)
+            )
+
+    def lease(self, store_id: int) -> tuple[int | None, str | None, datetime | None]:
+        """(run id, holder, expires at) of the store's lease; all None when it is free."""
+        lease = self.session.get(StoreLease, store_id)
+        if lease is None:
+            return None, None, None
+        return lease.run_id, lease.holder, lease.expires_at
 
     def finish(self, run_id: int, status: RunStatus, error: str | None) -> None:
         self.session.execute(
