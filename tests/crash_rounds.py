@@ -40,9 +40,9 @@ def cli_round(world: World, point: KillPoint) -> bool:
     world.arm(point, process.pid)
     world.go(process)
     code = process.wait(timeout=PROCESS_TIMEOUT)
-    world.arm(None, 0)
     killed = code == -9
     _after_kill(world, point, killed)
+    world.arm(None, 0)
     world.place_orders(2)  # arriving between kills: the re-formed batches differ
     services.sync(world.hub, "shop")  # restart (a new process's worth of hub) and finish
     world.check_finished()
@@ -91,9 +91,9 @@ class ServeRounds:
             timeout=PROCESS_TIMEOUT,
             what="the kill or the end of the run",
         )
-        world.arm(None, 0)
         killed = process.poll() == -9
         _after_kill(world, point, killed)
+        world.arm(None, 0)
         world.place_orders(2)
         if killed:
             self.start()  # resumes what the dead process left
@@ -123,10 +123,12 @@ class ServeRounds:
 def _after_kill(world: World, point: KillPoint, killed: bool) -> None:
     world.check_cursors()
     if not killed:
+        # Data decide which commits a round makes; a point it never reached is no failure
+        # of the switch, a point it reached and survived would be.
+        assert not world.occurred(point), f"{point} was reached but did not kill the hub"
         world.not_reached.append(str(point))
         return
     world.kills += 1
     # The listing marks the dead process's run interrupted at once; nothing stays running.
     shown = services.run_history(world.hub, "shop", 5)
     assert all(run["status"] != "running" for run in shown), shown
-

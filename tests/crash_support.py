@@ -17,6 +17,7 @@ posted batch and a double.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -127,10 +128,8 @@ class KillSwitch:
 
 
 def _kill(pid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):  # it died already
         os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 @dataclass
@@ -157,6 +156,7 @@ class World:
     kills: int = 0
     not_reached: list[str] = field(default_factory=list)
     _next: subprocess.Popen[bytes] | None = None
+    _marks: tuple[int, int, int] = (0, 0, 0)
 
     def __post_init__(self) -> None:
         self.bc_sandbox = BigCommerceSandbox(time_scale=0.001)
@@ -179,8 +179,7 @@ class World:
             f"{self.bc.url}/admin/stores/{STORE_HASH}/products",
             json={
                 "products": [
-                    {"name": s, "sku": s, "tracking": "product", "inventory_level": 0}
-                    for s in SKUS
+                    {"name": s, "sku": s, "tracking": "product", "inventory_level": 0} for s in SKUS
                 ]
             },
         ).raise_for_status()
@@ -309,11 +308,29 @@ class World:
     # the hub's process ------------------------------------------------------------------
 
     def env(self, trace: Path | None = None) -> dict[str, str]:
-        env = {**os.environ, "STOCKBRIDGE_HOME": str(self.home), "CRASH_CONTROL": str(self.control)}
+        env = {
+            **os.environ,
+            "STOCKBRIDGE_HOME": str(self.home),
+            "CRASH_CONTROL": str(self.control),
+            "CRASH_TRACE": str(trace or self.live_trace),
+        }
         env.pop("STOCKBRIDGE_DATABASE_URL", None)
-        if trace is not None:
-            env["CRASH_TRACE"] = str(trace)
         return env
+
+    @property
+    def live_trace(self) -> Path:
+        return self.root / "commit-trace-live"
+
+    def occurred(self, point: KillPoint) -> bool:
+        """Whether the hub made the point's call or commit (the Nth of its kind) since the
+        last ``arm``: a point it reached must have killed it."""
+        bc_from, qbo_from, commits_from = self._marks
+        if point.kind == "call":
+            calls = [*self.bc_switch.trace[bc_from:], *self.qbo_switch.trace[qbo_from:]]
+            return calls.count(point.label) >= point.ordinal
+        with self.live_trace.open() as trace:
+            trace.seek(commits_from)
+            return trace.read().split().count(point.label) >= point.ordinal
 
     def arm_commit(self, point: KillPoint | None) -> None:
         token = f"{time.monotonic_ns()}"
@@ -348,6 +365,8 @@ class World:
         process.stdin.close()
 
     def arm(self, point: KillPoint | None, pid: int) -> None:
+        size = self.live_trace.stat().st_size if self.live_trace.exists() else 0
+        self._marks = (len(self.bc_switch.trace), len(self.qbo_switch.trace), size)
         self.bc_switch.disarm()
         self.qbo_switch.disarm()
         self.arm_commit(point if point and point.kind == "commit" else None)
