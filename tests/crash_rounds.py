@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 
 import httpx
@@ -83,11 +84,16 @@ class ServeRounds:
         assert self.process is not None
         world.place_orders(4, spread=True)
         world.arm(point, self.process.pid)
-        with self.api() as api:
+        run_id: int | None = None
+        # the kill may come while serve records the request itself: then no answer
+        with self.api() as api, contextlib.suppress(httpx.TransportError):
             run_id = api.post("/api/v1/stores/shop/sync", json={"steps": "all"}).json()["run_id"]
         process = self.process
         wait_for(
-            lambda: process.poll() is not None or self._finished(run_id),
+            lambda: (
+                process.poll() is not None
+                or (run_id is not None and self._finished(run_id) and self._lease_free())
+            ),
             timeout=PROCESS_TIMEOUT,
             what="the kill or the end of the run",
         )
@@ -114,6 +120,11 @@ class ServeRounds:
     def _finished(self, run_id: int) -> bool:
         detail = services.run_detail(self.world.hub, run_id)
         return detail is not None and detail["finished_at"] is not None
+
+    def _lease_free(self) -> bool:
+        """The run also released the store's lease: it made its last commit."""
+        with self.world.hub.uow() as uow:
+            return uow.runs.lease(1)[0] is None
 
     def _idle(self) -> bool:
         with self.world.hub.uow() as uow:

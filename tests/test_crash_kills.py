@@ -18,7 +18,7 @@ import random
 from pathlib import Path
 
 from tests.crash_rounds import ServeRounds, cli_round, trace_round
-from tests.crash_support import World, choose, kill_points
+from tests.crash_support import World, choose, is_window, kill_points
 
 SEED = int(os.environ.get("CRASH_SEED", "13"))
 CLI_POINTS = int(os.environ.get("CRASH_CLI_POINTS", "0"))  # 0: every window kind, once
@@ -34,7 +34,9 @@ def test_sync_all_killed_inside_every_window_loses_and_doubles_nothing(tmp_path:
         killed = [point for point in points if cli_round(world, point) or cli_round(world, point)]
         assert len(killed) >= len(points) * 0.9, f"kill points never reached: {world.not_reached}"
         assert world.samples > 0 and not world.violations, world.violations[:5]
-        assert world.runs_by_status()["interrupted"] == len(killed)
+        # a kill inside a step leaves a running run: each one was marked interrupted
+        inside = sum(1 for point in killed if is_window(point))
+        assert inside <= world.runs_by_status()["interrupted"] <= len(killed)
     finally:
         world.close()
 
