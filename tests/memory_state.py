@@ -86,6 +86,7 @@ class MemRun:
     progress: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     merged_requests: int = 0
+    resumed_by: int | None = None
 
 
 @dataclass

@@ -158,8 +158,65 @@ class MemoryRuns:
 
     def record(self, run_id: int) -> RunRecord | None:
         run = self.s.runs.get(run_id)
-        if run is None:
-            return None
+        return None if run is None else self._record(run)
+
+    def claim(self, run_id: int) -> bool:
+        run = self.s.runs.get(run_id)
+        if run is None or run.status is not RunStatus.QUEUED:
+            return False
+        run.status = RunStatus.RUNNING
+        return True
+
+    def running(self, store_id: int | None = None) -> list[RunRecord]:
+        return [
+            self._record(run)
+            for run in sorted(self.s.runs.values(), key=lambda r: r.id)
+            if run.status is RunStatus.RUNNING and store_id in (None, run.store_id)
+        ]
+
+    def interrupt(self, run_id: int, reason: str) -> bool:
+        run = self.s.runs.get(run_id)
+        if run is None or run.status is not RunStatus.RUNNING:
+            return False
+        run.status, run.error = RunStatus.INTERRUPTED, reason
+        return True
+
+    def unresumed(self, store_id: int) -> list[RunRecord]:
+        return [
+            self._record(run)
+            for run in sorted(self.s.runs.values(), key=lambda r: r.id)
+            if run.store_id == store_id
+            and run.status is RunStatus.INTERRUPTED
+            and run.resumed_by is None
+        ]
+
+    def take_over(self, run_id: int, steps: Sequence[Step], interrupted: Sequence[int]) -> None:
+        self.s.runs[run_id].steps = tuple(steps)
+        for other in interrupted:
+            run = self.s.runs[other]
+            if run.resumed_by is None:
+                run.resumed_by = run_id
+
+    def stores_to_resume(self) -> list[int]:
+        runs = self.s.runs.values()
+        busy = {r.store_id for r in runs if r.status in (RunStatus.QUEUED, RunStatus.RUNNING)}
+        return sorted(
+            {
+                r.store_id
+                for r in runs
+                if r.status is RunStatus.INTERRUPTED
+                and r.resumed_by is None
+                and r.store_id not in busy
+            }
+        )
+
+    def lease(self, store_id: int) -> tuple[int | None, str | None, datetime | None]:
+        lease = self.s.leases.get(store_id)
+        if lease is None:
+            return None, None, None
+        return lease.run_id, lease.holder, lease.expires_at
+
+    def _record(self, run: MemRun) -> RunRecord:
         return RunRecord(
             run.id,
             run.store_id,
@@ -169,13 +226,6 @@ class MemoryRuns:
             copy.deepcopy(run.progress),
             run.error,
         )
-
-    def claim(self, run_id: int) -> bool:
-        run = self.s.runs.get(run_id)
-        if run is None or run.status not in (RunStatus.QUEUED, RunStatus.RUNNING):
-            return False
-        run.status = RunStatus.RUNNING
-        return True
 
     def finish(self, run_id: int, status: RunStatus, error: str | None) -> None:
         run = self.s.runs[run_id]

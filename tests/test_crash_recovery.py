@@ -139,7 +139,9 @@ def test_sigkill_with_queued_runs_and_inbox_then_restart(tmp_path: Path) -> None
         assert len(receipts) == ORDERS and set(receipts.values()) == {1}
         with hub.uow() as uow:
             runs = uow.runs.history(None, limit=500)
-            assert all(r.status in ("succeeded", "partial", "failed") for r in runs)
+            assert all(r.status in ("succeeded", "partial", "failed", "interrupted") for r in runs)
+            # a run the kill interrupted is marked so, and a later run resumed its steps
+            assert all(r.resumed_by is not None for r in runs if r.status == "interrupted")
         api.close()
         hub.engine.dispose()
 

@@ -197,7 +197,34 @@ class RunRepository(Protocol):
         ...
 
     def claim(self, run_id: int) -> bool:
-        """Mark a queued (or abandoned running) run running; False if it is finished."""
+        """Mark a queued run running; False otherwise (finished, or left running by a
+        process that died: that one is interrupted and resumed, see sync/recovery.py)."""
+        ...
+
+    def running(self, store_id: int | None = None) -> list[RunRecord]:
+        """Runs marked running (of one store, or of all), oldest first."""
+        ...
+
+    def interrupt(self, run_id: int, reason: str) -> bool:
+        """Mark a run whose process died ``interrupted`` (finished now, ``reason`` as its
+        error); only a run still running changes. True if it did."""
+        ...
+
+    def unresumed(self, store_id: int) -> list[RunRecord]:
+        """The store's interrupted runs whose remaining steps no run has taken over."""
+        ...
+
+    def take_over(self, run_id: int, steps: Sequence[Step], interrupted: Sequence[int]) -> None:
+        """Run ``run_id`` now does ``steps`` (its own plus what the ``interrupted`` runs
+        left); each of those not resumed yet records ``run_id`` as its successor."""
+        ...
+
+    def stores_to_resume(self) -> list[int]:
+        """Stores with interrupted runs nobody resumes and no run queued or running."""
+        ...
+
+    def lease(self, store_id: int) -> tuple[int | None, str | None, datetime | None]:
+        """(run id, holder, expires at) of the store's lease; all None when it is free."""
         ...
 
     def finish(self, run_id: int, status: RunStatus, error: str | None) -> None:

@@ -42,7 +42,7 @@ class Service:
         self.alerter = hub.alerter(self._alert_client)
         self._alert_every = alert_every_seconds
         self._last_alert_check = 0.0
-        self.periodic: list[Callable[[], None]] = [self._schedule, self._alerts]
+        self.periodic: list[Callable[[], None]] = [self._schedule, self._alerts, self._recover]
         self._stop = threading.Event()
         self._ticker = threading.Thread(target=self._tick_loop, name="ticker", daemon=True)
 
@@ -61,10 +61,12 @@ class Service:
         self._alert_client.close()
 
     def resume(self) -> int:
-        """Submit every run left queued or running (by a process that died) and the
-        inbox. Returns how many runs were resubmitted."""
+        """Mark runs left running by a process that died ``interrupted``, queue runs
+        resuming their remaining steps, and submit every queued run and the inbox.
+        Returns how many runs were submitted."""
+        self.hub.runner().recover()
         with self.hub.uow() as uow:
-            run_ids = [run.id for run in uow.runs.unfinished()]
+            run_ids = [run.id for run in uow.runs.unfinished() if run.status == "queued"]
         for run_id in run_ids:
             self.queue.submit_run(run_id)
         self.queue.submit_inbox()
@@ -75,6 +77,11 @@ class Service:
     def _schedule(self) -> None:
         """Queue the runs whose slot has come, and execute them here."""
         for run_id in self.scheduler.tick(datetime.now(UTC)):
+            self.queue.submit_run(run_id)
+
+    def _recover(self) -> None:
+        """Runs whose process died elsewhere (their lease expired): interrupted, resumed."""
+        for run_id in self.hub.runner().recover():
             self.queue.submit_run(run_id)
 
     def _alerts(self) -> None:

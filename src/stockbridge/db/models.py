@@ -258,6 +258,8 @@ class SyncRun(Base):
     merged_requests: Mapped[int] = mapped_column(Integer, default=0)
     progress: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     error: Mapped[str | None] = mapped_column(Text)
+    # an interrupted run: the run that took over its remaining steps (None: not yet)
+    resumed_by: Mapped[int | None] = mapped_column(Integer)
 
 
 class RunError(Base):

@@ -75,28 +75,90 @@ class RunRepository:
     def record(self, run_id: int) -> RunRecord | None:
         """The run as a domain value; None if there is no such run."""
         run = self.get(run_id)
-        if run is None:
-            return None
-        return RunRecord(
-            id=run.id,
-            store_id=run.store_id,
-            trigger=Trigger(run.trigger),
-            steps=parse_steps(run.steps),
-            status=RunStatus(run.status),
-            progress=dict(run.progress or {}),
-            error=run.error,
-        )
+        return None if run is None else _as_record(run)
 
     def claim(self, run_id: int) -> bool:
-        """Mark the run running. Only the lease holder calls this; a run left ``running``
-        by a holder that died is taken over (its lease expired).
+        """Mark a queued run running. Only the lease holder calls this; a run left
+        ``running`` by a holder that died is interrupted instead (see sync/recovery.py).
         """
         result = self.session.execute(
             update(SyncRun)
-            .where(SyncRun.id == run_id, SyncRun.status.in_(("queued", "running")))
+            .where(SyncRun.id == run_id, SyncRun.status == RunStatus.QUEUED.value)
             .values(status=RunStatus.RUNNING.value, started_at=datetime.now(UTC))
         )
         return _rowcount(result) == 1
+
+    # interrupted runs (see sync/recovery.py) -----------------------------------
+
+    def running(self, store_id: int | None = None) -> list[RunRecord]:
+        query = select(SyncRun).where(SyncRun.status == RunStatus.RUNNING.value)
+        if store_id is not None:
+            query = query.where(SyncRun.store_id == store_id)
+        return [_as_record(run) for run in self.session.scalars(query.order_by(SyncRun.id))]
+
+    def interrupt(self, run_id: int, reason: str) -> bool:
+        """Mark a run whose process died ``interrupted`` (finished now); only a run still
+        ``running`` changes."""
+        result = self.session.execute(
+            update(SyncRun)
+            .where(SyncRun.id == run_id, SyncRun.status == RunStatus.RUNNING.value)
+            .values(status=RunStatus.INTERRUPTED.value, finished_at=datetime.now(UTC), error=reason)
+        )
+        return _rowcount(result) == 1
+
+    def unresumed(self, store_id: int) -> list[RunRecord]:
+        """Interrupted runs of the store whose remaining steps no run has taken over."""
+        return [
+            _as_record(run)
+            for run in self.session.scalars(
+                select(SyncRun)
+                .where(
+                    SyncRun.store_id == store_id,
+                    SyncRun.status == RunStatus.INTERRUPTED.value,
+                    SyncRun.resumed_by.is_(None),
+                )
+                .order_by(SyncRun.id)
+            )
+        ]
+
+    def stores_to_resume(self) -> list[int]:
+        """Stores with interrupted runs nobody resumes and no run queued or running (which
+        would take them over when it takes the lease)."""
+        busy = select(SyncRun.store_id).where(
+            SyncRun.status.in_((RunStatus.QUEUED.value, RunStatus.RUNNING.value))
+        )
+        return list(
+            self.session.scalars(
+                select(SyncRun.store_id)
+                .where(
+                    SyncRun.status == RunStatus.INTERRUPTED.value,
+                    SyncRun.resumed_by.is_(None),
+                    SyncRun.store_id.not_in(busy),
+                )
+                .distinct()
+                .order_by(SyncRun.store_id)
+            )
+        )
+
+    def take_over(self, run_id: int, steps: Sequence[Step], interrupted: Sequence[int]) -> None:
+        """Run ``run_id`` now does ``steps``, which include the remaining steps of the
+        ``interrupted`` runs; they point at it."""
+        self.session.execute(
+            update(SyncRun).where(SyncRun.id == run_id).values(steps=_steps_text(steps))
+        )
+        if interrupted:
+            self.session.execute(
+                update(SyncRun)
+                .where(SyncRun.id.in_(list(interrupted)), SyncRun.resumed_by.is_(None))
+                .values(resumed_by=run_id)
+            )
+
+    def lease(self, store_id: int) -> tuple[int | None, str | None, datetime | None]:
+        """(run id, holder, expires at) of the store's lease; all None when it is free."""
+        lease = self.session.get(StoreLease, store_id)
+        if lease is None:
+            return None, None, None
+        return lease.run_id, lease.holder, lease.expires_at
 
     def finish(self, run_id: int, status: RunStatus, error: str | None) -> None:
         self.session.execute(
@@ -227,3 +289,15 @@ class RunRepository:
 
 def _rowcount(result: Any) -> int:
     return int(result.rowcount) if isinstance(result, CursorResult) else 0
+
+
+def _as_record(run: SyncRun) -> RunRecord:
+    return RunRecord(
+        id=run.id,
+        store_id=run.store_id,
+        trigger=Trigger(run.trigger),
+        steps=parse_steps(run.steps),
+        status=RunStatus(run.status),
+        progress=dict(run.progress or {}),
+        error=run.error,
+    )

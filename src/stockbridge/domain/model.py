@@ -97,10 +97,17 @@ class RunStatus(StrEnum):
     SUCCEEDED = "succeeded"
     PARTIAL = "partial"  # finished, some items failed (they are retried by the next run)
     FAILED = "failed"  # the run itself stopped; see its error
+    # its process died mid-run; a later run resumes the steps it had not finished
+    INTERRUPTED = "interrupted"
 
     @property
     def finished(self) -> bool:
-        return self in (RunStatus.SUCCEEDED, RunStatus.PARTIAL, RunStatus.FAILED)
+        return self in (
+            RunStatus.SUCCEEDED,
+            RunStatus.PARTIAL,
+            RunStatus.FAILED,
+            RunStatus.INTERRUPTED,
+        )
 
 
 class WebOrderStatus(StrEnum):

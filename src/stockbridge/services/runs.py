@@ -89,6 +89,8 @@ class RunSummary:
     started_at: datetime | None
     finished_at: datetime | None
     merged_requests: int
+    #: the run that took over the steps this one left when its process died
+    resumed_by: int | None
     progress: Mapping[str, Mapping[str, Any]]
     error: str | None
     item_errors: tuple[ItemFailure, ...]
@@ -108,6 +110,7 @@ class RunDetail:
     finished_at: datetime | None
     progress: Mapping[str, Mapping[str, Any]]
     error: str | None
+    resumed_by: int | None
     item_errors: tuple[ItemFailure, ...]
 
 
@@ -169,6 +172,7 @@ def run_history(
     status: RunStatus | None = None,
 ) -> list[RunSummary]:
     """The newest runs first, of one store (or of every store with no name)."""
+    hub.runner().reap_dead_runs()  # a run whose process died shows as interrupted
     with hub.uow() as uow:
         uow.read_only()  # a page or listing: never queue for SQLite's write lock
         store_id = find_store(uow, store_name).id if store_name else None
@@ -184,6 +188,7 @@ def run_history(
                 started_at=run.started_at,
                 finished_at=run.finished_at,
                 merged_requests=run.merged_requests,
+                resumed_by=run.resumed_by,
                 progress=run.progress,
                 error=run.error,
                 item_errors=_failures(uow, run),
@@ -214,6 +219,7 @@ def run_detail(hub: Hub, run_id: int) -> RunDetail | None:
             finished_at=run.finished_at,
             progress=run.progress,
             error=run.error,
+            resumed_by=run.resumed_by,
             item_errors=_failures(uow, run),
         )
 

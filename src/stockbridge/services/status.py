@@ -53,6 +53,7 @@ class StoreStatus:
 
 def store_status(hub: Hub, store_name: str | None) -> list[StoreStatus]:
     """Per store (one, or every store with no name)."""
+    hub.runner().reap_dead_runs()  # a run whose process died is not shown as active
     with hub.uow() as uow:
         uow.read_only()  # a page or listing: never queue for SQLite's write lock
         stores = [find_store(uow, store_name)] if store_name else list(uow.stores.all())

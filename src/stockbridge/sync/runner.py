@@ -20,6 +20,7 @@ from stockbridge.domain.store import StoreSettings
 from stockbridge.metrics import RUNS_FINISHED
 from stockbridge.ports import UnitOfWork
 from stockbridge.retry import RetryPolicy
+from stockbridge.sync import recovery
 from stockbridge.sync.context import Partners, ProgressListener, StepContext, StepOutcome
 from stockbridge.sync.inventory_in import inventory_in
 from stockbridge.sync.inventory_out import inventory_out
@@ -120,7 +121,16 @@ class SyncRunner:
                 acquired = not finished and uow.runs.acquire_lease(
                     store_id, run_id, self.holder, self.lease_seconds
                 )
+                successor = None
+                if acquired and run.status is RunStatus.RUNNING:
+                    # The lease is ours, so the process that was running it is gone.
+                    successor = self._replace_dead_run(uow, run_id, store_id)
+                    finished = True
+                elif acquired:
+                    recovery.take_over(uow, run)
                 uow.commit()
+            if successor is not None:
+                return self.execute(successor, listener=listener, wait_seconds=wait_seconds)
             if finished:
                 return self.report(run_id)  # merged into a run another worker finished
             if acquired:
@@ -139,6 +149,29 @@ class SyncRunner:
                 uow.runs.release_lease(store_id, run_id, self.holder)
                 uow.commit()
         return self.report(run_id)
+
+    def _replace_dead_run(self, uow: UnitOfWork, run_id: int, store_id: int) -> int | None:
+        """``run_id`` was left running by a process that died: mark it interrupted and
+        queue a run of its remaining steps (None when none remain); free the lease."""
+        run = uow.runs.record(run_id)
+        assert run is not None
+        steps = recovery.resume_steps((), recovery.remaining_steps_of(run))
+        uow.runs.interrupt(run_id, "interrupted: its process stopped before it finished")
+        uow.runs.release_lease(store_id, run_id, self.holder)
+        if not steps:
+            return None
+        successor, _merged = uow.runs.queue(store_id, steps, run.trigger)
+        return successor
+
+    def reap_dead_runs(self, store_id: int | None = None) -> int:
+        """Mark runs whose process died ``interrupted``; returns how many."""
+        return recovery.reap(self.uow, is_dead_local_process, store_id)
+
+    def recover(self) -> list[int]:
+        """Mark dead runs ``interrupted`` and queue runs resuming their remaining steps
+        where no run is queued to take them over; returns the runs queued."""
+        self.reap_dead_runs()
+        return recovery.request_resumptions(self.uow)
 
     def _break_lease_of_dead_local_holder(self, store_id: int) -> None:
         """A holder on this machine whose process is gone will never renew its lease: free
