@@ -239,7 +239,7 @@ def test_every_minute_the_service_pulls_the_feed_with_no_manual_trigger(
     try:
         wait_for(lambda: bc_store.stock() == {"A": 4, "B": 6}, what="stock on the web")
     finally:
-        service.stop()
+        service.stop()  # lets the run in progress record its end
 
     with hub.uow() as uow:
         runs = uow.session.execute(select(SyncRun.trigger, SyncRun.steps, SyncRun.status)).all()

@@ -58,11 +58,18 @@ class InProcessQueue:
         self._inbox_thread.start()
         return self
 
-    def stop(self) -> None:
+    def stop(self, wait_seconds: float = 30.0) -> None:
+        """Stop taking work and give the runs in progress up to ``wait_seconds`` to finish
+        (a run cut short is marked interrupted and resumed by the next start). Runs still
+        queued stay queued in the database for the next start."""
         self._stopping = True
         for _ in self._threads:
             self._jobs.put(None)
         self._inbox_pending.set()
+        deadline = time.monotonic() + wait_seconds
+        for thread in self._threads:
+            if thread.is_alive() and thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - time.monotonic()))
 
     def submit_run(self, run_id: int) -> None:
         self._jobs.put(("run", run_id))
@@ -76,6 +83,9 @@ class InProcessQueue:
     def _work(self) -> None:
         while (job := self._jobs.get()) is not None:
             _, run_id = job
+            if self._stopping:  # left queued in the database: the next start runs it
+                self._jobs.task_done()
+                continue
             try:
                 self._execute_run(run_id)
             except Exception:  # a worker thread must outlive any one run; the run records it
