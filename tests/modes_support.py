@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,9 @@ from typer.testing import CliRunner
 
 from stockbridge import services
 from stockbridge.cli import build_app
+from stockbridge.connectors.qbo.sandbox import QboSandbox
 from stockbridge.domain.model import InventorySource
+from stockbridge.sandbox_server import ServerThread
 from tests.bc_helpers import SandboxStore
 from tests.conftest import Harness
 from tests.qbo_support import CLIENT_ID, CLIENT_SECRET, Qbo, unlimited
@@ -75,6 +77,15 @@ class Shop:
         )
         response.raise_for_status()
 
+    def bc_rename(self, sku: str, name: str) -> None:
+        """The merchant renames a product in BigCommerce."""
+        response = httpx.put(
+            f"{self.bc.server.url}/stores/{self.bc.hash}/v3/catalog/products",
+            json=[{"id": self.product_ids[sku], "name": name}],
+            headers={"X-Auth-Token": self.bc.token},
+        )
+        response.raise_for_status()
+
     @contextmanager
     def api(self) -> Iterator[httpx.Client]:
         with self.running.client(self.running.token(STORE)) as client:
@@ -117,6 +128,15 @@ def open_shop(
         connect += ["--webhook-base-url", shop.running.server.url]
     shop.ok(*connect)
     return shop
+
+
+def start_qbo(stack: ExitStack) -> Qbo:
+    """QuickBooks' sandbox (limits off) on loopback, stopped when ``stack`` closes."""
+    sandbox = QboSandbox()
+    sandbox.limits.enabled = False
+    server = stack.enter_context(ServerThread(sandbox))
+    admin = stack.enter_context(httpx.Client(base_url=server.url))
+    return Qbo(sandbox, server.url, admin)
 
 
 def connect_qbo(shop: Shop, qbo: Qbo, **quantities: int) -> None:
