@@ -129,7 +129,9 @@ def run_size(rows: int) -> dict[str, Any]:
         applied = 0
         for page in snapshot.changed_pages(SNAPSHOT_PAGE):
             with hub.uow() as uow:
-                uow.catalog.apply_back_office_items(store_id, page.items)
+                uow.catalog.apply_back_office_items(
+                    store_id, page.items, store_source=InventorySource.API
+                )
                 uow.commit()
             applied += len(page.items)
         done = time.perf_counter()

@@ -18,6 +18,12 @@ from stockbridge.domain.model import (
     WebVariant,
 )
 from stockbridge.domain.orders import OrderState, PendingOrder, PostState, apply_web_order
+from stockbridge.domain.ownership import (
+    effective_source,
+    erp_sets_hub_quantity,
+    orders_take_hub_quantity,
+    web_sets_hub_quantity,
+)
 from stockbridge.domain.snapshot import HubRowLike
 from stockbridge.domain.withholding import withheld
 from tests.memory_state import MemLevel, MemLink, MemOrder, MemoryState, MemVariant
@@ -74,9 +80,13 @@ class MemoryCatalog:
         level.hub_qty = quantity
 
     def adjust_hub_managed(self, store_id: int, lines: Iterable[OrderLine], sign: int) -> None:
+        store_source = self.s.stores[store_id].inventory_source
         for line in lines:
             variant_id = self.s.variant_ids.get((store_id, line.sku))
             if variant_id is None or not self.s.variants[variant_id].hub_managed:
+                continue
+            override = self.s.variants[variant_id].inventory_source
+            if not orders_take_hub_quantity(effective_source(store_source, override), True):
                 continue
             level_id = self.s.level_ids.get((variant_id, DEFAULT_LOCATION))
             if level_id is not None:
@@ -95,7 +105,9 @@ class MemoryCatalog:
 
     # the port --------------------------------------------------------------------
 
-    def apply_back_office_items(self, store_id: int, items: Sequence[BackOfficeItem]) -> int:
+    def apply_back_office_items(
+        self, store_id: int, items: Sequence[BackOfficeItem], *, store_source: InventorySource
+    ) -> int:
         pairs = [self.ensure(store_id, i.sku, i.location) for i in items]
         changed = 0
         for item, (variant, level) in zip(items, pairs, strict=True):
@@ -105,6 +117,9 @@ class MemoryCatalog:
             variant.name, variant.price, variant.active = merged.name, merged.price, merged.active
             variant.back_office_modified_at = merged.back_office_modified_at
             level.back_office_qty = merged.quantity
+            source = effective_source(store_source, variant.inventory_source)
+            if item.quantity is not None and erp_sets_hub_quantity(source, variant.hub_managed):
+                level.hub_qty = item.quantity
             changed += 1
         return changed
 
@@ -114,19 +129,22 @@ class MemoryCatalog:
         connection_id: int,
         variants_seen: Sequence[WebVariant],
         *,
-        web_is_master: bool,
+        store_source: InventorySource,
     ) -> int:
         pairs = [self.ensure(store_id, v.sku, v.location) for v in variants_seen]
         changed = 0
         for seen, (variant, level) in zip(variants_seen, pairs, strict=True):
+            source = effective_source(store_source, variant.inventory_source)
             merged = merge_web_variant(
-                _held(variant, level.web_qty), seen, web_is_master=web_is_master
+                _held(variant, level.web_qty), seen, web_is_master=source.web_is_master
             )
             if merged is None:
                 continue
             variant.name, variant.price = merged.name, merged.price
             variant.web_modified_at = merged.web_modified_at
             level.web_qty = merged.quantity
+            if merged.quantity is not None and web_sets_hub_quantity(source, variant.hub_managed):
+                level.hub_qty = merged.quantity
             link = self.s.links.setdefault((connection_id, "variant", variant.id), MemLink())
             link.partner_id = seen.partner_ref
             sent = self.s.links.get((connection_id, "stock", level.id))

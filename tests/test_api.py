@@ -87,7 +87,7 @@ def test_trigger_sync_answers_at_once_and_the_worker_runs_it(
             api.post("/api/v1/stores/alpha/sync", json={"steps": "everything"}).status_code == 422
         )
         product = api.get("/api/v1/stores/alpha/products/A").json()
-        assert product["stock"][0]["back_office"] == 5 and product["source_of_truth"] == "api"
+        assert product["stock"][0]["back_office"] == 5 and product["source_of_truth"] == "erp"
         assert api.get("/api/v1/stores/alpha/products/NOPE").status_code == 404
 
 

@@ -22,7 +22,7 @@ from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwr
 from stockbridge import services
 from stockbridge.config import Settings
 from stockbridge.demo import DEMO_STORE, GHOST_SKU, PREORDER_SKU, Demo, start_demo
-from stockbridge.domain.model import SYNC_ALL, Trigger
+from stockbridge.domain.model import SYNC_ALL, InventorySource, Step, Trigger
 from stockbridge.runtime import Service
 from stockbridge.sandbox_server import ServerThread
 from tests.service_helpers import wait_for
@@ -69,6 +69,28 @@ class Site:
         page.get_by_role("button", name="Log in").click()
         expect(page).to_have_url(self.url)
         return page
+
+    def web_quantity(self, sku: str) -> int | None:
+        """The web store sandbox's stock of ``sku`` (pending writes settled)."""
+        with self.demo.hub.uow() as uow:
+            web = uow.stores.connection(services.resolve_store(self.demo.hub, DEMO_STORE), "web")
+            assert web is not None
+            store_hash = web.settings["store_hash"]
+        stock_url = f"{self.demo.bigcommerce.url}/admin/stores/{store_hash}/stock"
+        value = httpx.get(stock_url, params={"settle": "1"}, timeout=10).json().get(sku)
+        return None if value is None else int(value)
+
+    def clerk_sets_web(self, sku: str, quantity: int) -> None:
+        """Someone sets ``sku``'s stock in BigCommerce itself (through its API)."""
+        with self.demo.hub.uow() as uow:
+            web = uow.stores.connection(services.resolve_store(self.demo.hub, DEMO_STORE), "web")
+            assert web is not None and web.credentials is not None
+            base = f"{self.demo.bigcommerce.url}/stores/{web.settings['store_hash']}/v3"
+            token = self.demo.hub.cipher.decrypt(web.credentials)["access_token"]
+        with httpx.Client(base_url=base, headers={"X-Auth-Token": token}, timeout=10) as bc:
+            found = bc.get("/catalog/products", params={"sku": sku}).json()["data"]
+            item = {"location_id": 1, "product_id": found[0]["id"], "quantity": quantity}
+            bc.put("/inventory/adjustments/absolute", json={"items": [item]}).raise_for_status()
 
     def last_run_id(self) -> int:
         runs = services.run_history(self.demo.hub, DEMO_STORE, 1)
@@ -203,21 +225,52 @@ def test_a_hub_managed_quantity_edited_here_reaches_the_web_store_sandbox(site: 
     page.get_by_role("button", name="Search").click()
     row = page.locator(f"tr[data-sku='{PREORDER_SKU}']")
     expect(row).to_have_count(1)
-    expect(row.locator("td").last).to_have_text("hub")
+    expect(row.locator("td[data-label='Source of truth']")).to_have_text("hub")
     row.get_by_label(f"Hub quantity of {PREORDER_SKU}").fill("42")
     row.get_by_role("button", name="Save").click()
     expect(page.get_by_role("status")).to_contain_text("carrying it to the web store")
-    with site.demo.hub.uow() as uow:
-        web = uow.stores.connection(services.resolve_store(site.demo.hub, DEMO_STORE), "web")
-        assert web is not None
-        store_hash = web.settings["store_hash"]
-    stock_url = f"{site.demo.bigcommerce.url}/admin/stores/{store_hash}/stock"
+    wait_for(lambda: site.web_quantity(PREORDER_SKU) == 42, 60, "the quantity on the web store")
 
-    def web_quantity() -> int | None:
-        value = httpx.get(stock_url, params={"settle": "1"}, timeout=10).json().get(PREORDER_SKU)
-        return None if value is None else int(value)
 
-    wait_for(lambda: web_quantity() == 42, 60, "the quantity reaching the web store")
+def test_a_product_assigned_and_edited_here_keeps_its_quantity_through_a_manual_sync(
+    site: Site,
+) -> None:
+    """ "Manage inventory in BigCommerce" (web mode): the merchant assigns a product on the
+    inventory page and sets its quantity there; a manual Sync All leaves it alone."""
+    hub, sku = site.demo.hub, "MUG-001"
+    services.update_store(hub, DEMO_STORE, inventory_source=InventorySource.WEB)
+    services.sync(hub, DEMO_STORE, (Step.INVENTORY_IN,), trigger=Trigger.SCHEDULE)  # known
+    try:
+        page = site.logged_in()
+        nav(page, "Inventory")
+        page.get_by_label("SKU or name").fill(sku)
+        page.get_by_role("button", name="Search").click()
+        row = page.locator(f"tr[data-sku='{sku}']")
+        owner = row.locator("td[data-label='Source of truth']")
+        expect(owner).to_have_text("web")
+        expect(row.get_by_label(f"Hub quantity of {sku}")).to_have_count(0)
+        row.get_by_role("button", name=f"Assign {sku}").click()
+        expect(owner).to_have_text("hub")
+        row.get_by_label(f"Hub quantity of {sku}").fill("17")
+        row.get_by_role("button", name="Save").click()
+        expect(page.get_by_role("status")).to_contain_text("carrying it to the web store")
+        wait_for(lambda: site.web_quantity(sku) == 17, 60, "the quantity on the web store")
+
+        site.clerk_sets_web(sku, 5)  # the web's own figure now differs
+        wait_for(lambda: site.web_quantity(sku) == 5, 60, "the clerk's change")
+        nav(page, "Overview")
+        run = site.press(page, "Sync All")  # the manual sync: the hub's 17 stands, set again
+        assert run.trigger == "manual"
+        detail = services.product_detail(hub, services.resolve_store(hub, DEMO_STORE), sku)
+        assert detail is not None and detail.assigned
+        assert [level.hub for level in detail.stock if level.location == "default"] == [17]
+        assert site.web_quantity(sku) == 17
+        nav(page, "Inventory")
+        page.get_by_label("SKU or name").fill(sku)
+        page.get_by_role("button", name="Search").click()
+        expect(row.get_by_label(f"Hub quantity of {sku}")).to_have_value("17")
+    finally:
+        services.update_store(hub, DEMO_STORE, inventory_source=InventorySource.BACK_OFFICE)
 
 
 def test_a_post_without_the_csrf_token_is_refused_and_visitors_must_log_in(site: Site) -> None:

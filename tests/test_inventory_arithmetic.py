@@ -37,9 +37,14 @@ def test_available_is_never_negative_and_never_above_source(source: int, withhel
 @given(rows, st.integers(0, 1000))
 def test_target_follows_the_source_of_truth(row: StockRow, withheld: int) -> None:
     target = target_quantity(row, withheld)
-    if row.hub_managed:
+    web_owns = row.source is InventorySource.ERP_VIA_WEB or (
+        row.source is InventorySource.WEB and not row.hub_managed
+    )  # the README's mode table
+    if web_owns:
+        assert target is None
+    elif row.hub_managed:
         assert target == (None if row.hub_qty is None else max(0, row.hub_qty))
-    elif row.source.web_is_master or row.back_office_qty is None:
+    elif row.back_office_qty is None:
         assert target is None
     elif row.location == DEFAULT_LOCATION:
         assert target == max(0, row.back_office_qty - withheld)

@@ -38,6 +38,7 @@ from tests.memory_repos import MemoryCatalog, MemoryOrders
 from tests.memory_uow import MemoryRuns, MemoryStores
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
+BO, WEB = InventorySource.BACK_OFFICE, InventorySource.WEB
 
 
 @dataclass
@@ -223,14 +224,14 @@ def test_back_office_reports_merge_newest_first(shop: Shop) -> None:
             BackOfficeItem("B", "Box", Decimal("2.00"), None, True, T0),  # non-stock
             BackOfficeItem("PRE", "Pre", Decimal("3.00"), 50, True, T0),
         ]
-        assert uow.catalog.apply_back_office_items(store, items) == 3
+        assert uow.catalog.apply_back_office_items(store, items, store_source=BO) == 3
         uow.commit()
     with cycle.uow() as uow:
         later = [
             BackOfficeItem("A", None, None, 12, True, T0 - timedelta(1)),  # stale
             BackOfficeItem("B", None, None, None, False, T0 + timedelta(1)),
         ]
-        assert uow.catalog.apply_back_office_items(store, later) == 1
+        assert uow.catalog.apply_back_office_items(store, later, store_source=BO) == 1
         uow.commit()
         rows = {row[0]: row for row in uow.catalog.iter_back_office_state(store)}
     assert cycle.levels(store, "A") == [(10, None, None)]
@@ -251,10 +252,10 @@ def test_web_variants_merge_by_the_web_master_rule_and_drift_forgets_what_was_se
     cycle, store = shop.cycle, shop.store_id
     with cycle.uow() as uow:
         uow.catalog.apply_back_office_items(
-            store, [BackOfficeItem("A", "Hub", Decimal("1.00"), 9, True, T0)]
+            store, [BackOfficeItem("A", "Hub", Decimal("1.00"), 9, True, T0)], store_source=BO
         )
         seen = [WebVariant("A", "ref-A", "Web", Decimal("2.00"), 5, T0)]
-        assert uow.catalog.apply_web_variants(store, shop.web_id, seen, web_is_master=False) == 1
+        assert uow.catalog.apply_web_variants(store, shop.web_id, seen, store_source=BO) == 1
         uow.commit()
     sent = {row.sku: row for row in all_stock_rows(shop, 10)}
     assert sent["A"].partner_ref == "ref-A" and sent["A"].last_sent is None
@@ -264,14 +265,18 @@ def test_web_variants_merge_by_the_web_master_rule_and_drift_forgets_what_was_se
     assert [r.last_sent for r in all_stock_rows(shop, 10)] == [9]
     with cycle.uow() as uow:
         again = [WebVariant("A", "ref-A", "Web", Decimal("2.00"), 9, T0 + timedelta(1))]
-        uow.catalog.apply_web_variants(store, shop.web_id, again, web_is_master=web_is_master)
+        uow.catalog.apply_web_variants(
+            store, shop.web_id, again, store_source=WEB if web_is_master else BO
+        )
         uow.commit()
     assert [r.last_sent for r in all_stock_rows(shop, 10)] == [9]  # the web holds what we sent
     with cycle.uow() as uow:
         drift = [WebVariant("A", "ref-A", "Web", Decimal("2.00"), 4, T0 + timedelta(2))]
-        uow.catalog.apply_web_variants(store, shop.web_id, drift, web_is_master=web_is_master)
+        uow.catalog.apply_web_variants(
+            store, shop.web_id, drift, store_source=WEB if web_is_master else BO
+        )
         stale = [WebVariant("A", "ref-A", "Old", Decimal("7.00"), 1, T0)]
-        assert uow.catalog.apply_web_variants(store, shop.web_id, stale, web_is_master=True) == 0
+        assert uow.catalog.apply_web_variants(store, shop.web_id, stale, store_source=WEB) == 0
         uow.commit()
     assert [r.last_sent for r in all_stock_rows(shop, 10)] == [None]  # sent again next run
     assert cycle.levels(store, "A") == [(9, 4, None)]
@@ -280,17 +285,58 @@ def test_web_variants_merge_by_the_web_master_rule_and_drift_forgets_what_was_se
     assert name == ("Web" if web_is_master else "Hub")
 
 
+@pytest.mark.parametrize(
+    ("source", "from_web", "from_erp", "orders_take"),
+    [
+        (InventorySource.BACK_OFFICE, False, False, True),
+        (InventorySource.WEB, False, False, True),
+        (InventorySource.ERP_VIA_WEB, True, False, False),
+        (InventorySource.API, False, True, True),
+    ],
+)
+def test_an_assigned_products_hub_quantity_moves_only_for_its_owner(
+    cycle: Cycle, source: InventorySource, from_web: bool, from_erp: bool, orders_take: bool
+) -> None:
+    """The mode table (domain/ownership.py) as the repositories apply it: the web's figure
+    becomes the hub's quantity only in erp_via_web, the ERP's only in api mode, and web
+    orders take from it wherever the hub pushes it."""
+    store = cycle.add_store(source=source, web=FakeWebStore(), back_office=FakeBackOffice())
+    partners = (
+        cycle.partners[store] if isinstance(cycle, MemoryCycle) else cycle.harness.partners[store]
+    )
+    assert partners.web_connection_id is not None
+    cycle.set_hub_managed(store, "PRE", 25)
+    with cycle.uow() as uow:
+        seen = [WebVariant("PRE", "ref", "Pre", None, 40, T0)]
+        uow.catalog.apply_web_variants(store, partners.web_connection_id, seen, store_source=source)
+        uow.commit()
+    expected = 40 if from_web else 25
+    assert cycle.levels(store, "PRE") == [(None, 40, expected)]
+    with cycle.uow() as uow:
+        erp = [BackOfficeItem("PRE", quantity=30, modified_at=T0)]
+        uow.catalog.apply_back_office_items(store, erp, store_source=source)
+        uow.commit()
+    expected = 30 if from_erp else expected
+    assert cycle.levels(store, "PRE") == [(30, 40, expected)]
+    with cycle.uow() as uow:
+        uow.orders.apply_page(store, [order("1", WebOrderStatus.OPEN, 1, ("PRE", 2))])
+        uow.commit()
+    assert cycle.levels(store, "PRE") == [(30, 40, expected - 2 if orders_take else expected)]
+
+
 def test_stock_rows_stream_in_pages_past_variants_without_stock(shop: Shop) -> None:
     cycle, store = shop.cycle, shop.store_id
     with cycle.uow() as uow:
         items = [BackOfficeItem(f"S{n}", quantity=n, modified_at=T0) for n in range(5)]
         items.append(BackOfficeItem("S2", quantity=7, modified_at=T0, location="annex"))
-        uow.catalog.apply_back_office_items(store, items)
+        uow.catalog.apply_back_office_items(store, items, store_source=BO)
         uow.commit()
     for sku in ("N1", "N2", "N3"):  # known to the hub with no stock row at all
         _variant_without_stock(cycle, store, sku)
     with cycle.uow() as uow:
-        uow.catalog.apply_back_office_items(store, [BackOfficeItem("Z", quantity=1)])
+        uow.catalog.apply_back_office_items(
+            store, [BackOfficeItem("Z", quantity=1)], store_source=BO
+        )
         uow.commit()
         assert uow.catalog.count_stock_rows(store) == 7
     for limit in (1, 2, 1000):

@@ -73,10 +73,18 @@ class StoreRepository(Protocol):
 class CatalogRepository(Protocol):
     """Variants and their stock rows: what partners report, and stock out to the web."""
 
-    def apply_back_office_items(self, store_id: int, items: Sequence[BackOfficeItem]) -> int:
+    def apply_back_office_items(
+        self,
+        store_id: int,
+        items: Sequence[BackOfficeItem],
+        *,
+        store_source: InventorySource,
+    ) -> int:
         """Merge the back office's reports (``domain.catalog.merge_back_office_item``); an
-        unknown SKU becomes a new variant, a stale report changes nothing, hub-managed
-        quantities are never touched. Returns how many items changed the hub."""
+        unknown SKU becomes a new variant, a stale report changes nothing. The hub's
+        quantity of an assigned product is set only where the ERP owns it
+        (``domain.ownership.erp_sets_hub_quantity``, by the product's mode: its override,
+        else ``store_source``). Returns how many items changed the hub."""
         ...
 
     def apply_web_variants(
@@ -85,12 +93,14 @@ class CatalogRepository(Protocol):
         connection_id: int,
         variants_seen: Sequence[WebVariant],
         *,
-        web_is_master: bool,
+        store_source: InventorySource,
     ) -> int:
-        """Merge the web store's variants (``domain.catalog.merge_web_variant``), keep
-        each one's partner reference for writes, and forget what was last sent to the
-        web for a stock row whose web quantity now differs from it. Returns how many
-        variants changed the hub."""
+        """Merge the web store's variants (``domain.catalog.merge_web_variant``, the web
+        the master of name and price where the product's mode says so), keep each one's
+        partner reference for writes, set the hub's quantity of an assigned product the
+        web owns (``domain.ownership.web_sets_hub_quantity``), and forget what was last
+        sent to the web for a stock row whose web quantity now differs from it. Returns
+        how many variants changed the hub."""
         ...
 
     def iter_back_office_state(self, store_id: int) -> Iterator[HubRowLike]:

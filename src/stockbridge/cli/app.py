@@ -16,7 +16,7 @@ from collections.abc import Callable
 import typer
 
 from stockbridge.bootstrap import Hub, bootstrap, default_registry
-from stockbridge.cli import demo, init, runs, schedule, serve, store, tokens, users
+from stockbridge.cli import demo, init, products, runs, schedule, serve, store, tokens, users
 from stockbridge.cli.common import HubLoader, PartnerCommands
 from stockbridge.connectors.registry import ConnectorRegistry
 
@@ -42,6 +42,7 @@ def build_app(
     demo.register(app, hub)
     serve.register(app, hub)
     store.register(app, hub)
+    products.register(app, hub)
     connect_app = typer.Typer(help="Connect a store to a partner.", no_args_is_help=True)
     app.add_typer(connect_app, name="connect")
     sandbox_app = typer.Typer(

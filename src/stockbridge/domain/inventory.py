@@ -2,7 +2,8 @@
 
 available to web = source quantity - quantity withheld for web orders the back office has
 not accounted for yet (never below zero). Hub-managed (backorder) items show the hub's own
-quantity. Where the web store is the master, the hub pushes nothing but hub-managed items.
+quantity. Who owns a row's stock (and so whether the hub pushes it at all) is
+``domain/ownership.py``'s rule: where the web store owns it the hub pushes nothing.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from stockbridge.domain.model import DEFAULT_LOCATION, InventorySource, StockUpdate
+from stockbridge.domain.ownership import hub_pushes
 
 __all__ = [
     "StockChunk",
@@ -57,14 +59,19 @@ def available_to_web(source_quantity: int, withheld: int) -> int:
 
 
 def target_quantity(row: StockRow, withheld: int) -> int | None:
-    """The quantity the web store should show for ``row``; None when the hub must not push.
+    """The quantity the web store should show for ``row``; None when the hub must not push
+    (the web store owns the row's stock, or the hub has no figure for it).
 
-    ``withheld`` is the quantity on web orders not yet reflected in ``back_office_qty``.
-    Withholding applies at the default location, where web orders take their stock.
+    An assigned (``hub_managed``) product shows the hub's quantity; any other the back
+    office's less ``withheld``, the quantity on web orders not yet reflected in
+    ``back_office_qty``. Withholding applies at the default location, where web orders
+    take their stock.
     """
+    if not hub_pushes(row.source, row.hub_managed):
+        return None
     if row.hub_managed:
         return None if row.hub_qty is None else max(0, row.hub_qty)
-    if row.source.web_is_master or row.back_office_qty is None:
+    if row.back_office_qty is None:
         return None
     return available_to_web(
         row.back_office_qty, withheld if row.location == DEFAULT_LOCATION else 0

@@ -57,13 +57,14 @@ class InventorySource(StrEnum):
 
 _SOURCE_EXPLANATIONS = {
     InventorySource.BACK_OFFICE: "The back office is the master; the hub pushes its stock "
-    "to the web.",
-    InventorySource.WEB: "The web store is the master; the hub follows it and pushes only "
-    "hub-managed (backorder) items.",
-    InventorySource.ERP_VIA_WEB: "An ERP updates the web store directly; the hub follows web "
-    "stock and runs a daily full sync.",
-    InventorySource.API: "An ERP pushes stock to the hub's API (or the hub pulls a feed); the hub "
-    "pushes it to the web.",
+    "to the web (assigned products: the hub's own quantity).",
+    InventorySource.WEB: "Manage inventory in BigCommerce: the hub is the master of assigned "
+    "products (edit their stock here; a manual sync never overwrites it); everything else "
+    "follows the web store.",
+    InventorySource.ERP_VIA_WEB: "Manage inventory in your ERP: it writes stock to the web store "
+    "and the hub follows it for every product, assigned ones too, never pushing over it.",
+    InventorySource.API: "Sync inventory via the API: an ERP pushes stock to the hub's API (or the "
+    "hub pulls its feed), assigned products included; the hub pushes it to the web.",
 }
 
 

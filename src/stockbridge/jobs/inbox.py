@@ -8,8 +8,9 @@ events processed: an event is never lost between the two.
 - order created/changed: orders-in (reads only orders changed since the cursor), then
   orders-out when a back office is connected;
 - product created/changed: inventory-in (the catalog since the cursor);
-- stock changed on the web: inventory-in, and, where the hub is the one that sets web
-  stock, inventory-out (a web quantity that differs from what the hub sent is set back).
+- stock changed on the web: inventory-in, and, where the hub sets the web stock of any
+  product (``domain.ownership.hub_pushes_any``: every mode but erp_via_web), inventory-out
+  (a web quantity that differs from what the hub sent is set back).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 
 from stockbridge.db.uow import UnitOfWork
 from stockbridge.domain.model import SYNC_ALL, InventorySource, Step, Trigger, WebEventKind
+from stockbridge.domain.ownership import hub_pushes_any
 
 __all__ = ["INBOX_BATCH", "InboxPass", "process_inbox", "steps_for"]
 
@@ -32,7 +34,9 @@ def steps_for(kind: str, source: InventorySource, has_back_office: bool) -> set[
         return {Step.INVENTORY_IN}
     if kind == WebEventKind.INVENTORY:
         return (
-            {Step.INVENTORY_IN} if source.web_is_master else {Step.INVENTORY_IN, Step.INVENTORY_OUT}
+            {Step.INVENTORY_IN, Step.INVENTORY_OUT}
+            if hub_pushes_any(source)
+            else {Step.INVENTORY_IN}
         )
     return set()
 

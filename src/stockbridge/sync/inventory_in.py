@@ -4,8 +4,10 @@ From the back office (when connected): items changed since the cursor; or, for a
 office that reports whole snapshots (a feed), each new snapshot diffed against the hub,
 only its changes applied, and none of a snapshot that was rejected. From the web store:
 variants changed since the cursor, for their partner references and web stock (the
-master figure where the web store is the source of truth). Hub-managed quantities are
-never overwritten here.
+master figure where the web store is the source of truth). Who owns each product's stock
+is ``domain/ownership.py``'s rule: an assigned product's hub quantity is overwritten
+here only by its owner, the web store in erp_via_web and the ERP in api mode; never where
+the hub owns it.
 """
 
 from __future__ import annotations
@@ -53,7 +55,9 @@ def _read_back_office(ctx: StepContext, connection_id: int) -> int:
     done = 0
     for page in back_office.iter_items(since):
         with ctx.uow() as uow:
-            uow.catalog.apply_back_office_items(ctx.store.id, page.items)
+            uow.catalog.apply_back_office_items(
+                ctx.store.id, page.items, store_source=ctx.store.inventory_source
+            )
             uow.stores.advance_cursor(connection_id, ITEMS_STREAM, page.cursor)
             uow.commit()
         done += len(page.items)
@@ -108,7 +112,9 @@ def _apply_snapshot(ctx: StepContext, snapshot: Snapshot) -> int:
     done = 0
     for page in snapshot.changed_pages(SNAPSHOT_PAGE):
         with ctx.uow() as uow:
-            uow.catalog.apply_back_office_items(ctx.store.id, page.items)
+            uow.catalog.apply_back_office_items(
+                ctx.store.id, page.items, store_source=ctx.store.inventory_source
+            )
             uow.commit()
         done += len(page.items)
         ctx.tracker.advance(len(page.items))
@@ -128,7 +134,7 @@ def _read_web(ctx: StepContext, connection_id: int) -> int:
                 ctx.store.id,
                 connection_id,
                 page.items,
-                web_is_master=ctx.store.inventory_source.web_is_master,
+                store_source=ctx.store.inventory_source,
             )
             uow.stores.advance_cursor(connection_id, CATALOG_STREAM, page.cursor)
             uow.commit()

@@ -39,6 +39,7 @@ from stockbridge.web import service
 from stockbridge.web.dashboard import mount_dashboard
 from stockbridge.web.dashboard.guard import RunId
 from stockbridge.web.inbox_writer import InboxWriter
+from stockbridge.web.products_api import product_routes
 from stockbridge.web.service import Caller, Conflict, Invalid, NotFound, PushItem, Unauthorized
 from stockbridge.web.webhook_receiver import WebhookReceiver
 
@@ -298,6 +299,8 @@ def create_app(hub: Hub, queue: JobQueue) -> FastAPI:
         if run_id is not None:
             queue.submit_run(run_id)
         return JSONResponse(answer, status_code=status)
+
+    app.include_router(product_routes(hub, queue))
 
     # The webhook receiver answers its own path ahead of everything else (the hot path;
     # see web/webhook_receiver.py); it is added last, so it is the outermost layer.

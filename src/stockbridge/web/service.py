@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from stockbridge.bootstrap import Hub
 from stockbridge.connectors.base import Delivery, WebhookAdapter
-from stockbridge.db.models import ApiToken, Store
+from stockbridge.db.models import ApiToken, Store, Variant
 from stockbridge.db.uow import UnitOfWork
 from stockbridge.domain.model import (
     DEFAULT_LOCATION,
@@ -25,6 +25,7 @@ from stockbridge.domain.model import (
     Step,
     Trigger,
 )
+from stockbridge.domain.ownership import OWNER_WORDS, accepts_push, effective_source, stock_owner
 from stockbridge.web.inbox_writer import PendingEvent
 
 __all__ = [
@@ -128,7 +129,13 @@ def push_inventory(
             if not hmac.compare_digest(earlier.request_hash, request_hash):
                 raise Conflict("this Idempotency-Key was used with a different body")
             return earlier.status_code, dict(earlier.response), None
-        if InventorySource(store.inventory_source) is not InventorySource.API:
+        variants = uow.catalog.variants_by_sku(store.id, {i.sku for i in items})
+        refused = sorted(
+            sku
+            for sku, v in variants.items()
+            if not accepts_push(effective_source(store.inventory_source, v.inventory_source))
+        )
+        if store.inventory_source != InventorySource.API and len(refused) == len(variants):
             raise Conflict(
                 f"store {name!r} takes stock from {store.inventory_source}; pushed quantities "
                 "are accepted in api mode (stockbridge store set --inventory-source api)"
@@ -162,6 +169,11 @@ def push_inventory(
                 "unknown SKUs; nothing was applied",
                 [{"sku": sku, "problem": "unknown SKU"} for sku in unknown[:50]],
             )
+        if refused:
+            raise Conflict(
+                "these SKUs take their stock from another source, so a push may not set it; "
+                f"nothing was applied: {_sources_of(store.inventory_source, variants, refused)}"
+            )
         now = datetime.now(UTC)
         uow.catalog.apply_back_office_items(
             store.id,
@@ -169,6 +181,7 @@ def push_inventory(
                 BackOfficeItem(i.sku, quantity=i.quantity, modified_at=now, location=i.location)
                 for i in items
             ],
+            store_source=InventorySource(store.inventory_source),
         )
         run, _ = uow.runs.request(store.id, (Step.INVENTORY_OUT,), Trigger.API)
         body = {"applied": len(items), "run_id": run.id}
@@ -180,6 +193,18 @@ def push_inventory(
             # nothing of this one was applied; answer as the first one did.
             return push_inventory(hub, caller, name, items, idempotency_key)
         return 202, body, run.id
+
+
+def _sources_of(store_source: str, variants: dict[str, Variant], skus: list[str]) -> str:
+    """ "PRE (erp_via_web: the web store owns its stock), ..." for the first 20 SKUs."""
+    named = []
+    for sku in skus[:20]:
+        variant = variants[sku]
+        source = effective_source(store_source, variant.inventory_source)
+        owner = stock_owner(source, variant.hub_managed)
+        named.append(f"{sku} ({source.value}: {OWNER_WORDS[owner]} owns its stock)")
+    more = f" and {len(skus) - 20} more" if len(skus) > 20 else ""
+    return ", ".join(named) + more
 
 
 class WebhookSecrets:

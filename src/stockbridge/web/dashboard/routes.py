@@ -6,7 +6,8 @@ to them (operators: all): every other store's pages answer 404, word for word as
 that does not exist, so store names do not leak; the store list shows only theirs.
 
 Pages: / (stores), /stores/{store} (overview, with /progress polled by htmx while a run
-is active), /history, /runs/{id}, /settings, /inventory, /rejected, and /login, /logout.
+is active), /history, /runs/{id}, /settings, /inventory (``inventory.py``), /rejected, and
+/login, /logout.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from stockbridge.bootstrap import Hub
 from stockbridge.domain.model import SYNC_ALL, InventorySource, RunStatus, Step, Trigger
 from stockbridge.jobs.queue import JobQueue
 from stockbridge.services.errors import InvalidSetting, StoreNotFound
-from stockbridge.services.inventory import SetHubQuantity, search_inventory, set_hub_quantity
 from stockbridge.services.rejected import rejected_inputs
 from stockbridge.services.runs import (
     RequestSync,
@@ -64,6 +64,7 @@ from stockbridge.web.dashboard.guard import (
     set_cookie,
     viewer,
 )
+from stockbridge.web.dashboard.inventory import PageTools, add_inventory_routes
 
 __all__ = ["mount_dashboard"]
 
@@ -449,44 +450,7 @@ def mount_dashboard(app: FastAPI, hub: Hub, queue: JobQueue) -> None:
             return await _settings(request, page, status=422, error=message, form=form)
         return RedirectResponse(f"/stores/{quote(store)}/settings?saved=schedule", status_code=303)
 
-    @router.get("/stores/{store}/inventory")
-    async def inventory(request: Request, store: str, who: ViewerDep, q: str = "") -> Response:
-        page = await _store_page(who, store)
-        try:
-            variants = await run_in_threadpool(search_inventory, hub, store, q)
-        except InvalidSetting as exc:
-            raise Refused(422, str(exc)) from None
-        return _render(
-            request,
-            "inventory.html",
-            page="inventory",
-            q=q,
-            variants=variants,
-            notice=request.query_params.get("queued"),
-            **page,
-        )
-
-    @router.post("/stores/{store}/inventory/hub-quantity")
-    async def set_quantity(request: Request, store: str, who: ViewerDep) -> Response:
-        form = await _posted(request, who)
-        await _store_page(who, store)
-        sku = form.get("sku", "")
-        try:
-            quantity = int(form.get("quantity", "").strip())
-        except ValueError:
-            raise Refused(422, "the quantity must be a whole number") from None
-        try:
-            requested = await run_in_threadpool(
-                set_hub_quantity, hub, SetHubQuantity(store, sku, quantity)
-            )
-        except InvalidSetting as exc:
-            raise Refused(422, str(exc)) from None
-        queue.submit_run(requested.run_id)
-        back = (
-            f"/stores/{quote(store)}/inventory?q={quote(form.get('q', sku))}"
-            f"&queued={requested.run_id}"
-        )
-        return RedirectResponse(back, status_code=303)
+    add_inventory_routes(router, hub, queue, PageTools(_store_page, _posted, _render))
 
     @router.get("/stores/{store}/rejected")
     async def rejected(request: Request, store: str, who: ViewerDep) -> Response:
