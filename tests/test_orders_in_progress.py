@@ -26,6 +26,9 @@ from tests.fakes import FakeBackOffice
 ORDERS_IN = (Step.ORDERS_IN,)
 LINES_CALL = re.compile(r"/v2/orders/\d+/products$")
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+#: What a crash may throw away, in orders whose lines were read: about 4 s of line calls
+#: at the Standard quota (150 calls / 30 s), where a 250-order page is 50 s.
+LOSS_BUDGET = 20
 
 
 class Died(BaseException):
@@ -118,7 +121,7 @@ def _break_lease(harness: Harness) -> None:
 def test_orders_in_killed_mid_page_keeps_all_but_one_unit(
     sqlite_harness: Harness, bc_store: SandboxStore
 ) -> None:
-    count, kill_at = 3 * ORDERS_UNIT + 10, 2 * ORDERS_UNIT + 10
+    count, kill_at = 70, 50  # inside the first page of 250
     bc_store.seed([{"name": "A", "sku": "A", "tracking": "product", "inventory_level": 10_000}])
     placed = [bc_store.order([("A", 1)])["id"] for _ in range(count)]
     # One second apart, except five orders sharing one instant across the end of the
@@ -143,12 +146,12 @@ def test_orders_in_killed_mid_page_keeps_all_but_one_unit(
 
     # All but the unit under way is kept: the orders whose lines were in (kill_at - 1),
     # less at most one unit.
-    assert len(taken) > kill_at - 1 - ORDERS_UNIT, f"{len(taken)} orders kept"
+    assert len(taken) >= kill_at - 1 - LOSS_BUDGET, f"{len(taken)} orders kept"
     assert cursor is not None
     # The cursor covers only committed orders: every order modified before it is in.
     before = {web_id for web_id, moment in moments.items() if moment < cursor}
     assert before <= set(taken), f"cursor {cursor} passes uncommitted orders"
-    assert len(before) > kill_at - 1 - ORDERS_UNIT - len(shared)
+    assert len(before) >= kill_at - 1 - LOSS_BUDGET - len(shared)
     assert max(taken.values()) <= cursor  # and nothing committed lies beyond it
     # Progress moved with each committed unit, and only with committed ones.
     assert progress.seen == [(n, n) for n in range(ORDERS_UNIT, len(taken) + 1, ORDERS_UNIT)]
