@@ -60,13 +60,18 @@ class SandboxStore:
         self.call("POST", "/faults", json=body)
 
     def connector(
-        self, *, limiters: LimiterRegistry | None = None, **settings: Any
+        self,
+        *,
+        limiters: LimiterRegistry | None = None,
+        transport: httpx.BaseTransport | None = None,
+        **settings: Any,
     ) -> BigCommerceStore:
         env = ConnectorEnv(
             settings={"store_hash": self.hash, "api_url": self.server.url, **settings},
             vault=MemoryVault({"access_token": self.token}),
             limiters=limiters or LimiterRegistry(),
             retry=NO_WAIT,
+            transport=transport,
         )
         return BigCommerceStore(env)
 

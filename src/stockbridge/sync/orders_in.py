@@ -1,4 +1,16 @@
-"""Step 1, orders-in: new and changed web orders since the cursor, into the hub."""
+"""Step 1, orders-in: new and changed web orders since the cursor, into the hub.
+
+Progress that survives a crash: each page the web store yields is committed in one
+transaction together with its cursor, and progress moves by that page once it is
+committed. So a page must be small enough that losing one costs seconds: the web store
+yields units of a few orders with their lines (BigCommerce: ``ORDERS_UNIT`` = 20 orders of
+a 250-order list page, one line call each, about 4 s at the Standard quota), each with a
+cursor that is safe to resume from, i.e. that covers only committed orders. Chosen over
+committing orders one by one as they complete with a trailing cursor: the connector knows
+where its list stands (the boundary rule for orders sharing an instant, its loop guard),
+so it is the one to say where a resume may start; this step only commits what it is given.
+A restart reads again at most the orders at the cursor's instant and the unit under way.
+"""
 
 from __future__ import annotations
 

@@ -40,6 +40,10 @@ __all__ = ["DEFAULT_API_URL", "BigCommerceStore", "create"]
 DEFAULT_API_URL = "https://api.bigcommerce.com"
 PRODUCTS_PAGE = 250  # the largest page the catalog API allows
 ORDERS_PAGE = 250
+#: Orders handed over (and committed by the hub) together, each with its lines. One line
+#: call an order: at the Standard quota (150 calls / 30 s) a unit costs about 4 s of calls,
+#: which is what a crash can throw away, instead of the ~50 s of a 250-order page.
+ORDERS_UNIT = 20
 LINES_PAGE = 50  # order products page at most 50
 INVENTORY_BATCH = 2000  # absolute adjustments: at most 2,000 items a call
 PARTNER = "bigcommerce"
@@ -159,7 +163,17 @@ class BigCommerceStore:
     def iter_orders(self, since: datetime | None) -> Iterator[Page[WebOrder]]:
         """Orders changed at or after ``since``, oldest change first, re-opened at the last
         change seen after each full page (``BoundaryPaginator``: an order modified while we
-        page cannot hide another). Orders seen at the boundary are not yielded twice."""
+        page cannot hide another). Orders seen at the boundary are not yielded twice.
+
+        A page of 250 orders costs 250 line calls, so it is handed over in units of
+        ``ORDERS_UNIT`` orders, each with its lines, for the hub to commit one by one. A
+        unit's cursor is the modification time of its last order (in list order, whether
+        taken in or not): every order before it in the list is in this unit or an earlier
+        one, and every order after it was modified at or after that time, so resuming
+        there ("modified at or after") reads again, never skips, those not yet committed,
+        including any that share its instant. The paginator (and its loop guard) still
+        sees whole pages: it moves on once the last unit of a page was taken.
+        """
         pages = BoundaryPaginator(since, ORDERS_PAGE, partner=PARTNER, what="orders")
         for at in pages:
             params: dict[str, Any] = {
@@ -170,14 +184,15 @@ class BigCommerceStore:
             if at.since is not None:
                 params["min_date_modified"] = at.since.isoformat()
             orders = self._v2_list("/v2/orders", params, mapping.V2Order, "order", "orders")
-            taken = [
-                mapping.to_web_order(order, self._order_lines(order.id))
-                for order in orders
-                if pages.is_new((order.id, order.date_modified))
-                and order.status_id != 0  # incomplete: an abandoned checkout, never taken in
-            ]
-            if orders:
-                yield Page(tuple(taken), cursor=orders[-1].date_modified)
+            for start in range(0, len(orders), ORDERS_UNIT):
+                unit = orders[start : start + ORDERS_UNIT]
+                taken = [
+                    mapping.to_web_order(order, self._order_lines(order.id))
+                    for order in unit
+                    if pages.is_new((order.id, order.date_modified))
+                    and order.status_id != 0  # incomplete: an abandoned checkout, never taken in
+                ]
+                yield Page(tuple(taken), cursor=unit[-1].date_modified)
             pages.advance([(order.id, order.date_modified) for order in orders])
 
     def _order_lines(self, order_id: int) -> list[mapping.V2OrderProduct]:
