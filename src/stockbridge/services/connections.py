@@ -17,9 +17,10 @@ __all__ = ["connect_partner"]
 
 def _kept_on_reconnect(secret: str) -> bool:
     """Secrets the hub made itself survive connecting the partner again: the webhook
-    secret, and the SFTP host keys it pinned (``sftp_host_key*``: a changed key must be
-    confirmed, never trusted again silently on a reconnect)."""
-    return secret == "webhook_secret" or secret.split(":", 1)[0] == "sftp_host_key"
+    secret (and, after a rotation, the previous one with its deadline:
+    ``webhook_secret:*``), and the SFTP host keys it pinned (``sftp_host_key*``: a changed
+    key must be confirmed, never trusted again silently on a reconnect)."""
+    return secret.split(":", 1)[0] in ("webhook_secret", "sftp_host_key")
 
 
 def connect_partner(
