@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from stockbridge.bootstrap import Hub
 from stockbridge.connectors.base import BadWebhook, Delivery, WebhookAdapter
-from stockbridge.db.models import ApiToken, Store
+from stockbridge.db.models import ApiToken, Connection, Store
 from stockbridge.db.uow import UnitOfWork
 from stockbridge.domain.model import (
     DEFAULT_LOCATION,
@@ -264,19 +265,21 @@ class WebhookSecrets:
         # A read: on SQLite it takes no write lock, so anonymous requests for unknown
         # stores or with wrong secrets never hold up the writers.
         now = self.monotonic()
-        with self.hub.uow() as uow:
-            store = uow.read_only().stores.by_name(name)
-            connection = (
-                next((c for c in uow.stores.connections(store.id) if c.kind == adapter.kind), None)
-                if store
-                else None
+        with self.hub.uow() as uow:  # one query: the store's id and its encrypted vault
+            found = (
+                uow.read_only()
+                .session.execute(
+                    select(Store.id, Connection.credentials)
+                    .join(Connection, Connection.store_id == Store.id)
+                    .where(Store.name == name, Connection.kind == adapter.kind)
+                    .limit(1)
+                )
+                .first()
             )
-            if store is None or connection is None:
-                return _Material(None, "", "", 0.0, now, now + self.negative_ttl)
-            store_id = store.id
-            vault = (
-                self.hub.cipher.decrypt(connection.credentials) if connection.credentials else {}
-            )
+        if found is None:
+            return _Material(None, "", "", 0.0, now, now + self.negative_ttl)
+        store_id, blob = found
+        vault = self.hub.cipher.decrypt(blob) if blob else {}
         previous_key, until_key = previous_keys(adapter.secret_key)
         try:
             until = float(vault.get(until_key, "0"))
