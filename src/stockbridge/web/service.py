@@ -226,7 +226,8 @@ class WebhookSecrets:
       ``max_unknown`` names, so made-up names neither grow memory nor evict real stores.
     - Every delivery makes the same comparisons: against the secret and the previous one
       (its grace period checked on the wall clock), or, where there is none, a random
-      dummy of this process; an unknown store and a wrong secret give the same 401.
+      dummy of this process; an unknown store and a wrong secret give the same 401. A
+      read for an unknown store decrypts a dummy vault, as one for a store decrypts its.
     - A rotation in this process drops the entry at once (``services.webhooks.events``).
       Another process's cache follows within ``ttl``; sooner when a delivery does not
       verify against an entry older than ``refresh_after``: one read then, at most once
@@ -250,6 +251,7 @@ class WebhookSecrets:
         self.monotonic = monotonic
         self.events = webhook_events(hub)
         self._dummy = secrets.token_urlsafe(32)
+        self._dummy_vault = hub.cipher.encrypt({"dummy": self._dummy})
         self._known = _Bounded(1_000_000)
         self._unknown = _Bounded(max_unknown)
         self._lock = threading.Lock()
@@ -276,10 +278,11 @@ class WebhookSecrets:
                 )
                 .first()
             )
-        if found is None:
+        if found is None:  # the same decryption as for a store, of a dummy vault
+            self.hub.cipher.decrypt(self._dummy_vault)
             return _Material(None, "", "", 0.0, now, now + self.negative_ttl)
         store_id, blob = found
-        vault = self.hub.cipher.decrypt(blob) if blob else {}
+        vault = self.hub.cipher.decrypt(blob or self._dummy_vault)
         previous_key, until_key = previous_keys(adapter.secret_key)
         try:
             until = float(vault.get(until_key, "0"))
