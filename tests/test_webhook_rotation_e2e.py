@@ -138,3 +138,23 @@ def test_reconnecting_during_the_grace_period_keeps_the_old_secret(live: Live) -
     assert hook_secrets(bc) == {new}
     assert post(running, old, "old-after-reconnect", time.time()).status_code == 200
     assert post(running, new, "new-after-reconnect", time.time()).status_code == 200
+
+
+def test_a_store_connected_after_a_refused_delivery_is_served_at_once(live: Live) -> None:  # noqa: F811
+    running, bc, _bo = live
+    services.add_store(running.hub, "second")
+    url = f"{running.server.url}/webhooks/bigcommerce/second"
+    assert httpx.post(url, content=body("early", time.time())).status_code == 401  # cached
+    services.connect_partner(
+        running.hub,
+        "second",
+        role="web",
+        kind="bigcommerce",
+        settings={"store_hash": bc.hash, "api_url": bc.server.url, "webhook_url": url},
+        secrets={"access_token": bc.token},
+    )
+    (secret,) = {
+        str(h["headers"][SECRET_HEADER]) for h in bc.counters()["hooks"] if h["destination"] == url
+    }
+    answer = httpx.post(url, content=body("first", time.time()), headers={SECRET_HEADER: secret})
+    assert answer.status_code == 200

@@ -11,6 +11,7 @@ from stockbridge.connectors.errors import PartnerAuthError, PartnerError
 from stockbridge.connectors.registry import ConnectorEnv, MemoryVault
 from stockbridge.services.errors import ConnectFailed, InvalidSetting
 from stockbridge.services.stores import resolve_store
+from stockbridge.services.webhooks import events as webhook_events
 
 __all__ = ["connect_partner"]
 
@@ -76,4 +77,8 @@ def connect_partner(
             credentials=hub.cipher.encrypt(vault.secrets),  # as rotated by the check, if at all
         )
         uow.commit()
+        store = uow.stores.get(store_id)
+        name = store.name if store is not None else None
+    if name is not None:  # this process's webhook receivers read the new secrets at once
+        webhook_events(hub).changed(kind, name)
     return reached
