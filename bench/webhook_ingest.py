@@ -231,7 +231,7 @@ def _run_python(
                 "store_id": "1",
                 "data": {"type": "order", "id": 1 + n % 500},
                 "hash": h,
-                "created_at": 1_700_000_000,
+                "created_at": int(time.time()),
                 "producer": "stores/bench",
             }
         ).encode()

@@ -73,8 +73,8 @@ function request()
   sent = sent + 1
   local body = string.format(
     '{"scope":"store/order/updated","store_id":"1","data":{"type":"order","id":%d},'
-      .. '"hash":"t%d-%d","created_at":1700000000,"producer":"stores/bench"}',
-    1 + n % 500, id, n)
+      .. '"hash":"t%d-%d","created_at":%d,"producer":"stores/bench"}',
+    1 + n % 500, id, n, os.time())
   return wrk.format("POST", path, headers, body)
 end
 

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     #: (store names); without any token set, /metrics names no store. Once set, /metrics
     #: without it is 401.
     metrics_token: SecretStr | None = None
+    #: Webhook deliveries whose event time (BigCommerce's ``created_at``) is older than this
+    #: many seconds are refused as replays (422, kept as rejected input).
+    webhook_max_age_seconds: int = Field(default=3600, ge=60)
     #: Send Strict-Transport-Security on every response (the hub is only reached over
     #: https, e.g. behind a TLS proxy). Requests that arrive over https get it anyway.
     hsts: bool = False

@@ -1,7 +1,8 @@
-"""``stockbridge store add|list|show|set``."""
+"""``stockbridge store add|list|show|set|rotate-webhook-secret``."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
 
@@ -19,6 +20,7 @@ from stockbridge.services.stores import (
     list_stores,
     update_store,
 )
+from stockbridge.services.webhooks import rotate_webhook_secret
 
 __all__ = ["register"]
 
@@ -142,3 +144,28 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
                 stale_after_hours=stale_after_hours,
             )
             typer.echo(f"store {name!r} updated")
+
+    @store_app.command("rotate-webhook-secret")
+    def store_rotate_webhook_secret(
+        name: str,
+        grace_minutes: Annotated[
+            int,
+            typer.Option(
+                "--grace-minutes",
+                min=0,
+                help="Keep accepting the old secret for this long (deliveries already on "
+                "their way, retries).",
+            ),
+        ] = 60,
+    ) -> None:
+        """Give the store's webhooks a new random secret and re-register them with it."""
+        with mapped_errors():
+            rotation = rotate_webhook_secret(hub(), name, grace=timedelta(minutes=grace_minutes))
+        typer.echo(f"store {name!r}: new {rotation.kind} webhook secret stored")
+        if rotation.previous_until is not None:
+            until = datetime.fromtimestamp(rotation.previous_until, UTC)
+            typer.echo(f"the old secret is accepted until {until:%Y-%m-%d %H:%M:%S} UTC")
+        for note in rotation.notes:
+            typer.echo(note)
+        if not rotation.notes:
+            typer.echo("no hooks to re-register (no webhook URL, or none registered yet)")

@@ -11,15 +11,17 @@ from stockbridge.connectors.errors import PartnerAuthError, PartnerError
 from stockbridge.connectors.registry import ConnectorEnv, MemoryVault
 from stockbridge.services.errors import ConnectFailed, InvalidSetting
 from stockbridge.services.stores import resolve_store
+from stockbridge.services.webhooks import events as webhook_events
 
 __all__ = ["connect_partner"]
 
 
 def _kept_on_reconnect(secret: str) -> bool:
     """Secrets the hub made itself survive connecting the partner again: the webhook
-    secret, and the SFTP host keys it pinned (``sftp_host_key*``: a changed key must be
-    confirmed, never trusted again silently on a reconnect)."""
-    return secret == "webhook_secret" or secret.split(":", 1)[0] == "sftp_host_key"
+    secret (and, after a rotation, the previous one with its deadline:
+    ``webhook_secret:*``), and the SFTP host keys it pinned (``sftp_host_key*``: a changed
+    key must be confirmed, never trusted again silently on a reconnect)."""
+    return secret.split(":", 1)[0] in ("webhook_secret", "sftp_host_key")
 
 
 def connect_partner(
@@ -75,4 +77,8 @@ def connect_partner(
             credentials=hub.cipher.encrypt(vault.secrets),  # as rotated by the check, if at all
         )
         uow.commit()
+        store = uow.stores.get(store_id)
+        name = store.name if store is not None else None
+    if name is not None:  # this process's webhook receivers read the new secrets at once
+        webhook_events(hub).changed(kind, name)
     return reached

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,7 +14,6 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from stockbridge.bootstrap import Hub
-from stockbridge.connectors.base import Delivery, WebhookAdapter
 from stockbridge.db.models import ApiToken, Store, Variant
 from stockbridge.db.uow import UnitOfWork
 from stockbridge.domain.model import (
@@ -26,37 +24,27 @@ from stockbridge.domain.model import (
     Trigger,
 )
 from stockbridge.domain.ownership import OWNER_WORDS, accepts_push, effective_source, stock_owner
-from stockbridge.web.inbox_writer import PendingEvent
+from stockbridge.web.errors import Conflict, Invalid, NotFound, Unauthorized
+from stockbridge.web.webhook_secrets import (
+    StaleDelivery,
+    WebhookSecrets,
+    reject_webhook,
+    to_pending_event,
+)
 
 __all__ = [
     "Conflict",
     "Invalid",
     "NotFound",
+    "StaleDelivery",
     "Unauthorized",
+    "WebhookSecrets",
     "authenticate",
     "push_inventory",
     "reject_webhook",
     "request_sync",
     "to_pending_event",
 ]
-
-
-class Unauthorized(Exception):
-    pass
-
-
-class NotFound(LookupError):
-    pass
-
-
-class Invalid(ValueError):
-    def __init__(self, message: str, details: list[dict[str, Any]] | None = None) -> None:
-        super().__init__(message)
-        self.details = details or []
-
-
-class Conflict(Exception):
-    pass
 
 
 @dataclass(frozen=True)
@@ -205,85 +193,3 @@ def _sources_of(store_source: str, variants: dict[str, Variant], skus: list[str]
         named.append(f"{sku} ({source.value}: {OWNER_WORDS[owner]} owns its stock)")
     more = f" and {len(skus) - 20} more" if len(skus) > 20 else ""
     return ", ".join(named) + more
-
-
-class WebhookSecrets:
-    """Each store's webhook secret per connector kind, cached briefly so a delivery costs
-    one insert, not a decryption and two reads. A delivery that does not verify against
-    the cached secret is checked again against a fresh one before it is refused (a store
-    may just have reconnected)."""
-
-    def __init__(self, hub: Hub, ttl_seconds: float = 30.0) -> None:
-        self.hub = hub
-        self.ttl = ttl_seconds
-        self._cache: dict[tuple[str, str], tuple[float, int | None, str]] = {}
-
-    def _load(self, adapter: WebhookAdapter, name: str) -> tuple[int | None, str]:
-        # A read: on SQLite it takes no write lock, so anonymous requests for unknown
-        # stores or with wrong secrets never hold up the writers.
-        with self.hub.uow() as uow:
-            store = uow.read_only().stores.by_name(name)
-            connection = (
-                next((c for c in uow.stores.connections(store.id) if c.kind == adapter.kind), None)
-                if store
-                else None
-            )
-            if store is None or connection is None:
-                return None, ""
-            secrets = (
-                self.hub.cipher.decrypt(connection.credentials) if connection.credentials else {}
-            )
-            return store.id, secrets.get(adapter.secret_key, "")
-
-    def check_cached(self, adapter: WebhookAdapter, name: str, delivery: Delivery) -> int | None:
-        """The store's id if the delivery verifies against a fresh cached secret; None
-        means: ask ``check`` (which may read the database). Never raises, never blocks."""
-        cached = self._cache.get((adapter.kind, name))
-        if cached is None or cached[0] < time.monotonic() or cached[1] is None or not cached[2]:
-            return None
-        return cached[1] if adapter.verify(delivery, cached[2]) else None
-
-    def check(self, adapter: WebhookAdapter, name: str, delivery: Delivery) -> int:
-        """The store's id when the delivery verifies; Unauthorized otherwise."""
-        now = time.monotonic()
-        key = (adapter.kind, name)
-        cached = self._cache.get(key)
-        for fresh in (False, True):
-            if fresh or cached is None or cached[0] < now:
-                store_id, secret = self._load(adapter, name)
-                cached = (now + self.ttl, store_id, secret)
-                if store_id is not None and secret:  # never cache misses: names are free
-                    self._cache[key] = cached
-            _, store_id, secret = cached
-            if store_id is not None and secret and adapter.verify(delivery, secret):
-                return store_id
-        raise Unauthorized("missing or wrong webhook secret")
-
-
-def reject_webhook(hub: Hub, store_id: int, reason: str, body: bytes, *, kind: str) -> None:
-    """Keep a refused delivery (truncated) with the reason, for the dashboard."""
-    with hub.uow() as uow:
-        uow.inbox.reject(
-            store_id,
-            source=f"webhook:{kind}",
-            reason=reason,
-            payload=body[:2000].decode(errors="replace"),
-        )
-        uow.commit()
-
-
-def to_pending_event(store_id: int, adapter: WebhookAdapter, delivery: Delivery) -> PendingEvent:
-    """Parse a verified delivery into the event to store; BadWebhook says why it cannot
-    be."""
-    event = adapter.parse(delivery)
-    return PendingEvent(
-        store_id=store_id,
-        source=adapter.kind,
-        dedup_key=event.dedup_key,
-        kind=event.kind.value,
-        payload={
-            "scope": event.scope,
-            "resource_id": event.resource_id,
-            "occurred_at": event.occurred_at.isoformat(),
-        },
-    )

@@ -6,7 +6,9 @@ Deliveries are the one hot path of the service: a busy store sends thousands a m
 and expects quick answers. This layer answers them without FastAPI's routing, dependency
 injection and exception middleware: it reads the body under a size limit (413), has the
 adapter verify it against the store's secret (missing or wrong: 401, nothing stored),
-parses it (422, and the refused delivery is kept for the dashboard) and answers 200 only
+parses it (422, and the refused delivery is kept for the dashboard), refuses an event
+older than ``webhook_max_age_seconds`` or more than 5 minutes ahead (422, kept too: a
+replay) and answers 200 only
 once the event is committed to the inbox (a re-delivery of a stored event: 200,
 "duplicate delivery ignored"). Every other request (an unknown kind included) goes on to
 the application.
@@ -37,7 +39,12 @@ log = logging.getLogger(__name__)
 
 PREFIX = "/webhooks/"
 MAX_STORE_NAME = 100
-OUTCOMES = ("stored", "duplicate", "rejected", "unauthorized")
+OUTCOMES = ("stored", "duplicate", "rejected", "stale", "unauthorized")
+#: The answer to a verified delivery whose event time is out of the window. BigCommerce
+#: retries every answer outside 2xx alike (no 4xx is final), so the code is for people and
+#: logs; the replay stays out of the window on every retry and the partner gives up after
+#: its retry period (about 48 hours). See docs/security-cases-webhooks.md.
+STALE_STATUS = 422
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -80,6 +87,7 @@ class WebhookReceiver:
         self.writer = writer
         self.max_body = max_body
         self.secrets = service.WebhookSecrets(hub)
+        self.max_age = float(hub.settings.webhook_max_age_seconds)
         self.adapters: Mapping[str, WebhookAdapter] = hub.registry.webhooks
         self._kinds: dict[str, _Kind] = {}
 
@@ -130,29 +138,39 @@ class WebhookReceiver:
             return
         except _Gone:
             return
-        store_id = self.secrets.check_cached(adapter, store, delivery)
-        if store_id is None:
-            try:
+        try:
+            store_id = self.secrets.check_cached(adapter, store, delivery)
+            if store_id is None:
                 # A cache miss reads the database in the thread pool: a wait for a lock
                 # never stalls the event loop (and every other delivery with it).
                 store_id = await run_in_threadpool(self.secrets.check, adapter, store, delivery)
-            except Unauthorized as exc:
-                kind.counted["unauthorized"].inc()
-                await _answer(send, 401, {"error": str(exc)}, (b"www-authenticate", b"Bearer"))
-                return
+        except Unauthorized as exc:
+            kind.counted["unauthorized"].inc()
+            await _answer(send, 401, {"error": str(exc)}, (b"www-authenticate", b"Bearer"))
+            return
         try:
-            event = service.to_pending_event(store_id, adapter, delivery)
+            event = service.to_pending_event(
+                store_id,
+                adapter,
+                delivery,
+                now=self.secrets.events.clock(),
+                max_age=self.max_age,
+            )
         except BadWebhook as exc:
-            kind.counted["rejected"].inc()
+            stale = isinstance(exc, service.StaleDelivery)
+            kind.counted["stale" if stale else "rejected"].inc()
             await run_in_threadpool(
                 service.reject_webhook,
                 self.hub,
                 store_id,
-                str(exc),
+                f"stale delivery: {exc}" if stale else str(exc),
                 delivery.body,
                 kind=adapter.kind,
             )
-            await _answer(send, 422, {"error": f"not a webhook we understand: {exc}"})
+            if stale:
+                await _answer(send, STALE_STATUS, {"error": f"stale delivery: {exc}"})
+            else:
+                await _answer(send, 422, {"error": f"not a webhook we understand: {exc}"})
             return
         try:
             stored = await self.writer.store(event)  # committed
