@@ -338,6 +338,10 @@ def test_the_overview_shows_each_connections_health_and_last_error(shop: Shop) -
         page = browser.get("/stores/shop").text
         assert "needs reconnection" in page and "token revoked" in page
         assert page.count('class="ok">connected') == 1  # the back office is still fine
+        # A new store hides Sync All until the merchant turns it on in Settings.
+        assert 'id="sync-all"' not in page and "Sync All is hidden" in page
+        services.update_store(hub, "shop", sync_all_button=True)
+        page = browser.get("/stores/shop").text
         assert 'id="sync-all"' in page and "Last manual sync: <span" in page
 
 

@@ -12,6 +12,7 @@ from rich.table import Table
 from stockbridge.cli.common import HubLoader, JsonOption, mapped_errors, print_json
 from stockbridge.domain.model import InventorySource
 from stockbridge.jsonable import json_object
+from stockbridge.services.connections import disconnect_supplier
 from stockbridge.services.stores import (
     ConnectionHealth,
     add_store,
@@ -41,7 +42,14 @@ ErpOption = Annotated[
 
 
 def _connections(connections: tuple[ConnectionHealth, ...]) -> str:
-    return ", ".join(f"{c.role}={c.kind} ({c.health})" for c in connections)
+    return ", ".join(_connection(c) for c in connections)
+
+
+def _connection(c: ConnectionHealth) -> str:
+    if c.role == "supplier":
+        owned = f", owns {c.owns}" if c.owns else ""
+        return f"supplier:{c.name}={c.kind} ({c.health}{owned})"
+    return f"{c.role}={c.kind} ({c.health})"
 
 
 def register(app: typer.Typer, hub: HubLoader) -> None:
@@ -101,6 +109,24 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
             elif key == "erp_name" and value:
                 value = f"{value} (for reference; does not change how data syncs)"
             typer.echo(f"{key}: {'' if value is None else value}")
+
+    @store_app.command("disconnect")
+    def store_disconnect(
+        supplier: Annotated[
+            str, typer.Option("--supplier", help="The supplier to disconnect, by name.")
+        ],
+        store: Annotated[
+            str | None, typer.Option("--store", help="Store name; optional when only one exists.")
+        ] = None,
+    ) -> None:
+        """Disconnect a supplier: its SKUs go back to the store's back office."""
+        with mapped_errors():
+            removed = disconnect_supplier(hub(), store, supplier)
+        typer.echo(
+            f"supplier {removed.supplier!r} disconnected from {removed.store!r}; "
+            f"{removed.released} SKU(s) back with the back office (stock unknown until it "
+            "reports them)"
+        )
 
     @store_app.command("set")
     def store_set(

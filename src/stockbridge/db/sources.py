@@ -49,16 +49,14 @@ class SourceRepository:
         wanted = sorted(set(skus))
         found: dict[str, int] = {}
         for start in range(0, len(wanted), _CHUNK):
-            found.update(
-                self.session.execute(
-                    select(Variant.sku, SourceClaim.connection_id)
-                    .join(SourceClaim, SourceClaim.variant_id == Variant.id)
-                    .where(
-                        Variant.store_id == store_id,
-                        Variant.sku.in_(wanted[start : start + _CHUNK]),
-                    )
-                ).tuples()
+            rows = self.session.execute(
+                select(Variant.sku, SourceClaim.connection_id)
+                .join(SourceClaim, SourceClaim.variant_id == Variant.id)
+                .where(
+                    Variant.store_id == store_id, Variant.sku.in_(wanted[start : start + _CHUNK])
+                )
             )
+            found.update((sku, connection_id) for sku, connection_id in rows)
         return found
 
     def claim(self, store_id: int, connection_id: int, skus: Collection[str]) -> None:
@@ -81,13 +79,12 @@ class SourceRepository:
 
     def claimed_skus(self, store_id: int) -> dict[str, int]:
         """Every claimed SKU of the store and its supplier."""
-        return dict(
-            self.session.execute(
-                select(Variant.sku, SourceClaim.connection_id)
-                .join(SourceClaim, SourceClaim.variant_id == Variant.id)
-                .where(Variant.store_id == store_id)
-            ).tuples()
+        rows = self.session.execute(
+            select(Variant.sku, SourceClaim.connection_id)
+            .join(SourceClaim, SourceClaim.variant_id == Variant.id)
+            .where(Variant.store_id == store_id)
         )
+        return {sku: connection_id for sku, connection_id in rows}
 
     def iter_skus(self, store_id: int) -> Iterator[str]:
         """Every SKU the store holds, streamed."""
@@ -122,7 +119,7 @@ class SourceRepository:
             statement = select(Variant.id, Variant.sku).where(Variant.store_id == store_id)
             owned.update(
                 variant_id
-                for variant_id, sku in self.session.execute(statement).tuples()
+                for variant_id, sku in self.session.execute(statement)
                 if supplier.matches(sku)
             )
         ids = sorted(owned)

@@ -35,12 +35,22 @@ MAX_NAME = 100
 
 @dataclass(frozen=True)
 class ConnectionHealth:
-    """A store's connection to a partner in one role, and whether it works."""
+    """A store's connection to a partner in one role, and whether it works. A supplier
+    has a ``name`` and owns the SKUs matching ``owns`` (None: the SKUs it lists)."""
 
-    role: str  # web | back_office
+    role: str  # web | back_office | supplier
     kind: str  # the connector kind: bigcommerce, qbo, feed, ...
     health: str
     last_error: str | None
+    name: str = ""
+    owns: str | None = None
+
+    @property
+    def label(self) -> str:
+        if self.role == "supplier":
+            owned = f"owns {self.owns}" if self.owns else "owns the SKUs it lists"
+            return f"supplier {self.name} ({owned})"
+        return "web store" if self.role == "web" else "back office"
 
 
 @dataclass(frozen=True)
@@ -173,7 +183,7 @@ def describe_store(hub: Hub, name: str) -> StoreSettings:
 
 def connections_of(uow: UnitOfWork, store_id: int) -> tuple[ConnectionHealth, ...]:
     return tuple(
-        ConnectionHealth(c.role, c.kind, c.health, c.last_error)
+        ConnectionHealth(c.role, c.kind, c.health, c.last_error, c.name, c.owns)
         for c in uow.stores.connections(store_id)
     )
 
