@@ -153,6 +153,20 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
                 "--stale-after-hours", help="Alert when no sync succeeded for this long (24)."
             ),
         ] = None,
+        failing_item_runs: Annotated[
+            int | None,
+            typer.Option(
+                "--failing-item-runs",
+                help="Alert when the same item failed in this many runs in a row (3).",
+            ),
+        ] = None,
+        pending_order_hours: Annotated[
+            int | None,
+            typer.Option(
+                "--pending-order-hours",
+                help="Alert when a web order waited this long for the back office (24).",
+            ),
+        ] = None,
     ) -> None:
         """Change a store's settings."""
         with mapped_errors():
@@ -166,5 +180,7 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
                 alert_email=alert_email,
                 alert_webhook_url=alert_webhook,
                 stale_after_hours=stale_after_hours,
+                failing_item_runs=failing_item_runs,
+                pending_order_hours=pending_order_hours,
             )
             typer.echo(f"store {name!r} updated")

@@ -10,7 +10,12 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from stockbridge.alerts import InvalidAlertSetting, alert_settings, masked_url, updated_options
+from stockbridge.alert_settings import (
+    InvalidAlertSetting,
+    alert_settings,
+    masked_url,
+    updated_options,
+)
 from stockbridge.bootstrap import Hub
 from stockbridge.db.models import Store
 from stockbridge.db.uow import UnitOfWork
@@ -66,6 +71,8 @@ class StoreSettings:
     alert_email: str | None
     alert_webhook: str | None
     stale_after_hours: int
+    failing_item_runs: int
+    pending_order_hours: int
     connections: tuple[ConnectionHealth, ...]
 
 
@@ -140,6 +147,8 @@ def update_store(
     alert_email: str | None = None,
     alert_webhook_url: str | None = None,
     stale_after_hours: int | None = None,
+    failing_item_runs: int | None = None,
+    pending_order_hours: int | None = None,
 ) -> StoreSettings:
     """Change the given settings (None: unchanged; "" clears an alert channel). Every
     value is checked before anything is saved."""
@@ -151,6 +160,8 @@ def update_store(
                 email=alert_email,
                 webhook_url=alert_webhook_url,
                 stale_after_hours=stale_after_hours,
+                failing_item_runs=failing_item_runs,
+                pending_order_hours=pending_order_hours,
                 outbound=hub.settings.outbound,
             )
         except InvalidAlertSetting as exc:
@@ -201,5 +212,7 @@ def _settings(uow: UnitOfWork, store: Store) -> StoreSettings:
         alert_email=alerts.email,
         alert_webhook=masked_url(alerts.webhook_url),
         stale_after_hours=alerts.stale_after_hours,
+        failing_item_runs=alerts.failing_item_runs,
+        pending_order_hours=alerts.pending_order_hours,
         connections=connections_of(uow, store.id),
     )
