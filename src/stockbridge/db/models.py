@@ -98,9 +98,9 @@ class Store(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     inventory_source: Mapped[str] = mapped_column(String(20), default="back_office")
     erp_name: Mapped[str | None] = mapped_column(String(200))
-    #: Off for new stores (the merchant turns it on in Settings); stores from before
-    #: revision 0011 keep what they had.
-    sync_all_button: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: Off for new stores (the merchant turns it on in Settings); stores added before
+    #: this rule keep what they had.
+    sync_all_button: Mapped[bool] = mapped_column(Boolean, default=False)
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 

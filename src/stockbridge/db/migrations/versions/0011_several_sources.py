@@ -1,5 +1,5 @@
-"""Several inventory sources per store, Sync All off for new stores, business-day
-schedules
+"""Several inventory sources per store (supplier connections by name, SKU claims),
+business-day schedules
 
 Revision ID: 0011
 Revises: 0008
@@ -45,11 +45,8 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_source_claims_connection_id"), "source_claims", ["connection_id"], unique=False
     )
-    # New stores start with Sync All hidden; the rows already there keep their value.
-    with op.batch_alter_table("stores", schema=None) as batch_op:
-        batch_op.alter_column(
-            "sync_all_button", existing_type=sa.Boolean(), server_default=sa.false()
-        )
+    # New stores start with Sync All hidden (the hub sets it when it adds a store); the
+    # stores already there keep the value they have: nothing to change in "stores".
     with op.batch_alter_table("schedules", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("business_days", sa.Boolean(), nullable=False, server_default=sa.false())
@@ -61,8 +58,6 @@ def downgrade() -> None:
     with op.batch_alter_table("schedules", schema=None) as batch_op:
         batch_op.drop_column("holidays")
         batch_op.drop_column("business_days")
-    with op.batch_alter_table("stores", schema=None) as batch_op:
-        batch_op.alter_column("sync_all_button", existing_type=sa.Boolean(), server_default=None)
     op.drop_index(op.f("ix_source_claims_connection_id"), table_name="source_claims")
     op.drop_table("source_claims")
     # Suppliers have no place in the old schema (one back office per store).
