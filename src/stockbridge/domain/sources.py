@@ -167,15 +167,16 @@ class SourceMap:
     ) -> ReportSorting:
         """Sort one page ``source`` reported (None: the primary) by the rule above.
         ``claims`` maps SKUs of the page to the supplier that claimed them."""
-        result = ReportSorting()
+        accepted: list[BackOfficeItem] = []
+        claimed: list[str] = []
+        conflicts: list[ItemError] = []
         skipped = 0
         supplier = None if source is None else self.supplier(source)
-        claimed_now: set[str] = set()
         for item in items:
             owner = self.owner_of(item.sku, claims.get(item.sku))
-            if source is None:
+            if source is None:  # the primary: what no supplier owns
                 if owner is None:
-                    result.accepted.append(item)
+                    accepted.append(item)
                 else:
                     skipped += 1
                 continue
@@ -183,12 +184,11 @@ class SourceMap:
             if supplier.owns is not None and not supplier.matches(item.sku):
                 skipped += 1
             elif owner is None or owner == source:
-                result.accepted.append(item)
-                if item.sku not in claims and item.sku not in claimed_now:
-                    claimed_now.add(item.sku)
-                    result.claims.append(item.sku)
+                accepted.append(item)
+                if item.sku not in claims:
+                    claimed.append(item.sku)
             else:
-                result.conflicts.append(
+                conflicts.append(
                     ItemError(
                         key=item.sku,
                         message=(
@@ -199,7 +199,7 @@ class SourceMap:
                         code=CONFLICT_CODE,
                     )
                 )
-        return ReportSorting(result.accepted, result.claims, result.conflicts, skipped)
+        return ReportSorting(accepted, sorted(set(claimed)), conflicts, skipped)
 
     def choose_withheld(
         self,
