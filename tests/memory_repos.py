@@ -3,8 +3,9 @@ the domain's rules, as the SQL repositories do."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from stockbridge.domain.catalog import VariantState, merge_back_office_item, merge_web_variant
 from stockbridge.domain.inventory import StockChunk, StockRow
@@ -28,7 +29,7 @@ from stockbridge.domain.snapshot import HubRowLike
 from stockbridge.domain.withholding import withheld
 from tests.memory_state import MemLevel, MemLink, MemOrder, MemoryState, MemVariant
 
-__all__ = ["MemoryCatalog", "MemoryOrders"]
+__all__ = ["MemoryCatalog", "MemoryOrders", "MemorySources"]
 
 _ACKNOWLEDGEABLE = (WebOrderStatus.AWAITING_PAYMENT, WebOrderStatus.OPEN)
 
@@ -338,3 +339,30 @@ class MemoryOrders:
             row = self._row(store_id, web_id)
             if row is not None:
                 row.ack_attempts += 1
+
+
+class MemorySources:
+    """Which supplier claimed which SKU (``ports.SourceRepository``)."""
+
+    def __init__(self, state: MemoryState, catalog: MemoryCatalog) -> None:
+        self.s = state
+        self.catalog = catalog
+
+    def claims(self, store_id: int, skus: Collection[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for sku in skus:
+            variant_id = self.s.variant_ids.get((store_id, sku))
+            if variant_id is not None and variant_id in self.s.claims:
+                found[sku] = self.s.claims[variant_id]
+        return found
+
+    def claim(self, store_id: int, connection_id: int, skus: Collection[str]) -> None:
+        for sku in skus:
+            variant_id = self.s.variant_ids.get((store_id, sku))
+            if variant_id is not None:
+                self.s.claims.setdefault(variant_id, connection_id)
+
+    def iter_state_with_claims(self, store_id: int) -> Iterator[tuple[Any, ...]]:
+        for row in self.catalog.iter_back_office_state(store_id):
+            variant_id = self.s.variant_ids[(store_id, row[0])]
+            yield (*row, self.s.claims.get(variant_id))

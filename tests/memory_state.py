@@ -114,6 +114,7 @@ class MemoryState:
     runs: dict[int, MemRun] = field(default_factory=dict)
     run_errors: dict[int, list[ItemError]] = field(default_factory=dict)
     leases: dict[int, MemLease] = field(default_factory=dict)
+    claims: dict[int, int] = field(default_factory=dict)  # variant id -> supplier connection
 
     def new_id(self) -> int:
         self.last_id += 1
@@ -140,4 +141,5 @@ class MemoryState:
             runs={k: replace(r, progress=copy.deepcopy(r.progress)) for k, r in self.runs.items()},
             run_errors={k: list(v) for k, v in self.run_errors.items()},
             leases=records(self.leases),
+            claims=dict(self.claims),
         )

@@ -26,7 +26,7 @@ from typing import Any, Self
 from stockbridge.domain.model import InventorySource, ItemError, RunStatus, Step, Trigger
 from stockbridge.domain.runs import RunRecord
 from stockbridge.domain.store import StoreSettings
-from tests.memory_repos import MemoryCatalog, MemoryOrders
+from tests.memory_repos import MemoryCatalog, MemoryOrders, MemorySources
 from tests.memory_state import MemConnection, MemLease, MemoryState, MemRun
 
 __all__ = ["MemoryDatabase", "MemoryUnitOfWork"]
@@ -68,6 +68,7 @@ class MemoryUnitOfWork:
     catalog: MemoryCatalog
     orders: MemoryOrders
     runs: MemoryRuns
+    sources: MemorySources
 
     def __init__(self, db: MemoryDatabase) -> None:
         self.db = db
@@ -88,6 +89,7 @@ class MemoryUnitOfWork:
         self.catalog = MemoryCatalog(state)
         self.orders = MemoryOrders(state, self.catalog)
         self.runs = MemoryRuns(state)
+        self.sources = MemorySources(state, self.catalog)
         self.state = state
 
     def __exit__(

@@ -5,21 +5,12 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes
-from email.message import Message
 from typing import Any
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 from typer.testing import CliRunner
 
 from stockbridge import services
@@ -28,89 +19,19 @@ from stockbridge.cli import build_app
 from stockbridge.config import Settings
 from stockbridge.db.engine import exclusive
 from stockbridge.domain.model import SYNC_ALL, ItemError, RunStatus, Step, Trigger
-from stockbridge.sandbox_server import ServerThread
+from tests.alert_support import (
+    MailInbox,
+    WebhookReceiver,
+    clean_channels,  # noqa: F401  (the clean fixture)
+    email_notifier,
+    free_port,
+    http_client,  # noqa: F401  (the http fixture)
+    smtp_server,  # noqa: F401  (the smtp fixture)
+    webhook_receiver,  # noqa: F401  (the receiver fixture)
+)
 from tests.conftest import Harness
 
-SECRET_PATH = "/hooks/T0KEN-SECRET"
 SMTP_PASSWORD = "smtp-pa55word"
-
-
-class MailInbox:
-    """aiosmtpd handler keeping every message it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        with self.lock:
-            self.messages.append(message_from_bytes(envelope.content))
-        return "250 Message accepted"
-
-    def take(self) -> list[Message]:
-        with self.lock:
-            taken, self.messages = self.messages, []
-        return taken
-
-
-class WebhookReceiver:
-    """Records JSON POSTs; answers 500 while ``failing`` is positive."""
-
-    def __init__(self) -> None:
-        self.received: list[dict[str, Any]] = []
-        self.failing = 0
-        self.app = Starlette(routes=[Route(SECRET_PATH, self.hook, methods=["POST"])])
-
-    async def hook(self, request: Request) -> Response:
-        body = await request.json()
-        if self.failing:
-            self.failing -= 1
-            return JSONResponse({"error": "try later"}, status_code=500)
-        self.received.append(body)
-        return JSONResponse({"ok": True})
-
-    def take(self) -> list[dict[str, Any]]:
-        taken, self.received = self.received, []
-        return taken
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def smtp() -> Iterator[tuple[MailInbox, int]]:
-    inbox = MailInbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[tuple[WebhookReceiver, str]]:
-    hooks = WebhookReceiver()
-    with ServerThread(hooks.app) as server:
-        yield hooks, server.url + SECRET_PATH
-
-
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client() as client:
-        yield client
-
-
-def email_notifier(port: int) -> EmailNotifier:
-    settings = Settings(
-        smtp_host="127.0.0.1",
-        smtp_port=port,
-        smtp_from="alerts@stockbridge.test",
-        smtp_starttls=False,
-    )
-    return EmailNotifier.from_settings(settings)
 
 
 def finished_run(
@@ -128,13 +49,6 @@ def finished_run(
         uow.runs.finish(run_id, status, error)
         uow.commit()
     return run_id
-
-
-@pytest.fixture
-def clean(smtp: tuple[MailInbox, int], receiver: tuple[WebhookReceiver, str]) -> None:
-    smtp[0].take()
-    receiver[0].take()
-    receiver[0].failing = 0
 
 
 @pytest.mark.usefixtures("clean")

@@ -60,16 +60,16 @@ def test_store_lifecycle(home: Path) -> None:
     assert data["timezone"] == "America/Chicago"
     assert data["erp_name"] == "Acme ERP"
     assert data["inventory_source"] == "back_office"
-    assert data["sync_all_button"] is True
+    assert data["sync_all_button"] is False  # a new store: hidden until turned on
     text = sb(home, "store", "show", "shop").stdout
     assert "Acme ERP (for reference; does not change how data syncs)" in text
 
     changed = sb(
-        home, "store", "set", "shop", "--sync-all-button", "off", "--inventory-source", "api"
+        home, "store", "set", "shop", "--sync-all-button", "on", "--inventory-source", "api"
     )
     assert changed.returncode == 0, changed.stderr
     data = json.loads(sb(home, "store", "show", "shop", "--json").stdout)
-    assert data["sync_all_button"] is False and data["inventory_source"] == "api"
+    assert data["sync_all_button"] is True and data["inventory_source"] == "api"
     assert [s["name"] for s in json.loads(sb(home, "store", "list", "--json").stdout)] == ["shop"]
 
 

@@ -198,6 +198,8 @@ def test_bad_settings_are_refused_whole(shop: Shop) -> None:
             ({"timezone": "Mars/Olympus"}, "unknown time zone"),
             ({"stale_after_hours": "lots"}, "whole number"),
             ({"stale_after_hours": "0"}, "1-"),
+            ({"failing_item_runs": "0"}, "takes 1-100 runs"),
+            ({"pending_order_hours": "soon"}, "whole number"),
             ({"alert_email": "not-an-address"}, "email"),
             ({"alert_webhook": "ftp://x"}, "http"),
             ({"alert_webhook": "http://169.254.169.254/latest"}, "is a link-local address"),
@@ -235,10 +237,18 @@ def test_bad_schedules_and_quantities_are_refused(shop: Shop) -> None:
             {"enabled": "on", "daily_at": "25:99"},
             {"enabled": "on", "every_minutes": "often"},
             {"enabled": "on", "every_minutes": "0"},
+            {"enabled": "on", "daily_at": "02:30", "business_days": "on", "holidays": "12/25"},
         ):
             answer = browser.post("/stores/shop/schedule", data={**form, "csrf_token": csrf})
             assert answer.status_code == 422, form
+        assert "&#39;12/25&#39; is not a date" in answer.text
         assert services.show_schedule(hub, "shop").schedules[0].daily_at == "01:00"
+        saved = browser.post(
+            "/stores/shop/schedule",
+            data={"enabled": "on", "daily_at": "02:30", "business_days": "on", "csrf_token": csrf},
+        )
+        assert saved.status_code == 303
+        assert services.show_schedule(hub, "shop").schedules[0].business_days is True
         for form, status, reason in (
             ({"sku": "LANTERN", "quantity": "-1"}, 422, "quantity must be"),
             ({"sku": "LANTERN", "quantity": "ten"}, 422, "whole number"),
@@ -332,12 +342,20 @@ def test_the_overview_shows_each_connections_health_and_last_error(shop: Shop) -
         web = uow.stores.connection(1, "web")
         assert web is not None
         uow.stores.set_health(web.id, "needs_reconnect", "401 Unauthorized: token revoked")
+        uow.stores.connect(
+            1, role="supplier", kind="feed", settings={}, credentials=None, name="acme", owns="AC-*"
+        )
         uow.commit()
     with shop.client() as browser:
         log_in(browser, "ann", PASSWORD)
         page = browser.get("/stores/shop").text
         assert "needs reconnection" in page and "token revoked" in page
-        assert page.count('class="ok">connected') == 1  # the back office is still fine
+        assert "<strong>Supplier acme</strong> (feed; owns AC-*)" in page
+        assert page.count('class="ok">connected') == 2  # the back office and the supplier
+        # A new store hides Sync All until the merchant turns it on in Settings.
+        assert 'id="sync-all"' not in page and "Sync All is hidden" in page
+        services.update_store(hub, "shop", sync_all_button=True)
+        page = browser.get("/stores/shop").text
         assert 'id="sync-all"' in page and "Last manual sync: <span" in page
 
 

@@ -276,3 +276,48 @@ def test_pages_and_listings_read_while_another_writer_holds_sqlite(
         writer.execute("ROLLBACK")
         writer.close()
         reader.join(timeout=70)
+
+
+def test_stores_from_before_0011_keep_their_sync_all_button_and_new_ones_hide_it(
+    harness: Harness,
+) -> None:
+    """Revision 0011 turns Sync All off for new stores only: a store already there keeps
+    the button it had, and its back office (with its cursors: on SQLite the table is
+    rebuilt, and nothing that refers to it may go) stays its primary back office."""
+    from stockbridge import services
+
+    engine = harness.hub.engine
+    command.downgrade(alembic_config(engine), "0008")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO stores (name, timezone, inventory_source, sync_all_button, "
+                "options, created_at) VALUES ('old', 'UTC', 'back_office', :on, '{}', "
+                "CURRENT_TIMESTAMP)"
+            ),
+            {"on": True},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO connections (store_id, role, kind, settings, health, created_at) "
+                "SELECT id, 'back_office', 'feed', '{}', 'connected', CURRENT_TIMESTAMP "
+                "FROM stores WHERE name = 'old'"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO cursors (connection_id, stream, position, updated_at) "
+                "SELECT id, 'items', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM connections"
+            )
+        )
+    command.upgrade(alembic_config(engine), "head")
+    assert is_current(engine)
+
+    services.add_store(harness.hub, "new")
+    assert services.describe_store(harness.hub, "old").sync_all_button is True
+    assert services.describe_store(harness.hub, "new").sync_all_button is False
+    old = services.resolve_store(harness.hub, "old")
+    with harness.hub.uow() as uow:
+        primary = uow.stores.connection(old, "back_office")
+        assert primary is not None and primary.name == "" and primary.owns is None
+        assert uow.stores.cursor(primary.id, "items") is not None

@@ -56,7 +56,14 @@ def test_connect_with_a_good_grant_saves_the_connection(home: Path, qbo: Qbo) ->
     assert result.returncode == 0, result.stderr
     assert "Sandbox Company_US_1" in result.stdout
     assert connections(home) == [
-        {"role": "back_office", "kind": "qbo", "health": "connected", "last_error": None}
+        {
+            "role": "back_office",
+            "kind": "qbo",
+            "health": "connected",
+            "last_error": None,
+            "name": "",  # a supplier's name; the back office has none
+            "owns": None,
+        }
     ]
     for secret in (token, CLIENT_SECRET):
         assert secret not in result.stdout + result.stderr

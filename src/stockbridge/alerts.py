@@ -8,6 +8,11 @@ Incidents, per store (``alert_incidents``):
   later completed run resolves it.
 - ``stale``: no completed run for ``stale_after_hours`` (default 24; counted from the
   store's creation if it never synced). Resolved once a run completes.
+- ``item_failing``: runs that end ``partial`` with the same item failing each time
+  (``failing_item_runs`` runs in a row, default 3; ``alert_rules.failing_items``).
+  Resolved once no item fails that way.
+- ``orders_pending``: a web order waiting longer than ``pending_order_hours`` (default
+  24) to reach the back office. Resolved once none waits that long.
 
 ``Alerter.check(now)`` opens and resolves incidents, then notifies every open incident not
 yet notified through each channel the store set up. An incident is marked notified only
@@ -16,31 +21,45 @@ tried again at the next check, and a channel that already took it is not sent it
 (the channels that took it are recorded with the incident, so a restart does not repeat
 them either). Notifier errors never escape ``check``.
 
-Settings live in ``stores.options``: ``alert_email``, ``alert_webhook_url``,
-``stale_after_hours``; SMTP comes from ``Settings`` (``STOCKBRIDGE_SMTP_*``).
+Settings live in ``stores.options`` (``alert_settings.py``); SMTP comes from ``Settings``
+(``STOCKBRIDGE_SMTP_*``).
 """
 
 from __future__ import annotations
 
 import logging
-import re
-import smtplib
-import ssl
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.message import EmailMessage
-from enum import StrEnum
-from typing import Any, Protocol
 
-import httpx
-
-from stockbridge.config import Settings
-from stockbridge.db.models import Store
+from stockbridge.alert_channels import (
+    Alert,
+    EmailNotifier,
+    IncidentKind,
+    Notifier,
+    NotifyFailed,
+    WebhookNotifier,
+    default_notifiers,
+)
+from stockbridge.alert_rules import (
+    RUNS_LOOKED_AT,
+    WaitingOrder,
+    failing_detail,
+    failing_items,
+    pending_detail,
+)
+from stockbridge.alert_settings import (
+    DEFAULT_STALE_AFTER_HOURS,
+    AlertSettings,
+    InvalidAlertSetting,
+    alert_settings,
+    masked_url,
+    updated_options,
+)
+from stockbridge.db.models import AlertIncident, Store
 from stockbridge.db.runs import parse_steps
 from stockbridge.db.uow import UnitOfWork
-from stockbridge.outbound import OutboundPolicy, OutboundRefused
 
 __all__ = [
     "DEFAULT_STALE_AFTER_HOURS",
@@ -61,240 +80,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-DEFAULT_STALE_AFTER_HOURS = 24
-MAX_STALE_AFTER_HOURS = 24 * 90
-_EMAIL = re.compile(r"[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+")
-_MAX_URL = 2000
-
-
-class InvalidAlertSetting(ValueError):
-    """An alert setting that cannot be used; the message says what is accepted."""
-
-
-class IncidentKind(StrEnum):
-    RUN_FAILED = "run_failed"
-    STALE = "stale"
-
-
-# settings --------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class AlertSettings:
-    email: str | None = None
-    webhook_url: str | None = None
-    stale_after_hours: int = DEFAULT_STALE_AFTER_HOURS
-
-
-def alert_settings(options: Mapping[str, Any] | None) -> AlertSettings:
-    """A store's alert settings from its ``options`` (defaults for anything missing)."""
-    options = options or {}
-    hours = options.get("stale_after_hours")
-    return AlertSettings(
-        email=options.get("alert_email") or None,
-        webhook_url=options.get("alert_webhook_url") or None,
-        stale_after_hours=hours if isinstance(hours, int) else DEFAULT_STALE_AFTER_HOURS,
-    )
-
-
-def _check_email(address: str) -> str:
-    address = address.strip()
-    if len(address) > 254 or not _EMAIL.fullmatch(address):
-        raise InvalidAlertSetting(f"{address!r} is not an email address like name@example.com")
-    return address
-
-
-def _check_webhook_url(url: str, outbound: OutboundPolicy) -> str:
-    url = url.strip()
-    try:
-        parsed = httpx.URL(url)
-    except httpx.InvalidURL:
-        parsed = None
-    if (
-        parsed is None
-        or len(url) > _MAX_URL
-        or parsed.scheme not in ("http", "https")
-        or not parsed.host
-        or any(c.isspace() for c in url)
-    ):
-        raise InvalidAlertSetting(
-            "the alert webhook must be an http(s) URL such as a chat channel's incoming webhook"
-        )
-    try:
-        outbound.check_url(url)
-    except OutboundRefused as exc:
-        raise InvalidAlertSetting(f"the alert webhook is refused: {exc}") from None
-    return url
-
-
-def updated_options(
-    options: Mapping[str, Any] | None,
-    *,
-    email: str | None = None,
-    webhook_url: str | None = None,
-    stale_after_hours: int | None = None,
-    outbound: OutboundPolicy | None = None,
-) -> dict[str, Any]:
-    """A new ``options`` dict with the given alert settings (None: unchanged; "": cleared).
-    Checks everything first; raises ``InvalidAlertSetting`` and changes nothing. A webhook
-    URL must resolve to addresses the hub's ``outbound`` policy allows (default: the
-    strict one, public addresses only); the hub checks again at every delivery."""
-    result = dict(options or {})
-    if email is not None:
-        result["alert_email"] = _check_email(email) if email.strip() else None
-    if webhook_url is not None:
-        result["alert_webhook_url"] = (
-            _check_webhook_url(webhook_url, outbound or OutboundPolicy()) if webhook_url else None
-        )
-    if stale_after_hours is not None:
-        if not 1 <= stale_after_hours <= MAX_STALE_AFTER_HOURS:
-            raise InvalidAlertSetting(
-                f"--stale-after-hours takes 1-{MAX_STALE_AFTER_HOURS} hours, "
-                f"not {stale_after_hours}"
-            )
-        result["stale_after_hours"] = stale_after_hours
-    return result
-
-
-def masked_url(url: str | None) -> str | None:
-    """Scheme and host only: webhook paths often carry a secret token."""
-    if not url:
-        return None
-    parsed = httpx.URL(url)
-    return f"{parsed.scheme}://{parsed.host}/…"
-
-
-# notifiers -------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Alert:
-    incident_id: int
-    store: str
-    kind: IncidentKind
-    subject: str
-    detail: str
-    opened_at: datetime
-
-
-class NotifyFailed(RuntimeError):
-    """A channel did not take the alert. The message is safe to log (no secrets)."""
-
-
-class Notifier(Protocol):
-    """One alert channel. ``wants`` says whether the store set this channel up; ``send``
-    delivers the alert or raises ``NotifyFailed`` (and nothing else) with a message safe
-    to log."""
-
-    channel: str
-
-    def wants(self, settings: AlertSettings) -> bool: ...
-
-    def send(self, alert: Alert, settings: AlertSettings) -> None: ...
-
-
-class EmailNotifier:
-    """Email over SMTP (STARTTLS and login when configured)."""
-
-    channel = "email"
-
-    def __init__(
-        self,
-        *,
-        host: str | None,
-        port: int,
-        sender: str,
-        username: str | None = None,
-        password: str | None = None,
-        starttls: bool = True,
-        timeout: float = 15.0,
-    ) -> None:
-        self.host, self.port, self.sender = host, port, sender
-        self.username, self._password = username, password
-        self.starttls, self.timeout = starttls, timeout
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> EmailNotifier:
-        return cls(
-            host=settings.smtp_host,
-            port=settings.smtp_port,
-            sender=settings.smtp_from,
-            username=settings.smtp_username,
-            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
-            starttls=settings.smtp_starttls,
-        )
-
-    def wants(self, settings: AlertSettings) -> bool:
-        return settings.email is not None
-
-    def send(self, alert: Alert, settings: AlertSettings) -> None:
-        if not self.host:
-            raise NotifyFailed("email alerts are set up but STOCKBRIDGE_SMTP_HOST is not set")
-        assert settings.email is not None
-        message = EmailMessage()
-        message["Subject"] = alert.subject
-        message["From"] = self.sender
-        message["To"] = settings.email
-        message.set_content(
-            f"{alert.detail}\n\nStore: {alert.store}\nOpened: {alert.opened_at.isoformat()}\n"
-            f"Incident: {alert.incident_id} ({alert.kind.value})\n\n"
-            "You get one message per incident; Stockbridge closes it once a sync succeeds.\n"
-        )
-        try:
-            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
-                if self.starttls:
-                    smtp.starttls(context=ssl.create_default_context())
-                if self.username:
-                    smtp.login(self.username, self._password or "")
-                smtp.send_message(message)
-        except (smtplib.SMTPException, OSError) as exc:
-            reason = exc.smtp_code if isinstance(exc, smtplib.SMTPResponseException) else None
-            raise NotifyFailed(
-                f"email via {self.host}:{self.port} failed: {type(exc).__name__}"
-                + (f" (SMTP {reason})" if reason else "")
-            ) from None
-
-
-class WebhookNotifier:
-    """A JSON POST; ``text`` carries the whole message, so a chat channel's incoming
-    webhook shows it as is, and the other fields serve programs. The URL is the store's
-    choice: ``client`` must be one that enforces the hub's outbound policy
-    (``Hub.outbound_client``); a refusal is reported with the rule it broke."""
-
-    channel = "webhook"
-
-    def __init__(self, client: httpx.Client, timeout: float = 15.0) -> None:
-        self.client = client
-        self.timeout = timeout
-
-    def wants(self, settings: AlertSettings) -> bool:
-        return settings.webhook_url is not None
-
-    def send(self, alert: Alert, settings: AlertSettings) -> None:
-        assert settings.webhook_url is not None
-        payload = {
-            "text": f"{alert.subject}\n{alert.detail}",
-            "store": alert.store,
-            "kind": alert.kind.value,
-            "incident_id": alert.incident_id,
-            "opened_at": alert.opened_at.isoformat(),
-            "detail": alert.detail,
-        }
-        where = masked_url(settings.webhook_url)
-        try:
-            response = self.client.post(settings.webhook_url, json=payload, timeout=self.timeout)
-            response.raise_for_status()
-        except httpx.HTTPStatusError as exc:
-            raise NotifyFailed(f"webhook {where} answered {exc.response.status_code}") from None
-        except OutboundRefused as exc:
-            raise NotifyFailed(f"webhook {where} refused: {exc}") from None
-        except httpx.HTTPError as exc:  # the message may quote the URL: name the type only
-            raise NotifyFailed(f"webhook {where} failed: {type(exc).__name__}") from None
-
-
-def default_notifiers(settings: Settings, client: httpx.Client) -> list[Notifier]:
-    return [EmailNotifier.from_settings(settings), WebhookNotifier(client)]
 
 
 # the check -------------------------------------------------------------------
@@ -348,7 +133,34 @@ class Alerter:
             completed = uow.alerts.last_completed_at()
             failed = uow.alerts.last_scheduled_failure_at()
             incidents = uow.alerts.open_incidents()
+            last_partial = uow.alerts.stores_last_partial()
+            waiting = uow.alerts.oldest_waiting_orders()
             for store in stores:
+                settings = alert_settings(store.options)
+                self._keep(
+                    uow,
+                    store,
+                    IncidentKind.ITEM_FAILING,
+                    _failing_detail(uow, store, settings.failing_item_runs)
+                    if store.id in last_partial
+                    or (store.id, IncidentKind.ITEM_FAILING.value) in incidents
+                    else None,
+                    incidents,
+                    now,
+                    result,
+                )
+                hours = settings.pending_order_hours
+                oldest = waiting.get(store.id)
+                overdue = oldest is not None and now - oldest >= timedelta(hours=hours)
+                self._keep(
+                    uow,
+                    store,
+                    IncidentKind.ORDERS_PENDING,
+                    _pending_detail(uow, store, hours, now) if overdue else None,
+                    incidents,
+                    now,
+                    result,
+                )
                 ok_at, failed_at = completed.get(store.id), failed.get(store.id)
                 failing = failed_at is not None and (ok_at is None or failed_at > ok_at)
                 open_failed = incidents.get((store.id, IncidentKind.RUN_FAILED.value))
@@ -373,6 +185,25 @@ class Alerter:
                     open_stale.resolved_at = now
                     result.resolved.append(open_stale.id)
             uow.commit()
+
+    def _keep(
+        self,
+        uow: UnitOfWork,
+        store: Store,
+        kind: IncidentKind,
+        detail: str | None,
+        incidents: Mapping[tuple[int, str], AlertIncident],
+        now: datetime,
+        result: AlertCheck,
+    ) -> None:
+        """Open an incident of ``kind`` when ``detail`` says something is wrong and none
+        is open; resolve the open one when nothing is (``detail`` None)."""
+        incident = incidents.get((store.id, kind.value))
+        if detail is not None and incident is None:
+            result.opened.append(uow.alerts.open(store.id, kind, detail, now).id)
+        elif detail is None and incident is not None:
+            incident.resolved_at = now
+            result.resolved.append(incident.id)
 
     def _notify(self, now: datetime, result: AlertCheck) -> None:
         with self.uow() as uow:
@@ -421,9 +252,29 @@ def _alert(incident_id: int, store: Store, kind: str, detail: str, opened_at: da
     incident_kind = IncidentKind(kind)
     if incident_kind is IncidentKind.RUN_FAILED:
         subject = f"Stockbridge: the scheduled sync of {store.name} failed"
+    elif incident_kind is IncidentKind.ITEM_FAILING:
+        subject = f"Stockbridge: the same items keep failing in {store.name}'s syncs"
+    elif incident_kind is IncidentKind.ORDERS_PENDING:
+        subject = f"Stockbridge: web orders of {store.name} are waiting for the back office"
     else:
         subject = f"Stockbridge: {store.name} has not synced successfully for a while"
     return Alert(incident_id, store.name, incident_kind, subject, detail, opened_at)
+
+
+def _failing_detail(uow: UnitOfWork, store: Store, streak: int) -> str | None:
+    runs = [
+        (run_id, [step.value for step in parse_steps(steps)])
+        for run_id, steps in uow.alerts.recent_runs(store.id, RUNS_LOOKED_AT)
+    ]
+    errors = uow.alerts.item_errors_of([run_id for run_id, _ in runs])
+    items = failing_items(runs, errors, streak)
+    return failing_detail(store.name, items, streak) if items else None
+
+
+def _pending_detail(uow: UnitOfWork, store: Store, hours: int, now: datetime) -> str:
+    count, oldest = uow.alerts.waiting_orders(store.id, now - timedelta(hours=hours), 5)
+    waiting = [WaitingOrder(o.number, o.created_at, o.last_error) for o in oldest]
+    return pending_detail(store.name, count, waiting, hours, now)
 
 
 def _failure_detail(uow: UnitOfWork, store_id: int) -> str:

@@ -22,13 +22,15 @@ from stockbridge.connectors.registry import ConnectorEnv, ConnectorRegistry, req
 from stockbridge.credentials import CredentialCipher
 from stockbridge.db.engine import create_hub_engine, exclusive, session_factory
 from stockbridge.db.migrate import is_current, upgrade
+from stockbridge.db.sources import SUPPLIER_ROLE
 from stockbridge.db.uow import UnitOfWork
 from stockbridge.db.vault import DbCredentialVault
+from stockbridge.domain.sources import Supplier
 from stockbridge.home import make_private
 from stockbridge.jobs.scheduler import Scheduler
 from stockbridge.outbound import guarded_transport
 from stockbridge.retry import RetryPolicy
-from stockbridge.sync.context import Partners
+from stockbridge.sync.context import Partners, SupplierPartner
 from stockbridge.sync.runner import SyncRunner
 
 __all__ = ["Hub", "NotInitialised", "bootstrap", "default_registry"]
@@ -79,13 +81,14 @@ class Hub:
         web: WebStore | None = None
         back_office: BackOffice | None = None
         web_id = bo_id = None
+        suppliers: list[SupplierPartner] = []
         with self.uow() as uow:
             # Read inside the unit of work: it rolls back on exit, which expires the rows.
             connections = [
-                (c.id, c.role, c.kind, dict(c.settings or {}))
+                (c.id, c.role, c.kind, dict(c.settings or {}), c.name, c.owns)
                 for c in uow.stores.connections(store_id)
             ]
-        for connection_id, role, kind, settings in connections:
+        for connection_id, role, kind, settings, name, owns in connections:
             env = ConnectorEnv(
                 settings=settings,
                 vault=DbCredentialVault(self.sessions, self.cipher, connection_id),
@@ -100,7 +103,10 @@ class Hub:
                 web, web_id = connector, connection_id
             elif role == "back_office" and isinstance(connector, BackOffice):
                 back_office, bo_id = connector, connection_id
-        return Partners(web, web_id, back_office, bo_id)
+            elif role == SUPPLIER_ROLE and isinstance(connector, BackOffice):
+                supplier = Supplier(connection_id, name, owns)
+                suppliers.append(SupplierPartner(supplier, connector))
+        return Partners(web, web_id, back_office, bo_id, tuple(suppliers))
 
     def runner(self) -> SyncRunner:
         return SyncRunner(
@@ -115,7 +121,8 @@ class Hub:
         """Close the connectors ``partners_for`` built (not ones a test handed in)."""
         if self.partners_override is not None:
             return
-        for connector in (partners.web, partners.back_office):
+        suppliers = [s.back_office for s in partners.suppliers]
+        for connector in (partners.web, partners.back_office, *suppliers):
             if connector is not None:
                 connector.close()
 

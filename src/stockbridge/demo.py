@@ -28,7 +28,7 @@ from stockbridge.connectors.bigcommerce.sandbox import BigCommerceSandbox, SStor
 from stockbridge.connectors.qbo.sandbox import QboSandbox
 from stockbridge.sandbox_server import ServerThread
 from stockbridge.services.connections import connect_partner
-from stockbridge.services.stores import add_store, resolve_store
+from stockbridge.services.stores import add_store, resolve_store, update_store
 
 __all__ = ["DEMO_STORE", "DEMO_USER", "GHOST_SKU", "PREORDER_SKU", "Demo", "start_demo"]
 
@@ -219,6 +219,7 @@ def start_demo(settings: Settings, *, webhook_base_url: str | None = None, seed:
     )
     hub.initialise()
     add_store(hub, DEMO_STORE, timezone="America/Chicago")
+    update_store(hub, DEMO_STORE, sync_all_button=True)  # the demo shows every button
     connect_sandboxes(
         hub,
         DEMO_STORE,

@@ -15,7 +15,7 @@ loads state, calls them and stores their decision.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
@@ -40,6 +40,7 @@ __all__ = [
     "CatalogRepository",
     "OrderRepository",
     "RunRepository",
+    "SourceRepository",
     "StoreRepository",
     "UnitOfWork",
 ]
@@ -137,6 +138,26 @@ class CatalogRepository(Protocol):
 
     def record_sent(self, connection_id: int, sent: Sequence[tuple[int, int]]) -> None:
         """Remember (stock row id, quantity) as what the web connection last received."""
+        ...
+
+
+class SourceRepository(Protocol):
+    """Which supplier claimed which SKU (``domain.sources``: the ownership rule)."""
+
+    def claims(self, store_id: int, skus: Collection[str]) -> dict[str, int]:
+        """SKU -> the supplier connection that claimed it, for those of ``skus`` claimed."""
+        ...
+
+    def claim(self, store_id: int, connection_id: int, skus: Collection[str]) -> None:
+        """Record that the supplier claimed these SKUs (variants the hub holds, e.g.
+        just created by ``apply_back_office_items`` in this unit of work). A SKU claimed
+        already stays with whoever claimed it first."""
+        ...
+
+    def iter_state_with_claims(self, store_id: int) -> Iterator[tuple[Any, ...]]:
+        """``CatalogRepository.iter_back_office_state``'s rows, each with one more field:
+        the supplier connection that claimed its SKU (None: unclaimed). Same order;
+        streams."""
         ...
 
 
@@ -286,6 +307,9 @@ class UnitOfWork(Protocol):
 
     @property
     def orders(self) -> OrderRepository: ...
+
+    @property
+    def sources(self) -> SourceRepository: ...
 
     @property
     def runs(self) -> RunRepository: ...

@@ -23,7 +23,11 @@ def print_schedules(result: StoreSchedules) -> None:
         if entry.every_minutes:
             timing.append(f"every {entry.every_minutes} minutes")
         state = "on" if entry.enabled else "off"
-        typer.echo(f"  {entry.step}: {' and '.join(timing) or 'no timing'} ({state})")
+        days = ""
+        if entry.business_days:
+            days = " on business days (Monday-Friday"
+            days += f", except {', '.join(entry.holidays)})" if entry.holidays else ")"
+        typer.echo(f"  {entry.step}: {' and '.join(timing) or 'no timing'}{days} ({state})")
         for moment in entry.next_runs:
             local = moment.astimezone(zone)
             typer.echo(f"    next: {local:%Y-%m-%d %H:%M} {local.tzname()} ({local:%z})")
@@ -51,11 +55,30 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
             ),
         ] = "all",
         off: Annotated[bool, typer.Option("--off", help="Turn this schedule off.")] = False,
+        business_days: Annotated[
+            bool,
+            typer.Option(
+                "--business-days", help="Only Monday to Friday (store time), less --holidays."
+            ),
+        ] = False,
+        holidays: Annotated[
+            str | None,
+            typer.Option(
+                "--holidays", help="Dates skipped on business days: 2026-12-25,2026-12-26,..."
+            ),
+        ] = None,
     ) -> None:
         """Set when a store syncs by itself. The timing given replaces the old one."""
         with mapped_errors():
             result = set_schedule(
-                hub(), name, daily_at=daily, every_minutes=every, step=step, off=off
+                hub(),
+                name,
+                daily_at=daily,
+                every_minutes=every,
+                step=step,
+                off=off,
+                business_days=business_days,
+                holidays=holidays,
             )
         print_schedules(result)
 

@@ -13,6 +13,7 @@ from rich.table import Table
 from stockbridge.cli.common import HubLoader, JsonOption, mapped_errors, print_json
 from stockbridge.domain.model import InventorySource
 from stockbridge.jsonable import json_object
+from stockbridge.services.connections import disconnect_supplier
 from stockbridge.services.stores import (
     ConnectionHealth,
     add_store,
@@ -43,7 +44,14 @@ ErpOption = Annotated[
 
 
 def _connections(connections: tuple[ConnectionHealth, ...]) -> str:
-    return ", ".join(f"{c.role}={c.kind} ({c.health})" for c in connections)
+    return ", ".join(_connection(c) for c in connections)
+
+
+def _connection(c: ConnectionHealth) -> str:
+    if c.role == "supplier":
+        owned = f", owns {c.owns}" if c.owns else ""
+        return f"supplier:{c.name}={c.kind} ({c.health}{owned})"
+    return f"{c.role}={c.kind} ({c.health})"
 
 
 def register(app: typer.Typer, hub: HubLoader) -> None:
@@ -104,6 +112,24 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
                 value = f"{value} (for reference; does not change how data syncs)"
             typer.echo(f"{key}: {'' if value is None else value}")
 
+    @store_app.command("disconnect")
+    def store_disconnect(
+        supplier: Annotated[
+            str, typer.Option("--supplier", help="The supplier to disconnect, by name.")
+        ],
+        store: Annotated[
+            str | None, typer.Option("--store", help="Store name; optional when only one exists.")
+        ] = None,
+    ) -> None:
+        """Disconnect a supplier: its SKUs go back to the store's back office."""
+        with mapped_errors():
+            removed = disconnect_supplier(hub(), store, supplier)
+        typer.echo(
+            f"supplier {removed.supplier!r} disconnected from {removed.store!r}; "
+            f"{removed.released} SKU(s) back with the back office (stock unknown until it "
+            "reports them)"
+        )
+
     @store_app.command("set")
     def store_set(
         name: str,
@@ -129,6 +155,20 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
                 "--stale-after-hours", help="Alert when no sync succeeded for this long (24)."
             ),
         ] = None,
+        failing_item_runs: Annotated[
+            int | None,
+            typer.Option(
+                "--failing-item-runs",
+                help="Alert when the same item failed in this many runs in a row (3).",
+            ),
+        ] = None,
+        pending_order_hours: Annotated[
+            int | None,
+            typer.Option(
+                "--pending-order-hours",
+                help="Alert when a web order waited this long for the back office (24).",
+            ),
+        ] = None,
     ) -> None:
         """Change a store's settings."""
         with mapped_errors():
@@ -142,6 +182,8 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
                 alert_email=alert_email,
                 alert_webhook_url=alert_webhook,
                 stale_after_hours=stale_after_hours,
+                failing_item_runs=failing_item_runs,
+                pending_order_hours=pending_order_hours,
             )
             typer.echo(f"store {name!r} updated")
 

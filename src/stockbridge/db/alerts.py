@@ -8,14 +8,19 @@ from datetime import datetime
 from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
-from stockbridge.db.models import AlertIncident, Store, SyncRun
+from stockbridge.db.catalog_stock import POSTABLE_STATUSES
+from stockbridge.db.models import AlertIncident, Order, RunError, Store, SyncRun
 from stockbridge.domain.model import RunStatus, Trigger
+from stockbridge.domain.orders import PostState
 
-__all__ = ["COMPLETED", "AlertRepository"]
+__all__ = ["COMPLETED", "FINISHED", "WAITING", "AlertRepository"]
 
 #: A run that went to its end: item errors (partial) are retried by the next run and shown
 #: on the dashboard; they are not an outage.
 COMPLETED = (RunStatus.SUCCEEDED.value, RunStatus.PARTIAL.value)
+FINISHED = (*COMPLETED, RunStatus.FAILED.value)
+#: Orders on their way to the back office and not there yet.
+WAITING = (PostState.PENDING.value, PostState.UNCERTAIN.value)
 
 
 class AlertRepository:
@@ -62,6 +67,72 @@ class AlertRepository:
             .order_by(SyncRun.finished_at.desc(), SyncRun.id.desc())
             .limit(1)
         )
+
+    def stores_last_partial(self) -> set[int]:
+        """Stores whose latest finished run ended partial (some items failed)."""
+        latest = (
+            select(SyncRun.store_id, func.max(SyncRun.id).label("run_id"))
+            .where(SyncRun.status.in_(FINISHED))
+            .group_by(SyncRun.store_id)
+            .subquery()
+        )
+        return set(
+            self.session.scalars(
+                select(SyncRun.store_id)
+                .join(latest, latest.c.run_id == SyncRun.id)
+                .where(SyncRun.status == RunStatus.PARTIAL.value)
+            )
+        )
+
+    def recent_runs(self, store_id: int, limit: int) -> list[tuple[int, str]]:
+        """(run id, steps as stored) of the store's latest finished runs, newest first."""
+        rows = self.session.execute(
+            select(SyncRun.id, SyncRun.steps)
+            .where(SyncRun.store_id == store_id, SyncRun.status.in_(FINISHED))
+            .order_by(SyncRun.id.desc())
+            .limit(limit)
+        )
+        return [(run_id, steps) for run_id, steps in rows]
+
+    def item_errors_of(self, run_ids: Sequence[int]) -> dict[int, dict[tuple[str, str], str]]:
+        """Per run: (step, item key) -> the message, for each item that failed."""
+        found: dict[int, dict[tuple[str, str], str]] = {run_id: {} for run_id in run_ids}
+        for start in range(0, len(run_ids), 500):
+            rows = self.session.execute(
+                select(RunError.run_id, RunError.step, RunError.item_key, RunError.message)
+                .where(RunError.run_id.in_(list(run_ids[start : start + 500])))
+                .order_by(RunError.id)
+            )
+            for run_id, step, key, message in rows:
+                found[run_id].setdefault((step, key), message)
+        return found
+
+    def oldest_waiting_orders(self) -> dict[int, datetime]:
+        """Per store: when the hub took in its oldest web order still on its way to the
+        back office (pending or uncertain, in a status that belongs there)."""
+        rows = self.session.execute(
+            select(Order.store_id, func.min(Order.created_at))
+            .where(Order.post_state.in_(WAITING), Order.status.in_(POSTABLE_STATUSES))
+            .group_by(Order.store_id)
+        )
+        return {store_id: at for store_id, at in rows if at is not None}
+
+    def waiting_orders(
+        self, store_id: int, taken_in_before: datetime, limit: int
+    ) -> tuple[int, Sequence[Order]]:
+        """(how many, the oldest ``limit``) of the store's web orders on their way to the
+        back office since before ``taken_in_before``."""
+        where = (
+            Order.store_id == store_id,
+            Order.post_state.in_(WAITING),
+            Order.status.in_(POSTABLE_STATUSES),
+            Order.created_at < taken_in_before,
+        )
+        count = self.session.scalar(select(func.count(Order.id)).where(*where)) or 0
+        oldest = self.session.scalars(
+            select(Order).where(*where).order_by(Order.created_at, Order.id).limit(limit)
+        ).all()
+        return int(count), oldest
 
     def open_incidents(self) -> dict[tuple[int, str], AlertIncident]:
         """Open incidents by (store id, kind)."""

@@ -6,14 +6,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy import Select, String, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from stockbridge.db.models import StockLevel, Variant
 from stockbridge.domain.model import DEFAULT_LOCATION
 from stockbridge.domain.snapshot import HubRowLike
 
-__all__ = ["CatalogReads"]
+__all__ = ["CatalogReads", "back_office_state_query", "stream_rows"]
 
 
 class CatalogReads:
@@ -65,42 +65,8 @@ class CatalogReads:
         comes at the default location (it is then its SKU's only row). Prices come as
         text: the diff compares them as numbers only when the texts differ.
         """
-        sku: Any = Variant.sku
-        location: Any = StockLevel.location
-        if self.session.get_bind().dialect.name == "postgresql":
-            sku, location = sku.collate("C"), location.collate("C")
-        statement = (
-            select(
-                Variant.sku,
-                func.coalesce(StockLevel.location, DEFAULT_LOCATION),
-                StockLevel.back_office_qty,
-                cast(Variant.price, String),
-                Variant.name,
-                Variant.hub_managed,
-            )
-            .outerjoin(StockLevel, StockLevel.variant_id == Variant.id)
-            .where(Variant.store_id == store_id)
-            .order_by(sku, location)
-        )
-        # A million rows: read with the driver's own cursor (server-side on PostgreSQL),
-        # skipping SQLAlchemy's per-row work, which costs more than the query itself.
-        # Only an int and a constant are inlined into the SQL.
-        connection = self.session.connection()
-        sql = str(
-            statement.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True})
-        )
-        driver = connection.connection.driver_connection
-        assert driver is not None
-        if connection.dialect.name == "postgresql":
-            cursor = driver.cursor(name=f"back_office_state_{store_id}")
-        else:
-            cursor = driver.cursor()
-        try:
-            cursor.execute(sql)
-            while rows := cursor.fetchmany(5000):
-                yield from rows
-        finally:
-            cursor.close()
+        statement = back_office_state_query(self.session, store_id)
+        return stream_rows(self.session, statement, f"back_office_state_{store_id}")
 
     def search(self, store_id: int, text: str, limit: int = 50) -> Sequence[Variant]:
         """Variants whose SKU or name contains ``text`` (case-insensitive), by SKU."""
@@ -137,3 +103,50 @@ class CatalogReads:
             )
             or 0
         )
+
+
+def back_office_state_query(session: Session, store_id: int) -> Select[*tuple[Any, ...]]:
+    """The query behind ``iter_back_office_state`` (callers may add columns and joins)."""
+    sku: Any = Variant.sku
+    location: Any = StockLevel.location
+    if session.get_bind().dialect.name == "postgresql":
+        sku, location = sku.collate("C"), location.collate("C")
+    statement: Select[*tuple[Any, ...]] = (
+        select(
+            Variant.sku,
+            func.coalesce(StockLevel.location, DEFAULT_LOCATION),
+            StockLevel.back_office_qty,
+            cast(Variant.price, String),
+            Variant.name,
+            Variant.hub_managed,
+        )
+        .outerjoin(StockLevel, StockLevel.variant_id == Variant.id)
+        .where(Variant.store_id == store_id)
+        .order_by(sku, location)
+    )
+    return statement
+
+
+def stream_rows(
+    session: Session, statement: Select[*tuple[Any, ...]], cursor_name: str
+) -> Iterator[Any]:
+    """The rows of ``statement`` as plain tuples, read in chunks.
+
+    A million rows: read with the driver's own cursor (server-side on PostgreSQL, named
+    ``cursor_name``), skipping SQLAlchemy's per-row work, which costs more than the query
+    itself. Only ints and constants may be inlined into the SQL.
+    """
+    connection = session.connection()
+    sql = str(statement.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    if connection.dialect.name == "postgresql":
+        cursor = driver.cursor(name=cursor_name)
+    else:
+        cursor = driver.cursor()
+    try:
+        cursor.execute(sql)
+        while rows := cursor.fetchmany(5000):
+            yield from rows
+    finally:
+        cursor.close()

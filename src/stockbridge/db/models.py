@@ -43,6 +43,7 @@ __all__ = [
     "RejectedInput",
     "RunError",
     "Schedule",
+    "SourceClaim",
     "StockLevel",
     "Store",
     "StoreLease",
@@ -97,20 +98,29 @@ class Store(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     inventory_source: Mapped[str] = mapped_column(String(20), default="back_office")
     erp_name: Mapped[str | None] = mapped_column(String(200))
-    sync_all_button: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: Off for new stores (the merchant turns it on in Settings); stores added before
+    #: this rule keep what they had.
+    sync_all_button: Mapped[bool] = mapped_column(Boolean, default=False)
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class Connection(Base):
-    """A partner account a store is connected to, in one role (web or back office)."""
+    """A partner account a store is connected to, in one role: the web store, the primary
+    back office (orders post there), or one of any number of suppliers (supplementary
+    stock sources, told apart by ``name``; each owns the SKUs it lists, or those matching
+    ``owns``)."""
 
     __tablename__ = "connections"
-    __table_args__ = (UniqueConstraint("store_id", "role"),)
+    __table_args__ = (UniqueConstraint("store_id", "role", "name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
-    role: Mapped[str] = mapped_column(String(20))  # web | back_office
+    role: Mapped[str] = mapped_column(String(20))  # web | back_office | supplier
+    #: A supplier's name ("" for the web store and the primary back office).
+    name: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    #: A supplier's SKU pattern (a glob such as ``ACME-*``); None: the SKUs it lists.
+    owns: Mapped[str | None] = mapped_column(String(255))
     kind: Mapped[str] = mapped_column(String(40))  # bigcommerce | qbo | feed | ...
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     credentials: Mapped[bytes | None] = mapped_column(LargeBinary)  # encrypted at rest
@@ -139,6 +149,21 @@ class Variant(Base):
     back_office_modified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     web_modified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class SourceClaim(Base):
+    """A variant a supplier owns: its stock (and name, price) come from that supplier
+    only. Variants without a claim belong to the primary back office, unless a supplier's
+    pattern matches them. Disconnecting the supplier drops its claims."""
+
+    __tablename__ = "source_claims"
+
+    variant_id: Mapped[int] = mapped_column(
+        ForeignKey("variants.id", ondelete="CASCADE"), primary_key=True
+    )
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("connections.id", ondelete="CASCADE"), index=True
+    )
 
 
 class StockLevel(Base):
@@ -327,6 +352,10 @@ class Schedule(Base):
     daily_at: Mapped[str | None] = mapped_column(String(5))  # "HH:MM", store time zone
     every_minutes: Mapped[int | None] = mapped_column(Integer)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: Only on business days (store time): Monday to Friday, less ``holidays``.
+    business_days: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: ISO dates (store time) skipped on business-day schedules, comma-separated.
+    holidays: Mapped[str | None] = mapped_column(Text)
     last_slot_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
@@ -385,7 +414,9 @@ class AlertIncident(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(40))  # run_failed | stale
+    kind: Mapped[str] = mapped_column(
+        String(40)
+    )  # run_failed | stale | item_failing | orders_pending
     detail: Mapped[str] = mapped_column(Text)
     opened_at: Mapped[datetime] = mapped_column(UtcDateTime)
     notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -30,6 +30,8 @@ class DueCandidate:
     last_slot_at: datetime | None
     #: Slots after this moment count when ``last_slot_at`` is None (the row's creation).
     since: datetime
+    business_days: bool = False
+    holidays: str | None = None
 
 
 class ScheduleRepository:
@@ -56,12 +58,16 @@ class ScheduleRepository:
         enabled: bool,
         last_slot_at: datetime,
         now: datetime,
+        business_days: bool = False,
+        holidays: str | None = None,
     ) -> Schedule:
         row = Schedule(
             store_id=store_id,
             step=step,
             daily_at=daily_at,
             every_minutes=every_minutes,
+            business_days=business_days,
+            holidays=holidays,
             enabled=enabled,
             last_slot_at=last_slot_at,
             updated_at=now,
@@ -115,6 +121,8 @@ class ScheduleRepository:
                 every_minutes=row.every_minutes,
                 last_slot_at=row.last_slot_at,
                 since=row.last_slot_at or row.updated_at,
+                business_days=row.business_days,
+                holidays=row.holidays,
             )
             for row, timezone in rows
         ]

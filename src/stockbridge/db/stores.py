@@ -49,7 +49,7 @@ class StoreRepository:
             timezone=timezone,
             inventory_source=inventory_source.value,
             erp_name=erp_name,
-            sync_all_button=True,
+            sync_all_button=False,  # hidden until the merchant turns it on in Settings
             options={},
             created_at=datetime.now(UTC),
         )
@@ -83,12 +83,17 @@ class StoreRepository:
 
     def connections(self, store_id: int) -> Sequence[Connection]:
         return self.session.scalars(
-            select(Connection).where(Connection.store_id == store_id).order_by(Connection.role)
+            select(Connection)
+            .where(Connection.store_id == store_id)
+            .order_by(Connection.role, Connection.name)
         ).all()
 
-    def connection(self, store_id: int, role: str) -> Connection | None:
+    def connection(self, store_id: int, role: str, name: str = "") -> Connection | None:
+        """The store's connection in ``role`` (a supplier's by its ``name``)."""
         return self.session.scalar(
-            select(Connection).where(Connection.store_id == store_id, Connection.role == role)
+            select(Connection).where(
+                Connection.store_id == store_id, Connection.role == role, Connection.name == name
+            )
         )
 
     def connect(
@@ -99,18 +104,25 @@ class StoreRepository:
         kind: str,
         settings: dict[str, Any],
         credentials: bytes | None,
+        name: str = "",
+        owns: str | None = None,
     ) -> Connection:
-        """Create or replace the store's connection in ``role``. Cursors of a replaced
-        connection of another kind are dropped: a new partner account is read afresh.
+        """Create or replace the store's connection in ``role`` (a supplier's: by
+        ``name``, owning the SKUs matching ``owns`` or, when None, those it lists).
+        Cursors of a replaced connection of another kind are dropped: a new partner
+        account is read afresh.
         """
-        existing = self.connection(store_id, role)
+        existing = self.connection(store_id, role, name)
         if existing is not None and existing.kind != kind:
             self.session.delete(existing)
             self.session.flush()
             existing = None
         if existing is None:
-            existing = Connection(store_id=store_id, role=role, created_at=datetime.now(UTC))
+            existing = Connection(
+                store_id=store_id, role=role, name=name, created_at=datetime.now(UTC)
+            )
             self.session.add(existing)
+        existing.owns = owns
         existing.kind = kind
         existing.settings = settings
         existing.credentials = credentials
@@ -118,6 +130,11 @@ class StoreRepository:
         existing.last_error = None
         self.session.flush()
         return existing
+
+    def disconnect(self, connection: Connection) -> None:
+        """Remove a connection with its cursors, links and claims."""
+        self.session.delete(connection)
+        self.session.flush()
 
     def connection_kind(self, connection_id: int) -> str | None:
         connection = self.session.get(Connection, connection_id)

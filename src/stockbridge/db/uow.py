@@ -13,6 +13,7 @@ from stockbridge.db.inbox import InboxRepository
 from stockbridge.db.orders import OrderRepository
 from stockbridge.db.runs import RunRepository
 from stockbridge.db.schedules import ScheduleRepository
+from stockbridge.db.sources import SourceRepository
 from stockbridge.db.stores import StoreRepository
 from stockbridge.db.tokens import TokenRepository
 from stockbridge.db.users import UserRepository
@@ -31,6 +32,7 @@ class UnitOfWork:
     inbox: InboxRepository
     tokens: TokenRepository
     schedules: ScheduleRepository
+    sources: SourceRepository
     alerts: AlertRepository
     users: UserRepository
 
@@ -46,6 +48,7 @@ class UnitOfWork:
         self.inbox = InboxRepository(self.session)
         self.tokens = TokenRepository(self.session)
         self.schedules = ScheduleRepository(self.session)
+        self.sources = SourceRepository(self.session)
         self.alerts = AlertRepository(self.session)
         self.users = UserRepository(self.session)
         return self

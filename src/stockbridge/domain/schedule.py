@@ -15,6 +15,11 @@ datetimes:
 
 Both set: the union of both series (a moment in both counts once).
 
+Business days only (``business_days``): a slot counts only when the store's local
+calendar date at that moment is Monday to Friday and not one of ``holidays`` (local
+dates). A daily slot on a Friday is followed by Monday's; interval slots stop at the
+weekend's local midnight and start again at Monday's. Daylight saving works as above.
+
 ``due_slot`` gives the one slot to run now: the latest slot after the last handled one
 and not after ``now``. However many slots were missed while the server was down, the
 answer is one slot, never a backlog.
@@ -40,6 +45,7 @@ __all__ = [
     "next_slots",
     "parse_daily_at",
     "parse_every_minutes",
+    "parse_holidays",
     "parse_step",
 ]
 
@@ -51,6 +57,9 @@ STOCK_STEPS = "stock"
 DEFAULT_DAILY_AT = "01:00"
 #: Longer intervals are a daily schedule's job.
 MAX_EVERY_MINUTES = 24 * 60
+#: Business days: Monday (0) to Friday (4).
+WORKDAYS = frozenset(range(5))
+MAX_HOLIDAYS = 366
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _HH_MM = re.compile(r"(\d{1,2}):(\d{2})")
@@ -77,6 +86,26 @@ def parse_every_minutes(minutes: int) -> int:
     return minutes
 
 
+def parse_holidays(text: str | None) -> tuple[date, ...]:
+    """``"2026-12-25,2026-12-26"`` (ISO dates, store time) as sorted unique dates."""
+    if text is None or not text.strip():
+        return ()
+    days: set[date] = set()
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            if len(part) != 10:
+                raise ValueError(part)
+            days.add(date.fromisoformat(part))
+        except ValueError:
+            raise InvalidSchedule(
+                f"holiday {part!r} is not a date like 2026-12-25 (YYYY-MM-DD, comma-separated)"
+            ) from None
+    if len(days) > MAX_HOLIDAYS:
+        raise InvalidSchedule(f"at most {MAX_HOLIDAYS} holidays, not {len(days)}")
+    return tuple(sorted(days))
+
+
 def parse_step(text: str) -> str:
     """``"all"``, ``"stock"`` or one step's name, as stored in ``schedules.step``."""
     if text in (ALL_STEPS, STOCK_STEPS) or text in {s.value for s in Step}:
@@ -101,6 +130,8 @@ class ScheduleSpec:
     daily_at: str | None = None
     every_minutes: int | None = None
     step: str = ALL_STEPS
+    business_days: bool = False
+    holidays: tuple[date, ...] = ()
 
     @classmethod
     def create(
@@ -110,17 +141,38 @@ class ScheduleSpec:
         daily_at: str | None = None,
         every_minutes: int | None = None,
         step: str = ALL_STEPS,
+        business_days: bool = False,
+        holidays: str | None = None,
     ) -> ScheduleSpec:
-        """Validate every field; raises ``InvalidSchedule`` naming the first bad one."""
+        """Validate every field; raises ``InvalidSchedule`` naming the first bad one.
+        ``holidays``: ISO dates, comma-separated (business-day schedules only)."""
         _zone(timezone)
         if daily_at is None and every_minutes is None:
             raise InvalidSchedule("a schedule needs --daily HH:MM, --every MINUTES, or both")
+        days = parse_holidays(holidays)
+        if days and not business_days:
+            raise InvalidSchedule(
+                "--holidays are skipped by business-day schedules only: add --business-days"
+            )
         return cls(
             timezone=timezone,
             daily_at=None if daily_at is None else parse_daily_at(daily_at),
             every_minutes=None if every_minutes is None else parse_every_minutes(every_minutes),
             step=parse_step(step),
+            business_days=business_days,
+            holidays=days,
         )
+
+    def runs_on(self, day: date) -> bool:
+        """Whether the schedule has slots on the local date ``day``."""
+        if not self.business_days:
+            return True
+        return day.weekday() in WORKDAYS and day not in self.holidays
+
+    @property
+    def holidays_text(self) -> str | None:
+        """The holidays as stored (``schedules.holidays``)."""
+        return ",".join(d.isoformat() for d in self.holidays) or None
 
     @property
     def zone(self) -> ZoneInfo:
@@ -177,7 +229,7 @@ def _daily_after(spec: ScheduleSpec, moment: datetime) -> datetime:
     day = moment.astimezone(zone).date() - timedelta(days=1)
     while True:
         slot = _daily_slot(day, at, zone)
-        if slot > moment:
+        if slot > moment and spec.runs_on(day):
             return slot
         day += timedelta(days=1)
 
@@ -188,7 +240,7 @@ def _daily_at_or_before(spec: ScheduleSpec, moment: datetime) -> datetime:
     day = moment.astimezone(zone).date() + timedelta(days=1)
     while True:
         slot = _daily_slot(day, at, zone)
-        if slot <= moment:
+        if slot <= moment and spec.runs_on(day):
             return slot
         day -= timedelta(days=1)
 
@@ -203,6 +255,36 @@ def _interval_at_or_before(minutes: int, moment: datetime) -> datetime:
 
 def _interval_after(minutes: int, moment: datetime) -> datetime:
     return _interval_at_or_before(minutes, moment) + timedelta(minutes=minutes)
+
+
+def _day_start(day: date, zone: ZoneInfo) -> datetime:
+    """The first instant of the local date ``day`` (the end of a gap at midnight)."""
+    return _daily_slot(day, time(0, 0), zone)
+
+
+_INSTANT = timedelta(microseconds=1)
+
+
+def _spec_interval_after(spec: ScheduleSpec, moment: datetime) -> datetime:
+    """The first interval slot strictly after ``moment`` on a day the schedule runs."""
+    assert spec.every_minutes is not None
+    zone = spec.zone
+    slot = _interval_after(spec.every_minutes, moment)
+    while not spec.runs_on(day := slot.astimezone(zone).date()):
+        slot = _interval_after(
+            spec.every_minutes, _day_start(day + timedelta(days=1), zone) - _INSTANT
+        )
+    return slot
+
+
+def _spec_interval_at_or_before(spec: ScheduleSpec, moment: datetime) -> datetime:
+    """The last interval slot at or before ``moment`` on a day the schedule runs."""
+    assert spec.every_minutes is not None
+    zone = spec.zone
+    slot = _interval_at_or_before(spec.every_minutes, moment)
+    while not spec.runs_on(day := slot.astimezone(zone).date()):
+        slot = _interval_at_or_before(spec.every_minutes, _day_start(day, zone) - _INSTANT)
+    return slot
 
 
 # the public questions --------------------------------------------------------
@@ -224,7 +306,7 @@ def next_slots(spec: ScheduleSpec, after: datetime, count: int) -> list[datetime
         if spec.daily_at is not None:
             candidates.append(_daily_after(spec, moment))
         if spec.every_minutes is not None:
-            candidates.append(_interval_after(spec.every_minutes, moment))
+            candidates.append(_spec_interval_after(spec, moment))
         moment = min(candidates)
         slots.append(moment)
     return slots
@@ -241,6 +323,6 @@ def due_slot(spec: ScheduleSpec, last_slot_at: datetime, now: datetime) -> datet
     if spec.daily_at is not None:
         candidates.append(_daily_at_or_before(spec, now))
     if spec.every_minutes is not None:
-        candidates.append(_interval_at_or_before(spec.every_minutes, now))
+        candidates.append(_spec_interval_at_or_before(spec, now))
     latest = max(candidates)
     return latest if latest > last_slot_at else None

@@ -78,6 +78,8 @@ class Scheduler:
                     daily_at=candidate.daily_at,
                     every_minutes=candidate.every_minutes,
                     step=candidate.step,
+                    business_days=candidate.business_days,
+                    holidays=candidate.holidays,
                 )
             except InvalidSchedule as exc:
                 log.warning(

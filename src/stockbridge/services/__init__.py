@@ -20,7 +20,7 @@ The names below are re-exported for callers that import ``stockbridge.services``
 
 from __future__ import annotations
 
-from stockbridge.services.connections import connect_partner
+from stockbridge.services.connections import SupplierRemoved, connect_partner, disconnect_supplier
 from stockbridge.services.errors import (
     ConnectFailed,
     DuplicateStore,
@@ -96,11 +96,13 @@ __all__ = [
     "StoreSchedules",
     "StoreSettings",
     "StoreStatus",
+    "SupplierRemoved",
     "VariantStock",
     "add_store",
     "connect_partner",
     "create_token",
     "describe_store",
+    "disconnect_supplier",
     "exit_code",
     "find_store",
     "list_stores",

@@ -12,11 +12,12 @@ from stockbridge.bootstrap import Hub
 from stockbridge.db.uow import UnitOfWork
 from stockbridge.domain.model import InventorySource, Step, Trigger
 from stockbridge.domain.ownership import editable_in_hub
+from stockbridge.domain.sources import SourceMap
 from stockbridge.services.errors import InvalidSetting
 from stockbridge.services.products import OwnedElsewhere, UnknownProducts, product_source
 from stockbridge.services.runs import RunRequested
 from stockbridge.services.stores import find_store
-from stockbridge.sync.inventory_in import STOCK_READ_MARK
+from stockbridge.sync.sources import withheld_for_web
 
 __all__ = [
     "MAX_QUANTITY",
@@ -116,8 +117,8 @@ def product_detail(hub: Hub, store_id: int, sku: str) -> ProductDetail | None:
 def _withheld_now(uow: UnitOfWork, store_id: int) -> dict[str, int]:
     """What inventory-out would withhold right now (see ``sync/inventory_out.py``)."""
     back_office = uow.stores.connection(store_id, "back_office")
-    reflected_at = uow.stores.cursor(back_office.id, STOCK_READ_MARK) if back_office else None
-    return uow.catalog.withheld(store_id, reflected_at)
+    sources = SourceMap(tuple(uow.sources.suppliers(store_id)))
+    return withheld_for_web(uow, store_id, back_office.id if back_office else None, sources)
 
 
 def search_inventory(

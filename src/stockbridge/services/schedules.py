@@ -13,6 +13,7 @@ from stockbridge.domain.schedule import (
     InvalidSchedule,
     ScheduleSpec,
     next_slots,
+    parse_holidays,
     parse_step,
 )
 from stockbridge.services.errors import InvalidSetting
@@ -31,6 +32,8 @@ class ScheduleState:
     enabled: bool
     last_slot_at: datetime | None
     next_runs: tuple[datetime, ...]  # in the store's time zone
+    business_days: bool = False  # Monday to Friday, store time, less ``holidays``
+    holidays: tuple[str, ...] = ()  # ISO dates
 
 
 @dataclass(frozen=True)
@@ -48,19 +51,25 @@ def set_schedule(
     every_minutes: int | None = None,
     step: str = ALL_STEPS,
     off: bool = False,
+    business_days: bool = False,
+    holidays: str | None = None,
     now: datetime | None = None,
 ) -> StoreSchedules:
     """Set when the store runs ``step`` ("all" = Sync All) by itself, or turn that schedule
     off. The timing given replaces the old one (``--every 15`` alone drops a daily time);
     giving a timing turns the schedule on. Slots count from now: changing a schedule never
-    fires a slot that passed before the change. Everything is checked before anything is
-    written; bad input raises ``InvalidSetting`` and changes nothing.
+    fires a slot that passed before the change. ``business_days``: only Monday to Friday
+    in the store's time zone, less ``holidays`` (ISO dates, comma-separated). Everything
+    is checked before anything is written; bad input raises ``InvalidSetting`` and changes
+    nothing.
     """
     now = now or datetime.now(UTC)
     try:
         step = parse_step(step)
-        if off and (daily_at is not None or every_minutes is not None):
-            raise InvalidSchedule("--off turns a schedule off: give it without --daily/--every")
+        if off and (daily_at is not None or every_minutes is not None or business_days):
+            raise InvalidSchedule(
+                "--off turns a schedule off: give it without --daily/--every/--business-days"
+            )
         if not off and daily_at is None and every_minutes is None:
             raise InvalidSchedule("nothing to set: give --daily HH:MM, --every MINUTES or --off")
     except InvalidSchedule as exc:
@@ -77,7 +86,12 @@ def set_schedule(
         else:
             try:
                 spec = ScheduleSpec.create(
-                    store.timezone, daily_at=daily_at, every_minutes=every_minutes, step=step
+                    store.timezone,
+                    daily_at=daily_at,
+                    every_minutes=every_minutes,
+                    step=step,
+                    business_days=business_days,
+                    holidays=holidays,
                 )
             except InvalidSchedule as exc:
                 raise InvalidSetting(str(exc)) from None
@@ -90,13 +104,24 @@ def set_schedule(
                     enabled=True,
                     last_slot_at=now,
                     now=now,
+                    business_days=spec.business_days,
+                    holidays=spec.holidays_text,
                 )
-            elif (row.enabled, row.daily_at, row.every_minutes) != (
+            elif (
+                row.enabled,
+                row.daily_at,
+                row.every_minutes,
+                row.business_days,
+                row.holidays,
+            ) != (
                 True,
                 spec.daily_at,
                 spec.every_minutes,
+                spec.business_days,
+                spec.holidays_text,
             ):
                 row.daily_at, row.every_minutes = spec.daily_at, spec.every_minutes
+                row.business_days, row.holidays = spec.business_days, spec.holidays_text
                 row.enabled = True
                 row.last_slot_at = now
                 row.updated_at = now
@@ -117,8 +142,16 @@ def show_schedule(
         schedules = []
         for row in uow.schedules.for_store(store.id):
             next_runs: tuple[datetime, ...] = ()
+            holidays = parse_holidays(row.holidays)
             if row.enabled and (row.daily_at or row.every_minutes):
-                spec = ScheduleSpec(store.timezone, row.daily_at, row.every_minutes, row.step)
+                spec = ScheduleSpec(
+                    store.timezone,
+                    row.daily_at,
+                    row.every_minutes,
+                    row.step,
+                    business_days=row.business_days,
+                    holidays=holidays,
+                )
                 next_runs = tuple(s.astimezone(zone) for s in next_slots(spec, now, count))
             schedules.append(
                 ScheduleState(
@@ -128,6 +161,8 @@ def show_schedule(
                     enabled=row.enabled,
                     last_slot_at=row.last_slot_at,
                     next_runs=next_runs,
+                    business_days=row.business_days,
+                    holidays=tuple(d.isoformat() for d in holidays),
                 )
             )
         return StoreSchedules(store.name, store.timezone, tuple(schedules))

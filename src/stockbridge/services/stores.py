@@ -10,7 +10,12 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from stockbridge.alerts import InvalidAlertSetting, alert_settings, masked_url, updated_options
+from stockbridge.alert_settings import (
+    InvalidAlertSetting,
+    alert_settings,
+    masked_url,
+    updated_options,
+)
 from stockbridge.bootstrap import Hub
 from stockbridge.db.models import Store
 from stockbridge.db.uow import UnitOfWork
@@ -35,12 +40,22 @@ MAX_NAME = 100
 
 @dataclass(frozen=True)
 class ConnectionHealth:
-    """A store's connection to a partner in one role, and whether it works."""
+    """A store's connection to a partner in one role, and whether it works. A supplier
+    has a ``name`` and owns the SKUs matching ``owns`` (None: the SKUs it lists)."""
 
-    role: str  # web | back_office
+    role: str  # web | back_office | supplier
     kind: str  # the connector kind: bigcommerce, qbo, feed, ...
     health: str
     last_error: str | None
+    name: str = ""
+    owns: str | None = None
+
+    @property
+    def label(self) -> str:
+        if self.role == "supplier":
+            owned = f"owns {self.owns}" if self.owns else "owns the SKUs it lists"
+            return f"supplier {self.name} ({owned})"
+        return "web store" if self.role == "web" else "back office"
 
 
 @dataclass(frozen=True)
@@ -56,6 +71,8 @@ class StoreSettings:
     alert_email: str | None
     alert_webhook: str | None
     stale_after_hours: int
+    failing_item_runs: int
+    pending_order_hours: int
     connections: tuple[ConnectionHealth, ...]
 
 
@@ -130,6 +147,8 @@ def update_store(
     alert_email: str | None = None,
     alert_webhook_url: str | None = None,
     stale_after_hours: int | None = None,
+    failing_item_runs: int | None = None,
+    pending_order_hours: int | None = None,
 ) -> StoreSettings:
     """Change the given settings (None: unchanged; "" clears an alert channel). Every
     value is checked before anything is saved."""
@@ -141,6 +160,8 @@ def update_store(
                 email=alert_email,
                 webhook_url=alert_webhook_url,
                 stale_after_hours=stale_after_hours,
+                failing_item_runs=failing_item_runs,
+                pending_order_hours=pending_order_hours,
                 outbound=hub.settings.outbound,
             )
         except InvalidAlertSetting as exc:
@@ -173,7 +194,7 @@ def describe_store(hub: Hub, name: str) -> StoreSettings:
 
 def connections_of(uow: UnitOfWork, store_id: int) -> tuple[ConnectionHealth, ...]:
     return tuple(
-        ConnectionHealth(c.role, c.kind, c.health, c.last_error)
+        ConnectionHealth(c.role, c.kind, c.health, c.last_error, c.name, c.owns)
         for c in uow.stores.connections(store_id)
     )
 
@@ -191,5 +212,7 @@ def _settings(uow: UnitOfWork, store: Store) -> StoreSettings:
         alert_email=alerts.email,
         alert_webhook=masked_url(alerts.webhook_url),
         stale_after_hours=alerts.stale_after_hours,
+        failing_item_runs=alerts.failing_item_runs,
+        pending_order_hours=alerts.pending_order_hours,
         connections=connections_of(uow, store.id),
     )

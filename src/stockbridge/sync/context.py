@@ -9,21 +9,44 @@ from typing import Protocol
 
 from stockbridge.connectors.base import BackOffice, WebStore
 from stockbridge.domain.model import ItemError, Step, Trigger
+from stockbridge.domain.sources import SourceMap, Supplier
 from stockbridge.domain.store import StoreSettings
 from stockbridge.ports import UnitOfWork
 from stockbridge.retry import RetryPolicy
 
-__all__ = ["Partners", "ProgressListener", "StepContext", "StepOutcome", "Tracker"]
+__all__ = [
+    "Partners",
+    "ProgressListener",
+    "StepContext",
+    "StepOutcome",
+    "SupplierPartner",
+    "Tracker",
+]
+
+
+@dataclass(frozen=True)
+class SupplierPartner:
+    """A supplementary stock source (a supplier's feed) and what it owns."""
+
+    supplier: Supplier
+    back_office: BackOffice
 
 
 @dataclass(frozen=True)
 class Partners:
-    """The store's connected partners; either side may be missing."""
+    """The store's connected partners; either side may be missing. ``back_office`` is
+    the primary (orders post there); ``suppliers`` are supplementary stock sources."""
 
     web: WebStore | None = None
     web_connection_id: int | None = None
     back_office: BackOffice | None = None
     back_office_connection_id: int | None = None
+    suppliers: tuple[SupplierPartner, ...] = ()
+
+    @property
+    def sources(self) -> SourceMap:
+        """Who owns which SKU (``domain.sources``)."""
+        return SourceMap(tuple(s.supplier for s in self.suppliers))
 
 
 @dataclass(frozen=True)

@@ -1,76 +1,124 @@
 """Step 3, inventory-in: quantities, prices and new products into the hub.
 
-From the back office (when connected): items changed since the cursor; or, for a back
-office that reports whole snapshots (a feed), each new snapshot diffed against the hub,
-only its changes applied, and none of a snapshot that was rejected. From the web store:
-variants changed since the cursor, for their partner references and web stock (the
-master figure where the web store is the source of truth). Who owns each product's stock
-is ``domain/ownership.py``'s rule: an assigned product's hub quantity is overwritten
-here only by its owner, the web store in erp_via_web and the ERP in api mode; never where
-the hub owns it.
+From the primary back office (when connected) and from each supplier (supplementary
+sources, ``domain/sources.py``: each owns the SKUs it lists or its pattern matches):
+items changed since the cursor; or, for a source that reports whole snapshots (a feed),
+each new snapshot diffed against the hub rows that source owns, only its changes applied,
+and none of a snapshot that was rejected. A source's report of a SKU it does not own is
+skipped, or, when another supplier owns it, kept from that owner and reported as an item
+error naming both. A supplier that fails is an item error of the step; the others still
+apply. From the web store: variants changed since the cursor, for their partner
+references and web stock (the master figure where the web store is the source of truth).
+Who owns each product's stock is ``domain/ownership.py``'s rule: an assigned product's
+hub quantity is overwritten here only by its owner, the web store in erp_via_web and the
+ERP in api mode; never where the hub owns it.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from stockbridge.connectors.base import Snapshot, SnapshotBackOffice
-from stockbridge.connectors.errors import PartnerResponseError
+from stockbridge.connectors.base import BackOffice, Snapshot, SnapshotBackOffice
+from stockbridge.connectors.errors import PartnerAuthError, PartnerError, PartnerResponseError
+from stockbridge.domain.model import ItemError
 from stockbridge.domain.snapshot import diff_snapshot
 from stockbridge.sync.context import StepContext, StepOutcome
+from stockbridge.sync.sources import STOCK_READ_MARK, apply_report, source_state
 
 __all__ = ["CATALOG_STREAM", "ITEMS_STREAM", "STOCK_READ_MARK", "inventory_in"]
 
 ITEMS_STREAM = "items"
 CATALOG_STREAM = "catalog"
-#: When the last complete read of back-office stock began: orders posted before it are
-#: reflected in the back-office quantities the hub holds.
-STOCK_READ_MARK = "stock-read-started"
 SNAPSHOT_PAGE = 1000
+#: The item error code of a supplier whose read failed as a whole.
+SOURCE_FAILED = "source_failed"
 
 
 def inventory_in(ctx: StepContext) -> StepOutcome:
     partners = ctx.partners
-    if partners.back_office is None and partners.web is None:
+    if partners.back_office is None and partners.web is None and not partners.suppliers:
         return StepOutcome("skipped", message="no partner connected")
     done = failed = 0
-    if isinstance(partners.back_office, SnapshotBackOffice):
-        assert partners.back_office_connection_id is not None
-        done, failed = _read_snapshots(
-            ctx, partners.back_office, partners.back_office_connection_id
-        )
-    elif partners.back_office is not None and partners.back_office_connection_id is not None:
-        done += _read_back_office(ctx, partners.back_office_connection_id)
+    primary_error: PartnerError | None = None
+    primary, primary_id = partners.back_office, partners.back_office_connection_id
+    if primary is not None and primary_id is not None:
+        try:
+            done, failed = _read_source(ctx, primary, primary_id, None)
+        except PartnerError as exc:
+            if not partners.suppliers:
+                raise
+            primary_error = exc  # the suppliers are still read; the step fails after
+    for supplier in partners.suppliers:
+        connection_id = supplier.supplier.connection_id
+        try:
+            more, bad = _read_source(ctx, supplier.back_office, connection_id, connection_id)
+        except PartnerError as exc:
+            failed += 1
+            _supplier_failed(ctx, supplier.supplier.name, connection_id, exc)
+            continue
+        done, failed = done + more, failed + bad
+    if primary_error is not None:
+        raise primary_error
     if partners.web is not None and partners.web_connection_id is not None:
         done += _read_web(ctx, partners.web_connection_id)
     return StepOutcome("partial" if failed else "succeeded", done=done, failed=failed)
 
 
-def _read_back_office(ctx: StepContext, connection_id: int) -> int:
-    back_office = ctx.partners.back_office
-    assert back_office is not None
+def _supplier_failed(ctx: StepContext, name: str, connection_id: int, exc: PartnerError) -> None:
+    if isinstance(exc, PartnerAuthError):
+        with ctx.uow() as uow:
+            uow.stores.set_health(connection_id, "needs_reconnect", str(exc))
+            uow.commit()
+    message = f"supplier {name!r} could not be read: {exc}"
+    ctx.tracker.item_failed([ItemError(f"supplier:{name}", message, SOURCE_FAILED)])
+    ctx.tracker.checkpoint()
+
+
+def _read_source(
+    ctx: StepContext, back_office: BackOffice, connection_id: int, source: int | None
+) -> tuple[int, int]:
+    """Read one source (``source``: a supplier's connection id, None for the primary);
+    returns (changes applied, items that failed)."""
+    if isinstance(back_office, SnapshotBackOffice):
+        return _read_snapshots(ctx, back_office, connection_id, source)
+    return _read_back_office(ctx, back_office, connection_id, source)
+
+
+def _read_back_office(
+    ctx: StepContext, back_office: BackOffice, connection_id: int, source: int | None
+) -> tuple[int, int]:
     started = datetime.now(UTC)
+    sources = ctx.partners.sources
     with ctx.uow() as uow:
         since = uow.stores.cursor(connection_id, ITEMS_STREAM)
-    done = 0
+    done = failed = 0
     for page in back_office.iter_items(since):
         with ctx.uow() as uow:
-            uow.catalog.apply_back_office_items(
-                ctx.store.id, page.items, store_source=ctx.store.inventory_source
+            conflicts = apply_report(
+                uow,
+                ctx.store.id,
+                sources,
+                source,
+                connection_id,
+                page.items,
+                store_source=ctx.store.inventory_source,
             )
             uow.stores.advance_cursor(connection_id, ITEMS_STREAM, page.cursor)
             uow.commit()
-        done += len(page.items)
+        done += len(page.items) - len(conflicts)
+        failed += len(conflicts)
+        if conflicts:
+            ctx.tracker.item_failed(conflicts)
         ctx.tracker.advance(len(page.items))
         ctx.tracker.checkpoint()
     with ctx.uow() as uow:
         uow.stores.advance_cursor(connection_id, STOCK_READ_MARK, started)
         uow.commit()
-    return done
+    return done, failed
 
 
 def _read_snapshots(
-    ctx: StepContext, back_office: SnapshotBackOffice, connection_id: int
+    ctx: StepContext, back_office: SnapshotBackOffice, connection_id: int, source: int | None
 ) -> tuple[int, int]:
     """Apply each new snapshot's changes; returns (changes applied, bad rows). A rejected
     snapshot applies nothing: its bad rows go on the run and the step fails (after the
@@ -85,7 +133,9 @@ def _read_snapshots(
             rejections.append(snapshot.rejection)
             continue
         started = datetime.now(UTC)
-        done += _apply_snapshot(ctx, snapshot)
+        applied, conflicts = _apply_snapshot(ctx, snapshot, connection_id, source)
+        done += applied
+        failed += conflicts
         snapshot.accepted()
         with ctx.uow() as uow:
             mark = started if snapshot.produced_at is None else min(started, snapshot.produced_at)
@@ -97,29 +147,42 @@ def _read_snapshots(
     return done, failed
 
 
-def _apply_snapshot(ctx: StepContext, snapshot: Snapshot) -> int:
-    """Diff the snapshot against the hub (one sorted pass over each, changes staged on
-    disk), then apply the changes in pages, each committed with a checkpoint."""
+def _apply_snapshot(
+    ctx: StepContext, snapshot: Snapshot, connection_id: int, source: int | None
+) -> tuple[int, int]:
+    """Diff the snapshot against the hub rows its source owns (one sorted pass over each,
+    changes staged on disk), then apply the changes in pages, each committed with a
+    checkpoint. Returns (changes applied, conflicts)."""
+    sources = ctx.partners.sources
     with ctx.uow() as uow:
         uow.read_only()  # a million-row read must not hold SQLite's write lock
         changes = diff_snapshot(
             snapshot.rows(),
-            uow.catalog.iter_back_office_state(ctx.store.id),
+            source_state(uow, ctx.store.id, sources, source),
             zero_missing=snapshot.zero_missing,
         )
         total = snapshot.stage_changes(changes)
     ctx.tracker.set_total(total)
-    done = 0
+    done = failed = 0
     for page in snapshot.changed_pages(SNAPSHOT_PAGE):
         with ctx.uow() as uow:
-            uow.catalog.apply_back_office_items(
-                ctx.store.id, page.items, store_source=ctx.store.inventory_source
+            conflicts = apply_report(
+                uow,
+                ctx.store.id,
+                sources,
+                source,
+                connection_id,
+                page.items,
+                store_source=ctx.store.inventory_source,
             )
             uow.commit()
-        done += len(page.items)
+        done += len(page.items) - len(conflicts)
+        failed += len(conflicts)
+        if conflicts:
+            ctx.tracker.item_failed(conflicts)
         ctx.tracker.advance(len(page.items))
         ctx.tracker.checkpoint()
-    return done
+    return done, failed
 
 
 def _read_web(ctx: StepContext, connection_id: int) -> int:

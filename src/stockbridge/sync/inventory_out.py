@@ -1,8 +1,9 @@
 """Step 4, inventory-out: what differs from what the web last received, in full batches.
 
 available to web = back-office quantity - quantity on web orders the back office has not
-accounted for yet; hub-managed items show the hub's quantity; where the web store is the
-master only hub-managed items are pushed.
+accounted for yet (each SKU's stock comes from its owner, the primary back office or a
+supplier, and is withheld against that owner's reads); hub-managed items show the hub's
+quantity; where the web store is the master only hub-managed items are pushed.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Iterator
 from stockbridge.domain.batching import batched
 from stockbridge.domain.inventory import StockRow, plan_push
 from stockbridge.sync.context import StepContext, StepOutcome, Tracker
-from stockbridge.sync.inventory_in import STOCK_READ_MARK
+from stockbridge.sync.sources import withheld_for_web
 
 __all__ = ["inventory_out"]
 
@@ -25,12 +26,10 @@ def inventory_out(ctx: StepContext) -> StepOutcome:
     web, connection_id = ctx.partners.web, ctx.partners.web_connection_id
     if web is None or connection_id is None:
         return StepOutcome("skipped", message="no web store connected")
-    bo_connection_id = ctx.partners.back_office_connection_id
     with ctx.uow() as uow:
-        withheld: dict[str, int] = {}
-        if bo_connection_id is not None:
-            reflected_at = uow.stores.cursor(bo_connection_id, STOCK_READ_MARK)
-            withheld = uow.catalog.withheld(ctx.store.id, reflected_at)
+        withheld = withheld_for_web(
+            uow, ctx.store.id, ctx.partners.back_office_connection_id, ctx.partners.sources
+        )
         ctx.tracker.set_total(uow.catalog.count_stock_rows(ctx.store.id))
     rows = _stock_rows(ctx, connection_id)
     pushed = failed = 0

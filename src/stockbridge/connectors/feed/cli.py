@@ -29,6 +29,22 @@ def register(commands: PartnerCommands) -> None:
         store: Annotated[
             str | None, typer.Option("--store", help="Store name; optional when only one exists.")
         ] = None,
+        supplier: Annotated[
+            str | None,
+            typer.Option(
+                "--supplier",
+                help="Connect the feed as a supplier of this name (a supplementary stock "
+                "source beside the store's back office) instead of as the back office.",
+            ),
+        ] = None,
+        owns: Annotated[
+            str | None,
+            typer.Option(
+                "--owns",
+                help="Supplier: the SKUs it owns, a pattern such as ACME-* (default: the "
+                "SKUs its feed lists).",
+            ),
+        ] = None,
         file_format: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
         sku_field: Annotated[str, typer.Option("--sku-field", help="SKU column.")] = "sku",
         quantity_field: Annotated[
@@ -128,7 +144,15 @@ def register(commands: PartnerCommands) -> None:
             ),
         ] = None,
     ) -> None:
-        """Connect a store's back office to a stock feed (checks it can be reached)."""
+        """Connect a store's back office, or a supplier, to a stock feed (checks it can be
+        reached)."""
+        if supplier is None and owns is not None:
+            raise typer.BadParameter("is for suppliers: give --supplier NAME", param_hint="--owns")
+        if supplier is not None and orders_to:
+            raise typer.BadParameter(
+                "orders post to the store's back office only, never to a supplier",
+                param_hint="--orders-to",
+            )
         settings: dict[str, Any] = {
             "source": source,
             "format": file_format,
@@ -187,7 +211,14 @@ def register(commands: PartnerCommands) -> None:
         with mapped_errors():
             hub = commands.hub()
             reached = connect_partner(
-                hub, store, role="back_office", kind=KIND, settings=settings, secrets=secrets
+                hub,
+                store,
+                role="back_office" if supplier is None else "supplier",
+                kind=KIND,
+                settings=settings,
+                secrets=secrets,
+                supplier=supplier,
+                owns=owns,
             )
             typer.echo(f"connected to {reached}")
             if every is not None:

@@ -400,6 +400,8 @@ def mount_dashboard(app: FastAPI, hub: Hub, queue: JobQueue) -> None:
         try:
             source = InventorySource(form.get("inventory_source", ""))
             stale = form.get("stale_after_hours", "").strip()
+            streak = form.get("failing_item_runs", "").strip()
+            waiting = form.get("pending_order_hours", "").strip()
             webhook = form.get("alert_webhook", "").strip()
             await run_in_threadpool(
                 lambda: update_store(
@@ -414,6 +416,8 @@ def mount_dashboard(app: FastAPI, hub: Hub, queue: JobQueue) -> None:
                     if form.get("clear_alert_webhook") == "on"
                     else (webhook or None),
                     stale_after_hours=int(stale) if stale else None,
+                    failing_item_runs=int(streak) if streak else None,
+                    pending_order_hours=int(waiting) if waiting else None,
                 )
             )
         except ValueError as exc:  # InvalidSetting, an unknown source, a non-number
@@ -421,7 +425,7 @@ def mount_dashboard(app: FastAPI, hub: Hub, queue: JobQueue) -> None:
             if "InventorySource" in message or "is not a valid" in message:
                 message = "choose one of the inventory source modes"
             elif "invalid literal" in message:
-                message = "hours must be a whole number"
+                message = "hours and runs must be whole numbers"
             return await _settings(request, page, status=422, error=message, form=form)
         return RedirectResponse(f"/stores/{quote(store)}/settings?saved=settings", status_code=303)
 
@@ -441,6 +445,8 @@ def mount_dashboard(app: FastAPI, hub: Hub, queue: JobQueue) -> None:
                     daily_at=None if off else daily,
                     every_minutes=None if off else every,
                     off=off,
+                    business_days=not off and form.get("business_days") == "on",
+                    holidays=None if off else form.get("holidays", "").strip() or None,
                 )
             )
         except ValueError as exc:
