@@ -155,7 +155,9 @@ class ConnectorMismatch(TypeError):
     """A connection's connector does not implement the port of the connection's role."""
 
 
-_PORTS: dict[str, type] = {"web": WebStore, "back_office": BackOffice}
+#: A connection's role -> the port its connector implements (a supplier is a back office
+#: that owns some SKUs' stock).
+_PORTS: dict[str, type] = {"web": WebStore, "back_office": BackOffice, "supplier": BackOffice}
 
 
 def require_port(connector: object, role: str, kind: str) -> None:
