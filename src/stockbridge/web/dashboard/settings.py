@@ -1,0 +1,114 @@
+"""The dashboard's settings page: the store's inventory source, time zone, Sync All
+button and alerts, and its Sync All schedule (daily, every N minutes, business days).
+Bad input re-renders the form with 422 and the reason; nothing is saved."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse, Response
+
+from stockbridge.bootstrap import Hub
+from stockbridge.domain.model import InventorySource
+from stockbridge.services.schedules import set_schedule, show_schedule
+from stockbridge.services.stores import update_store
+from stockbridge.web.dashboard.inventory import PageTools, ViewerDep
+
+__all__ = ["add_settings_routes"]
+
+
+def add_settings_routes(router: APIRouter, hub: Hub, tools: PageTools) -> None:
+    @router.get("/stores/{store}/settings")
+    async def settings_page(request: Request, store: str, who: ViewerDep) -> Response:
+        page = await tools.store_page(who, store)
+        return await _settings(request, page, saved=request.query_params.get("saved"))
+
+    async def _settings(
+        request: Request,
+        page: dict[str, Any],
+        *,
+        status: int = 200,
+        error: str | None = None,
+        saved: str | None = None,
+        form: dict[str, str] | None = None,
+    ) -> Response:
+        schedule = await run_in_threadpool(show_schedule, hub, page["store"].name)
+        sync_all = next((s for s in schedule.schedules if s.step == "all"), None)
+        return tools.render(
+            request,
+            "settings.html",
+            status,
+            page="settings",
+            sources=list(InventorySource),
+            schedule=sync_all,
+            error=error,
+            saved=saved,
+            form=form or {},
+            **page,
+        )
+
+    @router.post("/stores/{store}/settings")
+    async def save_settings(request: Request, store: str, who: ViewerDep) -> Response:
+        form = await tools.posted(request, who)
+        page = await tools.store_page(who, store)
+        try:
+            source = InventorySource(form.get("inventory_source", ""))
+            stale = form.get("stale_after_hours", "").strip()
+            streak = form.get("failing_item_runs", "").strip()
+            waiting = form.get("pending_order_hours", "").strip()
+            webhook = form.get("alert_webhook", "").strip()
+            await run_in_threadpool(
+                lambda: update_store(
+                    hub,
+                    store,
+                    timezone=form.get("timezone", "").strip() or None,
+                    inventory_source=source,
+                    erp_name=form.get("erp_name", "").strip()[:200],
+                    sync_all_button=form.get("sync_all_button") == "on",
+                    alert_email=form.get("alert_email", "").strip(),
+                    alert_webhook_url=""
+                    if form.get("clear_alert_webhook") == "on"
+                    else (webhook or None),
+                    stale_after_hours=int(stale) if stale else None,
+                    failing_item_runs=int(streak) if streak else None,
+                    pending_order_hours=int(waiting) if waiting else None,
+                )
+            )
+        except ValueError as exc:  # InvalidSetting, an unknown source, a non-number
+            message = str(exc)
+            if "InventorySource" in message or "is not a valid" in message:
+                message = "choose one of the inventory source modes"
+            elif "invalid literal" in message:
+                message = "hours and runs must be whole numbers"
+            return await _settings(request, page, status=422, error=message, form=form)
+        return RedirectResponse(f"/stores/{quote(store)}/settings?saved=settings", status_code=303)
+
+    @router.post("/stores/{store}/schedule")
+    async def save_schedule(request: Request, store: str, who: ViewerDep) -> Response:
+        form = await tools.posted(request, who)
+        page = await tools.store_page(who, store)
+        daily = form.get("daily_at", "").strip() or None
+        every_text = form.get("every_minutes", "").strip()
+        try:
+            every = int(every_text) if every_text else None
+            off = form.get("enabled") != "on" or (daily is None and every is None)
+            await run_in_threadpool(
+                lambda: set_schedule(
+                    hub,
+                    store,
+                    daily_at=None if off else daily,
+                    every_minutes=None if off else every,
+                    off=off,
+                    business_days=not off and form.get("business_days") == "on",
+                    holidays=None if off else form.get("holidays", "").strip() or None,
+                )
+            )
+        except ValueError as exc:
+            message = (
+                "minutes must be a whole number" if "invalid literal" in str(exc) else str(exc)
+            )
+            return await _settings(request, page, status=422, error=message, form=form)
+        return RedirectResponse(f"/stores/{quote(store)}/settings?saved=schedule", status_code=303)
