@@ -69,17 +69,39 @@ class Weather:
         #: call number (on ``prefix``, from 1) -> the kind of fault that call gets
         self.planned: dict[int, str] = {}
         self.calls = 0
+        #: (path part, path part, n): the first call whose path has the first part is
+        #: applied but answered too late, and the next ``n`` calls whose path has the
+        #: second part answer 503 (the look-ups of a run whose post went through, gone)
+        self.applied_then_unreachable: tuple[str, str, int] | None = None
+        self.unreachable, self.unreachable_left = "", 0
         self.injected: Counter[str] = Counter()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = None
-        if scope["type"] == "http" and scope["path"].startswith(self.prefix):
+        path = scope["path"] if scope["type"] == "http" else ""
+        if path.startswith(self.prefix):
             self.calls += 1
             kind = self.planned.pop(self.calls, None)
+            if kind is None and self.unreachable_left and self.unreachable in path:
+                self.unreachable_left -= 1
+                kind = "503"
+            elif (
+                kind is None
+                and self.applied_then_unreachable
+                and self.applied_then_unreachable[0] in path
+            ):
+                _trigger, down, count = self.applied_then_unreachable
+                self.applied_then_unreachable = None
+                self.unreachable, self.unreachable_left = down, count
+                kind = "timeout_after"
             if kind is None and self.rate and self.rng.random() < self.rate:
                 kind = self.rng.choice(KINDS)
             if kind is not None:
                 self.injected[kind] += 1
+        if kind == "503":
+            await send({"type": "http.response.start", "status": 503, "headers": []})
+            await send({"type": "http.response.body", "body": b"Service Unavailable"})
+            return
         if kind == "429":
             headers, body = self.throttled()
             await send(

@@ -11,7 +11,10 @@ HTTP, with both partners as strict as their documentation:
   applied, 429s (another app used the quota) and timeouts (hung, or applied and answered
   too late) — ``tests/partner_weather.py``;
 - some orders the back office refuses (a SKU only the web store sells), so they stay
-  unposted and their stock stays withheld.
+  unposted and their stock stays withheld;
+- the first batch booked with its answer lost and every look-up of that run failing, so
+  the run ends with orders uncertain; new orders arrive before the next run, whose batch
+  differs and whose requestid is no longer replayed.
 
 Every accepted order ends in QuickBooks exactly once (counted in the sandbox), no refused
 one does, web stock converges to QuickBooks stock less the refused orders' quantities, and
@@ -190,14 +193,17 @@ def test_bigcommerce_and_quickbooks_with_faults_limits_and_refusals_converge(
     )
     accepted: list[str] = []
     refused: list[str] = []
-    for n in range(50):
-        lines = [(skus[n % 20], 1 + n % 2), (skus[(n * 7) % 20], 1)]
-        if n % 10 == 3:
-            lines.append((WEB_ONLY, 1))
-        number = str(bc_store.order(lines)["id"])
-        sampler.orders[number] = lines
-        (refused if n % 10 == 3 else accepted).append(number)
 
+    def place(numbers: range) -> None:
+        for n in numbers:
+            lines = [(skus[n % 20], 1 + n % 2), (skus[(n * 7) % 20], 1)]
+            if n % 10 == 3:
+                lines.append((WEB_ONLY, 1))
+            number = str(bc_store.order(lines)["id"])
+            sampler.orders[number] = lines
+            (refused if n % 10 == 3 else accepted).append(number)
+
+    place(range(35))
     bc_store.faults(rate=0.08, kinds=["5xx", "drop", "drop_after"], seed=3)
     bc_weather.rate = 0.06
     bc_weather.planned = {5: "timeout", 9: "429", 14: "timeout_after"}
@@ -207,11 +213,19 @@ def test_bigcommerce_and_quickbooks_with_faults_limits_and_refusals_converge(
         rate=0.08,
     )
     qbo_weather.rate = 0.06
-    # QuickBooks' first calls are the token, company, item reads; then batches
     qbo_weather.planned = {6: "timeout", 9: "429", 11: "timeout_after"}
-    for _ in range(4):
-        services.sync(hub, "shop")
+    # The first batch is booked but its answer is lost, and every look-up of that run
+    # fails too (4 tries of 4 requests): the run ends with those orders uncertain. New
+    # orders arrive, the requestid expires: the next run's batch is another, and only
+    # the DocNumber look-up keeps them from being booked twice.
+    qbo_weather.applied_then_unreachable = ("/batch", "/query", 16)
+    for wave in range(4):
+        report = services.sync(hub, "shop")
+        if wave == 0:  # the scenario happened: orders left uncertain for the next run
+            assert any("checked before posting again" in e.message for e in report.errors)
         qbo.advance(REQUEST_ID_TTL + 1)
+        place(range(35 + 5 * wave, 40 + 5 * wave))
+    assert qbo_weather.injected["503"] == 16
     bc_store.faults(rate=0.0)
     qbo.faults(rate=0.0)
     bc_weather.rate = qbo_weather.rate = 0.0
@@ -237,12 +251,9 @@ def test_bigcommerce_and_quickbooks_with_faults_limits_and_refusals_converge(
     assert sampler.oversold == []
     # The weather happened: each kind of fault was injected on both sides.
     bc_faults = {k: v for k, v in bc_store.counters()["calls"].items() if k.startswith("fault:")}
-    assert bc_faults and set(bc_weather.injected) == {"429", "timeout", "timeout_after"}
-    assert qbo.counters()["injected"] and set(qbo_weather.injected) == {
-        "429",
-        "timeout",
-        "timeout_after",
-    }
+    kinds = {"429", "timeout", "timeout_after"}
+    assert bc_faults and kinds <= set(bc_weather.injected)
+    assert qbo.counters()["injected"] and kinds <= set(qbo_weather.injected)
     print(
         f"whole cycle: BigCommerce faults {bc_faults} + {dict(bc_weather.injected)}, "
         f"QuickBooks faults {qbo.counters()['injected']} + {dict(qbo_weather.injected)}, "
