@@ -34,6 +34,7 @@ from stockbridge.domain.model import (
     PostRequest,
     StockUpdate,
     WebOrder,
+    WebOrderStatus,
     WebVariant,
 )
 from stockbridge.sync.lease import is_dead_local_process, pid_namespace
@@ -171,8 +172,29 @@ class KillableWebStore(FakeWebStore):
         page_size: int,
     ) -> None:
         super().__init__(max_inventory_batch=max_inventory_batch, page_size=page_size)
+        self.taken: dict[str, dict[tuple[str, str], int]] = {}
         self.switch = switch
         self.after_push = after_push
+
+    def place_order(
+        self, lines: Sequence[tuple[str, int]], *, status: WebOrderStatus = WebOrderStatus.OPEN
+    ) -> WebOrder:
+        """As the fake does, and remember what the order took (stock stops at 0)."""
+        before = dict(self.stock)
+        order = super().place_order(lines, status=status)
+        self.taken[order.web_id] = {k: v - self.stock[k] for k, v in before.items()}
+        return order
+
+    def set_status(self, web_id: str, status: WebOrderStatus) -> WebOrder:
+        """Cancelling gives back what the order took, not its lines' quantities (the
+        fake's stock stops at 0, so a line may have taken less)."""
+        old = self.orders[web_id]
+        new = WebOrder(old.web_id, old.number, status, self.clock.now(), old.lines)
+        self.orders[web_id] = new
+        if old.status.postable and not status.postable:
+            for key, quantity in self.taken.pop(web_id, {}).items():
+                self.stock[key] += quantity
+        return new
 
     def iter_orders(self, since: datetime | None) -> Iterator[Page[WebOrder]]:
         for page in super().iter_orders(since):
