@@ -7,8 +7,11 @@ import json
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import select
 
 from stockbridge import services
+from stockbridge.bootstrap import Hub
+from stockbridge.db.models import IdempotencyRecord, StockLevel, SyncRun, Variant
 from stockbridge.domain.model import InventorySource
 from tests.conftest import Harness
 from tests.fakes import FakeBackOffice, FakeWebStore
@@ -142,20 +145,61 @@ BAD_BODIES = [
 ]
 
 
+def applied_state(hub: Hub) -> tuple[object, ...]:
+    """Everything a push could change: each stock row of both stores (back office, web,
+    hub quantities), the idempotency records, the runs and the hub's variants."""
+    with hub.uow() as uow:
+        session = uow.session
+        stock = session.execute(
+            select(
+                Variant.store_id,
+                Variant.sku,
+                StockLevel.location,
+                StockLevel.back_office_qty,
+                StockLevel.web_qty,
+                StockLevel.hub_qty,
+            )
+            .join(StockLevel, StockLevel.variant_id == Variant.id)
+            .order_by(Variant.store_id, Variant.sku, StockLevel.location)
+        ).all()
+        keys = session.execute(
+            select(IdempotencyRecord.store_id, IdempotencyRecord.key).order_by(IdempotencyRecord.id)
+        ).all()
+        runs = session.execute(
+            select(SyncRun.id, SyncRun.status, SyncRun.steps).order_by(SyncRun.id)
+        ).all()
+    return tuple(stock), tuple(keys), tuple(runs)
+
+
 @pytest.mark.parametrize(("raw", "message"), BAD_BODIES)
 def test_bad_pushes_are_422_and_apply_nothing(
     running: Running, two_stores: tuple[FakeWebStore, FakeWebStore], raw: str, message: str
 ) -> None:
+    web = two_stores[0]
+    before = applied_state(running.hub)
+    pushes = web.calls["push_inventory"]
+    key = f"bad-{hash(raw)}"
     with running.client(running.token("alpha")) as api:
         response = api.post(
             "/api/v1/stores/alpha/inventory",
             content=raw,
-            headers={"Idempotency-Key": f"bad-{hash(raw)}", "Content-Type": "application/json"},
+            headers={"Idempotency-Key": key, "Content-Type": "application/json"},
         )
         assert response.status_code == 422, response.text
         assert message in response.text
-    product = services.product_detail(running.hub, 1, "A")
-    assert product is not None and product.stock[0].back_office == 5
+        # Nothing applied: no stock changed, no answer remembered under the key, no run
+        # requested, nothing sent to the web store.
+        assert applied_state(running.hub) == before
+        assert web.calls["push_inventory"] == pushes
+        # The key stays free: a good body under it is applied now, not refused as a replay.
+        good = api.post(
+            "/api/v1/stores/alpha/inventory",
+            json={"items": [{"sku": "A", "quantity": 7}]},
+            headers={"Idempotency-Key": key},
+        )
+        assert good.status_code == 202, good.text
+        running.wait_run(good.json()["run_id"])
+    assert web.quantity("A") == 7
 
 
 def test_unknown_skus_are_kept_as_rejected_input(running: Running, two_stores: object) -> None:

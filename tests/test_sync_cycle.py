@@ -284,11 +284,22 @@ def test_web_master_modes_push_nothing_but_hub_managed(
 
 def test_api_mode_pushes_hub_quantities_less_unposted(cycle: Cycle) -> None:
     web, bo = FakeWebStore(), FakeBackOffice()
-    web.add_variant("A", 0)
+    for sku in ("A", "B"):
+        web.add_variant(sku, 0)
+    web.add_variant("GHOST", 5)  # sold on the web only: the back office refuses its orders
     bo.set_item("A", 12)
+    bo.set_item("B", 8)
     cycle.add_store(source=InventorySource.API, web=web, back_office=bo)
+    refused = web.place_order([("A", 2), ("GHOST", 1)])
+    posted = web.place_order([("B", 3)])
     sync_all(cycle)
-    assert web.quantity("A") == 12
+    assert bo.documents_for(refused.web_id) == [] and len(bo.documents_for(posted.web_id)) == 1
+    # A: the hub's 12 less the 2 on the refused (still unposted) order. B: the posted
+    # order is in the back office's 5 already, so nothing more is withheld.
+    assert (web.quantity("A"), web.quantity("B")) == (10, 5)
+    bo.set_item("A", 20)
+    sync_all(cycle)
+    assert web.quantity("A") == 18  # still withheld while the order stays unposted
 
 
 def test_newer_copy_wins_over_a_stale_one(cycle: Cycle) -> None:

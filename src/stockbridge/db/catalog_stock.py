@@ -35,11 +35,16 @@ class StockToWeb:
 
     def withheld(self, store_id: int, reflected_at: datetime | None) -> dict[str, int]:
         """Quantity per SKU the store's web orders withhold: ``domain.withholding.withheld``
-        in SQL (a property test holds the two equal). Postable orders pending or
-        uncertain, or posted after the last complete read of back-office stock began.
+        in SQL (a property test holds the two equal). Postable orders pending; uncertain
+        orders, and orders posted after the last complete read of back-office stock began,
+        whatever their web status.
         """
-        not_reflected: ColumnElement[bool] = Order.post_state.in_(
-            (PostState.PENDING.value, PostState.UNCERTAIN.value)
+        not_reflected: ColumnElement[bool] = or_(
+            and_(
+                Order.post_state == PostState.PENDING.value,
+                Order.status.in_(POSTABLE_STATUSES),
+            ),
+            Order.post_state == PostState.UNCERTAIN.value,
         )
         posted = Order.post_state == PostState.POSTED.value
         if reflected_at is None:
@@ -49,7 +54,7 @@ class StockToWeb:
         rows = self.session.execute(
             select(OrderLineRow.sku, func.sum(OrderLineRow.quantity))
             .join(Order, Order.id == OrderLineRow.order_id)
-            .where(Order.store_id == store_id, Order.status.in_(POSTABLE_STATUSES), not_reflected)
+            .where(Order.store_id == store_id, not_reflected)
             .group_by(OrderLineRow.sku)
         ).all()
         return {sku: int(total) for sku, total in rows if total}

@@ -1,11 +1,13 @@
 """Withholding: stock the web must not sell because web orders took it and the back
 office's quantities the hub holds do not show it yet.
 
-An order withholds its lines' quantities while it holds stock (its web status is
-postable) and the back office has not accounted for it: it is not posted yet (pending),
-its post's outcome is unknown (uncertain: the hub may under-publish for one run, never
-oversell), or it was posted after the last complete read of back-office stock began
-(``reflected_at``; None: no complete read yet, so every posted order counts).
+An order withholds its lines' quantities while the back office has not accounted for
+them: it holds stock on the web (its web status is postable) and is not posted yet
+(pending); or its post's outcome is unknown (uncertain: the hub may under-publish for one
+run, never oversell); or it was posted after the last complete read of back-office stock
+began (``reflected_at``; None: no complete read yet, so every posted order counts). The
+last two hold whatever the web status is now: a document the back office may hold or
+holds takes its stock even when the order was cancelled on the web since.
 The database implements the same rule in SQL (``db/catalog_stock.py: withheld``); a
 property test holds the two equal.
 """
@@ -22,15 +24,15 @@ __all__ = ["withheld", "withholds"]
 
 def withholds(order: OrderState, reflected_at: datetime | None) -> bool:
     """Whether ``order``'s quantities are withheld from the web."""
-    if not order.status.postable:
-        return False
-    if order.post_state in (PostState.PENDING, PostState.UNCERTAIN):
-        return True
     if order.post_state is PostState.POSTED:
+        # The back office took the stock whatever the web did since (a cancel on the web
+        # does not take the document back): withheld until a complete read shows it.
         if reflected_at is None:
             return True
         return order.posted_at is not None and order.posted_at > reflected_at
-    return False
+    if order.post_state is PostState.UNCERTAIN:
+        return True  # it may be in the back office, whatever the web says since
+    return order.post_state is PostState.PENDING and order.status.postable
 
 
 def withheld(orders: Iterable[OrderState], reflected_at: datetime | None) -> dict[str, int]:

@@ -47,6 +47,19 @@ STEPS: Mapping[Step, Callable[[StepContext], StepOutcome]] = {
 }
 
 
+#: Why inventory-out publishes nothing after this run's orders-in failed: the web store took
+#: orders the hub has not read, so their stock is not withheld, and an absolute quantity
+#: pushed now would undo the web store's own decrement for them (an oversell).
+ORDERS_UNREAD = (
+    "stock not published: orders-in failed in this run, so web orders taken since are "
+    "unknown and publishing now could oversell them"
+)
+
+
+def _orders_unread(progress: Mapping[str, Any]) -> bool:
+    return bool(progress.get(Step.ORDERS_IN.value, {}).get("status") == "failed")
+
+
 class RunTimeout(TimeoutError):
     """The store stayed busy with another run for longer than the caller would wait."""
 
@@ -250,7 +263,10 @@ class SyncRunner:
             trigger=trigger,
         )
         try:
-            outcome = STEPS[step](ctx)
+            if step is Step.INVENTORY_OUT and _orders_unread(progress):
+                outcome = StepOutcome("skipped", message=ORDERS_UNREAD)
+            else:
+                outcome = STEPS[step](ctx)
         except PartnerAuthError as exc:
             self._mark_health(partners, exc)
             outcome = StepOutcome("failed", message=f"{step.value}: {exc} (reconnect the partner)")
