@@ -147,8 +147,8 @@ def test_feed_ingest_that_applies_half_a_page_exits_1(
     """Break "every change is applied": the hub keeps only half of each page."""
     applied = CatalogRepository.apply_back_office_items
 
-    def half(self: CatalogRepository, store_id: int, items: Sequence[Any]) -> Any:
-        return applied(self, store_id, items[: len(items) // 2])
+    def half(self: CatalogRepository, store_id: int, items: Sequence[Any], **how: Any) -> Any:
+        return applied(self, store_id, items[: len(items) // 2], **how)
 
     monkeypatch.setattr(CatalogRepository, "apply_back_office_items", half)
     assert feed_ingest.main(["--rows", "2000"]) == 1
