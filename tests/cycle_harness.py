@@ -5,7 +5,7 @@ work (no database), SQLite or PostgreSQL. Step tests take the ``cycle`` fixture
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Protocol
 
 from stockbridge import ports
@@ -31,6 +31,11 @@ class Cycle(Protocol):
 
     @property
     def uow(self) -> Callable[[], ports.UnitOfWork]: ...
+
+    @property
+    def partners(self) -> Mapping[int, Partners]:
+        """Each store's partners and connection ids, by store id."""
+        ...
 
     def add_store(
         self,
@@ -118,6 +123,10 @@ class DbCycle(_Sync):
     def __init__(self, harness: Harness) -> None:
         self.harness = harness
         self.uow = harness.hub.uow
+
+    @property
+    def partners(self) -> Mapping[int, Partners]:
+        return self.harness.partners
 
     def add_store(
         self,

@@ -9,7 +9,7 @@ import hashlib
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -259,9 +259,12 @@ def connect(
     *,
     mode: InventorySource = InventorySource.BACK_OFFICE,
     secrets: dict[str, str] | None = None,
+    auth_settings: Mapping[str, str] | None = None,
     **feed: Any,
 ) -> int:
-    """Store "shop": BigCommerce sandbox as its web store, the feed as its back office."""
+    """Store "shop": BigCommerce sandbox as its web store, the feed as its back office.
+    ``auth_settings``: the feed's authentication settings (e.g. ``{"auth": "basic"}``),
+    merged into its other settings ``feed``."""
     services.add_store(hub, "shop", inventory_source=mode)
     services.connect_partner(
         hub,
@@ -276,7 +279,7 @@ def connect(
         "shop",
         role="back_office",
         kind="feed",
-        settings={"settle_seconds": 0, **feed},
+        settings={"settle_seconds": 0, **feed, **(auth_settings or {})},
         secrets=secrets or {},
     )
     return services.resolve_store(hub, "shop")

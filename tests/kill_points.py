@@ -125,6 +125,10 @@ class KillableUnitOfWork:
         return self._inner.orders
 
     @property
+    def sources(self) -> ports.SourceRepository:
+        return self._inner.sources
+
+    @property
     def runs(self) -> ports.RunRepository:
         return self._inner.runs
 

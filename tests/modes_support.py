@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from stockbridge import services
 from stockbridge.cli import build_app

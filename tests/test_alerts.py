@@ -63,7 +63,10 @@ def test_a_failed_scheduled_run_alerts_once_per_incident(
     store_id = harness.add_store("shop")
     services.update_store(harness.hub, "shop", alert_email="owner@shop.test", alert_webhook_url=url)
     alerter = Alerter(harness.hub.uow, [email_notifier(port), WebhookNotifier(http)])
-    now = lambda: datetime.now(UTC)  # noqa: E731 - runs finish at the real time
+
+    def now() -> datetime:
+        return datetime.now(UTC)  # runs finish at the real time
+
     assert alerter.check(now()).opened == []
 
     failed = finished_run(

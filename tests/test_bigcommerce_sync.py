@@ -23,7 +23,7 @@ from tests.conftest import Harness
 from tests.fakes import FakeBackOffice
 
 
-def wire(harness: Harness, bc: SandboxStore, bo: FakeBackOffice, **settings: object) -> int:
+def wire(harness: Harness, bc: SandboxStore, bo: FakeBackOffice) -> int:
     store_id = harness.add_store(back_office=bo)
     with harness.hub.uow() as uow:
         web_id = uow.stores.connect(
@@ -32,7 +32,7 @@ def wire(harness: Harness, bc: SandboxStore, bo: FakeBackOffice, **settings: obj
         uow.commit()
     partners = harness.partners[store_id]
     harness.partners[store_id] = type(partners)(
-        bc.connector(**settings), web_id, partners.back_office, partners.back_office_connection_id
+        bc.connector(), web_id, partners.back_office, partners.back_office_connection_id
     )
     return store_id
 

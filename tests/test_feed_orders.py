@@ -141,7 +141,7 @@ def test_crash_between_writing_and_recording_never_writes_twice(
     web = FakeWebStore()
     web.add_variant("A", 10)
     inner = make_back_office(feed_env(source=str(stock), orders_to=str(outbox)))
-    store_id = sqlite_harness.add_store(web=web, back_office=CrashAfterWriting(inner))  # type: ignore[arg-type]
+    store_id = sqlite_harness.add_store(web=web, back_office=CrashAfterWriting(inner))
     order = web.place_order([("A", 2)])
 
     first = services.sync(sqlite_harness.hub, None, SYNC_ALL)
@@ -189,7 +189,7 @@ def test_an_importer_that_takes_the_file_away_before_it_was_recorded_gets_it_onc
     before recording the order as posted. The ledger still knows it was written."""
     web, outbox = orders_shop(sqlite_harness, tmp_path)
     inner = make_back_office(feed_env(source=str(tmp_path / "stock"), orders_to=str(outbox)))
-    store_id = sqlite_harness.add_store(web=web, back_office=CrashAfterWriting(inner))  # type: ignore[arg-type]
+    store_id = sqlite_harness.add_store(web=web, back_office=CrashAfterWriting(inner))
     order = web.place_order([("A", 2)])
     assert services.sync(sqlite_harness.hub, None, SYNC_ALL).status is RunStatus.FAILED
     assert post_states(sqlite_harness.hub, store_id) == {order.number: "uncertain"}

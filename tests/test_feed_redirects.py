@@ -87,7 +87,9 @@ def test_a_redirect_to_another_host_carries_no_credentials_and_the_feed_loads(
     redirector.to = feed_server.url("stock.csv")
     settings, secrets = CREDENTIALS[auth]
     hub = make_hub(tmp_path)
-    connect(hub, bc_store, source=f"{redirector.url}/export", secrets=secrets, **settings)
+    connect(
+        hub, bc_store, source=f"{redirector.url}/export", secrets=secrets, auth_settings=settings
+    )
 
     report = sync_stock(hub)
 
@@ -111,7 +113,9 @@ def test_a_redirect_on_the_same_origin_keeps_the_credential(
     feed_server.moved["old.csv"] = "/feeds/stock.csv"
     settings, secrets = CREDENTIALS["header"]
     hub = make_hub(tmp_path)
-    connect(hub, bc_store, source=feed_server.url("old.csv"), secrets=secrets, **settings)
+    connect(
+        hub, bc_store, source=feed_server.url("old.csv"), secrets=secrets, auth_settings=settings
+    )
 
     assert sync_stock(hub).status is RunStatus.SUCCEEDED
     assert bc_store.stock() == {"A": 4}
@@ -126,7 +130,13 @@ def test_a_redirect_loop_stops_with_a_clear_error(
     settings, secrets = CREDENTIALS["header"]
     hub = make_hub(tmp_path)
     with pytest.raises(services.ConnectFailed, match=f"more than {MAX_REDIRECTS} redirects"):
-        connect(hub, bc_store, source=f"{redirector.url}/export", secrets=secrets, **settings)
+        connect(
+            hub,
+            bc_store,
+            source=f"{redirector.url}/export",
+            secrets=secrets,
+            auth_settings=settings,
+        )
     assert len(redirector.seen) == MAX_REDIRECTS + 1
 
 

@@ -372,7 +372,9 @@ def test_basic_auth_or_a_custom_header_and_last_modified_without_an_etag(
     feed_server.files["stock.csv"] = b"sku,quantity\nA,5\n"
     feed_server.modified["stock.csv"] = "Mon, 23 Nov 2026 08:00:00 GMT"
     hub = make_hub(tmp_path)
-    connect(hub, bc_store, source=feed_server.url("stock.csv"), secrets=secrets, **settings)
+    connect(
+        hub, bc_store, source=feed_server.url("stock.csv"), secrets=secrets, auth_settings=settings
+    )
 
     assert sync_stock(hub).status is RunStatus.SUCCEEDED
     assert sync_stock(hub).status is RunStatus.SUCCEEDED

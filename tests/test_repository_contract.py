@@ -52,11 +52,7 @@ class Shop:
 @pytest.fixture
 def shop(cycle: Cycle) -> Shop:
     store_id = cycle.add_store(web=FakeWebStore(), back_office=FakeBackOffice())
-    partners = (
-        cycle.partners[store_id]
-        if isinstance(cycle, MemoryCycle)
-        else cycle.harness.partners[store_id]
-    )
+    partners = cycle.partners[store_id]
     assert partners.web_connection_id is not None
     assert partners.back_office_connection_id is not None
     return Shop(cycle, store_id, partners.web_connection_id, partners.back_office_connection_id)
@@ -301,9 +297,7 @@ def test_an_assigned_products_hub_quantity_moves_only_for_its_owner(
     becomes the hub's quantity only in erp_via_web, the ERP's only in api mode, and web
     orders take from it wherever the hub pushes it."""
     store = cycle.add_store(source=source, web=FakeWebStore(), back_office=FakeBackOffice())
-    partners = (
-        cycle.partners[store] if isinstance(cycle, MemoryCycle) else cycle.harness.partners[store]
-    )
+    partners = cycle.partners[store]
     assert partners.web_connection_id is not None
     cycle.set_hub_managed(store, "PRE", 25)
     with cycle.uow() as uow:

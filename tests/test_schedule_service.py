@@ -9,9 +9,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import Result
 from sqlalchemy.exc import OperationalError
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from stockbridge import services
 from stockbridge.cli import build_app

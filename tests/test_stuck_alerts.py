@@ -71,7 +71,9 @@ def test_the_same_item_failing_three_runs_in_a_row_alerts_once(
     store_id = harness.add_store("shop")
     services.update_store(harness.hub, "shop", alert_email="owner@shop.test", alert_webhook_url=url)
     alerts = alerter(harness, port, http)
-    now = lambda: datetime.now(UTC)  # noqa: E731 - runs finish at the real time
+
+    def now() -> datetime:
+        return datetime.now(UTC)  # runs finish at the real time
 
     run(harness, store_id, [STUCK])
     run(harness, store_id, [STUCK, ItemError("order 1002", "refused")])

@@ -163,7 +163,9 @@ def test_hsts_over_https_or_when_the_operator_says(sqlite_harness: Harness) -> N
         async def get() -> str | None:
             transport = httpx.ASGITransport(app=service.app)
             async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
-                return (await client.get("/healthz")).headers.get("strict-transport-security")
+                response = await client.get("/healthz")
+                value: str | None = response.headers.get("strict-transport-security")
+                return value
 
         service = Service(hub)
         try:
