@@ -16,11 +16,12 @@ ERP in api mode; never where the hub owns it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from stockbridge.connectors.base import BackOffice, Snapshot, SnapshotBackOffice
 from stockbridge.connectors.errors import PartnerAuthError, PartnerError, PartnerResponseError
-from stockbridge.domain.model import ItemError
+from stockbridge.domain.model import BackOfficeItem, ItemError
 from stockbridge.domain.snapshot import diff_snapshot
 from stockbridge.sync.context import StepContext, StepOutcome
 from stockbridge.sync.sources import STOCK_READ_MARK, apply_report, source_state
@@ -88,29 +89,12 @@ def _read_back_office(
     ctx: StepContext, back_office: BackOffice, connection_id: int, source: int | None
 ) -> tuple[int, int]:
     started = datetime.now(UTC)
-    sources = ctx.partners.sources
     with ctx.uow() as uow:
         since = uow.stores.cursor(connection_id, ITEMS_STREAM)
     done = failed = 0
     for page in back_office.iter_items(since):
-        with ctx.uow() as uow:
-            conflicts = apply_report(
-                uow,
-                ctx.store.id,
-                sources,
-                source,
-                connection_id,
-                page.items,
-                store_source=ctx.store.inventory_source,
-            )
-            uow.stores.advance_cursor(connection_id, ITEMS_STREAM, page.cursor)
-            uow.commit()
-        done += len(page.items) - len(conflicts)
-        failed += len(conflicts)
-        if conflicts:
-            ctx.tracker.item_failed(conflicts)
-        ctx.tracker.advance(len(page.items))
-        ctx.tracker.checkpoint()
+        applied, refused = _apply_page(ctx, page.items, source, connection_id, cursor=page.cursor)
+        done, failed = done + applied, failed + refused
     with ctx.uow() as uow:
         uow.stores.advance_cursor(connection_id, STOCK_READ_MARK, started)
         uow.commit()
@@ -165,24 +149,39 @@ def _apply_snapshot(
     ctx.tracker.set_total(total)
     done = failed = 0
     for page in snapshot.changed_pages(SNAPSHOT_PAGE):
-        with ctx.uow() as uow:
-            conflicts = apply_report(
-                uow,
-                ctx.store.id,
-                sources,
-                source,
-                connection_id,
-                page.items,
-                store_source=ctx.store.inventory_source,
-            )
-            uow.commit()
-        done += len(page.items) - len(conflicts)
-        failed += len(conflicts)
-        if conflicts:
-            ctx.tracker.item_failed(conflicts)
-        ctx.tracker.advance(len(page.items))
-        ctx.tracker.checkpoint()
+        applied, refused = _apply_page(ctx, page.items, source, connection_id, cursor=None)
+        done, failed = done + applied, failed + refused
     return done, failed
+
+
+def _apply_page(
+    ctx: StepContext,
+    items: Sequence[BackOfficeItem],
+    source: int | None,
+    connection_id: int,
+    *,
+    cursor: datetime | None,
+) -> tuple[int, int]:
+    """Apply one page a source reported (and its cursor, in the same commit); returns
+    (applied, conflicts), the conflicts reported on the run."""
+    with ctx.uow() as uow:
+        conflicts = apply_report(
+            uow,
+            ctx.store.id,
+            ctx.partners.sources,
+            source,
+            connection_id,
+            items,
+            store_source=ctx.store.inventory_source,
+        )
+        if cursor is not None:
+            uow.stores.advance_cursor(connection_id, ITEMS_STREAM, cursor)
+        uow.commit()
+    if conflicts:
+        ctx.tracker.item_failed(conflicts)
+    ctx.tracker.advance(len(items))
+    ctx.tracker.checkpoint()
+    return len(items) - len(conflicts), len(conflicts)
 
 
 def _read_web(ctx: StepContext, connection_id: int) -> int:
