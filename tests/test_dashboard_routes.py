@@ -16,7 +16,7 @@ from stockbridge import accounts, services
 from stockbridge.bootstrap import Hub
 from stockbridge.db.models import SyncRun
 from stockbridge.domain.model import Step
-from stockbridge.web import service
+from stockbridge.web.webhook_secrets import reject_webhook
 from tests.conftest import Harness
 from tests.dashboard_helpers import csrf_of, log_in
 from tests.fakes import FakeBackOffice, FakeWebStore
@@ -325,7 +325,7 @@ def test_history_filters_and_times_in_the_store_time_zone(shop: Shop) -> None:
 
 def test_rejected_input_is_listed_with_its_reason_and_never_run_as_html(shop: Shop) -> None:
     hub = shop.running.hub
-    service.reject_webhook(hub, 1, "not JSON", b"<script>alert('x')</script>", kind="bigcommerce")
+    reject_webhook(hub, 1, "not JSON", b"<script>alert('x')</script>", kind="bigcommerce")
     with shop.client() as browser:
         log_in(browser, "ann", PASSWORD)
         page = browser.get("/stores/shop/rejected")
@@ -381,9 +381,7 @@ def test_a_user_sees_and_changes_only_the_stores_granted_to_them(
     with hub.uow() as uow:
         uow.catalog.set_hub_managed(rival_id, "RIVAL-SKU", 11)
         uow.commit()
-    service.reject_webhook(
-        hub, rival_id, "rival's rejected reason", b"rival's payload", kind="bigcommerce"
-    )
+    reject_webhook(hub, rival_id, "rival's rejected reason", b"rival's payload", kind="bigcommerce")
     rival_run = services.request_sync(
         hub, services.RequestSync("rival", (Step.INVENTORY_IN,))
     ).run_id

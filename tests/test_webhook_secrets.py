@@ -13,7 +13,8 @@ from stockbridge.connectors.base import Delivery
 from stockbridge.connectors.bigcommerce.webhooks import ADAPTER, SECRET_HEADER
 from stockbridge.db.vault import DbCredentialVault
 from stockbridge.domain.model import InventorySource
-from stockbridge.web.service import Unauthorized, WebhookSecrets
+from stockbridge.web.errors import Unauthorized
+from stockbridge.web.webhook_secrets import WebhookSecrets
 from tests.conftest import Harness
 
 SECRET = "right-secret"

@@ -72,13 +72,9 @@ def list_tokens(hub: Hub) -> list[TokenInfo]:
 def _state(revoked_at: datetime | None, expires_at: datetime | None, now: datetime) -> str:
     if revoked_at is not None:
         return "revoked"
-    if expires_at is not None and _aware(expires_at) <= now:
+    if expires_at is not None and expires_at <= now:  # UtcDateTime loads aware UTC
         return "expired"
     return "live"
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def revoke_token(hub: Hub, token_id: int) -> None:

@@ -25,25 +25,15 @@ from stockbridge.domain.model import (
 )
 from stockbridge.domain.ownership import OWNER_WORDS, accepts_push, effective_source, stock_owner
 from stockbridge.web.errors import Conflict, Invalid, NotFound, Unauthorized
-from stockbridge.web.webhook_secrets import (
-    StaleDelivery,
-    WebhookSecrets,
-    reject_webhook,
-    to_pending_event,
-)
 
 __all__ = [
     "Conflict",
     "Invalid",
     "NotFound",
-    "StaleDelivery",
     "Unauthorized",
-    "WebhookSecrets",
     "authenticate",
     "push_inventory",
-    "reject_webhook",
     "request_sync",
-    "to_pending_event",
 ]
 
 

@@ -29,9 +29,9 @@ from stockbridge.bootstrap import Hub
 from stockbridge.connectors.base import BadWebhook, Delivery, WebhookAdapter
 from stockbridge.jobs.queue import JobQueue
 from stockbridge.metrics import WEBHOOKS
-from stockbridge.web import service
+from stockbridge.web import webhook_secrets as service
+from stockbridge.web.errors import Unauthorized
 from stockbridge.web.inbox_writer import InboxWriter
-from stockbridge.web.service import Unauthorized
 
 __all__ = ["PREFIX", "WebhookReceiver"]
 
