@@ -122,6 +122,10 @@ class ConnectorRegistry:
     commands: dict[str, str] = field(default_factory=dict)
     #: kind -> its webhook adapter, for the kinds whose partner delivers webhooks.
     webhooks: dict[str, WebhookAdapter] = field(default_factory=dict)
+    #: kind -> the module holding its ``routes(hub, queue) -> fastapi.APIRouter``: the
+    #: partner's own pages and callbacks (OAuth consent callbacks, app install, load and
+    #: uninstall); only the web application imports it, by name.
+    web_routes: dict[str, str] = field(default_factory=dict)
 
     def register(
         self,
@@ -130,10 +134,12 @@ class ConnectorRegistry:
         *,
         commands: str | None = None,
         webhooks: WebhookAdapter | None = None,
+        web_routes: str | None = None,
     ) -> None:
         """Serve connections of ``kind`` with ``factory``; ``commands`` names the module of
         its CLI commands; with ``webhooks``, also accept that partner's deliveries at
-        ``/webhooks/{kind}/{store}``."""
+        ``/webhooks/{kind}/{store}``; ``web_routes`` names the module whose
+        ``routes(hub, queue)`` adds the partner's own HTTP routes to the service."""
         if webhooks is not None and webhooks.kind != kind:
             raise ValueError(f"the webhook adapter of {kind!r} says it is {webhooks.kind!r}")
         self.factories[kind] = factory
@@ -141,6 +147,8 @@ class ConnectorRegistry:
             self.commands[kind] = commands
         if webhooks is not None:
             self.webhooks[kind] = webhooks
+        if web_routes is not None:
+            self.web_routes[kind] = web_routes
 
     def create(self, kind: str, env: ConnectorEnv) -> WebStore | BackOffice:
         try:

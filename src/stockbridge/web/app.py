@@ -13,6 +13,7 @@ and Strict-Transport-Security over https.
 from __future__ import annotations
 
 import hmac
+import importlib
 from typing import Annotated, Any, Literal
 
 from fastapi import Body, Depends, FastAPI, Header, Path, Query, Request
@@ -301,6 +302,10 @@ def create_app(hub: Hub, queue: JobQueue) -> FastAPI:
         return JSONResponse(answer, status_code=status)
 
     app.include_router(product_routes(hub, queue))
+    # Partners' own routes (OAuth callbacks, app install), named by the registry: the web
+    # layer imports no partner package itself.
+    for module in hub.registry.web_routes.values():
+        app.include_router(importlib.import_module(module).routes(hub, queue))
 
     # The webhook receiver answers its own path ahead of everything else (the hot path;
     # see web/webhook_receiver.py); it is added last, so it is the outermost layer.
