@@ -123,6 +123,8 @@ class SessionInfo:
     csrf_token: str
     operator: bool = False
     stores: frozenset[str] = field(default_factory=frozenset)
+    #: Origins allowed to frame this session's pages (opened by a partner's app load).
+    frame_ancestors: str | None = None
 
     def may_see(self, store: str) -> bool:
         return self.operator or store in self.stores
@@ -343,7 +345,7 @@ def session_info(hub: Hub, session_id: str, *, now: datetime | None = None) -> S
         if user is None:
             return None
         stores = frozenset(() if user.operator else uow.users.store_names(user.id))
-        return SessionInfo(user.name, row.csrf_token, user.operator, stores)
+        return SessionInfo(user.name, row.csrf_token, user.operator, stores, row.frame_ancestors)
 
 
 def log_out(hub: Hub, session_id: str) -> None:

@@ -52,6 +52,8 @@ def default_registry() -> ConnectorRegistry:
         bigcommerce.create,
         commands="stockbridge.connectors.bigcommerce.cli",
         webhooks=bigcommerce_webhooks.ADAPTER,
+        # the single-click app's install, load, uninstall and remove_user callbacks
+        web_routes="stockbridge.connectors.bigcommerce.web_routes",
     )
     registry.register(qbo.KIND, qbo.make_back_office, commands="stockbridge.connectors.qbo.cli")
     registry.register(feed.KIND, feed.make_back_office, commands="stockbridge.connectors.feed.cli")

@@ -52,6 +52,21 @@ class Settings(BaseSettings):
     #: Send Strict-Transport-Security on every response (the hub is only reached over
     #: https, e.g. behind a TLS proxy). Requests that arrive over https get it anyway.
     hsts: bool = False
+    #: The BigCommerce app (single-click install by a store's owner), as registered in
+    #: BigCommerce's Developer Portal: its client id and secret, and the public https
+    #: address of this hub (``APP_URL``: callbacks at /bigcommerce/auth, /load,
+    #: /uninstall, /remove_user; webhooks at /webhooks/bigcommerce/...). Without all
+    #: three, the app's routes answer 503 naming what is missing.
+    bigcommerce_client_id: str | None = None
+    bigcommerce_client_secret: SecretStr | None = None
+    bigcommerce_app_url: str | None = None
+    #: Where the app's install code is exchanged (``{url}/oauth2/token``) and where the
+    #: stores' API lives; the sandbox replaces both.
+    bigcommerce_login_url: str = "https://login.bigcommerce.com"
+    bigcommerce_api_url: str = "https://api.bigcommerce.com"
+    #: The origin of a store's control panel, which frames the app (``{store_hash}`` is
+    #: replaced): the only page allowed to frame that store's app sessions.
+    bigcommerce_control_panel: str = "https://store-{store_hash}.mybigcommerce.com"
 
     @field_validator("outbound_allow")
     @classmethod

@@ -90,9 +90,17 @@ class UserRepository:
 
     # sessions ----------------------------------------------------------------
 
-    def open_session(self, user_id: int, now: datetime, lifetime: timedelta) -> tuple[str, str]:
+    def open_session(
+        self,
+        user_id: int,
+        now: datetime,
+        lifetime: timedelta,
+        *,
+        frame_ancestors: str | None = None,
+    ) -> tuple[str, str]:
         """A new session: returns (session id for the cookie, CSRF token). Only the id's
-        hash is stored, so a copy of the database logs nobody in."""
+        hash is stored, so a copy of the database logs nobody in. ``frame_ancestors``:
+        the origins allowed to frame the session's pages (a partner's app load)."""
         session_id = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(32)
         self.session.add(
@@ -102,6 +110,7 @@ class UserRepository:
                 csrf_token=csrf,
                 created_at=now,
                 expires_at=now + lifetime,
+                frame_ancestors=frame_ancestors,
             )
         )
         return session_id, csrf

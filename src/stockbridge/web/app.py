@@ -38,7 +38,7 @@ from stockbridge.services.stores import describe_store, resolve_store
 from stockbridge.services.stores import list_stores as every_store  # a route has its name
 from stockbridge.web import service
 from stockbridge.web.dashboard import mount_dashboard
-from stockbridge.web.dashboard.guard import RunId
+from stockbridge.web.dashboard.guard import FRAME_ANCESTORS, RunId
 from stockbridge.web.inbox_writer import InboxWriter
 from stockbridge.web.products_api import product_routes
 from stockbridge.web.service import Caller, Conflict, Invalid, NotFound, PushItem, Unauthorized
@@ -154,9 +154,16 @@ class _SecurityHeaders:
         if self.always_hsts or scope.get("scheme") == "https":
             added.append((b"strict-transport-security", HSTS.encode()))
         replaced = {name for name, _ in added}
+        state = scope.setdefault("state", {})  # shared with the request, even if copied
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
+                # A partner app's session in the partner's control panel (guard.viewer,
+                # guard.allow_framing): those origins may frame this answer, no others.
+                framers = state.get(FRAME_ANCESTORS)
+                if framers and policy == CONTENT_SECURITY_POLICY:
+                    framed = policy.replace("frame-ancestors 'none'", f"frame-ancestors {framers}")
+                    added[1] = (b"content-security-policy", framed.encode())
                 headers = [(k, v) for k, v in message.get("headers", []) if k not in replaced]
                 message = {**message, "headers": [*headers, *added]}
             await send(message)

@@ -4,19 +4,15 @@ sandbox is imported only when its command runs."""
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import quote
 
 import typer
 
 from stockbridge.cli.common import PartnerCommands, fail, mapped_errors
+from stockbridge.connectors.bigcommerce.app import webhook_url
 from stockbridge.connectors.bigcommerce.client import DEFAULT_API_URL
 from stockbridge.services.connections import connect_partner
 
-__all__ = ["register"]
-
-
-def webhook_url(base: str, store_name: str) -> str:
-    return f"{base.rstrip('/')}/webhooks/bigcommerce/{quote(store_name, safe='')}"
+__all__ = ["register", "webhook_url"]
 
 
 def register(commands: PartnerCommands) -> None:

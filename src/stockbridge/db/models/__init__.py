@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from stockbridge.db.models.accounts import DashboardSession, LoginThrottle, User, UserStore
+from stockbridge.db.models.apps import AppInstall, AppUser
 from stockbridge.db.models.base import Base, Money, UtcDateTime
 from stockbridge.db.models.commerce import (
     Connection,
@@ -31,6 +32,8 @@ from stockbridge.db.models.service import (
 __all__ = [
     "AlertIncident",
     "ApiToken",
+    "AppInstall",
+    "AppUser",
     "Base",
     "Connection",
     "Cursor",

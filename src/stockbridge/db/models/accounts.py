@@ -55,6 +55,9 @@ class DashboardSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    #: A session opened by a partner's app load (inside the partner's control panel):
+    #: the origins allowed to frame its pages (CSP frame-ancestors). None: no framing.
+    frame_ancestors: Mapped[str | None] = mapped_column(String(500))
 
 
 class LoginThrottle(Base):

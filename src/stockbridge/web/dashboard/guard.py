@@ -9,11 +9,16 @@
   answer 404 for any other store, as for one that does not exist (``Viewer.may_see``).
 - Failures raise ``LoginRequired`` (pages redirect to the login page) or ``Refused``
   (an HTML error with its status).
+- Framing: every page refuses to be framed (CSP ``frame-ancestors 'none'``, set in
+  ``web/app.py``) except the pages of a session a partner's app load opened inside the
+  partner's control panel: ``viewer`` lets exactly that session's recorded origins frame
+  them (``allow_framing``). The login page and sessions opened by a login stay unframable.
 """
 
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Annotated
@@ -27,6 +32,7 @@ from stockbridge import accounts
 from stockbridge.bootstrap import Hub
 
 __all__ = [
+    "FRAME_ANCESTORS",
     "LOGIN_CSRF_COOKIE",
     "MAX_ROW_ID",
     "SESSION_COOKIE",
@@ -34,6 +40,7 @@ __all__ = [
     "Refused",
     "RunId",
     "Viewer",
+    "allow_framing",
     "check_csrf",
     "read_form",
     "set_cookie",
@@ -49,6 +56,9 @@ MAX_FIELDS = 50
 #: overflow the driver (a 500), so it is refused as invalid input (422) first.
 MAX_ROW_ID = 2**63 - 1
 RunId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
+#: The request-state key the security headers read: origins allowed to frame the answer.
+FRAME_ANCESTORS = "frame_ancestors"
+_ORIGIN = re.compile(r"https?://(\*\.)?[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 
 
 class LoginRequired(Exception):
@@ -83,7 +93,18 @@ async def viewer(request: Request) -> Viewer:
     info = await run_in_threadpool(accounts.session_info, hub, session_id) if session_id else None
     if info is None:
         raise LoginRequired
+    if info.frame_ancestors:
+        allow_framing(request, info.frame_ancestors)
     return Viewer(info.user, info.csrf_token, session_id, info.operator, info.stores)
+
+
+def allow_framing(request: Request, origins: str) -> None:
+    """Let ``origins`` (space-separated ``https://host[:port]``, a leading ``*.`` allowed)
+    frame this request's answer instead of nobody. Anything else in ``origins`` (quotes,
+    semicolons, paths: a policy injection) leaves the answer unframable."""
+    parts = origins.split()
+    if parts and all(_ORIGIN.fullmatch(p) for p in parts):
+        setattr(request.state, FRAME_ANCESTORS, " ".join(parts))
 
 
 async def read_form(request: Request) -> dict[str, str]:
