@@ -214,7 +214,7 @@ def uninstall_app(
         install = apps.install(kind, external_id)
         store = uow.stores.get(install.store_id) if install is not None else None
         if install is None or store is None:
-            raise AppNotInstalled(f"the app was never installed for {external_id!r}")
+            raise AppNotInstalled(f"the app is not installed for {external_id!r}")
         if install.uninstalled_at is not None:
             return Uninstalled(store.name, True, 0, 0, 0)
         connection = apps.web_connection(store.id, kind)

@@ -197,7 +197,7 @@ def verify_payload(config: AppConfig, token: str) -> Payload:
     except jwt.InvalidSignatureError:
         raise BadPayload("the signed payload's signature does not match") from None
     except jwt.MissingRequiredClaimError as exc:
-        raise BadPayload(f"the signed payload lacks the {exc.claim!r} claim") from None
+        raise BadPayload(f"the signed payload lacks the {exc.claim} claim") from None
     except jwt.InvalidTokenError as exc:
         raise BadPayload(f"the signed payload is malformed ({type(exc).__name__})") from None
     store_hash = store_hash_of(str(claims.get("sub", "")))

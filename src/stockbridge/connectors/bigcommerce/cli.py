@@ -61,18 +61,50 @@ def register(commands: PartnerCommands) -> None:
         store_hash: Annotated[str, typer.Option("--store-hash")] = "sandbox",
         access_token: Annotated[str, typer.Option("--access-token")] = "sandbox-token",
         quota: Annotated[int, typer.Option("--quota", min=1, help="Requests per window.")] = 150,
+        app_url: Annotated[
+            str | None,
+            typer.Option(
+                "--app-url",
+                help="The hub's URL: registers a single-click app whose callbacks are there.",
+            ),
+        ] = None,
+        app_client_id: Annotated[str, typer.Option("--app-client-id")] = "sandbox-app",
+        app_client_secret: Annotated[
+            str, typer.Option("--app-client-secret", envvar="STOCKBRIDGE_BIGCOMMERCE_CLIENT_SECRET")
+        ] = "sandbox-app-secret",
     ) -> None:
-        """Run the BigCommerce sandbox on 127.0.0.1 with one store ready."""
+        """Run the BigCommerce sandbox on 127.0.0.1 with one store ready (and, with
+        --app-url, the single-click app to install on it)."""
         import uvicorn
 
-        from stockbridge.connectors.bigcommerce.sandbox import BigCommerceSandbox, SStore
+        from stockbridge.connectors.bigcommerce.sandbox import BigCommerceSandbox, SApp, SStore
 
         sandbox = BigCommerceSandbox()
-        sandbox.stores[store_hash] = SStore(
+        store = SStore(
             hash=store_hash, token=access_token, quota=quota, allow_insecure_webhooks=True
         )
+        sandbox.stores[store_hash] = store
+        base = f"http://127.0.0.1:{port}"
         typer.echo(
-            f"BigCommerce sandbox on http://127.0.0.1:{port} (store hash {store_hash}); "
-            f"connect with --api-url http://127.0.0.1:{port}"
+            f"BigCommerce sandbox on {base} (store hash {store_hash}); "
+            f"connect with --api-url {base}"
         )
+        if app_url:
+            hub = app_url.rstrip("/")
+            sandbox.apps[app_client_id] = SApp(
+                client_id=app_client_id,
+                client_secret=app_client_secret,
+                auth_callback=f"{hub}/bigcommerce/auth",
+                load_callback=f"{hub}/bigcommerce/load",
+                uninstall_callback=f"{hub}/bigcommerce/uninstall",
+                remove_user_callback=f"{hub}/bigcommerce/remove_user",
+                scope="store_v2_orders store_v2_products",
+            )
+            typer.echo(
+                f"app {app_client_id!r}: install at {base}/app/{app_client_id}/install"
+                f"?store_hash={store_hash}&user_id={store.owner().id} "
+                f"(hub: STOCKBRIDGE_BIGCOMMERCE_LOGIN_URL={base} "
+                f"STOCKBRIDGE_BIGCOMMERCE_API_URL={base}); load, uninstall and remove_user "
+                f"with POST {base}/admin/apps/{app_client_id}/stores/{store_hash}/..."
+            )
         uvicorn.run(sandbox.app, host="127.0.0.1", port=port, log_level="warning")

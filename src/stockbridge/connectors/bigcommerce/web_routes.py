@@ -122,8 +122,11 @@ def _set_session(response: Response, session_id: str) -> None:
         httponly=True,
         samesite="none",
         secure=True,
-        partitioned=True,
     )
+    # Python's cookie module writes the Partitioned attribute only from 3.14 on.
+    name, value = response.raw_headers[-1]
+    assert name == b"set-cookie"
+    response.raw_headers[-1] = (name, value + b"; Partitioned")
 
 
 def _store_path(name: str) -> str:

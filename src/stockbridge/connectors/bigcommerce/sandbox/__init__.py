@@ -16,10 +16,13 @@ Fault injection per store: 5xx, latency, a dropped connection before anything is
 Modules: ``state`` (stores, catalog, orders; the partner's time formats), ``catalog``
 and ``orders`` (the partner routes), ``admin`` (``/admin/...``: create stores, seed
 products and orders, change stock and order status, set faults, read counters),
-``server`` (auth, limits, faults, webhook delivery), ``wire`` (answer shapes).
+``server`` (auth, limits, faults, webhook delivery), ``wire`` (answer shapes), ``apps``
+(the single-click app: consent page, install redirect with a code, the token endpoint,
+and the load / uninstall / remove_user callbacks fired with signed JWTs).
 It imports nothing from the BigCommerce client it simulates.
 """
 
+from stockbridge.connectors.bigcommerce.sandbox.apps import SApp, signed_payload
 from stockbridge.connectors.bigcommerce.sandbox.server import BigCommerceSandbox, create_app
 from stockbridge.connectors.bigcommerce.sandbox.state import (
     Faults,
@@ -27,16 +30,20 @@ from stockbridge.connectors.bigcommerce.sandbox.state import (
     SOrder,
     SProduct,
     SStore,
+    SUser,
     SVariant,
 )
 
 __all__ = [
     "BigCommerceSandbox",
     "Faults",
+    "SApp",
     "SHook",
     "SOrder",
     "SProduct",
     "SStore",
+    "SUser",
     "SVariant",
     "create_app",
+    "signed_payload",
 ]

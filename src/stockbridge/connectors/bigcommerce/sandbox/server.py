@@ -4,7 +4,6 @@ limits and fault injection, plus webhook delivery from a background thread."""
 from __future__ import annotations
 
 import asyncio
-import hmac
 import itertools
 import json
 import threading
@@ -18,6 +17,7 @@ import httpx
 from starlette.applications import Starlette
 
 from stockbridge.connectors.bigcommerce.sandbox.admin import admin_routes
+from stockbridge.connectors.bigcommerce.sandbox.apps import SApp, app_routes
 from stockbridge.connectors.bigcommerce.sandbox.catalog import catalog_routes
 from stockbridge.connectors.bigcommerce.sandbox.orders import order_routes
 from stockbridge.connectors.bigcommerce.sandbox.state import SHook, SStore
@@ -49,7 +49,15 @@ class BigCommerceSandbox:
         self._stop = False
         self._sender = threading.Thread(target=self._deliver_loop, name="bc-webhooks", daemon=True)
         self._sender.start()
-        routes = [*catalog_routes(self, BASE), *order_routes(self, BASE), *admin_routes(self)]
+        #: The single-click apps registered with the sandbox, and install codes issued.
+        self.apps: dict[str, SApp] = {}
+        self.codes: dict[str, Any] = {}
+        routes = [
+            *catalog_routes(self, BASE),
+            *order_routes(self, BASE),
+            *admin_routes(self),
+            *app_routes(self),
+        ]
         self.app = _FaultsAndLimits(self, Starlette(routes=routes))
 
     def close(self) -> None:
@@ -129,7 +137,7 @@ class _FaultsAndLimits:
             await error(404, "Store not found")(scope, receive, send)
             return
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
-        if not hmac.compare_digest(headers.get("x-auth-token", ""), store.token):
+        if not store.accepts(headers.get("x-auth-token", "")):
             await error(401, "Unauthorized: missing or wrong X-Auth-Token")(scope, receive, send)
             return
         endpoint = f"{scope['method']} /" + "/".join(

@@ -5,8 +5,10 @@ with no HTTP in sight. Times are parsed and written here in BigCommerce's own fo
 
 from __future__ import annotations
 
+import hmac
 import random
 import time
+import zlib
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +23,7 @@ __all__ = [
     "SOrder",
     "SProduct",
     "SStore",
+    "SUser",
     "SVariant",
     "now",
     "parse_when",
@@ -186,6 +189,18 @@ class Faults:
 
 
 @dataclass
+class SUser:
+    """A control-panel user of a store (the owner, or a user the owner let in)."""
+
+    id: int
+    username: str
+    email: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.id, "username": self.username, "email": self.email}
+
+
+@dataclass
 class SStore:
     hash: str
     token: str
@@ -206,6 +221,25 @@ class SStore:
     last_call: float | None = None
 
     sku_index: dict[str, tuple[SProduct, SVariant]] = field(default_factory=dict)
+    #: Control-panel users by id; the owner's id (made on first use).
+    users: dict[int, SUser] = field(default_factory=dict)
+    owner_id: int | None = None
+    #: Installed apps' permanent tokens (client id -> token), accepted like ``token``.
+    app_tokens: dict[str, str] = field(default_factory=dict)
+
+    def owner(self) -> SUser:
+        if self.owner_id is None:
+            self.owner_id = 1_000_000 + zlib.crc32(self.hash.encode()) % 9_000_000
+            email = f"owner@{self.hash}.example.com"
+            self.users[self.owner_id] = SUser(self.owner_id, email, email)
+        return self.users[self.owner_id]
+
+    def accepts(self, token: str) -> bool:
+        """The store's API account token or an installed app's token."""
+        ok = hmac.compare_digest(token.encode(), self.token.encode())
+        for app_token in self.app_tokens.values():
+            ok |= hmac.compare_digest(token.encode(), app_token.encode())
+        return ok
 
     def by_sku(self) -> dict[str, tuple[SProduct, SVariant]]:
         return self.sku_index
