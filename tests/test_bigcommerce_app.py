@@ -5,6 +5,7 @@ Bad input is refused with a clear 4xx and nothing saved."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,9 +19,16 @@ import jwt
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import func, select
+from starlette.requests import Request
 
 from stockbridge import services
 from stockbridge.bootstrap import Hub
+from stockbridge.connectors.bigcommerce.app import (
+    AppConfig,
+    CodeRefused,
+    TokenEndpointError,
+    exchange_code,
+)
 from stockbridge.connectors.bigcommerce.sandbox import BigCommerceSandbox, SApp
 from stockbridge.connectors.bigcommerce.webhooks import SCOPES, SECRET_HEADER
 from stockbridge.db.models import (
@@ -36,6 +44,7 @@ from stockbridge.db.models import (
 from stockbridge.domain.model import Step, Trigger
 from stockbridge.sandbox_server import ServerThread
 from stockbridge.web.app import create_app
+from stockbridge.web.dashboard.guard import FRAME_ANCESTORS, allow_framing
 from tests.bc_helpers import SandboxStore, new_store
 from tests.conftest import make_harness
 
@@ -570,3 +579,63 @@ def test_sandbox_payloads_pass_bigcommerces_own_python_client(app: AppEnv) -> No
     claims = bigcommerce.api.BigcommerceApi.oauth_verify_payload_jwt(token, SECRET, app.client_id)
     assert claims["sub"] == f"stores/{app.bc.hash}" and claims["iss"] == "bc"
     assert claims["nbf"] == claims["iat"] and claims["exp"] - claims["iat"] == 86_400
+
+
+# the token endpoint's answers the hub refuses ----------------------------------------------
+
+CONFIG = AppConfig("cid", SECRET, "https://hub.example.com", "https://login.example.com")
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error", "says"),
+    [
+        (400, b'{"error": "invalid_grant"}', CodeRefused, "invalid_grant"),
+        (401, b'{"error": "invalid_client"}', CodeRefused, "refused"),
+        (500, b"{}", TokenEndpointError, "500"),
+        (200, b"<html>", TokenEndpointError, "not JSON"),
+        (200, b'{"scope": "x", "context": "stores/abc"}', TokenEndpointError, "lacks"),
+        (
+            200,
+            b'{"access_token": "t", "context": "stores/other", '
+            b'"user": {"id": 1, "email": "a@b.c"}}',
+            TokenEndpointError,
+            "not 'stores/abc'",
+        ),
+    ],
+)
+def test_token_answers_that_are_not_a_grant_are_refused(
+    status: int, body: bytes, error: type[Exception], says: str
+) -> None:
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(status, content=body)
+
+    with httpx.Client(transport=httpx.MockTransport(answer)) as client, pytest.raises(error) as exc:
+        exchange_code(CONFIG, code="c", scope="s", context="stores/abc", client=client)
+    assert says in str(exc.value)
+    sent = seen[0]
+    assert str(sent.url) == "https://login.example.com/oauth2/token"
+    assert sent.headers["content-type"] == "application/json"
+    assert json.loads(sent.content)["redirect_uri"] == "https://hub.example.com/bigcommerce/auth"
+
+
+@pytest.mark.parametrize(
+    "origins",
+    [
+        "https://store-abc.mybigcommerce.com; script-src *",
+        "'self'",
+        "https://a.example.com/path",
+        "https://a.example.com 'unsafe-inline'",
+        "",
+    ],
+)
+def test_only_plain_origins_may_frame_a_page(origins: str) -> None:
+    request = Request({"type": "http", "headers": [], "state": {}})
+    allow_framing(request, origins)
+    assert FRAME_ANCESTORS not in request.scope["state"]
+    allow_framing(request, "https://store-abc.mybigcommerce.com  https://*.example.com:8443")
+    assert request.scope["state"][FRAME_ANCESTORS] == (
+        "https://store-abc.mybigcommerce.com https://*.example.com:8443"
+    )
