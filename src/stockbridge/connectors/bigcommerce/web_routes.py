@@ -51,7 +51,7 @@ from stockbridge.services.app_installs import (
     remove_app_user,
     uninstall_app,
 )
-from stockbridge.services.errors import ConnectFailed, InvalidSetting
+from stockbridge.services.errors import ConnectFailed, DuplicateStore, InvalidSetting
 from stockbridge.web.dashboard.guard import SESSION_COOKIE, allow_framing
 
 __all__ = ["routes"]
@@ -202,6 +202,8 @@ def routes(hub: Hub, queue: JobQueue) -> APIRouter:
             )
         except ConnectFailed as exc:
             return _page(502, "Install failed", str(exc))
+        except DuplicateStore:  # two installs of one new store at once: this one lost
+            return _page(409, "Install failed", "this store is being installed already")
         except InvalidSetting as exc:
             return _page(422, "Install failed", str(exc))
         allow_framing(request, framers)
