@@ -53,7 +53,13 @@ def default_registry() -> ConnectorRegistry:
         commands="stockbridge.connectors.bigcommerce.cli",
         webhooks=bigcommerce_webhooks.ADAPTER,
     )
-    registry.register(qbo.KIND, qbo.make_back_office, commands="stockbridge.connectors.qbo.cli")
+    registry.register(
+        qbo.KIND,
+        qbo.make_back_office,
+        commands="stockbridge.connectors.qbo.cli",
+        web_routes="stockbridge.connectors.qbo.web_routes",  # Connect to QuickBooks (OAuth)
+        connect_button=qbo.CONNECT_BUTTON,
+    )
     registry.register(feed.KIND, feed.make_back_office, commands="stockbridge.connectors.feed.cli")
     return registry
 

@@ -52,6 +52,17 @@ class Settings(BaseSettings):
     #: Send Strict-Transport-Security on every response (the hub is only reached over
     #: https, e.g. behind a TLS proxy). Requests that arrive over https get it anyway.
     hsts: bool = False
+    #: "Connect to QuickBooks" (OAuth 2 authorization code): the Intuit app's keys, and the
+    #: redirect URL registered with the app (None: this service's /oauth/qbo/callback as
+    #: the browser reached it). The endpoints default to Intuit's production ones; the
+    #: demo points them at the QuickBooks sandbox.
+    qbo_client_id: str | None = None
+    qbo_client_secret: SecretStr | None = None
+    qbo_redirect_url: str | None = None
+    qbo_authorize_url: str = "https://appcenter.intuit.com/connect/oauth2"
+    qbo_token_url: str = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
+    qbo_revoke_url: str = "https://developer.api.intuit.com/v2/oauth2/tokens/revoke"
+    qbo_api_url: str = "https://quickbooks.api.intuit.com"
 
     @field_validator("outbound_allow")
     @classmethod

@@ -16,6 +16,7 @@ from stockbridge.db.models.commerce import (
     Store,
     Variant,
 )
+from stockbridge.db.models.oauth import OAuthGrant
 from stockbridge.db.models.service import (
     AlertIncident,
     ApiToken,
@@ -39,6 +40,7 @@ __all__ = [
     "InboxEvent",
     "LoginThrottle",
     "Money",
+    "OAuthGrant",
     "Order",
     "OrderLineRow",
     "PartnerLink",
