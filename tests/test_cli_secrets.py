@@ -134,7 +134,12 @@ def test_the_sandboxes_take_their_secrets_from_stdin(
 
     made: list[Any] = []
     original = bc_sandbox.SStore
-    monkeypatch.setattr(bc_sandbox, "SStore", lambda **kw: made.append(original(**kw)) or made[-1])
+
+    def record(**kwargs: Any) -> Any:
+        made.append(original(**kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(bc_sandbox, "SStore", record)
     qbo = run(hub, "sandbox", "qbo", "--client-secret-stdin", stdin="s3cret\n")
     assert qbo.exit_code == 0, qbo.output
     assert served[-1].books.client_secret == "s3cret" and "s3cret" not in qbo.output
