@@ -66,7 +66,12 @@ def test_the_command_waits_for_the_consent_its_link_starts(
     site: Site, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     opened: list[str] = []
-    monkeypatch.setattr("webbrowser.open", lambda url: opened.append(url) or True)
+
+    def open_url(url: str) -> bool:
+        opened.append(url)
+        return True
+
+    monkeypatch.setattr("webbrowser.open", open_url)
     app = build_app(lambda: site.hub)
     result: dict[str, Any] = {}
     args = ["connect", "qbo", "--store", "shop", "--browser", "--base-url", site.url]
