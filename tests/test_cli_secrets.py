@@ -148,3 +148,15 @@ def test_the_sandboxes_take_their_secrets_from_stdin(
     assert made[-1].token == "t0k"
     warned = run(hub, "sandbox", "qbo", "--client-secret", "x")
     assert warned.exit_code == 0 and WARNING in warned.stderr
+
+
+def test_connect_qbo_in_the_browser_refuses_what_it_cannot_use(hub: Hub) -> None:
+    browser = ("connect", "qbo", "--store", "shop", "--browser", "--no-open")
+    nowhere = run(hub, *browser)
+    assert nowhere.exit_code == 2 and "--base-url" in nowhere.stderr
+    mixed = run(hub, *browser, "--base-url", "http://127.0.0.1:9", "--refresh-token", "x")
+    assert mixed.exit_code == 2 and "drop --refresh-token" in mixed.stderr
+    unknown = run(hub, *browser, "--base-url", "http://127.0.0.1:9")
+    assert unknown.exit_code == 2 and "no store named 'shop'" in unknown.stderr
+    bad_url = run(hub, *browser, "--base-url", "ftp://hub")
+    assert bad_url.exit_code == 2

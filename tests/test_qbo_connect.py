@@ -170,6 +170,9 @@ def test_disconnect_revokes_the_grant_and_forgets_it(site: Site) -> None:
         assert "Connect to QuickBooks" in page
         twice = client.post("/oauth/qbo/disconnect?store=shop", data={"csrf_token": csrf})
         assert twice.status_code == 409
+        hidden = client.post("/oauth/qbo/disconnect?store=other", data={"csrf_token": csrf})
+        assert hidden.status_code == 404
+        assert client.post("/oauth/qbo/disconnect", data={"csrf_token": csrf}).status_code == 422
     gone = site.connection()
     assert gone is not None and gone["secrets"] is None and gone["health"] == "disconnected"
     refused = httpx.post(  # the sandbox refuses the old refresh token now

@@ -99,9 +99,7 @@ def take_state(
         row = uow.oauth.get(state, "state")
         if row is None or row.kind != kind:
             raise OAuthRefused("unknown state (tampered with, or not from this hub)")
-        if row.used_at is not None:
-            raise OAuthRefused("this consent was already used: start connecting again")
-        if row.expires_at <= now:
+        if row.expires_at <= now and row.used_at is None:
             raise OAuthRefused("the consent took too long (over 10 minutes): start again")
         expected = (row.binding_hash or "").encode()
         if not any(hmac.compare_digest(hash_value(b).encode(), expected) for b in bindings):
