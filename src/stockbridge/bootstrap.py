@@ -55,7 +55,13 @@ def default_registry() -> ConnectorRegistry:
         # the single-click app's install, load, uninstall and remove_user callbacks
         web_routes="stockbridge.connectors.bigcommerce.web_routes",
     )
-    registry.register(qbo.KIND, qbo.make_back_office, commands="stockbridge.connectors.qbo.cli")
+    registry.register(
+        qbo.KIND,
+        qbo.make_back_office,
+        commands="stockbridge.connectors.qbo.cli",
+        web_routes="stockbridge.connectors.qbo.web_routes",  # Connect to QuickBooks (OAuth)
+        connect_button=qbo.CONNECT_BUTTON,
+    )
     registry.register(feed.KIND, feed.make_back_office, commands="stockbridge.connectors.feed.cli")
     return registry
 

@@ -67,6 +67,17 @@ class Settings(BaseSettings):
     #: The origin of a store's control panel, which frames the app (``{store_hash}`` is
     #: replaced): the only page allowed to frame that store's app sessions.
     bigcommerce_control_panel: str = "https://store-{store_hash}.mybigcommerce.com"
+    #: "Connect to QuickBooks" (OAuth 2 authorization code): the Intuit app's keys, and the
+    #: redirect URL registered with the app (None: this service's /oauth/qbo/callback as
+    #: the browser reached it). The endpoints default to Intuit's production ones; the
+    #: demo points them at the QuickBooks sandbox.
+    qbo_client_id: str | None = None
+    qbo_client_secret: SecretStr | None = None
+    qbo_redirect_url: str | None = None
+    qbo_authorize_url: str = "https://appcenter.intuit.com/connect/oauth2"
+    qbo_token_url: str = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
+    qbo_revoke_url: str = "https://developer.api.intuit.com/v2/oauth2/tokens/revoke"
+    qbo_api_url: str = "https://quickbooks.api.intuit.com"
 
     @field_validator("outbound_allow")
     @classmethod

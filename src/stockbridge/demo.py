@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 
 from stockbridge import accounts
 from stockbridge.bootstrap import Hub, bootstrap
@@ -214,8 +215,20 @@ def start_demo(settings: Settings, *, webhook_base_url: str | None = None, seed:
     # The demo's partners (and any alert receiver tried with it) run on 127.0.0.1: the
     # demo hub allows loopback explicitly, on top of what the operator allows.
     allow = ",".join(filter(None, (settings.outbound_allow, "loopback")))
+    # "Connect to QuickBooks" on the demo's dashboard goes to the sandbox's consent page.
+    consent = {
+        "qbo_client_id": client_id,
+        "qbo_client_secret": SecretStr(client_secret),
+        "qbo_redirect_url": None,  # the callback as the browser reaches the demo
+        "qbo_authorize_url": f"{qbo.url}/connect/oauth2",
+        "qbo_token_url": f"{qbo.url}/oauth2/v1/tokens/bearer",
+        "qbo_revoke_url": f"{qbo.url}/v2/oauth2/tokens/revoke",
+        "qbo_api_url": qbo.url,
+    }
     hub = bootstrap(
-        settings.model_copy(update={"home": home, "database_url": None, "outbound_allow": allow})
+        settings.model_copy(
+            update={"home": home, "database_url": None, "outbound_allow": allow, **consent}
+        )
     )
     hub.initialise()
     add_store(hub, DEMO_STORE, timezone="America/Chicago")

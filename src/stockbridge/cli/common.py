@@ -11,6 +11,7 @@ This module imports no command module, so any of them (and any connector's) can 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,7 +39,9 @@ __all__ = [
     "StoreOption",
     "fail",
     "mapped_errors",
+    "on_command_line",
     "print_json",
+    "secret_value",
 ]
 
 USAGE = 2
@@ -103,3 +106,44 @@ class PartnerCommands:
     connect: typer.Typer
     sandbox: typer.Typer
     hub: Callable[[], Hub]
+
+
+def on_command_line(ctx: typer.Context, param: str) -> bool:
+    """Whether ``param`` was given on the command line (not by default or environment)."""
+    return getattr(ctx.get_parameter_source(param), "name", None) == "COMMANDLINE"
+
+
+def secret_value(
+    ctx: typer.Context,
+    param: str,
+    value: str | None,
+    *,
+    option: str,
+    env: str | None,
+    from_stdin: bool,
+    required: bool = True,
+) -> str | None:
+    """A secret option's value, kept off the command line: with ``{option}-stdin`` the
+    next line of standard input (several such options read one line each, in the order
+    the command declares them), else the environment variable ``env`` (declared as the
+    option's ``envvar``), else the option itself, which works but warns on stderr (other
+    users of the machine see command lines; shells keep them in history)."""
+    if from_stdin:
+        if on_command_line(ctx, param):
+            fail(f"give {option} or {option}-stdin, not both")
+        line = sys.stdin.readline()
+        if not line.strip():
+            fail(f"{option}-stdin: no line on standard input for it")
+        return line.rstrip("\r\n")
+    if value and on_command_line(ctx, param):
+        instead = f"{option}-stdin" + (f" or the environment variable {env}" if env else "")
+        err.print(
+            f"warning: {option} on the command line is visible to other users (ps) and "
+            f"kept in shell history; use {instead}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+    if value is None and required:
+        fail(f"give the secret with {option}-stdin" + (f" (or {env})" if env else ""))
+    return value

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from stockbridge.cli.common import HubLoader, JsonOption, mapped_errors, print_json
+from stockbridge.cli.common import HubLoader, JsonOption, mapped_errors, print_json, secret_value
 from stockbridge.domain.model import InventorySource
 from stockbridge.jsonable import json_object
 from stockbridge.services.connections import disconnect_supplier
@@ -132,6 +132,7 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
 
     @store_app.command("set")
     def store_set(
+        ctx: typer.Context,
         name: str,
         timezone: TimezoneOption = None,
         inventory_source: SourceOption = None,
@@ -146,9 +147,16 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
         alert_webhook: Annotated[
             str | None,
             typer.Option(
-                "--alert-webhook", help='POST alerts to this URL, e.g. a chat webhook ("" to stop).'
+                "--alert-webhook",
+                help='POST alerts to this URL, e.g. a chat webhook ("" to stop). Such URLs '
+                "carry a secret: by default read it with --alert-webhook-stdin (on the "
+                "command line it warns).",
             ),
         ] = None,
+        alert_webhook_stdin: Annotated[
+            bool,
+            typer.Option("--alert-webhook-stdin", help="Read the alert webhook URL from stdin."),
+        ] = False,
         stale_after_hours: Annotated[
             int | None,
             typer.Option(
@@ -171,6 +179,16 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
         ] = None,
     ) -> None:
         """Change a store's settings."""
+        # No environment variable here: one left set would change every store it ran for.
+        alert_webhook = secret_value(
+            ctx,
+            "alert_webhook",
+            alert_webhook,
+            option="--alert-webhook",
+            env=None,
+            from_stdin=alert_webhook_stdin,
+            required=False,
+        )
         with mapped_errors():
             update_store(
                 hub(),

@@ -25,6 +25,7 @@ from stockbridge.outbound import OutboundPolicy, guarded_transport
 from stockbridge.retry import RetryPolicy
 
 __all__ = [
+    "ConnectButton",
     "ConnectorEnv",
     "ConnectorFactory",
     "ConnectorMismatch",
@@ -110,6 +111,19 @@ def _tls_context() -> ssl.SSLContext:
 ConnectorFactory = Callable[[ConnectorEnv], WebStore | BackOffice]
 
 
+@dataclass(frozen=True)
+class ConnectButton:
+    """A partner's own connect flow (e.g. OAuth consent), offered on a store's dashboard
+    page for the connection in ``role``: a link to ``start_path?store=<name>`` (GET) and a
+    form posting to ``disconnect_path?store=<name>`` (with the dashboard's CSRF token)."""
+
+    kind: str
+    role: str
+    label: str
+    start_path: str
+    disconnect_path: str
+
+
 class UnknownConnectorKind(LookupError):
     """No connector is registered for a connection's kind."""
 
@@ -126,6 +140,8 @@ class ConnectorRegistry:
     #: partner's own pages and callbacks (OAuth consent callbacks, app install, load and
     #: uninstall); only the web application imports it, by name.
     web_routes: dict[str, str] = field(default_factory=dict)
+    #: kind -> its connect button on the dashboard (a partner with a consent flow).
+    connect_buttons: dict[str, ConnectButton] = field(default_factory=dict)
 
     def register(
         self,
@@ -135,11 +151,13 @@ class ConnectorRegistry:
         commands: str | None = None,
         webhooks: WebhookAdapter | None = None,
         web_routes: str | None = None,
+        connect_button: ConnectButton | None = None,
     ) -> None:
         """Serve connections of ``kind`` with ``factory``; ``commands`` names the module of
         its CLI commands; with ``webhooks``, also accept that partner's deliveries at
         ``/webhooks/{kind}/{store}``; ``web_routes`` names the module whose
-        ``routes(hub, queue)`` adds the partner's own HTTP routes to the service."""
+        ``routes(hub, queue)`` adds the partner's own HTTP routes to the service;
+        ``connect_button`` offers its connect flow on the dashboard."""
         if webhooks is not None and webhooks.kind != kind:
             raise ValueError(f"the webhook adapter of {kind!r} says it is {webhooks.kind!r}")
         self.factories[kind] = factory
@@ -149,6 +167,8 @@ class ConnectorRegistry:
             self.webhooks[kind] = webhooks
         if web_routes is not None:
             self.web_routes[kind] = web_routes
+        if connect_button is not None:
+            self.connect_buttons[kind] = connect_button
 
     def create(self, kind: str, env: ConnectorEnv) -> WebStore | BackOffice:
         try:

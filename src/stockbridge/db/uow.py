@@ -10,6 +10,7 @@ from stockbridge.db.alerts import AlertRepository
 from stockbridge.db.catalog import CatalogRepository
 from stockbridge.db.engine import READ_ONLY
 from stockbridge.db.inbox import InboxRepository
+from stockbridge.db.oauth import OAuthGrantRepository
 from stockbridge.db.orders import OrderRepository
 from stockbridge.db.runs import RunRepository
 from stockbridge.db.schedules import ScheduleRepository
@@ -35,6 +36,7 @@ class UnitOfWork:
     sources: SourceRepository
     alerts: AlertRepository
     users: UserRepository
+    oauth: OAuthGrantRepository
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
@@ -51,6 +53,7 @@ class UnitOfWork:
         self.sources = SourceRepository(self.session)
         self.alerts = AlertRepository(self.session)
         self.users = UserRepository(self.session)
+        self.oauth = OAuthGrantRepository(self.session)
         return self
 
     def __exit__(

@@ -14,6 +14,7 @@ One module per concept:
 - ``schedules``    when each store syncs by itself
 - ``tokens``       API tokens
 - ``rejected``     input the hub refused, with the reason
+- ``oauth``        a partner's OAuth consent: single-use states, one-time start links
 
 The names below are re-exported for callers that import ``stockbridge.services``.
 """

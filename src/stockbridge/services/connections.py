@@ -27,7 +27,14 @@ from stockbridge.services.stores import find_store, resolve_store
 from stockbridge.services.webhooks import events as webhook_events
 from stockbridge.sync.inventory_in import ITEMS_STREAM
 
-__all__ = ["SupplierRemoved", "connect_partner", "disconnect_supplier"]
+__all__ = [
+    "SupplierRemoved",
+    "connect_partner",
+    "connection_settings",
+    "disconnect_supplier",
+    "forget_credentials",
+    "stored_secrets",
+]
 
 ROLES = ("web", "back_office", SUPPLIER_ROLE)
 
@@ -207,3 +214,39 @@ def _release(uow: UnitOfWork, store_id: int, connection_id: int) -> int:
     primary = uow.stores.connection(store_id, "back_office")
     reread = None if primary is None else (primary.id, ITEMS_STREAM)
     return uow.sources.release(store_id, supplier, reread=reread)
+
+
+def connection_settings(hub: Hub, store_name: str, role: str, kind: str) -> dict[str, Any]:
+    """The settings of the store's connection in ``role`` if it is of ``kind`` (kept when
+    it is connected again), else {}."""
+    with hub.uow() as uow:
+        uow.read_only()
+        connection = uow.stores.connection(find_store(uow, store_name).id, role)
+        if connection is None or connection.kind != kind:
+            return {}
+        return dict(connection.settings or {})
+
+
+def stored_secrets(hub: Hub, store_name: str, role: str, kind: str) -> dict[str, str] | None:
+    """The decrypted secrets of the store's connection in ``role`` if it is of ``kind``
+    and has any, else None."""
+    with hub.uow() as uow:
+        uow.read_only()
+        connection = uow.stores.connection(find_store(uow, store_name).id, role)
+        if connection is None or connection.kind != kind or not connection.credentials:
+            return None
+        return hub.cipher.decrypt(connection.credentials)
+
+
+def forget_credentials(hub: Hub, store_name: str, role: str, kind: str) -> bool:
+    """Remove the secrets of the store's connection in ``role`` (of ``kind``) and mark it
+    ``disconnected``; the row, its cursors and links stay (the history, and what was
+    already posted, are kept for a reconnection). False if there was nothing to remove."""
+    with hub.uow() as uow:
+        connection = uow.stores.connection(find_store(uow, store_name).id, role)
+        if connection is None or connection.kind != kind or not connection.credentials:
+            return False
+        connection.credentials = None
+        uow.stores.set_health(connection.id, "disconnected", "disconnected by the merchant")
+        uow.commit()
+        return True

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from stockbridge.cli.common import PartnerCommands, fail, mapped_errors
+from stockbridge.cli.common import PartnerCommands, fail, mapped_errors, secret_value
 from stockbridge.connectors.bigcommerce.app import webhook_url
 from stockbridge.connectors.bigcommerce.client import DEFAULT_API_URL
 from stockbridge.services.connections import connect_partner
@@ -15,14 +15,29 @@ from stockbridge.services.connections import connect_partner
 __all__ = ["register", "webhook_url"]
 
 
+TOKEN_ENV = "STOCKBRIDGE_BIGCOMMERCE_ACCESS_TOKEN"
+SANDBOX_TOKEN_ENV = "STOCKBRIDGE_SANDBOX_BIGCOMMERCE_TOKEN"
+
+
 def register(commands: PartnerCommands) -> None:
     @commands.connect.command("bigcommerce")
     def connect_bigcommerce(
+        ctx: typer.Context,
         store: Annotated[str, typer.Option("--store", help="The hub store to connect.")],
         store_hash: Annotated[str, typer.Option("--store-hash", help="BigCommerce store hash.")],
         access_token: Annotated[
-            str, typer.Option("--access-token", help="API account access token.")
-        ],
+            str | None,
+            typer.Option(
+                "--access-token",
+                envvar=TOKEN_ENV,
+                help="API account access token; by default read with --access-token-stdin "
+                f"or from ${TOKEN_ENV} (on the command line it warns).",
+            ),
+        ] = None,
+        access_token_stdin: Annotated[
+            bool,
+            typer.Option("--access-token-stdin", help="Read the access token from standard input."),
+        ] = False,
         api_url: Annotated[
             str, typer.Option("--api-url", help="Replaces https://api.bigcommerce.com.")
         ] = DEFAULT_API_URL,
@@ -35,6 +50,14 @@ def register(commands: PartnerCommands) -> None:
         ] = None,
     ) -> None:
         """Connect a store to BigCommerce (checks the token with one call first)."""
+        token = secret_value(
+            ctx,
+            "access_token",
+            access_token,
+            option="--access-token",
+            env=TOKEN_ENV,
+            from_stdin=access_token_stdin,
+        )
         if not store_hash.isalnum():
             fail("--store-hash is letters and digits only")
         if not api_url.startswith(("http://", "https://")):
@@ -49,7 +72,7 @@ def register(commands: PartnerCommands) -> None:
                 role="web",
                 kind="bigcommerce",
                 settings=settings,
-                secrets={"access_token": access_token},
+                secrets={"access_token": token or ""},
             )
         typer.echo(f"connected {store!r} to {reached}")
         if webhook_base_url:
@@ -57,9 +80,21 @@ def register(commands: PartnerCommands) -> None:
 
     @commands.sandbox.command("bigcommerce")
     def sandbox_bigcommerce(
+        ctx: typer.Context,
         port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8801,
         store_hash: Annotated[str, typer.Option("--store-hash")] = "sandbox",
-        access_token: Annotated[str, typer.Option("--access-token")] = "sandbox-token",
+        access_token: Annotated[
+            str,
+            typer.Option(
+                "--access-token",
+                envvar=SANDBOX_TOKEN_ENV,
+                help="The token the sandbox accepts; by default from --access-token-stdin "
+                f"or ${SANDBOX_TOKEN_ENV} (on the command line it warns).",
+            ),
+        ] = "sandbox-token",
+        access_token_stdin: Annotated[
+            bool, typer.Option("--access-token-stdin", help="Read it from standard input.")
+        ] = False,
         quota: Annotated[int, typer.Option("--quota", min=1, help="Requests per window.")] = 150,
         app_url: Annotated[
             str | None,
@@ -75,6 +110,17 @@ def register(commands: PartnerCommands) -> None:
     ) -> None:
         """Run the BigCommerce sandbox on 127.0.0.1 with one store ready (and, with
         --app-url, the single-click app to install on it)."""
+        access_token = (
+            secret_value(
+                ctx,
+                "access_token",
+                access_token,
+                option="--access-token",
+                env=SANDBOX_TOKEN_ENV,
+                from_stdin=access_token_stdin,
+            )
+            or access_token
+        )
         import uvicorn
 
         from stockbridge.connectors.bigcommerce.sandbox import BigCommerceSandbox, SApp, SStore

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from stockbridge.cli.common import PartnerCommands, mapped_errors
+from stockbridge.cli.common import PartnerCommands, mapped_errors, secret_value
 from stockbridge.connectors.feed import KIND
 from stockbridge.connectors.feed.sftp import is_fingerprint, parse_sftp_url
 from stockbridge.domain.schedule import STOCK_STEPS
@@ -16,10 +16,13 @@ from stockbridge.services.schedules import set_schedule
 
 __all__ = ["register"]
 
+KEEP_OFF = "; by default read with {o}-stdin or from ${e} (on the command line it warns)"
+
 
 def register(commands: PartnerCommands) -> None:
     @commands.connect.command("feed")
     def connect_feed(
+        ctx: typer.Context,
         source: Annotated[
             str,
             typer.Option(
@@ -102,8 +105,15 @@ def register(commands: PartnerCommands) -> None:
         ] = "json",
         token: Annotated[
             str | None,
-            typer.Option("--token", envvar="STOCKBRIDGE_FEED_TOKEN", help="Bearer token."),
+            typer.Option(
+                "--token",
+                envvar="STOCKBRIDGE_FEED_TOKEN",
+                help="Bearer token" + KEEP_OFF.format(o="--token", e="STOCKBRIDGE_FEED_TOKEN"),
+            ),
         ] = None,
+        token_stdin: Annotated[
+            bool, typer.Option("--token-stdin", help="Read the bearer token from stdin.")
+        ] = False,
         username: Annotated[
             str | None, typer.Option("--username", help="Basic auth user (URL feeds).")
         ] = None,
@@ -112,17 +122,31 @@ def register(commands: PartnerCommands) -> None:
             typer.Option(
                 "--password",
                 envvar="STOCKBRIDGE_FEED_PASSWORD",
-                help="Basic auth or SFTP password.",
+                help="Basic auth or SFTP password"
+                + KEEP_OFF.format(o="--password", e="STOCKBRIDGE_FEED_PASSWORD"),
             ),
         ] = None,
+        password_stdin: Annotated[
+            bool,
+            typer.Option(
+                "--password-stdin", help="Read the password from stdin (after a token's line)."
+            ),
+        ] = False,
         header: Annotated[
             str | None,
             typer.Option(
                 "--header",
                 envvar="STOCKBRIDGE_FEED_HEADER",
-                help="A custom auth header, 'Name: value'.",
+                help="A custom auth header, 'Name: value'"
+                + KEEP_OFF.format(o="--header", e="STOCKBRIDGE_FEED_HEADER"),
             ),
         ] = None,
+        header_stdin: Annotated[
+            bool,
+            typer.Option(
+                "--header-stdin", help="Read the header from stdin (after the password's line)."
+            ),
+        ] = False,
         sftp_key: Annotated[
             Path | None,
             typer.Option("--sftp-key", help="SFTP private key file (OpenSSH format)."),
@@ -174,6 +198,16 @@ def register(commands: PartnerCommands) -> None:
         }
         if orders_to:
             settings["orders_to"] = orders_to
+        token, password, header = (
+            secret_value(
+                ctx, name, value, option=f"--{name}", env=env, from_stdin=stdin, required=False
+            )
+            for name, value, env, stdin in (
+                ("token", token, "STOCKBRIDGE_FEED_TOKEN", token_stdin),
+                ("password", password, "STOCKBRIDGE_FEED_PASSWORD", password_stdin),
+                ("header", header, "STOCKBRIDGE_FEED_HEADER", header_stdin),
+            )
+        )
         secrets: dict[str, str] = {}
         if token is not None:
             settings["auth"] = "bearer"

@@ -11,11 +11,19 @@ from stockbridge.connectors.qbo.auth import TokenSource
 from stockbridge.connectors.qbo.client import DEFAULT_API_URL, DEFAULT_TOKEN_URL, QboClient
 from stockbridge.connectors.qbo.connector import QboBackOffice
 from stockbridge.connectors.ratelimit import RateLimiter
-from stockbridge.connectors.registry import ConnectorEnv
+from stockbridge.connectors.registry import ConnectButton, ConnectorEnv
 
-__all__ = ["KIND", "QboBackOffice", "make_back_office"]
+__all__ = ["CONNECT_BUTTON", "KIND", "QboBackOffice", "make_back_office"]
 
 KIND = "qbo"
+#: "Connect to QuickBooks" on the store's dashboard page (routes in ``web_routes``).
+CONNECT_BUTTON = ConnectButton(
+    kind=KIND,
+    role="back_office",
+    label="Connect to QuickBooks",
+    start_path="/oauth/qbo/start",
+    disconnect_path="/oauth/qbo/disconnect",
+)
 
 
 def make_back_office(env: ConnectorEnv) -> QboBackOffice:

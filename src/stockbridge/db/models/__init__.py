@@ -17,6 +17,7 @@ from stockbridge.db.models.commerce import (
     Store,
     Variant,
 )
+from stockbridge.db.models.oauth import OAuthGrant
 from stockbridge.db.models.service import (
     AlertIncident,
     ApiToken,
@@ -42,6 +43,7 @@ __all__ = [
     "InboxEvent",
     "LoginThrottle",
     "Money",
+    "OAuthGrant",
     "Order",
     "OrderLineRow",
     "PartnerLink",

@@ -205,6 +205,8 @@ def mount_dashboard(app: FastAPI, hub: Hub, queue: JobQueue) -> None:
             "store": described,
             "stores": [s.name for s in stores],
             "timezone": described.timezone,
+            # partners' own connect flows (e.g. OAuth consent), named by the registry
+            "connect_buttons": list(hub.registry.connect_buttons.values()),
         }
 
     async def _posted(request: Request, who: Viewer) -> dict[str, str]:

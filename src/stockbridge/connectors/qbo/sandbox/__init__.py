@@ -2,7 +2,12 @@
 
 Serves what a real integration calls, with Intuit's documented shapes and limits:
 
-* ``POST /oauth2/v1/tokens/bearer`` — refresh_token grant, client id/secret as HTTP Basic;
+* ``/connect/oauth2`` — the authorization endpoint: a consent page (Connect / Cancel)
+  sending the browser back with ``code``, ``state`` and ``realmId``, or
+  ``error=access_denied`` (``consent``);
+* ``POST /oauth2/v1/tokens/bearer`` — authorization_code grant (a code works once, for
+  the redirect_uri it was issued to; again: ``invalid_grant``) and refresh_token grant,
+  client id/secret as HTTP Basic;
   short-lived access tokens (``access_lifetime``), a new refresh token on every refresh,
   ``400 {"error": "invalid_grant"}`` for a rotated-away or revoked one; the OpenID
   discovery document at ``/.well-known/openid_configuration`` and the revoke endpoint;

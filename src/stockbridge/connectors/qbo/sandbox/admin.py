@@ -9,6 +9,8 @@ traffic controls it sets: the fault plan, the rate limits and request-id replay.
                                    "rate": 0.1, "seed": 1}
     POST  /admin/config           {"rate_limits", "retry_after", "per_second", "per_minute",
                                    "batches_per_minute", "max_in_flight", "access_lifetime",
+                                   "code_lifetime", "redirect_uris" (the app's registered
+                                   redirect URIs; empty: any),
                                    "max_batch", "duplicate_doc_warning",
                                    "request_id_replay" (false: a repeated requestid books
                                    again), "request_id_ttl" (seconds a requestid is
@@ -175,7 +177,9 @@ class _Admin:
             limits.retry_after = spec["retry_after"]
         for name in ("per_second", "per_minute", "batches_per_minute", "max_in_flight"):
             setattr(limits, name, int(spec.get(name, getattr(limits, name))))
-        for name in ("access_lifetime", "max_batch"):
+        if "redirect_uris" in spec:
+            self.sandbox.books.redirect_uris = {str(u) for u in spec["redirect_uris"]}
+        for name in ("access_lifetime", "max_batch", "code_lifetime"):
             setattr(
                 self.sandbox.books, name, int(spec.get(name, getattr(self.sandbox.books, name)))
             )

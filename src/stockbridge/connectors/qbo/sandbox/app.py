@@ -21,6 +21,7 @@ from starlette.routing import Route
 from stockbridge.connectors.qbo.sandbox.admin import FaultRule, Limits, Replay, admin_routes
 from stockbridge.connectors.qbo.sandbox.books import Books
 from stockbridge.connectors.qbo.sandbox.company import CompanyApi
+from stockbridge.connectors.qbo.sandbox.consent import AUTHORIZE_PATH, consent_routes
 from stockbridge.connectors.qbo.sandbox.wire import QboFault
 from stockbridge.connectors.qbo.sandbox.wire import fault_response as _fault
 from stockbridge.connectors.qbo.sandbox.wire import json_response as _json
@@ -36,7 +37,7 @@ TOKEN_PATH = "/oauth2/v1/tokens/bearer"
 REVOKE_PATH = "/v2/oauth2/tokens/revoke"
 DISCOVERY_PATH = "/.well-known/openid_configuration"
 #: Endpoints outside the realm's API: no realm quota, no random faults.
-AUTH_ENDPOINTS = frozenset({"token", "revoke", "discovery"})
+AUTH_ENDPOINTS = frozenset({"token", "revoke", "discovery", "authorize"})
 MIN_MINOR_VERSION = 75
 
 
@@ -144,6 +145,7 @@ class QboSandbox:
             Route(f"{company}/cdc", self.api(api.cdc), methods=["GET"]),
             Route(f"{company}/batch", self.api(api.batch), methods=["POST"]),
             Route(f"{company}/{{entity}}", self.api(api.create), methods=["POST"]),
+            *consent_routes(self),
             *admin_routes(self),
         ]
 
@@ -154,7 +156,7 @@ class QboSandbox:
         return _json(
             {
                 "issuer": base,
-                "authorization_endpoint": f"{base}/connect/oauth2",
+                "authorization_endpoint": f"{base}{AUTHORIZE_PATH}",
                 "token_endpoint": f"{base}{TOKEN_PATH}",
                 "revocation_endpoint": f"{base}{REVOKE_PATH}",
                 "userinfo_endpoint": f"{base}/v1/openid_connect/userinfo",
@@ -179,9 +181,14 @@ class QboSandbox:
         if not self.books.client_ok(client_id, client_secret):
             return _json({"error": "invalid_client"}, 401)
         form = parse_qs((await request.body()).decode(errors="replace"))
-        if form.get("grant_type") != ["refresh_token"]:
+        grant = form.get("grant_type")
+        if grant == ["authorization_code"]:
+            code = (form.get("code") or [""])[0]
+            answer = self.books.redeem(code, (form.get("redirect_uri") or [""])[0])
+        elif grant == ["refresh_token"]:
+            answer = self.books.refresh((form.get("refresh_token") or [""])[0])
+        else:
             return _json({"error": "unsupported_grant_type"}, 400)
-        answer = self.books.refresh((form.get("refresh_token") or [""])[0])
         if answer is None:
             return _json({"error": "invalid_grant"}, 400)
         return _json(answer)
@@ -249,7 +256,12 @@ class QboSandbox:
 
 
 def _endpoint(path: str) -> str:
-    named = {TOKEN_PATH: "token", REVOKE_PATH: "revoke", DISCOVERY_PATH: "discovery"}
+    named = {
+        TOKEN_PATH: "token",
+        REVOKE_PATH: "revoke",
+        DISCOVERY_PATH: "discovery",
+        AUTHORIZE_PATH: "authorize",
+    }
     if path in named:
         return named[path]
     parts = path.strip("/").split("/")

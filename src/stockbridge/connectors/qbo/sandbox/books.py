@@ -59,6 +59,13 @@ class Books:
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _access: dict[str, float] = field(default_factory=dict)  # sha256(token) -> expiry
     _refresh: dict[str, str] = field(default_factory=dict)  # sha256(token) -> "live"/"used"
+    #: Redirect URIs registered for the app (Intuit sends the browser only to these);
+    #: empty: any (the sandbox's default, so the demo need not know its port first).
+    redirect_uris: set[str] = field(default_factory=set)
+    #: Seconds an authorization code may wait for its exchange.
+    code_lifetime: int = 600
+    #: sha256(code) -> (redirect_uri, expiry epoch, used)
+    _codes: dict[str, list[Any]] = field(default_factory=dict)
 
     def now(self) -> datetime:
         return datetime.now(UTC) + timedelta(seconds=self.clock_offset)
@@ -83,6 +90,9 @@ class Books:
             return None
         self._refresh[key] = "used"
         self.refreshes += 1
+        return self._tokens()
+
+    def _tokens(self) -> dict[str, Any]:
         access = f"AT-{secrets.token_urlsafe(24)}"
         self._access[_hash(access)] = self.now().timestamp() + self.access_lifetime
         return {
@@ -92,6 +102,24 @@ class Books:
             "refresh_token": self.issue_refresh_token(),
             "x_refresh_token_expires_in": 8640000,
         }
+
+    def issue_code(self, redirect_uri: str) -> str:
+        """An authorization code for the consent just given, bound to ``redirect_uri``."""
+        code = f"AB11{secrets.token_urlsafe(32)}"
+        expiry = self.now().timestamp() + self.code_lifetime
+        self._codes[_hash(code)] = [redirect_uri, expiry, False]
+        return code
+
+    def redeem(self, code: str, redirect_uri: str) -> dict[str, Any] | None:
+        """Tokens for an authorization code; None (invalid_grant) for an unknown, expired
+        or already used code, or another redirect_uri. A code works once."""
+        entry = self._codes.get(_hash(code))
+        if entry is None or entry[2] or entry[1] <= self.now().timestamp():
+            return None
+        entry[2] = True
+        if entry[0] != redirect_uri:
+            return None
+        return self._tokens()
 
     def access_ok(self, token: str) -> bool:
         expiry = self._access.get(_hash(token))
