@@ -13,6 +13,7 @@ One module per concept:
 - ``inventory``    stock per side and location, hub-managed quantities
 - ``schedules``    when each store syncs by itself
 - ``tokens``       API tokens
+- ``onboarding``   setting a store up from forms: web store, feed (with a preview), disconnect
 - ``rejected``     input the hub refused, with the reason
 
 The names below are re-exported for callers that import ``stockbridge.services``.
@@ -70,7 +71,7 @@ from stockbridge.services.stores import (
     resolve_store,
     update_store,
 )
-from stockbridge.services.tokens import create_token
+from stockbridge.services.tokens import IssuedToken, TokenInfo, create_token, issue_token
 
 __all__ = [
     "MAX_QUANTITY",
@@ -79,6 +80,7 @@ __all__ = [
     "ConnectionHealth",
     "DuplicateStore",
     "InvalidSetting",
+    "IssuedToken",
     "ItemFailure",
     "LastStepRun",
     "ProductDetail",
@@ -97,6 +99,7 @@ __all__ = [
     "StoreSettings",
     "StoreStatus",
     "SupplierRemoved",
+    "TokenInfo",
     "VariantStock",
     "add_store",
     "connect_partner",
@@ -104,6 +107,7 @@ __all__ = [
     "describe_store",
     "disconnect_supplier",
     "exit_code",
+    "issue_token",
     "find_store",
     "list_stores",
     "product_detail",
