@@ -261,7 +261,7 @@ def preview_feed(
         raise InvalidSetting(str(exc)) from None
     assert isinstance(connector, FeedBackOffice)
     try:
-        label = connector.source.check()
+        label = connector.source.label  # fetching reaches it: one download, no extra check
         files = connector.source.fetch()  # a generator: closed below, nothing accepted
         try:
             fetched = next(files, None)
