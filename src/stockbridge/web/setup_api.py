@@ -324,7 +324,8 @@ def setup_routes(hub: Hub) -> APIRouter:
                     hub, body.name, body.password, stores=body.stores, operator=body.operator
                 )
             )
-        summary = next(u for u in accounts.list_users(hub) if u.name == body.name)
+        users = await run_in_threadpool(accounts.list_users, hub)
+        summary = next(u for u in users if u.name == body.name)
         return JSONResponse(json_object(summary), status_code=201)
 
     @router.put("/users/{name}/grants")
