@@ -76,3 +76,18 @@ def test_a_token_stops_working_when_it_expires(running: Running) -> None:
     for days in ("0", "3651"):
         code, output = cli(running, "token", "create", "--operator", "--expires-in", days)
         assert code == 2 and "1-3650 days" in output
+
+
+def test_token_list_shows_one_store_with_store_and_refuses_an_unknown_one(
+    running: Running,
+) -> None:
+    services.add_store(running.hub, "annex")
+    mine = services.issue_token(running.hub, "shop", operator=False)
+    services.issue_token(running.hub, "annex", operator=False)
+    services.issue_token(running.hub, None, operator=True)
+    code, out = cli(running, "token", "list", "--store", "shop", "--json")
+    assert code == 0, out
+    assert [(t["id"], t["store"]) for t in json.loads(out)] == [(mine.id, "shop")]
+    assert mine.token not in out
+    code, out = cli(running, "token", "list", "--store", "nowhere")
+    assert code == 2 and "no store named 'nowhere'" in out

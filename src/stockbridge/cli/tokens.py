@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from stockbridge.cli.common import HubLoader, JsonOption, StoreOption, mapped_errors, print_json
+from stockbridge.services.stores import resolve_store
 from stockbridge.services.tokens import MAX_TOKEN_DAYS, create_token, list_tokens, revoke_token
 
 __all__ = ["register"]
@@ -42,10 +43,14 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
         typer.echo(token)
 
     @token_app.command("list")
-    def token_list(as_json: JsonOption = False) -> None:
-        """Every API token (never the secret): id, store, state, dates."""
+    def token_list(store: StoreOption = None, as_json: JsonOption = False) -> None:
+        """Every API token (never the secret): id, store, state, dates; with --store, only
+        that store's."""
         with mapped_errors():
-            tokens = list_tokens(hub())
+            instance = hub()
+            if store is not None:
+                resolve_store(instance, store)  # an unknown store: exit code 2
+            tokens = list_tokens(instance, None if store is None else {store})
         if as_json:
             print_json(tokens)
             return

@@ -59,6 +59,14 @@ class TokenRepository:
         """Every token, revoked and expired ones included, oldest first."""
         return self.session.scalars(select(ApiToken).order_by(ApiToken.id)).all()
 
+    def get_by_hash(self, token_hash: str) -> ApiToken | None:
+        """A token's row by its hash, whatever its state."""
+        return self.session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash))
+
+    def get(self, token_id: int) -> ApiToken | None:
+        """A token's row by id (revoked and expired ones too), or None."""
+        return self.session.get(ApiToken, token_id)
+
     def revoke(self, token_id: int, now: datetime) -> ApiToken | None:
         """Revoke a token (it stays listed); None if there is no such token. Revoking
         twice keeps the first time."""

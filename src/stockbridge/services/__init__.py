@@ -13,6 +13,7 @@ One module per concept:
 - ``inventory``    stock per side and location, hub-managed quantities
 - ``schedules``    when each store syncs by itself
 - ``tokens``       API tokens
+- ``onboarding``   setting a store up from forms: web store, feed (with a preview), disconnect
 - ``rejected``     input the hub refused, with the reason
 - ``oauth``        a partner's OAuth consent: single-use states, one-time start links
 
@@ -71,7 +72,7 @@ from stockbridge.services.stores import (
     resolve_store,
     update_store,
 )
-from stockbridge.services.tokens import create_token
+from stockbridge.services.tokens import IssuedToken, TokenInfo, create_token, issue_token
 
 __all__ = [
     "MAX_QUANTITY",
@@ -80,6 +81,7 @@ __all__ = [
     "ConnectionHealth",
     "DuplicateStore",
     "InvalidSetting",
+    "IssuedToken",
     "ItemFailure",
     "LastStepRun",
     "ProductDetail",
@@ -98,6 +100,7 @@ __all__ = [
     "StoreSettings",
     "StoreStatus",
     "SupplierRemoved",
+    "TokenInfo",
     "VariantStock",
     "add_store",
     "connect_partner",
@@ -106,6 +109,7 @@ __all__ = [
     "disconnect_supplier",
     "exit_code",
     "find_store",
+    "issue_token",
     "list_stores",
     "product_detail",
     "rejected_inputs",

@@ -3,14 +3,25 @@ revoked or expired token is refused from its next request on (nothing caches tok
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from stockbridge.bootstrap import Hub
+from stockbridge.db.tokens import hash_token
 from stockbridge.services.errors import InvalidSetting
 from stockbridge.services.stores import find_store
 
-__all__ = ["MAX_TOKEN_DAYS", "TokenInfo", "create_token", "list_tokens", "revoke_token"]
+__all__ = [
+    "MAX_TOKEN_DAYS",
+    "IssuedToken",
+    "TokenInfo",
+    "TokenNotFound",
+    "create_token",
+    "issue_token",
+    "list_tokens",
+    "revoke_token",
+]
 
 MAX_TOKEN_DAYS = 3650
 
@@ -28,11 +39,33 @@ class TokenInfo:
     revoked_at: datetime | None
 
 
+class TokenNotFound(InvalidSetting):
+    """No such token, or one the caller may not see (the same answer: ids do not leak)."""
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    """A token just created: the secret (``token``) is in this result only, never again."""
+
+    id: int
+    store: str | None  # None: every store (an operator token)
+    token: str
+    expires_at: datetime | None
+
+
 def create_token(
     hub: Hub, store_name: str | None, *, operator: bool, expires_in_days: int | None = None
 ) -> str:
     """A new API token for one store, or for every store (``operator``), valid for
     ``expires_in_days`` days or until revoked."""
+    return issue_token(hub, store_name, operator=operator, expires_in_days=expires_in_days).token
+
+
+def issue_token(
+    hub: Hub, store_name: str | None, *, operator: bool, expires_in_days: int | None = None
+) -> IssuedToken:
+    """``create_token`` with the new token's id and scope. Bad input raises
+    ``InvalidSetting`` (an unknown store ``StoreNotFound``); nothing is saved then."""
     if operator == (store_name is not None):
         raise InvalidSetting("give either --store NAME or --operator")
     if expires_in_days is not None and not 1 <= expires_in_days <= MAX_TOKEN_DAYS:
@@ -45,12 +78,14 @@ def create_token(
             store_id, label="operator" if operator else store_name, expires_at=expires_at
         )
         uow.commit()
-        return token
+        row = uow.tokens.get_by_hash(hash_token(token))
+        assert row is not None  # just committed
+        return IssuedToken(row.id, None if operator else store_name, token, expires_at)
 
 
-def list_tokens(hub: Hub) -> list[TokenInfo]:
+def list_tokens(hub: Hub, stores: Collection[str] | None = None) -> list[TokenInfo]:
     """Every API token: id, scope, state and when it was created, last used, expires or was
-    revoked."""
+    revoked. With ``stores``: only the tokens of those stores (no operator token)."""
     now = datetime.now(UTC)
     with hub.uow() as uow:
         uow.read_only()
@@ -66,6 +101,7 @@ def list_tokens(hub: Hub) -> list[TokenInfo]:
                 revoked_at=t.revoked_at,
             )
             for t in uow.tokens.all()
+            if stores is None or (t.store_id is not None and names.get(t.store_id) in stores)
         ]
 
 
@@ -77,10 +113,17 @@ def _state(revoked_at: datetime | None, expires_at: datetime | None, now: dateti
     return "live"
 
 
-def revoke_token(hub: Hub, token_id: int) -> None:
-    """Revoke a token at once: its next request gets 401. ``InvalidSetting`` for an unknown
-    id."""
+def revoke_token(hub: Hub, token_id: int, stores: Collection[str] | None = None) -> None:
+    """Revoke a token at once: its next request gets 401. ``TokenNotFound`` (an
+    ``InvalidSetting``) for an unknown id, or, with ``stores``, for a token of another
+    store or an operator token: nothing changes then."""
     with hub.uow() as uow:
-        if uow.tokens.revoke(token_id, datetime.now(UTC)) is None:
-            raise InvalidSetting(f"no API token with id {token_id} (see: stockbridge token list)")
+        row = uow.tokens.get(token_id)
+        if row is not None and stores is not None:
+            store = None if row.store_id is None else uow.stores.get(row.store_id)
+            if store is None or store.name not in stores:
+                row = None
+        if row is None:
+            raise TokenNotFound(f"no API token with id {token_id} (see: stockbridge token list)")
+        uow.tokens.revoke(token_id, datetime.now(UTC))
         uow.commit()

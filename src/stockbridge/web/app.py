@@ -3,11 +3,11 @@ merchant dashboard (``web/dashboard``) at /.
 
 Routes parse input, call a use case (``web.service``, ``services``: typed results that
 ``jsonable`` turns into the JSON answered) and map its errors to statuses:
-401 no or unknown token, 404 unknown store/run/SKU (also for another store's resources),
-409 conflicts, 413 oversized bodies (with or without a Content-Length), 422 invalid input
-(an id beyond 64 bits included). Nothing is half-applied. Every response carries
-``nosniff`` and a Content-Security-Policy (``default-src 'self'``, no inline script),
-and Strict-Transport-Security over https.
+401 no or unknown token, 403 a store token on an operator route, 404 unknown
+store/run/SKU (also for another store's resources), 409 conflicts, 413 oversized bodies
+(with or without a Content-Length), 422 invalid input (an id beyond 64 bits included).
+Nothing is half-applied. Every response carries ``nosniff`` and a Content-Security-Policy
+(``default-src 'self'``, no inline script), and Strict-Transport-Security over https.
 """
 
 from __future__ import annotations
@@ -39,9 +39,11 @@ from stockbridge.services.stores import list_stores as every_store  # a route ha
 from stockbridge.web import service
 from stockbridge.web.dashboard import mount_dashboard
 from stockbridge.web.dashboard.guard import FRAME_ANCESTORS, RunId
+from stockbridge.web.errors import Forbidden
 from stockbridge.web.inbox_writer import InboxWriter
 from stockbridge.web.products_api import product_routes
 from stockbridge.web.service import Caller, Conflict, Invalid, NotFound, PushItem, Unauthorized
+from stockbridge.web.setup_api import setup_routes
 from stockbridge.web.webhook_receiver import WebhookReceiver
 
 __all__ = ["MAX_BODY_BYTES", "create_app"]
@@ -208,6 +210,10 @@ def create_app(hub: Hub, queue: JobQueue) -> FastAPI:
             {"error": str(exc)}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
         )
 
+    @app.exception_handler(Forbidden)
+    async def _403(_r: Request, exc: Forbidden) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=403)
+
     @app.exception_handler(NotFound)
     async def _404(_r: Request, exc: NotFound) -> JSONResponse:
         return JSONResponse({"error": str(exc)}, status_code=404)
@@ -309,6 +315,7 @@ def create_app(hub: Hub, queue: JobQueue) -> FastAPI:
         return JSONResponse(answer, status_code=status)
 
     app.include_router(product_routes(hub, queue))
+    app.include_router(setup_routes(hub))
     # Partners' own routes (OAuth callbacks, app install), named by the registry: the web
     # layer imports no partner package itself.
     for module in hub.registry.web_routes.values():

@@ -1,15 +1,19 @@
 """The errors the API's and receivers' use cases raise; routes map them to status codes
-(401, 404, 422 with details, 409)."""
+(401, 403, 404, 422 with details, 409)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Conflict", "Invalid", "NotFound", "Unauthorized"]
+__all__ = ["Conflict", "Forbidden", "Invalid", "NotFound", "Unauthorized"]
 
 
 class Unauthorized(Exception):
     pass
+
+
+class Forbidden(Exception):
+    """A store token on a route for operator tokens only (403)."""
 
 
 class NotFound(LookupError):

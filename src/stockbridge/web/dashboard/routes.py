@@ -7,7 +7,7 @@ that does not exist, so store names do not leak; the store list shows only their
 
 Pages: / (stores), /stores/{store} (overview, with /progress polled by htmx while a run
 is active), /history, /runs/{id}, /settings, /inventory (``inventory.py``), /rejected, and
-/login, /logout.
+/login, /logout; /setup, /stores/{store}/setup and /tokens (``setup.py``).
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ from stockbridge.web.dashboard.guard import (
 )
 from stockbridge.web.dashboard.inventory import PageTools, add_inventory_routes
 from stockbridge.web.dashboard.settings import add_settings_routes
+from stockbridge.web.dashboard.setup import add_setup_routes
 
 __all__ = ["mount_dashboard"]
 
@@ -368,6 +369,7 @@ def mount_dashboard(app: FastAPI, hub: Hub, queue: JobQueue) -> None:
     tools = PageTools(_store_page, _posted, _render)
     add_settings_routes(router, hub, tools)
     add_inventory_routes(router, hub, queue, tools)
+    add_setup_routes(router, hub, tools)
 
     @router.get("/stores/{store}/rejected")
     async def rejected(request: Request, store: str, who: ViewerDep) -> Response:
