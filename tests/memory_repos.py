@@ -207,6 +207,7 @@ class MemoryCatalog:
                     hub_qty=level.hub_qty,
                     last_sent=self._sent(web_connection_id, level.id),
                     partner_ref=self._partner_ref(web_connection_id, variant.id),
+                    web_qty=level.web_qty,
                 )
                 for variant in page
                 for level in self._levels_of(variant.id)

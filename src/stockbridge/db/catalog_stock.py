@@ -99,6 +99,7 @@ class StockToWeb:
                     hub_qty=hub_qty,
                     last_sent=None if sent_qty is None else int(sent_qty),
                     partner_ref=partner,
+                    web_qty=web_qty,
                 )
                 for (
                     _vid,
@@ -111,6 +112,7 @@ class StockToWeb:
                     hub_qty,
                     sent_qty,
                     partner,
+                    web_qty,
                 ) in rows
             ],
             rows[-1][0],
@@ -238,6 +240,7 @@ def _compiled_stock_page(dialect: Dialect) -> SQLCompiler:
             StockLevel.hub_qty,
             sent.sent_value,
             ref.partner_id,
+            StockLevel.web_qty,
         )
         .join(StockLevel, StockLevel.variant_id == Variant.id)
         .outerjoin(
