@@ -44,7 +44,7 @@ class Recording:
         return getattr(self.inner, name)
 
     def post_orders(self, requests: Sequence[PostRequest]) -> Sequence[PostOutcome]:
-        outcomes = self.inner.post_orders(requests)
+        outcomes: Sequence[PostOutcome] = self.inner.post_orders(requests)
         for outcome in outcomes:
             if outcome.posted:
                 self.posted.append(outcome.web_id)
@@ -53,7 +53,7 @@ class Recording:
         return outcomes
 
     def push_inventory(self, updates: Sequence[StockUpdate]) -> BatchResult:
-        result = self.inner.push_inventory(updates)
+        result: BatchResult = self.inner.push_inventory(updates)
         for update in updates:
             self.pushed[(update.sku, update.location)] = update.quantity
         return result
@@ -75,7 +75,7 @@ def _shop(
     )
     web = Recording(bc.connector())
     back_office = Recording(connector(qbo)[0])
-    store_id = harness.add_store(source=source, web=web, back_office=back_office)  # type: ignore[arg-type]
+    store_id = harness.add_store(source=source, web=web, back_office=back_office)
     return store_id, web, back_office
 
 
