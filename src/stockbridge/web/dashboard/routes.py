@@ -12,6 +12,7 @@ is active), /history, /runs/{id}, /settings, /inventory (``inventory.py``), /rej
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -31,6 +32,7 @@ from stockbridge.bootstrap import Hub
 from stockbridge.domain.model import SYNC_ALL, RunStatus, Step, Trigger
 from stockbridge.jobs.queue import JobQueue
 from stockbridge.services.errors import InvalidSetting, StoreNotFound
+from stockbridge.services.preview import preview
 from stockbridge.services.rejected import rejected_inputs
 from stockbridge.services.runs import (
     RequestSync,
@@ -82,6 +84,8 @@ STEP_LABELS = {
     "inventory-out": "Inventory out",
 }
 HISTORY_LIMIT = 100
+#: Stock changes a preview page lists (the count is whole; the CLI and API list all).
+PREVIEW_ROWS = 500
 #: Pages are never cached, framed by another site, or sent with a Referer off the site.
 PAGE_HEADERS = {
     "Cache-Control": "no-store",
@@ -307,6 +311,27 @@ def mount_dashboard(app: FastAPI, hub: Hub, queue: JobQueue) -> None:
             return RedirectResponse(f"/stores/{quote(store)}", status_code=303)
         status = await run_in_threadpool(_status, hub, store)
         return _render(request, "_progress.html", status=status, oob=True, **page)
+
+    @router.post("/stores/{store}/preview")
+    async def preview_page(request: Request, store: str, who: ViewerDep) -> Response:
+        """The dry run of Sync All: what it would post and push; nothing is written. A
+        POST (it reads the partners, spending their quota), never prefetched."""
+        await _posted(request, who)
+        page = await _store_page(who, store)
+
+        def plan_view() -> dict[str, Any]:
+            plan = preview(hub, store)
+            try:
+                changes = list(itertools.islice(plan.stock, PREVIEW_ROWS))
+                return {"plan": plan, "changes": changes}
+            finally:
+                plan.close()
+
+        try:
+            view = await run_in_threadpool(plan_view)
+        except StoreNotFound as exc:
+            raise Refused(404, str(exc)) from None
+        return _render(request, "preview.html", page="overview", shown=PREVIEW_ROWS, **view, **page)
 
     @router.get("/stores/{store}/history")
     async def history(
