@@ -19,6 +19,7 @@ from stockbridge.db.models.commerce import (
 from stockbridge.db.models.service import (
     AlertIncident,
     ApiToken,
+    DriftCheck,
     IdempotencyRecord,
     InboxEvent,
     RejectedInput,
@@ -35,6 +36,7 @@ __all__ = [
     "Connection",
     "Cursor",
     "DashboardSession",
+    "DriftCheck",
     "IdempotencyRecord",
     "InboxEvent",
     "LoginThrottle",
