@@ -15,7 +15,7 @@ from stockbridge.domain.inventory import PlannedPush, StockRow, plan_push_rows
 from stockbridge.sync.context import StepContext, StepOutcome, Tracker
 from stockbridge.sync.sources import withheld_for_web
 
-__all__ = ["inventory_out", "planned_pushes"]
+__all__ = ["inventory_out", "planned_pushes", "stock_rows"]
 
 _REPORT_EVERY = 1000
 #: Variants read per keyset page of the stock-row stream.
@@ -52,11 +52,11 @@ def planned_pushes(ctx: StepContext, connection_id: int) -> Iterator[PlannedPush
             uow, ctx.store.id, ctx.partners.back_office_connection_id, ctx.partners.sources
         )
         ctx.tracker.set_total(uow.catalog.count_stock_rows(ctx.store.id))
-    rows = _stock_rows(ctx, connection_id)
+    rows = stock_rows(ctx, connection_id)
     yield from plan_push_rows(_counted(rows, ctx.tracker), withheld)
 
 
-def _stock_rows(ctx: StepContext, connection_id: int) -> Iterator[StockRow]:
+def stock_rows(ctx: StepContext, connection_id: int) -> Iterator[StockRow]:
     """Every stock row of the store, read in keyset pages, each in its own short read:
     memory stays flat and no transaction is open while the web store is called."""
     after = 0

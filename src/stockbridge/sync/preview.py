@@ -64,7 +64,7 @@ from stockbridge.sync.context import Partners, StepContext, StepOutcome, Supplie
 from stockbridge.sync.inventory_out import planned_pushes
 from stockbridge.sync.runner import STEPS, run_step
 
-__all__ = ["StockChanges", "SyncPlan", "dry_run_partners", "preview_sync"]
+__all__ = ["NullTracker", "StockChanges", "SyncPlan", "dry_run_partners", "preview_sync"]
 
 #: Item errors kept on a plan (the first ones; the count is kept whole).
 MAX_PLAN_ERRORS = 200
@@ -138,6 +138,22 @@ class SyncPlan:
 
     def close(self) -> None:
         self.stock.close()
+
+
+class NullTracker:
+    """A tracker that records nothing (work over a throw-away copy)."""
+
+    def set_total(self, total: int | None) -> None:
+        pass
+
+    def advance(self, count: int) -> None:
+        pass
+
+    def item_failed(self, errors: list[ItemError]) -> None:
+        pass
+
+    def checkpoint(self) -> None:
+        pass
 
 
 class _PlanTracker:

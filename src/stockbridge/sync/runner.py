@@ -22,6 +22,7 @@ from stockbridge.ports import UnitOfWork
 from stockbridge.retry import RetryPolicy
 from stockbridge.sync import recovery
 from stockbridge.sync.context import Partners, ProgressListener, StepContext, StepOutcome
+from stockbridge.sync.drift import repair_drift
 from stockbridge.sync.inventory_in import inventory_in
 from stockbridge.sync.inventory_out import inventory_out
 from stockbridge.sync.lease import (
@@ -37,6 +38,7 @@ from stockbridge.sync.tracker import RunTracker
 
 __all__ = [
     "ORDERS_UNREAD",
+    "REPAIR",
     "LeaseLost",
     "RunReport",
     "RunTimeout",
@@ -53,6 +55,12 @@ STEPS: Mapping[Step, Callable[[StepContext], StepOutcome]] = {
     Step.INVENTORY_IN: inventory_in,
     Step.INVENTORY_OUT: inventory_out,
 }
+#: A repair run (``Trigger.REPAIR``): new web orders read, then only the drifted SKUs pushed.
+REPAIR_STEPS: Mapping[Step, Callable[[StepContext], StepOutcome]] = {
+    Step.ORDERS_IN: orders_in,
+    Step.INVENTORY_OUT: repair_drift,
+}
+REPAIR: tuple[Step, ...] = (Step.ORDERS_IN, Step.INVENTORY_OUT)
 
 
 #: Why inventory-out publishes nothing after this run's orders-in failed: the web store took
@@ -291,7 +299,9 @@ class SyncRunner:
             trigger=trigger,
         )
         try:
-            outcome = run_step(step, ctx, progress)
+            outcome = run_step(
+                step, ctx, progress, REPAIR_STEPS if trigger is Trigger.REPAIR else STEPS
+            )
         except PartnerAuthError as exc:
             self._mark_health(partners, exc)
             outcome = StepOutcome("failed", message=f"{step.value}: {exc} (reconnect the partner)")
