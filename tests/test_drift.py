@@ -29,7 +29,7 @@ def _shop(harness: Harness, bc: SandboxStore) -> tuple[int, Recording, FakeBackO
     for n, sku in enumerate(SKUS):
         bo.set_item(sku, 10 + n)
     web = Recording(bc.connector())
-    store_id = harness.add_store(web=web, back_office=bo)  # type: ignore[arg-type]
+    store_id = harness.add_store(web=web, back_office=bo)
     assert services.sync(harness.hub, None, SYNC_ALL).status is RunStatus.SUCCEEDED
     return store_id, web, bo
 
