@@ -32,6 +32,7 @@ from stockbridge.jobs.queue import JobQueue
 from stockbridge.jsonable import json_list, json_object
 from stockbridge.metrics import REGISTRY
 from stockbridge.metrics.database import register_database_gauges
+from stockbridge.services.drift import drift_json, drift_report, request_repair
 from stockbridge.services.inventory import product_detail
 from stockbridge.services.preview import plan_json_chunks, preview
 from stockbridge.services.rejected import rejected_inputs
@@ -275,6 +276,21 @@ def create_app(hub: Hub, queue: JobQueue) -> FastAPI:
         run_id, merged = service.request_sync(hub, who, store, steps)
         queue.submit_run(run_id)
         return Accepted(run_id=run_id, merged=merged)
+
+    @app.get("/api/v1/stores/{store}/drift")
+    def drift(store: StoreName, who: CallerDep) -> dict[str, Any]:
+        """The store's drift now (reads the web store's catalog)."""
+        _visible(hub, who, store)
+        return drift_json(drift_report(hub, store))
+
+    @app.post("/api/v1/stores/{store}/drift/repair", status_code=202, response_model=Accepted)
+    def repair_drift(store: StoreName, who: CallerDep) -> Accepted:
+        """Queue a repair run: exactly the drifted SKUs pushed (after a run that holds
+        the store)."""
+        _visible(hub, who, store)
+        requested = request_repair(hub, store)
+        queue.submit_run(requested.run_id)
+        return Accepted(run_id=requested.run_id, merged=requested.merged)
 
     @app.get("/api/v1/stores/{store}/runs")
     def runs(

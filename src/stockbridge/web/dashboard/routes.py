@@ -51,6 +51,7 @@ from stockbridge.services.stores import (
     list_stores,
     resolve_store,
 )
+from stockbridge.web.dashboard.drift import add_drift_routes
 from stockbridge.web.dashboard.guard import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -391,6 +392,7 @@ def mount_dashboard(app: FastAPI, hub: Hub, queue: JobQueue) -> None:
     tools = PageTools(_store_page, _posted, _render)
     add_settings_routes(router, hub, tools)
     add_inventory_routes(router, hub, queue, tools)
+    add_drift_routes(router, hub, queue, tools)
 
     @router.get("/stores/{store}/rejected")
     async def rejected(request: Request, store: str, who: ViewerDep) -> Response:
