@@ -25,12 +25,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from jinja2.runtime import Context
-from markupsafe import escape
+from markupsafe import Markup, escape
 
 from stockbridge import accounts
 from stockbridge.bootstrap import Hub
 from stockbridge.domain.model import SYNC_ALL, RunStatus, Step, Trigger
 from stockbridge.jobs.queue import JobQueue
+from stockbridge.services.charts import OUTCOMES, StoreCharts, store_charts
 from stockbridge.services.errors import InvalidSetting, StoreNotFound
 from stockbridge.services.preview import preview
 from stockbridge.services.rejected import rejected_inputs
@@ -51,6 +52,7 @@ from stockbridge.services.stores import (
     list_stores,
     resolve_store,
 )
+from stockbridge.web.dashboard.charts import bar_chart, dot_chart, line_chart
 from stockbridge.web.dashboard.drift import add_drift_routes
 from stockbridge.web.dashboard.guard import (
     LOGIN_CSRF_COOKIE,
@@ -285,7 +287,15 @@ def mount_dashboard(app: FastAPI, hub: Hub, queue: JobQueue) -> None:
     async def overview(request: Request, store: str, who: ViewerDep) -> Response:
         page = await _store_page(who, store)
         status = await run_in_threadpool(_status, hub, store)
-        return _render(request, "overview.html", page="overview", status=status, **page)
+        figures = await run_in_threadpool(store_charts, hub, store)
+        return _render(
+            request,
+            "overview.html",
+            page="overview",
+            status=status,
+            charts=overview_charts(figures),
+            **page,
+        )
 
     @router.get("/stores/{store}/progress")
     async def progress(request: Request, store: str, who: ViewerDep) -> Response:
@@ -358,6 +368,7 @@ def mount_dashboard(app: FastAPI, hub: Hub, queue: JobQueue) -> None:
             "history.html",
             page="history",
             runs=runs,
+            chart=history_chart(runs),
             trigger=trigger,
             status=status,
             triggers=[t.value for t in Trigger],
@@ -402,6 +413,52 @@ def mount_dashboard(app: FastAPI, hub: Hub, queue: JobQueue) -> None:
         return _render(request, "rejected.html", page="rejected", items=items, **page)
 
     app.include_router(router)
+
+
+def overview_charts(figures: StoreCharts) -> list[Markup]:
+    """The overview's charts over the last ``charts.DAYS`` days (store time)."""
+    labels = [day.strftime("%m-%d") for day in figures.days]
+    runs = figures.runs
+    return [
+        bar_chart(
+            "chart-pushed", "Items pushed per day", labels, [("pushed", "pushed", figures.pushed)]
+        ),
+        bar_chart(
+            "chart-posted", "Orders posted per day", labels, [("posted", "posted", figures.posted)]
+        ),
+        bar_chart(
+            "chart-outcomes",
+            "Runs per day by outcome",
+            labels,
+            [(name, name, figures.outcomes[name]) for name in OUTCOMES],
+        ),
+        dot_chart(
+            "chart-durations",
+            "Duration of each run (s)",
+            [(f"Run {r.run_id}", round(r.seconds, 1), r.status) for r in runs],
+            "s",
+        ),
+        line_chart(
+            "chart-lag",
+            "Webhook-started runs: request to storefront, median per day (s)",
+            labels,
+            figures.webhook_lag,
+            "s",
+        ),
+        line_chart(
+            "chart-drift", "Drifted SKUs (largest measured per day)", labels, figures.drift, "SKUs"
+        ),
+    ]
+
+
+def history_chart(runs: list[RunSummary]) -> Markup:
+    """The history page's chart: the duration of each run it lists, oldest first."""
+    points = [
+        (f"Run {r.id}", round((r.finished_at - r.started_at).total_seconds(), 1), r.status.value)
+        for r in reversed(runs)
+        if r.started_at is not None and r.finished_at is not None
+    ]
+    return dot_chart("chart-history", "Duration of these runs (s)", points, "s")
 
 
 def _status(hub: Hub, store: str) -> dict[str, Any]:
