@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from stockbridge import services
 from stockbridge.db.models import DriftCheck
-from stockbridge.domain.drift import classify
+from stockbridge.domain.drift import DriftEntry, classify
 from stockbridge.domain.inventory import StockRow
 from stockbridge.domain.model import SYNC_ALL, InventorySource, RunStatus, Trigger
 from stockbridge.services.drift import drift_csv, drift_json, drift_report, request_repair
@@ -183,3 +183,13 @@ def test_classify(
     withheld = classify(row, 1, on_web=True, web=9)  # an unposted order holds one back
     if source is InventorySource.BACK_OFFICE and not hub_managed and bo is not None:
         assert withheld is None
+
+
+def test_csv_export_never_starts_a_cell_with_a_formula() -> None:
+    entries = [
+        DriftEntry("=HYPERLINK(1)", "@loc", "web-differs", -1, None, 0),
+        DriftEntry("+A", "default", "web-only", 3, None, None),
+    ]
+    lines = "".join(drift_csv(entries)).splitlines()
+    assert lines[1] == "'=HYPERLINK(1),'@loc,web-differs,-1,,0"
+    assert lines[2] == "'+A,default,web-only,3,,"
