@@ -2,7 +2,8 @@
 
 For each catalog size, a fresh SQLite hub is seeded with N variants (one stock row each),
 then inventory-out runs twice: first with every variant changed (nothing sent before), then
-after 1% of back-office quantities changed, then a third time with nothing changed. Each
+after 1% of back-office quantities changed, then a third time with nothing changed; then
+the dry run of Sync All (``services.preview``) with every quantity changed, its own peak. Each
 size runs in its own process (one size alone runs in this one) so peak RSS is that size's
 alone; "before" is the process after its imports and the hub's start, before seeding.
 
@@ -40,6 +41,7 @@ from stockbridge.db.models import StockLevel, Variant
 from stockbridge.domain.batching import calls_needed
 from stockbridge.domain.model import InventorySource, Step, Trigger
 from stockbridge.retry import RetryPolicy
+from stockbridge.services.preview import preview
 from stockbridge.sync.context import Partners
 
 
@@ -138,6 +140,19 @@ def run_size(variants: int, changed_pct: float) -> dict[str, Any]:
         timed(f"{changed_pct:g}pct_changed", variants // step)
         timed("unchanged", 0)
         results["runs_peak_rss_mb"] = window_peak_mb() if windowed else None
+        # The dry run of Sync All over the same catalog with every variant changed: it
+        # copies the database and streams the plan, so its peak should be the push's.
+        with hub.engine.begin() as connection:
+            connection.execute(
+                update(StockLevel).values(back_office_qty=StockLevel.back_office_qty + 1)
+            )
+        reset_peak()
+        started = time.perf_counter()
+        plan = preview(hub, "bench")
+        results["preview_seconds"] = round(time.perf_counter() - started, 3)
+        results["preview_changes"] = plan.stock.count
+        results["preview_peak_rss_mb"] = window_peak_mb() if windowed else None
+        plan.close()
         hub.engine.dispose()
     # ru_maxrss restarts with the reset too: the process's peak is the larger of the two
     results["peak_rss_mb"] = max(
@@ -148,6 +163,7 @@ def run_size(variants: int, changed_pct: float) -> dict[str, Any]:
 
 def check(checks: Checks, result: dict[str, Any]) -> None:
     size = f"{result['variants']:,}"
+    checks.equal(result["preview_changes"], result["variants"], f"{size} preview: stock changes")
     for label, figures in result.items():
         if not isinstance(figures, dict):
             continue
@@ -169,6 +185,11 @@ def _print(result: dict[str, Any]) -> None:
         f"{'n/a' if runs is None else f'{runs} MB'}; process peak {result['peak_rss_mb']} MB "
         f"({result['rss_before_mb']} MB after imports and the hub's start, "
         f"{result['rss_seeded_mb']} MB after seeding)"
+    )
+    print(
+        f"  preview (dry run of Sync All, every variant changed): {result['preview_changes']:,}"
+        f" stock changes in {result['preview_seconds']} s, peak RSS "
+        f"{result['preview_peak_rss_mb']} MB"
     )
     for label, figures in result.items():
         if isinstance(figures, dict):

@@ -297,6 +297,22 @@ class FakeBackOffice:
             page = tuple(chosen[start : start + self.page_size])
             yield Page(page, cursor=page[-1].modified_at)
 
+    def check_orders(self, requests: Sequence[PostRequest]) -> Mapping[str, ItemError]:
+        """What ``post_orders`` would refuse (the same unknown-SKU rule), reading only."""
+        self.calls["check_orders"] += 1
+        refused = {}
+        for request in requests:
+            unknown = [line.sku for line in request.order.lines if line.sku not in self.items]
+            if unknown and not (
+                self.honours_keys and any(d.key == request.idempotency_key for d in self.documents)
+            ):
+                refused[request.order.web_id] = ItemError(
+                    request.order.web_id,
+                    f"Invalid Reference Id: no item with SKU {unknown[0]}",
+                    "2500",
+                )
+        return refused
+
     def post_orders(self, requests: Sequence[PostRequest]) -> Sequence[PostOutcome]:
         self.calls["post_orders"] += 1
         assert len(requests) <= self.max_orders_per_call

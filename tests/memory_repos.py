@@ -207,6 +207,7 @@ class MemoryCatalog:
                     hub_qty=level.hub_qty,
                     last_sent=self._sent(web_connection_id, level.id),
                     partner_ref=self._partner_ref(web_connection_id, variant.id),
+                    web_qty=level.web_qty,
                 )
                 for variant in page
                 for level in self._levels_of(variant.id)
@@ -222,6 +223,30 @@ class MemoryCatalog:
     def _partner_ref(self, connection_id: int, variant_id: int) -> str | None:
         link = self.s.links.get((connection_id, "variant", variant_id))
         return None if link is None else link.partner_id
+
+    def web_drift(self, store_id: int, connection_id: int, seen: Sequence[WebVariant]) -> int:
+        drifted = 0
+        for variant in seen:
+            variant_id = self.s.variant_ids.get((store_id, variant.sku))
+            level_id = (
+                None if variant_id is None else self.s.level_ids.get((variant_id, variant.location))
+            )
+            link = (
+                None if level_id is None else self.s.links.get((connection_id, "stock", level_id))
+            )
+            if (
+                variant.quantity is not None
+                and link is not None
+                and link.sent_value is not None
+                and link.sent_value != str(variant.quantity)
+            ):
+                drifted += 1
+        return drifted
+
+    def record_drift(
+        self, store_id: int, source: str, drifted: int, web_only: int = 0, hub_only: int = 0
+    ) -> None:
+        self.s.drift_checks.append((store_id, source, drifted, web_only, hub_only))
 
     def record_sent(self, connection_id: int, sent: Sequence[tuple[int, int]]) -> None:
         for stock_id, quantity in sent:

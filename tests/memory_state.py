@@ -115,6 +115,8 @@ class MemoryState:
     run_errors: dict[int, list[ItemError]] = field(default_factory=dict)
     leases: dict[int, MemLease] = field(default_factory=dict)
     claims: dict[int, int] = field(default_factory=dict)  # variant id -> supplier connection
+    #: (store, source, drifted, web only, hub only), in the order measured
+    drift_checks: list[tuple[int, str, int, int, int]] = field(default_factory=list)
 
     def new_id(self) -> int:
         self.last_id += 1
@@ -142,4 +144,5 @@ class MemoryState:
             run_errors={k: list(v) for k, v in self.run_errors.items()},
             leases=records(self.leases),
             claims=dict(self.claims),
+            drift_checks=list(self.drift_checks),
         )

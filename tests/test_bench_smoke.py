@@ -22,7 +22,7 @@ from bench import feed_ingest, inventory_out, qbo_orders
 
 from stockbridge.connectors.bigcommerce.sandbox import BigCommerceSandbox, SStore
 from stockbridge.db.catalog import CatalogRepository
-from stockbridge.domain.inventory import plan_push
+from stockbridge.domain.inventory import plan_push_rows
 from stockbridge.sandbox_server import ServerThread
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -131,11 +131,11 @@ def test_inventory_out_that_loses_items_exits_1(
     """Break "every changed item is pushed": the plan drops every 100th item."""
 
     def lossy(*args: Any, **kwargs: Any) -> Iterator[Any]:
-        for n, item in enumerate(plan_push(*args, **kwargs)):
+        for n, item in enumerate(plan_push_rows(*args, **kwargs)):
             if n % 100 != 99:
                 yield item
 
-    monkeypatch.setattr("stockbridge.sync.inventory_out.plan_push", lossy)
+    monkeypatch.setattr("stockbridge.sync.inventory_out.plan_push_rows", lossy)
     assert inventory_out.main(["--variants", "1000"]) == 1
     out = capsys.readouterr().out
     assert "CHECK FAILED: 1,000 all_changed: items pushed: 990, expected 1000" in out

@@ -33,6 +33,7 @@ class IncidentKind(StrEnum):
     STALE = "stale"
     ITEM_FAILING = "item_failing"
     ORDERS_PENDING = "orders_pending"
+    DRIFT = "drift"
 
 
 @dataclass(frozen=True, slots=True)

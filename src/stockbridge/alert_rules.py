@@ -7,6 +7,9 @@ show (the ``Alerter`` in ``alerts.py`` reads the facts and keeps the incidents).
   which the step ran without failing that item breaks it.
 - ``orders_pending``: a web order the hub took in longer ago than
   ``pending_order_hours`` (default 24) has still not reached the back office.
+- ``drift``: the store's drift (SKUs, ``domain/drift.py``) was above ``drift_threshold``
+  (default 10) in each of its last ``DRIFT_CHECKS`` measurements (drift reports and
+  inventory-in's web reads; a repair's own record does not count).
 """
 
 from __future__ import annotations
@@ -15,7 +18,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-__all__ = ["FailingItem", "WaitingOrder", "failing_detail", "failing_items", "pending_detail"]
+__all__ = [
+    "DRIFT_CHECKS",
+    "FailingItem",
+    "WaitingOrder",
+    "drift_detail",
+    "drift_stays_above",
+    "failing_detail",
+    "failing_items",
+    "pending_detail",
+]
+
+#: Measurements in a row the drift must stay above the threshold for an alert.
+DRIFT_CHECKS = 3
 
 #: How many of a store's latest runs are looked at for repeated item failures.
 RUNS_LOOKED_AT = 200
@@ -83,3 +98,19 @@ def pending_detail(
         why = f" - last error: {order.last_error}" if order.last_error else ""
         lines.append(f"  order {order.number}, waiting {waited} h{why}")
     return "\n".join(lines)
+
+
+def drift_stays_above(counts: Sequence[int], threshold: int) -> bool:
+    """Whether each of the last ``DRIFT_CHECKS`` drift measurements (``counts``, newest
+    first) was above ``threshold``; fewer measurements than that never alert."""
+    latest = counts[:DRIFT_CHECKS]
+    return len(latest) == DRIFT_CHECKS and all(count > threshold for count in latest)
+
+
+def drift_detail(store: str, counts: Sequence[int], threshold: int) -> str:
+    shown = ", ".join(str(c) for c in counts[:DRIFT_CHECKS])
+    return (
+        f"The web stock of {store} has drifted from the hub's for {len(counts[:DRIFT_CHECKS])} "
+        f"checks in a row ({shown} SKUs, newest first; threshold {threshold}). See Drift on "
+        "the dashboard, or `stockbridge drift --store " + store + " --repair`."
+    )

@@ -18,6 +18,7 @@ import httpx
 from stockbridge.outbound import OutboundPolicy, OutboundRefused
 
 __all__ = [
+    "DEFAULT_DRIFT_THRESHOLD",
     "DEFAULT_FAILING_ITEM_RUNS",
     "DEFAULT_PENDING_ORDER_HOURS",
     "DEFAULT_STALE_AFTER_HOURS",
@@ -35,6 +36,9 @@ MAX_STALE_AFTER_HOURS = 24 * 90
 DEFAULT_FAILING_ITEM_RUNS = 3
 MAX_FAILING_ITEM_RUNS = 100
 DEFAULT_PENDING_ORDER_HOURS = 24
+#: Alert when a store's drift (SKUs) stays above this in ``DRIFT_CHECKS`` measurements.
+DEFAULT_DRIFT_THRESHOLD = 10
+MAX_DRIFT_THRESHOLD = 1_000_000
 _EMAIL = re.compile(r"[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+")
 _MAX_URL = 2000
 
@@ -52,6 +56,8 @@ class AlertSettings:
     failing_item_runs: int = DEFAULT_FAILING_ITEM_RUNS
     #: Alert when a web order waited this long to reach the back office.
     pending_order_hours: int = DEFAULT_PENDING_ORDER_HOURS
+    #: Alert when the drift stays above this many SKUs (``alert_rules.drift_stays_above``).
+    drift_threshold: int = DEFAULT_DRIFT_THRESHOLD
 
 
 def _int_option(options: Mapping[str, Any], key: str, default: int) -> int:
@@ -70,6 +76,7 @@ def alert_settings(options: Mapping[str, Any] | None) -> AlertSettings:
         pending_order_hours=_int_option(
             options, "pending_order_hours", DEFAULT_PENDING_ORDER_HOURS
         ),
+        drift_threshold=_int_option(options, "drift_threshold", DEFAULT_DRIFT_THRESHOLD),
     )
 
 
@@ -112,6 +119,7 @@ def updated_options(
     failing_item_runs: int | None = None,
     pending_order_hours: int | None = None,
     outbound: OutboundPolicy | None = None,
+    drift_threshold: int | None = None,
 ) -> dict[str, Any]:
     """A new ``options`` dict with the given alert settings (None: unchanged; "": cleared).
     Checks everything first; raises ``InvalidAlertSetting`` and changes nothing. A webhook
@@ -144,6 +152,12 @@ def updated_options(
                 f"not {pending_order_hours}"
             )
         result["pending_order_hours"] = pending_order_hours
+    if drift_threshold is not None:
+        if not 0 <= drift_threshold <= MAX_DRIFT_THRESHOLD:
+            raise InvalidAlertSetting(
+                f"--drift-threshold takes 0-{MAX_DRIFT_THRESHOLD} SKUs, not {drift_threshold}"
+            )
+        result["drift_threshold"] = drift_threshold
     return result
 
 

@@ -43,8 +43,11 @@ from stockbridge.alert_channels import (
     default_notifiers,
 )
 from stockbridge.alert_rules import (
+    DRIFT_CHECKS,
     RUNS_LOOKED_AT,
     WaitingOrder,
+    drift_detail,
+    drift_stays_above,
     failing_detail,
     failing_items,
     pending_detail,
@@ -161,6 +164,19 @@ class Alerter:
                     now,
                     result,
                 )
+                drift = uow.alerts.recent_drift(store.id, DRIFT_CHECKS)
+                threshold = settings.drift_threshold
+                self._keep(
+                    uow,
+                    store,
+                    IncidentKind.DRIFT,
+                    drift_detail(store.name, drift, threshold)
+                    if drift_stays_above(drift, threshold)
+                    else None,
+                    incidents,
+                    now,
+                    result,
+                )
                 ok_at, failed_at = completed.get(store.id), failed.get(store.id)
                 failing = failed_at is not None and (ok_at is None or failed_at > ok_at)
                 open_failed = incidents.get((store.id, IncidentKind.RUN_FAILED.value))
@@ -256,6 +272,8 @@ def _alert(incident_id: int, store: Store, kind: str, detail: str, opened_at: da
         subject = f"Stockbridge: the same items keep failing in {store.name}'s syncs"
     elif incident_kind is IncidentKind.ORDERS_PENDING:
         subject = f"Stockbridge: web orders of {store.name} are waiting for the back office"
+    elif incident_kind is IncidentKind.DRIFT:
+        subject = f"Stockbridge: the web stock of {store.name} keeps drifting from the hub's"
     else:
         subject = f"Stockbridge: {store.name} has not synced successfully for a while"
     return Alert(incident_id, store.name, incident_kind, subject, detail, opened_at)

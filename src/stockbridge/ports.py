@@ -140,6 +140,19 @@ class CatalogRepository(Protocol):
         """Remember (stock row id, quantity) as what the web connection last received."""
         ...
 
+    def web_drift(self, store_id: int, connection_id: int, seen: Sequence[WebVariant]) -> int:
+        """How many of the variants the web store reported hold a stock figure other
+        than what the connection last received (something was sent, and the web moved
+        away from it). Ask before ``apply_web_variants``, which forgets what was sent."""
+        ...
+
+    def record_drift(
+        self, store_id: int, source: str, drifted: int, web_only: int = 0, hub_only: int = 0
+    ) -> None:
+        """Record a measurement of the store's drift (``domain/drift.py``), now;
+        ``source``: report | inventory-in | repair."""
+        ...
+
 
 class SourceRepository(Protocol):
     """Which supplier claimed which SKU (``domain.sources``: the ownership rule)."""

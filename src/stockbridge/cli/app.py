@@ -16,7 +16,18 @@ from collections.abc import Callable
 import typer
 
 from stockbridge.bootstrap import Hub, bootstrap, default_registry
-from stockbridge.cli import demo, init, products, runs, schedule, serve, store, tokens, users
+from stockbridge.cli import (
+    demo,
+    drift,
+    init,
+    products,
+    runs,
+    schedule,
+    serve,
+    store,
+    tokens,
+    users,
+)
 from stockbridge.cli.common import HubLoader, PartnerCommands
 from stockbridge.connectors.registry import ConnectorRegistry
 
@@ -52,6 +63,7 @@ def build_app(
     schedule.register(app, hub)
     users.register(app, hub)
     tokens.register(app, hub)
+    drift.register(app, hub)
 
     partner = PartnerCommands(connect_app, sandbox_app, hub)
     if registry is None:

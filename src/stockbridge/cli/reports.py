@@ -13,9 +13,10 @@ from stockbridge.bootstrap import Hub
 from stockbridge.domain.model import SYNC_ALL, Step
 from stockbridge.services.runs import sync
 from stockbridge.sync.context import StepOutcome
+from stockbridge.sync.preview import SyncPlan
 from stockbridge.sync.runner import RunReport
 
-__all__ = ["RichListener", "print_report", "report_json", "sync_now"]
+__all__ = ["RichListener", "print_plan", "print_report", "report_json", "sync_now"]
 
 MAX_ERRORS_SHOWN = 50
 
@@ -97,3 +98,43 @@ def print_report(console: Console, report: RunReport) -> None:
         console.print(
             f"  ... and {len(report.errors) - MAX_ERRORS_SHOWN} more (stockbridge runs --json)"
         )
+
+
+def print_plan(console: Console, plan: SyncPlan) -> None:
+    """A dry run's plan: the orders to post and refuse, the stock changes (the first
+    ``MAX_ERRORS_SHOWN``; ``--json`` lists all)."""
+    console.print(f"Preview of Sync All for {plan.store} (nothing was written)", highlight=False)
+    for step, entry in plan.steps.items():
+        note = f": {entry['message']}" if entry.get("message") else ""
+        console.print(f"  {step}: {entry['status']}{note}", highlight=False, markup=False)
+    orders = Table(title=f"Orders to post: {len(plan.orders_to_post)}")
+    for column in ("order", "lines"):
+        orders.add_column(column)
+    for order in plan.orders_to_post:
+        orders.add_row(order.number, ", ".join(f"{s} x{q}" for s, q in order.lines))
+    console.print(orders)
+    refused = Table(title=f"Orders the back office would refuse: {len(plan.orders_refused)}")
+    for column in ("order", "reason"):
+        refused.add_column(column)
+    for order in plan.orders_refused:
+        refused.add_row(order.number, order.refusal or "")
+    console.print(refused)
+    stock = Table(title=f"Stock changes to push: {plan.stock.count} ({plan.push_calls} calls)")
+    for column in ("sku", "location", "web now", "new", "why"):
+        stock.add_column(column)
+    for n, change in enumerate(plan.stock):
+        if n == MAX_ERRORS_SHOWN:
+            break
+        web_now = "?" if change.web_now is None else str(change.web_now)
+        stock.add_row(change.sku, change.location, web_now, str(change.new), change.why)
+    console.print(stock)
+    if plan.stock.count > MAX_ERRORS_SHOWN:
+        console.print(f"  ... and {plan.stock.count - MAX_ERRORS_SHOWN} more (--json lists all)")
+    console.print(
+        f"Products to create: {len(plan.products_to_create)}; "
+        f"prices to change: {len(plan.price_changes)}",
+        highlight=False,
+    )
+    for error in plan.errors[:MAX_ERRORS_SHOWN]:
+        code = f" [{error.code}]" if error.code else ""
+        console.print(f"  {error.key}: {error.message}{code}", highlight=False, markup=False)

@@ -10,9 +10,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from stockbridge.cli.common import HubLoader, JsonOption, StoreOption, mapped_errors, print_json
-from stockbridge.cli.reports import print_report, report_json, sync_now
+from stockbridge.cli.common import (
+    HubLoader,
+    JsonOption,
+    StoreOption,
+    fail,
+    mapped_errors,
+    print_json,
+)
+from stockbridge.cli.reports import print_plan, print_report, report_json, sync_now
 from stockbridge.domain.model import SYNC_ALL, Step
+from stockbridge.services.preview import plan_json_chunks, preview
 from stockbridge.services.runs import exit_code, run_history
 from stockbridge.services.status import store_status
 
@@ -40,8 +48,30 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
         step: Annotated[StepChoice, typer.Argument(help="all, or one step.")],
         store: StoreOption = None,
         as_json: JsonOption = False,
+        dry_run: Annotated[
+            bool,
+            typer.Option(
+                "--dry-run",
+                help="Preview Sync All: what it would post and push; nothing is written.",
+            ),
+        ] = False,
     ) -> None:
-        """Run Sync All or one step now, and wait for it."""
+        """Run Sync All or one step now, and wait for it (or, with --dry-run, preview it)."""
+        if dry_run:
+            if step is not StepChoice.ALL:
+                fail("--dry-run previews Sync All: use `stockbridge sync all --dry-run`")
+            with mapped_errors():
+                plan = preview(hub(), store)
+            try:
+                if as_json:
+                    for chunk in plan_json_chunks(plan):
+                        typer.echo(chunk, nl=False)
+                    typer.echo("")
+                else:
+                    print_plan(Console(), plan)
+            finally:
+                plan.close()
+            return
         with mapped_errors():
             instance = hub()
             console = Console()

@@ -177,6 +177,13 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
                 help="Alert when a web order waited this long for the back office (24).",
             ),
         ] = None,
+        drift_threshold: Annotated[
+            int | None,
+            typer.Option(
+                "--drift-threshold",
+                help="Alert when the drift stays above this many SKUs (10; 3 checks in a row).",
+            ),
+        ] = None,
     ) -> None:
         """Change a store's settings."""
         # No environment variable here: one left set would change every store it ran for.
@@ -202,6 +209,7 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
                 stale_after_hours=stale_after_hours,
                 failing_item_runs=failing_item_runs,
                 pending_order_hours=pending_order_hours,
+                drift_threshold=drift_threshold,
             )
             typer.echo(f"store {name!r} updated")
 

@@ -35,6 +35,7 @@ __all__ = [
     "BackOffice",
     "BadWebhook",
     "Delivery",
+    "OrderChecker",
     "Snapshot",
     "SnapshotBackOffice",
     "WebStore",
@@ -141,6 +142,18 @@ class BackOffice(Protocol):
         Returns web order id -> document reference for those that already exist; orders
         absent from the answer were not posted. Read-only.
         """
+        ...
+
+
+@runtime_checkable
+class OrderChecker(Protocol):
+    """A back office that can say, by reading only, which orders ``post_orders`` would
+    refuse and why (the dry run of Sync All asks it instead of posting)."""
+
+    def check_orders(self, requests: Sequence[PostRequest]) -> Mapping[str, ItemError]:
+        """Web order id -> why ``post_orders`` would refuse it, for the refused ones (the
+        same checks ``post_orders`` makes before it sends anything: unknown SKU, inactive
+        item, ...). Read-only: creates nothing at the partner."""
         ...
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
 from stockbridge.db.catalog_stock import POSTABLE_STATUSES
-from stockbridge.db.models import AlertIncident, Order, RunError, Store, SyncRun
+from stockbridge.db.models import AlertIncident, DriftCheck, Order, RunError, Store, SyncRun
 from stockbridge.domain.model import RunStatus, Trigger
 from stockbridge.domain.orders import PostState
 
@@ -133,6 +133,17 @@ class AlertRepository:
             select(Order).where(*where).order_by(Order.created_at, Order.id).limit(limit)
         ).all()
         return int(count), oldest
+
+    def recent_drift(self, store_id: int, limit: int) -> list[int]:
+        """The store's latest drift measurements (SKUs), newest first: the drift
+        reports' and inventory-in's, not a repair's record of what it pushed."""
+        rows = self.session.execute(
+            select(DriftCheck.drifted + DriftCheck.web_only + DriftCheck.hub_only)
+            .where(DriftCheck.store_id == store_id, DriftCheck.source != "repair")
+            .order_by(DriftCheck.checked_at.desc(), DriftCheck.id.desc())
+            .limit(limit)
+        ).all()
+        return [int(count) for (count,) in rows]
 
     def open_incidents(self) -> dict[tuple[int, str], AlertIncident]:
         """Open incidents by (store id, kind)."""

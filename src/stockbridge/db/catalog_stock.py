@@ -8,21 +8,32 @@ query per item.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 
-from stockbridge.db.models import Order, OrderLineRow, PartnerLink, StockLevel, UtcDateTime, Variant
+from stockbridge.db.models import (
+    DriftCheck,
+    Order,
+    OrderLineRow,
+    PartnerLink,
+    StockLevel,
+    UtcDateTime,
+    Variant,
+)
 from stockbridge.domain.inventory import StockChunk, StockRow
-from stockbridge.domain.model import DEFAULT_LOCATION, InventorySource, WebOrderStatus
+from stockbridge.domain.model import DEFAULT_LOCATION, InventorySource, WebOrderStatus, WebVariant
 from stockbridge.domain.orders import PostState
 
 __all__ = ["POSTABLE_STATUSES", "StockToWeb"]
+
+#: How long drift measurements are kept (the charts show 30 days).
+DRIFT_KEPT = timedelta(days=90)
 
 #: Web order states that hold stock (and belong in the back office), as stored.
 POSTABLE_STATUSES = [s.value for s in WebOrderStatus if s.postable]
@@ -99,6 +110,7 @@ class StockToWeb:
                     hub_qty=hub_qty,
                     last_sent=None if sent_qty is None else int(sent_qty),
                     partner_ref=partner,
+                    web_qty=web_qty,
                 )
                 for (
                     _vid,
@@ -111,6 +123,7 @@ class StockToWeb:
                     hub_qty,
                     sent_qty,
                     partner,
+                    web_qty,
                 ) in rows
             ],
             rows[-1][0],
@@ -176,6 +189,59 @@ class StockToWeb:
                 if link.sent_value is not None and link.sent_value != chunk[link.hub_id]:
                     link.sent_value = None
 
+    def web_drift(self, store_id: int, connection_id: int, seen: Sequence[WebVariant]) -> int:
+        """How many reported variants moved away from what was last sent. See the port."""
+        reported = {(v.sku, v.location): v.quantity for v in seen if v.quantity is not None}
+        drifted = 0
+        keys = sorted(reported)
+        for start in range(0, len(keys), 500):
+            chunk = set(keys[start : start + 500])
+            skus = sorted({sku for sku, _location in chunk})
+            rows = self.session.execute(
+                select(Variant.sku, StockLevel.location, PartnerLink.sent_value)
+                .join(StockLevel, StockLevel.variant_id == Variant.id)
+                .join(
+                    PartnerLink,
+                    and_(
+                        PartnerLink.connection_id == connection_id,
+                        PartnerLink.entity == "stock",
+                        PartnerLink.hub_id == StockLevel.id,
+                    ),
+                )
+                .where(
+                    Variant.store_id == store_id,
+                    Variant.sku.in_(skus),
+                    PartnerLink.sent_value.is_not(None),
+                )
+            ).all()
+            for sku, location, sent in rows:
+                if (sku, location) in chunk and str(reported[(sku, location)]) != sent:
+                    drifted += 1
+        return drifted
+
+    def record_drift(
+        self, store_id: int, source: str, drifted: int, web_only: int = 0, hub_only: int = 0
+    ) -> None:
+        """Record a drift measurement, now (and forget the store's older than
+        ``DRIFT_KEPT``). See the port."""
+        now = datetime.now(UTC)
+        self.session.execute(
+            delete(DriftCheck).where(
+                DriftCheck.store_id == store_id, DriftCheck.checked_at < now - DRIFT_KEPT
+            )
+        )
+        self.session.add(
+            DriftCheck(
+                store_id=store_id,
+                checked_at=now,
+                source=source,
+                drifted=drifted,
+                web_only=web_only,
+                hub_only=hub_only,
+            )
+        )
+        self.session.flush()
+
     def record_sent(self, connection_id: int, sent: Sequence[tuple[int, int]]) -> None:
         """Remember the quantity each stock row (by id) was last sent to the web store.
 
@@ -238,6 +304,7 @@ def _compiled_stock_page(dialect: Dialect) -> SQLCompiler:
             StockLevel.hub_qty,
             sent.sent_value,
             ref.partner_id,
+            StockLevel.web_qty,
         )
         .join(StockLevel, StockLevel.variant_id == Variant.id)
         .outerjoin(

@@ -16,10 +16,14 @@ from stockbridge.domain.model import DEFAULT_LOCATION, InventorySource, StockUpd
 from stockbridge.domain.ownership import hub_pushes
 
 __all__ = [
+    "PUSH_REASONS",
+    "PlannedPush",
     "StockChunk",
     "StockRow",
     "available_to_web",
     "plan_push",
+    "plan_push_rows",
+    "push_reason",
     "target_quantity",
 ]
 
@@ -41,6 +45,8 @@ class StockRow(NamedTuple):
     hub_qty: int | None
     last_sent: int | None = None
     partner_ref: str | None = None
+    #: What the web store showed when the hub last read it (None: never read, untracked).
+    web_qty: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,13 +84,47 @@ def target_quantity(row: StockRow, withheld: int) -> int | None:
     )
 
 
+class PlannedPush(NamedTuple):
+    """One stock change inventory-out decided: the row as the hub holds it, the quantity
+    withheld from it (default location only), and the update to send."""
+
+    row: StockRow
+    withheld: int
+    update: StockUpdate
+
+
+def plan_push_rows(rows: Iterable[StockRow], withheld: Mapping[str, int]) -> Iterator[PlannedPush]:
+    """Each row whose target differs from what the web last received, with why (the one
+    decision inventory-out and its dry run both take). Lazy: memory stays flat."""
+    for row in rows:
+        held = withheld.get(row.sku, 0) if row.location == DEFAULT_LOCATION else 0
+        target = target_quantity(row, held)
+        if target is not None and target != row.last_sent:
+            yield PlannedPush(
+                row, held, StockUpdate(row.sku, target, row.location, row.partner_ref)
+            )
+
+
 def plan_push(
     rows: Iterable[StockRow], withheld: Mapping[str, int]
 ) -> Iterator[tuple[int, StockUpdate]]:
     """Yield (stock id, update) for each row whose target differs from what the web last
     received. Lazy: memory stays flat whatever the catalog size.
     """
-    for row in rows:
-        target = target_quantity(row, withheld.get(row.sku, 0))
-        if target is not None and target != row.last_sent:
-            yield row.stock_id, StockUpdate(row.sku, target, row.location, row.partner_ref)
+    for planned in plan_push_rows(rows, withheld):
+        yield planned.row.stock_id, planned.update
+
+
+#: Why a stock change is pushed, as the preview and the drift report name it.
+PUSH_REASONS = ("hub-managed", "withheld orders", "back-office change")
+
+
+def push_reason(row: StockRow, withheld: int) -> str:
+    """Why the web is sent a new quantity for ``row``: the hub's own quantity of an
+    assigned product, web orders the back office has not accounted for, or else a change
+    of the back office's figure (or a web figure that moved away from it)."""
+    if row.hub_managed:
+        return PUSH_REASONS[0]
+    if withheld > 0:
+        return PUSH_REASONS[1]
+    return PUSH_REASONS[2]

@@ -90,6 +90,8 @@ class Trigger(StrEnum):
     SCHEDULE = "schedule"
     WEBHOOK = "webhook"
     API = "api"
+    #: A drift repair: orders-in, then exactly the drifted SKUs pushed (``sync/drift.py``).
+    REPAIR = "repair"
 
 
 class RunStatus(StrEnum):

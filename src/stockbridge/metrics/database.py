@@ -1,6 +1,6 @@
 """Gauges about recorded work, read from the database when scraped, so every node
 reports the truth: inbox depth, runs queued or running, and the seconds since a store's
-last successful sync.
+last successful sync, and each store's drift (SKUs, as last measured).
 
 Store names are the hub's customers: the per-store lag (``stockbridge_sync_lag_seconds``
 with a ``store`` label) is only for a scraper with the metrics token; anyone else gets
@@ -16,7 +16,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
-from stockbridge.db.models import InboxEvent, Store, SyncRun
+from stockbridge.db.models import DriftCheck, InboxEvent, Store, SyncRun
 from stockbridge.db.uow import UnitOfWork
 
 __all__ = ["register_database_gauges"]
@@ -35,6 +35,11 @@ class _DatabaseGauges(Collector):
             labels=["store"],
         )
         queued = GaugeMetricFamily("stockbridge_runs_queued", "Runs queued or running")
+        drift = GaugeMetricFamily(
+            "stockbridge_drift_skus",
+            "SKUs whose web stock drifted from the hub's, as last measured",
+            labels=["store"],
+        )
         now = datetime.now(UTC)
         with self.uow() as uow:
             session = uow.session
@@ -61,6 +66,17 @@ class _DatabaseGauges(Collector):
                 )
                 .group_by(Store.name)
             ).all()
+            latest = (
+                select(func.max(DriftCheck.id).label("id"))
+                .where(DriftCheck.source != "repair")
+                .group_by(DriftCheck.store_id)
+                .subquery()
+            )
+            drifts = session.execute(
+                select(Store.name, DriftCheck.drifted + DriftCheck.web_only + DriftCheck.hub_only)
+                .join(DriftCheck, DriftCheck.store_id == Store.id)
+                .join(latest, latest.c.id == DriftCheck.id)
+            ).all()
         lags: list[float] = []
         for name, last in rows:
             if last is not None and last.tzinfo is None:
@@ -69,8 +85,11 @@ class _DatabaseGauges(Collector):
             lag.add_metric([name], lags[-1])
         yield depth
         yield queued
+        for name, count in drifts:
+            drift.add_metric([name], count)
         if self.per_store:
             yield lag
+            yield drift
         else:
             worst = GaugeMetricFamily(
                 "stockbridge_sync_lag_max_seconds",
@@ -78,6 +97,12 @@ class _DatabaseGauges(Collector):
             )
             worst.add_metric([], max(lags, default=0.0))
             yield worst
+            most = GaugeMetricFamily(
+                "stockbridge_drift_skus_max",
+                "SKUs whose web stock drifted from the hub's, for the store that drifted most",
+            )
+            most.add_metric([], max((count for _name, count in drifts), default=0))
+            yield most
 
 
 def register_database_gauges(

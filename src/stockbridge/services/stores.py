@@ -153,6 +153,7 @@ def update_store(
     stale_after_hours: int | None = None,
     failing_item_runs: int | None = None,
     pending_order_hours: int | None = None,
+    drift_threshold: int | None = None,
 ) -> StoreSettings:
     """Change the given settings (None: unchanged; "" clears an alert channel). Every
     value is checked before anything is saved."""
@@ -167,6 +168,7 @@ def update_store(
                 failing_item_runs=failing_item_runs,
                 pending_order_hours=pending_order_hours,
                 outbound=hub.settings.outbound,
+                drift_threshold=drift_threshold,
             )
         except InvalidAlertSetting as exc:
             raise InvalidSetting(str(exc)) from None

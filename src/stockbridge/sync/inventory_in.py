@@ -31,6 +31,8 @@ __all__ = ["CATALOG_STREAM", "ITEMS_STREAM", "STOCK_READ_MARK", "inventory_in"]
 ITEMS_STREAM = "items"
 CATALOG_STREAM = "catalog"
 SNAPSHOT_PAGE = 1000
+#: The drift measurement this step records (``ports.CatalogRepository.record_drift``).
+DRIFT_SOURCE = "inventory-in"
 #: The item error code of a supplier whose read failed as a whole.
 SOURCE_FAILED = "source_failed"
 
@@ -189,9 +191,12 @@ def _read_web(ctx: StepContext, connection_id: int) -> int:
     assert web is not None
     with ctx.uow() as uow:
         since = uow.stores.cursor(connection_id, CATALOG_STREAM)
-    done = 0
+    done = drifted = 0
     for page in web.iter_catalog(since):
         with ctx.uow() as uow:
+            # Drift the read found: variants whose web stock moved away from what the hub
+            # last sent (the next inventory-out sets them right; the count is kept).
+            drifted += uow.catalog.web_drift(ctx.store.id, connection_id, page.items)
             uow.catalog.apply_web_variants(
                 ctx.store.id,
                 connection_id,
@@ -203,4 +208,7 @@ def _read_web(ctx: StepContext, connection_id: int) -> int:
         done += len(page.items)
         ctx.tracker.advance(len(page.items))
         ctx.tracker.checkpoint()
+    with ctx.uow() as uow:
+        uow.catalog.record_drift(ctx.store.id, DRIFT_SOURCE, drifted)
+        uow.commit()
     return done

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from stockbridge.domain.batching import batched
-from stockbridge.domain.inventory import StockRow, plan_push
+from stockbridge.domain.inventory import PlannedPush, StockRow, plan_push_rows
 from stockbridge.sync.context import StepContext, StepOutcome, Tracker
 from stockbridge.sync.sources import withheld_for_web
 
-__all__ = ["inventory_out"]
+__all__ = ["inventory_out", "planned_pushes", "stock_rows"]
 
 _REPORT_EVERY = 1000
 #: Variants read per keyset page of the stock-row stream.
@@ -26,18 +26,12 @@ def inventory_out(ctx: StepContext) -> StepOutcome:
     web, connection_id = ctx.partners.web, ctx.partners.web_connection_id
     if web is None or connection_id is None:
         return StepOutcome("skipped", message="no web store connected")
-    with ctx.uow() as uow:
-        withheld = withheld_for_web(
-            uow, ctx.store.id, ctx.partners.back_office_connection_id, ctx.partners.sources
-        )
-        ctx.tracker.set_total(uow.catalog.count_stock_rows(ctx.store.id))
-    rows = _stock_rows(ctx, connection_id)
     pushed = failed = 0
-    for batch in batched(plan_push(_counted(rows, ctx.tracker), withheld), web.max_inventory_batch):
-        updates = [update for _, update in batch]
+    for batch in batched(planned_pushes(ctx, connection_id), web.max_inventory_batch):
+        updates = [planned.update for planned in batch]
         result = web.push_inventory(updates)  # retried by the connector's transport
         refused = {error.key for error in result.errors}
-        sent = [(sid, u.quantity) for sid, u in batch if u.sku not in refused]
+        sent = [(p.row.stock_id, p.update.quantity) for p in batch if p.update.sku not in refused]
         with ctx.uow() as uow:
             uow.catalog.record_sent(connection_id, sent)
             uow.commit()
@@ -49,7 +43,20 @@ def inventory_out(ctx: StepContext) -> StepOutcome:
     return StepOutcome("partial" if failed else "succeeded", done=pushed, failed=failed)
 
 
-def _stock_rows(ctx: StepContext, connection_id: int) -> Iterator[StockRow]:
+def planned_pushes(ctx: StepContext, connection_id: int) -> Iterator[PlannedPush]:
+    """What inventory-out sends, row by row, with why: the store's stock rows streamed in
+    keyset pages against what the web last received and what web orders withhold. The
+    step pushes it; the dry run (``sync/preview.py``) lists it. Lazy, memory flat."""
+    with ctx.uow() as uow:
+        withheld = withheld_for_web(
+            uow, ctx.store.id, ctx.partners.back_office_connection_id, ctx.partners.sources
+        )
+        ctx.tracker.set_total(uow.catalog.count_stock_rows(ctx.store.id))
+    rows = stock_rows(ctx, connection_id)
+    yield from plan_push_rows(_counted(rows, ctx.tracker), withheld)
+
+
+def stock_rows(ctx: StepContext, connection_id: int) -> Iterator[StockRow]:
     """Every stock row of the store, read in keyset pages, each in its own short read:
     memory stays flat and no transaction is open while the web store is called."""
     after = 0

@@ -22,6 +22,7 @@ from stockbridge.ports import UnitOfWork
 from stockbridge.retry import RetryPolicy
 from stockbridge.sync import recovery
 from stockbridge.sync.context import Partners, ProgressListener, StepContext, StepOutcome
+from stockbridge.sync.drift import repair_drift
 from stockbridge.sync.inventory_in import inventory_in
 from stockbridge.sync.inventory_out import inventory_out
 from stockbridge.sync.lease import (
@@ -35,7 +36,16 @@ from stockbridge.sync.orders_in import orders_in
 from stockbridge.sync.orders_out import orders_out
 from stockbridge.sync.tracker import RunTracker
 
-__all__ = ["LeaseLost", "RunReport", "RunTimeout", "SyncRunner", "UnknownRun"]
+__all__ = [
+    "ORDERS_UNREAD",
+    "REPAIR",
+    "LeaseLost",
+    "RunReport",
+    "RunTimeout",
+    "SyncRunner",
+    "UnknownRun",
+    "run_step",
+]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +55,12 @@ STEPS: Mapping[Step, Callable[[StepContext], StepOutcome]] = {
     Step.INVENTORY_IN: inventory_in,
     Step.INVENTORY_OUT: inventory_out,
 }
+#: A repair run (``Trigger.REPAIR``): new web orders read, then only the drifted SKUs pushed.
+REPAIR_STEPS: Mapping[Step, Callable[[StepContext], StepOutcome]] = {
+    Step.ORDERS_IN: orders_in,
+    Step.INVENTORY_OUT: repair_drift,
+}
+REPAIR: tuple[Step, ...] = (Step.ORDERS_IN, Step.INVENTORY_OUT)
 
 
 #: Why inventory-out publishes nothing after this run's orders-in failed: the web store took
@@ -58,6 +74,26 @@ ORDERS_UNREAD = (
 
 def _orders_unread(progress: Mapping[str, Any]) -> bool:
     return bool(progress.get(Step.ORDERS_IN.value, {}).get("status") == "failed")
+
+
+def run_step(
+    step: Step,
+    ctx: StepContext,
+    progress: Mapping[str, Any],
+    steps: Mapping[Step, Callable[[StepContext], StepOutcome]] = STEPS,
+) -> StepOutcome:
+    """One step of a run (``steps`` maps each step to its function: the real ones, or the
+    dry run's), after the steps recorded in ``progress``: inventory-out publishes nothing
+    when this run's orders-in failed. A partner's failure is the step's outcome; a
+    ``PartnerAuthError`` is re-raised for the caller to record the partner's health."""
+    if step is Step.INVENTORY_OUT and _orders_unread(progress):
+        return StepOutcome("skipped", message=ORDERS_UNREAD)
+    try:
+        return steps[step](ctx)
+    except PartnerAuthError:
+        raise
+    except PartnerError as exc:
+        return StepOutcome("failed", message=f"{step.value}: {exc}")
 
 
 class RunTimeout(TimeoutError):
@@ -263,15 +299,12 @@ class SyncRunner:
             trigger=trigger,
         )
         try:
-            if step is Step.INVENTORY_OUT and _orders_unread(progress):
-                outcome = StepOutcome("skipped", message=ORDERS_UNREAD)
-            else:
-                outcome = STEPS[step](ctx)
+            outcome = run_step(
+                step, ctx, progress, REPAIR_STEPS if trigger is Trigger.REPAIR else STEPS
+            )
         except PartnerAuthError as exc:
             self._mark_health(partners, exc)
             outcome = StepOutcome("failed", message=f"{step.value}: {exc} (reconnect the partner)")
-        except PartnerError as exc:
-            outcome = StepOutcome("failed", message=f"{step.value}: {exc}")
         tracker.finish(outcome)
         return outcome
 

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import hmac
 import importlib
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any, Literal
 
 from fastapi import Body, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stockbridge import __version__
@@ -31,7 +32,9 @@ from stockbridge.jobs.queue import JobQueue
 from stockbridge.jsonable import json_list, json_object
 from stockbridge.metrics import REGISTRY
 from stockbridge.metrics.database import register_database_gauges
+from stockbridge.services.drift import drift_json, drift_report, request_repair
 from stockbridge.services.inventory import product_detail
+from stockbridge.services.preview import plan_json_chunks, preview
 from stockbridge.services.rejected import rejected_inputs
 from stockbridge.services.runs import run_detail, run_history
 from stockbridge.services.stores import describe_store, resolve_store
@@ -68,6 +71,8 @@ class InventoryPushIn(BaseModel):
 class SyncRequestIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     steps: StepName = "all"
+    #: Answer the plan of Sync All (200) instead of queueing a run; nothing is written.
+    dry_run: StrictBool = False
 
 
 class Accepted(BaseModel):
@@ -261,15 +266,44 @@ def create_app(hub: Hub, queue: JobQueue) -> FastAPI:
         _visible(hub, who, store)
         return json_object(describe_store(hub, store))
 
-    @app.post("/api/v1/stores/{store}/sync", status_code=202, response_model=Accepted)
+    @app.post(
+        "/api/v1/stores/{store}/sync",
+        status_code=202,
+        response_model=Accepted,
+        responses={200: {"description": "the plan of Sync All, when dry_run is true"}},
+    )
     def trigger_sync(
         store: StoreName, who: CallerDep, body: Annotated[SyncRequestIn | None, Body()] = None
-    ) -> Accepted:
-        chosen = (body or SyncRequestIn()).steps
+    ) -> Any:
+        request = body or SyncRequestIn()
+        chosen = request.steps
+        if request.dry_run:
+            if chosen != "all":
+                raise Invalid('dry_run previews Sync All: leave "steps" out or set it to "all"')
+            _visible(hub, who, store)
+            plan = preview(hub, store)
+            return StreamingResponse(
+                _closing(plan_json_chunks(plan), plan.close), media_type="application/json"
+            )
         steps = SYNC_ALL if chosen == "all" else (Step(chosen),)
         run_id, merged = service.request_sync(hub, who, store, steps)
         queue.submit_run(run_id)
         return Accepted(run_id=run_id, merged=merged)
+
+    @app.get("/api/v1/stores/{store}/drift")
+    def drift(store: StoreName, who: CallerDep) -> dict[str, Any]:
+        """The store's drift now (reads the web store's catalog)."""
+        _visible(hub, who, store)
+        return drift_json(drift_report(hub, store))
+
+    @app.post("/api/v1/stores/{store}/drift/repair", status_code=202, response_model=Accepted)
+    def repair_drift(store: StoreName, who: CallerDep) -> Accepted:
+        """Queue a repair run: exactly the drifted SKUs pushed (after a run that holds
+        the store)."""
+        _visible(hub, who, store)
+        requested = request_repair(hub, store)
+        queue.submit_run(requested.run_id)
+        return Accepted(run_id=requested.run_id, merged=requested.merged)
 
     @app.get("/api/v1/stores/{store}/runs")
     def runs(
@@ -331,6 +365,13 @@ def create_app(hub: Hub, queue: JobQueue) -> FastAPI:
     )
     app.add_middleware(_SecurityHeaders, always_hsts=hub.settings.hsts)  # outermost
     return app
+
+
+def _closing(chunks: Iterator[str], close: Callable[[], None]) -> Iterator[str]:
+    try:
+        yield from chunks
+    finally:
+        close()
 
 
 def _visible(hub: Hub, who: Caller, store: str) -> int:

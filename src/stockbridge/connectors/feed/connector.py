@@ -151,6 +151,18 @@ class FeedBackOffice:
             if name in done
         ]
 
+    def check_orders(self, requests: Sequence[PostRequest]) -> Mapping[str, ItemError]:
+        """What ``post_orders`` would refuse (``OrderChecker``): every order when the feed
+        takes none; a file is otherwise written for any order."""
+        if self.orders is not None:
+            return {}
+        return {
+            r.order.web_id: ItemError(
+                f"order {r.order.number}", "this feed takes no orders", "no-orders"
+            )
+            for r in requests
+        }
+
     def find_posted(self, requests: Sequence[PostRequest]) -> Mapping[str, str]:
         if self.orders is None or not requests:
             return {}

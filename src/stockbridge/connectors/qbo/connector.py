@@ -172,6 +172,13 @@ class QboBackOffice:
             outcomes.update(self._post_batch(list(bodies.values())))
         return [outcomes[r.order.web_id] for r in requests if r.order.web_id in outcomes]
 
+    def check_orders(self, requests: Sequence[PostRequest]) -> Mapping[str, ItemError]:
+        """The refusals ``post_orders`` would give, by reading only (``OrderChecker``):
+        the same item look-up and the same checks, no customer created, nothing posted."""
+        self._resolve(line.sku for r in requests for line in r.order.lines)
+        refusals = {r.order.web_id: self._refusal(r) for r in requests}
+        return {web_id: error for web_id, error in refusals.items() if error is not None}
+
     def _refusal(self, request: PostRequest) -> ItemError | None:
         """Why this order cannot be sent (nothing is sent for it), or None."""
         key = f"order {request.order.number}"

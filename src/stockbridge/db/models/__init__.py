@@ -21,6 +21,7 @@ from stockbridge.db.models.oauth import OAuthGrant
 from stockbridge.db.models.service import (
     AlertIncident,
     ApiToken,
+    DriftCheck,
     IdempotencyRecord,
     InboxEvent,
     RejectedInput,
@@ -39,6 +40,7 @@ __all__ = [
     "Connection",
     "Cursor",
     "DashboardSession",
+    "DriftCheck",
     "IdempotencyRecord",
     "InboxEvent",
     "LoginThrottle",

@@ -192,3 +192,20 @@ class AlertIncident(Base):
     #: sends only to the others.
     delivered_channels: Mapped[str] = mapped_column(String(100), default="", server_default="")
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class DriftCheck(Base):
+    """One measurement of a store's drift (``domain/drift.py``): by the drift report
+    (``report``), by inventory-in's web read (``inventory-in``: the SKUs whose web stock
+    moved away from what the hub last sent), or by a repair (``repair``, what it pushed)."""
+
+    __tablename__ = "drift_checks"
+    __table_args__ = (Index("ix_drift_checks_store_checked", "store_id", "checked_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    checked_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    source: Mapped[str] = mapped_column(String(20))
+    drifted: Mapped[int] = mapped_column(Integer)
+    web_only: Mapped[int] = mapped_column(Integer, default=0)
+    hub_only: Mapped[int] = mapped_column(Integer, default=0)

@@ -12,6 +12,7 @@ is active), /history, /runs/{id}, /settings, /inventory (``inventory.py``), /rej
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -24,13 +25,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from jinja2.runtime import Context
-from markupsafe import escape
+from markupsafe import Markup, escape
 
 from stockbridge import accounts
 from stockbridge.bootstrap import Hub
 from stockbridge.domain.model import SYNC_ALL, RunStatus, Step, Trigger
 from stockbridge.jobs.queue import JobQueue
+from stockbridge.services.charts import OUTCOMES, StoreCharts, store_charts
 from stockbridge.services.errors import InvalidSetting, StoreNotFound
+from stockbridge.services.preview import preview
 from stockbridge.services.rejected import rejected_inputs
 from stockbridge.services.runs import (
     RequestSync,
@@ -49,6 +52,8 @@ from stockbridge.services.stores import (
     list_stores,
     resolve_store,
 )
+from stockbridge.web.dashboard.charts import bar_chart, dot_chart, line_chart
+from stockbridge.web.dashboard.drift import add_drift_routes
 from stockbridge.web.dashboard.guard import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -83,6 +88,8 @@ STEP_LABELS = {
     "inventory-out": "Inventory out",
 }
 HISTORY_LIMIT = 100
+#: Stock changes a preview page lists (the count is whole; the CLI and API list all).
+PREVIEW_ROWS = 500
 #: Pages are never cached, framed by another site, or sent with a Referer off the site.
 PAGE_HEADERS = {
     "Cache-Control": "no-store",
@@ -283,7 +290,15 @@ def mount_dashboard(app: FastAPI, hub: Hub, queue: JobQueue) -> None:
     async def overview(request: Request, store: str, who: ViewerDep) -> Response:
         page = await _store_page(who, store)
         status = await run_in_threadpool(_status, hub, store)
-        return _render(request, "overview.html", page="overview", status=status, **page)
+        figures = await run_in_threadpool(store_charts, hub, store)
+        return _render(
+            request,
+            "overview.html",
+            page="overview",
+            status=status,
+            charts=overview_charts(figures),
+            **page,
+        )
 
     @router.get("/stores/{store}/progress")
     async def progress(request: Request, store: str, who: ViewerDep) -> Response:
@@ -311,6 +326,27 @@ def mount_dashboard(app: FastAPI, hub: Hub, queue: JobQueue) -> None:
         status = await run_in_threadpool(_status, hub, store)
         return _render(request, "_progress.html", status=status, oob=True, **page)
 
+    @router.post("/stores/{store}/preview")
+    async def preview_page(request: Request, store: str, who: ViewerDep) -> Response:
+        """The dry run of Sync All: what it would post and push; nothing is written. A
+        POST (it reads the partners, spending their quota), never prefetched."""
+        await _posted(request, who)
+        page = await _store_page(who, store)
+
+        def plan_view() -> dict[str, Any]:
+            plan = preview(hub, store)
+            try:
+                changes = list(itertools.islice(plan.stock, PREVIEW_ROWS))
+                return {"plan": plan, "changes": changes}
+            finally:
+                plan.close()
+
+        try:
+            view = await run_in_threadpool(plan_view)
+        except StoreNotFound as exc:
+            raise Refused(404, str(exc)) from None
+        return _render(request, "preview.html", page="overview", shown=PREVIEW_ROWS, **view, **page)
+
     @router.get("/stores/{store}/history")
     async def history(
         request: Request,
@@ -335,6 +371,7 @@ def mount_dashboard(app: FastAPI, hub: Hub, queue: JobQueue) -> None:
             "history.html",
             page="history",
             runs=runs,
+            chart=history_chart(runs),
             trigger=trigger,
             status=status,
             triggers=[t.value for t in Trigger],
@@ -370,6 +407,7 @@ def mount_dashboard(app: FastAPI, hub: Hub, queue: JobQueue) -> None:
     add_settings_routes(router, hub, tools)
     add_inventory_routes(router, hub, queue, tools)
     add_setup_routes(router, hub, tools)
+    add_drift_routes(router, hub, queue, tools)
 
     @router.get("/stores/{store}/rejected")
     async def rejected(request: Request, store: str, who: ViewerDep) -> Response:
@@ -379,6 +417,52 @@ def mount_dashboard(app: FastAPI, hub: Hub, queue: JobQueue) -> None:
         return _render(request, "rejected.html", page="rejected", items=items, **page)
 
     app.include_router(router)
+
+
+def overview_charts(figures: StoreCharts) -> list[Markup]:
+    """The overview's charts over the last ``charts.DAYS`` days (store time)."""
+    labels = [day.strftime("%m-%d") for day in figures.days]
+    runs = figures.runs
+    return [
+        bar_chart(
+            "chart-pushed", "Items pushed per day", labels, [("pushed", "pushed", figures.pushed)]
+        ),
+        bar_chart(
+            "chart-posted", "Orders posted per day", labels, [("posted", "posted", figures.posted)]
+        ),
+        bar_chart(
+            "chart-outcomes",
+            "Runs per day by outcome",
+            labels,
+            [(name, name, figures.outcomes[name]) for name in OUTCOMES],
+        ),
+        dot_chart(
+            "chart-durations",
+            "Duration of each run (s)",
+            [(f"Run {r.run_id}", round(r.seconds, 1), r.status) for r in runs],
+            "s",
+        ),
+        line_chart(
+            "chart-lag",
+            "Webhook-started runs: request to storefront, median per day (s)",
+            labels,
+            figures.webhook_lag,
+            "s",
+        ),
+        line_chart(
+            "chart-drift", "Drifted SKUs (largest measured per day)", labels, figures.drift, "SKUs"
+        ),
+    ]
+
+
+def history_chart(runs: list[RunSummary]) -> Markup:
+    """The history page's chart: the duration of each run it lists, oldest first."""
+    points = [
+        (f"Run {r.id}", round((r.finished_at - r.started_at).total_seconds(), 1), r.status.value)
+        for r in reversed(runs)
+        if r.started_at is not None and r.finished_at is not None
+    ]
+    return dot_chart("chart-history", "Duration of these runs (s)", points, "s")
 
 
 def _status(hub: Hub, store: str) -> dict[str, Any]:
