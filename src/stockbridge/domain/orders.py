@@ -96,11 +96,14 @@ def apply_web_order(current: OrderState | None, incoming: WebOrder) -> OrderChan
 
     - A stale copy is ignored.
     - A new order is ``pending`` if it belongs in the back office, else ``not_postable``.
-    - A posted order stays posted whatever happens on the web; an uncertain one stays
-      uncertain (it must be looked up). Otherwise the order follows the web: pending while
-      postable, not_postable while not.
-    - Stock is taken when an order first holds stock (becomes postable) and given back if
-      it stops holding stock before it was posted.
+    - A posted order stays posted (its document is never posted again); an uncertain one
+      stays uncertain (it must be looked up). Otherwise the order follows the web: pending
+      while postable, not_postable while not.
+    - What the web does to a posted order afterwards (a cancel, refunds) is no longer
+      ignored: ``domain.books.plan_reversals`` turns it into reversals (a void or refund
+      documents), which also give its stock back; this function gives back only the
+      stock of an order that stops holding stock before it was posted.
+    - Stock is taken when an order first holds stock (becomes postable).
     """
     if current is not None and not accepts_update(current.modified_at, incoming):
         return OrderChange(current.post_state, ignored=True)
