@@ -144,6 +144,7 @@ class QboSandbox:
             Route(f"{company}/cdc", self.api(api.cdc), methods=["GET"]),
             Route(f"{company}/batch", self.api(api.batch), methods=["POST"]),
             Route(f"{company}/{{entity}}", self.api(api.create), methods=["POST"]),
+            Route(f"{company}/{{entity}}/{{id}}", self.api(api.read), methods=["GET"]),
             *admin_routes(self),
         ]
 
