@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from stockbridge.domain.books import ReversalRequest
 from stockbridge.domain.model import (
     BackOfficeItem,
     BatchResult,
@@ -35,6 +36,7 @@ __all__ = [
     "BackOffice",
     "BadWebhook",
     "Delivery",
+    "ReversingBackOffice",
     "Snapshot",
     "SnapshotBackOffice",
     "WebStore",
@@ -141,6 +143,23 @@ class BackOffice(Protocol):
         Returns web order id -> document reference for those that already exist; orders
         absent from the answer were not posted. Read-only.
         """
+        ...
+
+
+@runtime_checkable
+class ReversingBackOffice(Protocol):
+    """A back office that can reverse what it booked (``domain.books``): void a posted
+    document, or book a refund document for exactly a refund's lines."""
+
+    def post_reversals(self, requests: Sequence[ReversalRequest]) -> Sequence[PostOutcome]:
+        """Send each reversal under its ``key`` (a resend with the same key must not book
+        twice). One outcome per request answered, ``web_id`` = the request's key: a
+        document id, or an ``ItemError`` when refused (nothing booked). A request left
+        unanswered has an unknown outcome: ``find_reversals`` before any resend."""
+        ...
+
+    def find_reversals(self, requests: Sequence[ReversalRequest]) -> Mapping[str, str]:
+        """key -> document for the reversals the back office holds already."""
         ...
 
 

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
-from stockbridge.domain.model import CancelAs, OrderLine, WebOrder, WebRefund
+from stockbridge.domain.model import BooksOptions, CancelAs, OrderLine, WebOrder, WebRefund
 
 __all__ = [
     "CANCEL_KEY",
@@ -31,9 +31,11 @@ __all__ = [
     "ReversalKind",
     "ReversalLine",
     "ReversalPlan",
+    "ReversalRequest",
     "plan_reversals",
     "refund_key",
     "revenue",
+    "reversal_idempotency_key",
 ]
 
 CANCEL_KEY = "cancel"
@@ -89,6 +91,27 @@ class Refused:
 class ReversalPlan:
     reversals: tuple[Reversal, ...] = ()
     refused: tuple[Refused, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ReversalRequest:
+    """One reversal to send: of ``order`` (whose posted document is ``document_ref``),
+    the ``seq``-th reversal recorded for it, under the deterministic ``key``."""
+
+    order: WebOrder
+    reversal: Reversal
+    document_ref: str
+    seq: int
+    key: str
+    books: BooksOptions = field(default_factory=BooksOptions)
+
+
+def reversal_idempotency_key(store_id: int, web_id: str, seq: int) -> str:
+    """The same key for the same reversal of the same (store, web order), always."""
+    key = f"sbr-{store_id}-{web_id}-{seq}"
+    if len(key) > 50:
+        raise ValueError(f"web order id too long for an idempotency key: {web_id!r}")
+    return key
 
 
 def refund_key(refund: WebRefund) -> str:
@@ -153,8 +176,8 @@ def _refund(
         )
     returned: Counter[str] = Counter()
     for reversal in before:
-        for line in reversal.lines:
-            returned[line.sku] += line.quantity
+        for done in reversal.lines:
+            returned[done.sku] += done.quantity
     lines: list[ReversalLine] = []
     for part in refund.lines:
         line = by_line.get(part.line_id)
@@ -199,17 +222,17 @@ def _cancel(
             order.discount,
         )
     quantities: Counter[str] = Counter()
-    amounts: Counter[str] = Counter()
+    amounts: dict[str, Decimal] = {}
     for reversal in before:
         for line in reversal.lines:
             quantities[line.sku] += line.quantity
-            amounts[line.sku] += line.amount
+            amounts[line.sku] = amounts.get(line.sku, ZERO) + line.amount
     lines_left: list[ReversalLine] = []
     for li in order.lines:
         quantity = max(0, li.quantity - quantities[li.sku])
-        amount = li.unit_price * li.quantity - amounts[li.sku]
+        amount = li.unit_price * li.quantity - amounts.get(li.sku, ZERO)
         quantities[li.sku] = max(0, quantities[li.sku] - li.quantity)
-        amounts[li.sku] = max(ZERO, amounts[li.sku] - li.unit_price * li.quantity)
+        amounts[li.sku] = max(ZERO, amounts.get(li.sku, ZERO) - li.unit_price * li.quantity)
         if quantity or amount > 0:
             lines_left.append(ReversalLine(li.sku, quantity, max(amount, ZERO), li.name))
     shipping = max(ZERO, order.shipping - sum((r.shipping for r in before), ZERO))

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 
+from stockbridge.domain.books import Reversal
 from stockbridge.domain.freshness import newest_wins
 from stockbridge.domain.model import OrderLine, WebOrder, WebOrderStatus
 
@@ -16,7 +18,9 @@ __all__ = [
     "OrderChange",
     "OrderState",
     "PendingOrder",
+    "PendingReversal",
     "PostState",
+    "ReversalRecord",
     "accepts_update",
     "apply_web_order",
     "idempotency_key",
@@ -78,6 +82,31 @@ class PendingOrder:
     row_id: int
     uncertain: bool
     order: WebOrder
+
+
+@dataclass(frozen=True, slots=True)
+class PendingReversal:
+    """A reversal of a posted order waiting for the back office (``domain.books``);
+    ``uncertain`` if it may have been booked; ``document_ref`` is the order's document."""
+
+    row_id: int
+    uncertain: bool
+    order: WebOrder
+    reversal: Reversal
+    seq: int
+    document_ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReversalRecord:
+    """One reversal of an order as the hub records it (its history)."""
+
+    key: str
+    kind: str
+    state: str  # pending | uncertain | done | refused
+    total: Decimal
+    document_ref: str | None
+    error: str | None
 
 
 def should_take_in(order: WebOrder) -> bool:
