@@ -68,6 +68,7 @@ from stockbridge.services.stores import (
     find_store,
     list_stores,
     resolve_store,
+    update_books,
     update_store,
 )
 from stockbridge.services.tokens import create_token
@@ -119,5 +120,6 @@ __all__ = [
     "show_schedule",
     "store_status",
     "sync",
+    "update_books",
     "update_store",
 ]
