@@ -19,7 +19,6 @@ from stockbridge import services
 from stockbridge.bootstrap import Hub, bootstrap, default_registry
 from stockbridge.config import Settings
 from stockbridge.connectors.qbo import KIND, make_back_office
-from stockbridge.connectors.registry import ConnectorEnv
 from stockbridge.domain.books import ReversalRequest
 from stockbridge.domain.model import (
     SYNC_ALL,
