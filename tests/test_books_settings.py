@@ -52,7 +52,7 @@ def test_service_checks_every_value_before_saving(harness: Harness) -> None:
         ({"status_after_post": True}, "1-14"),
     ]:
         with pytest.raises(InvalidSetting, match=reason):
-            services.update_books(hub, "shop", **{"cancel_as": "void", **bad})  # type: ignore[arg-type]
+            services.update_books(hub, "shop", **{"cancel_as": "void", **bad})  # type: ignore[arg-type,dict-item]
     assert services.describe_store(hub, "shop") == before
     with pytest.raises(services.StoreNotFound):
         services.update_books(hub, "nope", customer_mode="single")
@@ -76,7 +76,9 @@ def test_service_checks_every_value_before_saving(harness: Harness) -> None:
     with hub.uow() as uow:
         web = uow.stores.connection(1, "web")
         assert web is not None and web.settings["status_after_post"] == 9
-        assert uow.stores.settings(1).books.payment_method_for("credit card") == "3"
+        settings = uow.stores.settings(1)
+        assert settings is not None and settings.books.payment_method_for("card") is None
+        assert settings.books.payment_method_for("credit card") == "3"
     off = services.update_books(hub, "shop", status_after_post_off=True, deposit_account="")
     assert off.status_after_post is None and off.deposit_account is None
     assert services.describe_store(hub, "other").status_after_post is None
