@@ -281,8 +281,7 @@ class MemoryOrders:
                 self.s.orders[row.id] = row
                 self.s.order_ids[(store_id, order.web_id)] = row.id
             row.order, row.post_state = order, change.post_state
-            given_back.extend(self._plan(row))
-            moved.update(li.sku for li in given_back)
+            self._plan(row)
             taken.extend(change.stock_taken)
             given_back.extend(change.stock_given_back)
             moved.update(change.web_stock_moved)
@@ -324,9 +323,7 @@ class MemoryOrders:
             link = self.s.links.setdefault((connection_id, "order", row.id), MemLink())
             link.partner_id = document
             if not row.order.status.postable:
-                restock = self._plan(row)
-                self.catalog.adjust_hub_managed(store_id, restock, +1)
-                self.catalog.forget_sent(store_id, {li.sku for li in restock})
+                self._plan(row)
 
     def mark_not_postable(self, row_ids: list[int]) -> None:
         for row_id in row_ids:
@@ -370,7 +367,7 @@ class MemoryOrders:
             (r for r in self.s.reversals.values() if r.order_id == order_id), key=lambda r: r.seq
         )
 
-    def _plan(self, row: MemOrder) -> list[OrderLine]:
+    def _plan(self, row: MemOrder) -> None:
         settings = self.s.stores.get(row.store_id)
         cancel_as = settings.books.cancel_as if settings is not None else CancelAs.VOID
         mine = self._mine(row.id)
@@ -381,27 +378,22 @@ class MemoryOrders:
             refused_keys=[r.key for r in mine if r.state == "refused"],
             cancel_as=cancel_as,
         )
-        return self._record(row.id, plan, mine)
+        self._record(row.id, plan, mine)
 
-    def _record(
-        self, order_id: int, plan: ReversalPlan, mine: list[MemReversal]
-    ) -> list[OrderLine]:
+    def _record(self, order_id: int, plan: ReversalPlan, mine: list[MemReversal]) -> None:
         seq = max((r.seq for r in mine), default=0)
-        restock: list[OrderLine] = []
         for reversal in plan.reversals:
             seq += 1
             rid = self.s.new_id()
             self.s.reversals[rid] = MemReversal(
                 rid, order_id, seq, reversal.key, "pending", reversal
             )
-            restock.extend(reversal.restock)
         for refused in plan.refused:
             seq += 1
             rid = self.s.new_id()
             self.s.reversals[rid] = MemReversal(
                 rid, order_id, seq, refused.key, "refused", None, refused.message
             )
-        return restock
 
     def refuse_unposted_reversals(self, store_id: int) -> int:
         count = 0
@@ -469,7 +461,13 @@ class MemoryOrders:
     def mark_reversals_done(self, documents: dict[int, str]) -> None:
         for row_id, document in documents.items():
             r = self.s.reversals[row_id]
+            if r.state == "done":
+                continue
             r.state, r.document_ref, r.last_error = "done", document, None
+            if r.reversal is not None:
+                store_id = self.s.orders[r.order_id].store_id
+                self.catalog.adjust_hub_managed(store_id, list(r.reversal.restock), +1)
+                self.catalog.forget_sent(store_id, {li.sku for li in r.reversal.restock})
 
     def mark_reversal_refused(self, row_id: int, message: str) -> None:
         r = self.s.reversals[row_id]

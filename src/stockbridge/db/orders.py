@@ -182,8 +182,7 @@ class OrderRepository:
                     refused_keys=[r.key for r in recorded.get(row.id, []) if r.state == "refused"],
                     cancel_as=cancel_as,
                 )
-                given_back.extend(self._record_plan(row.id, plan, recorded.get(row.id, [])))
-                web_moved.update(li.sku for r in plan.reversals for li in r.lines)
+                self._record_plan(row.id, plan, recorded.get(row.id, []))
         self.catalog.adjust_hub_managed(store_id, taken, -1)
         self.catalog.adjust_hub_managed(store_id, given_back, +1)
         self.catalog.forget_sent(store_id, web_moved)
@@ -207,12 +206,10 @@ class OrderRepository:
 
     def _record_plan(
         self, order_id: int, plan: ReversalPlan, existing: Sequence[OrderReversal]
-    ) -> list[OrderLine]:
-        """Store what ``plan`` decided (reversals pending, refusals with their reason);
-        returns the quantities its reversals put back on stock."""
+    ) -> None:
+        """Store what ``plan`` decided (reversals pending, refusals with their reason)."""
         now = datetime.now(UTC)
         seq = max((r.seq for r in existing), default=0)
-        restock: list[OrderLine] = []
         for reversal in plan.reversals:
             seq += 1
             self.session.add(
@@ -228,7 +225,6 @@ class OrderRepository:
                     created_at=now,
                 )
             )
-            restock.extend(reversal.restock)
         for refused in plan.refused:
             seq += 1
             self.session.add(
@@ -245,7 +241,6 @@ class OrderRepository:
                     created_at=now,
                 )
             )
-        return restock
 
     def _plan_after_post(self, store_id: int, rows: Sequence[Order]) -> None:
         """An order found posted (after a look-up) that the web cancelled meanwhile: plan
@@ -255,7 +250,6 @@ class OrderRepository:
             return
         cancel_as = self._cancel_as(store_id)
         recorded = self._reversals_by_order([row.id for row in stopped])
-        restock: list[OrderLine] = []
         for row in stopped:
             lines = self.session.scalars(
                 select(OrderLineRow)
@@ -270,9 +264,7 @@ class OrderRepository:
                 refused_keys=[r.key for r in mine if r.state == "refused"],
                 cancel_as=cancel_as,
             )
-            restock.extend(self._record_plan(row.id, plan, mine))
-        self.catalog.adjust_hub_managed(store_id, restock, +1)
-        self.catalog.forget_sent(store_id, {line.sku for line in restock})
+            self._record_plan(row.id, plan, mine)
 
     def refuse_unposted_reversals(self, store_id: int) -> int:
         """Reversals of orders that never reached the back office (cancelled or refunded
@@ -375,13 +367,24 @@ class OrderRepository:
             )
 
     def mark_reversals_done(self, documents: dict[int, str]) -> None:
+        """Record them booked, and put their returned quantities back on hub-managed
+        stock (only now: a reversal that is never booked gives nothing back)."""
+        if not documents:
+            return
         now = datetime.now(UTC)
-        for row_id, document in documents.items():
-            self.session.execute(
-                update(OrderReversal)
-                .where(OrderReversal.id == row_id)
-                .values(state="done", document_ref=document, done_at=now, last_error=None)
-            )
+        rows = self.session.execute(
+            select(OrderReversal, Order.store_id)
+            .join(Order, Order.id == OrderReversal.order_id)
+            .where(OrderReversal.id.in_(list(documents)), OrderReversal.state != "done")
+        ).all()
+        restock: dict[int, list[OrderLine]] = {}
+        for row, store_id in rows:
+            row.state, row.document_ref = "done", documents[row.id]
+            row.done_at, row.last_error = now, None
+            restock.setdefault(store_id, []).extend(_reversal_of(row).restock)
+        for store_id, lines in restock.items():
+            self.catalog.adjust_hub_managed(store_id, lines, +1)
+            self.catalog.forget_sent(store_id, {line.sku for line in lines})
 
     def mark_reversal_refused(self, row_id: int, message: str) -> None:
         """The back office refused it (nothing was booked): pending again, with why."""
