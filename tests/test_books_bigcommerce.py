@@ -6,9 +6,17 @@ status and refunds; refunds are read only for orders that have some."""
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
-from stockbridge.domain.model import RefundLine, WebOrderStatus
+import httpx
+
+from stockbridge import services
+from stockbridge.bootstrap import bootstrap, default_registry
+from stockbridge.config import Settings
+from stockbridge.domain.model import SYNC_ALL, RefundLine, RunStatus, WebOrderStatus
+from stockbridge.retry import RetryPolicy
 from tests.bc_helpers import SandboxStore
+from tests.qbo_support import Qbo, qbo_sandbox, unlimited  # noqa: F401  (the qbo fixture)
 
 D = Decimal
 
@@ -75,3 +83,79 @@ def test_order_money_buyer_and_refunds(bc_store: SandboxStore) -> None:
     calls = bc_store.counters()["calls"]
     refund_calls = sum(n for path, n in calls.items() if "refunds" in path)
     assert refund_calls == 1, calls  # only the order that has refunds
+
+
+def test_bigcommerce_to_quickbooks_tax_and_a_refund(
+    tmp_path: Path, bc_store: SandboxStore, qbo: Qbo
+) -> None:
+    """The whole chain over HTTP: a BigCommerce order with tax, shipping and a discount
+    becomes a receipt whose total is the order's, with its tax as tax; its partial refund
+    a RefundReceipt for exactly the refunded line and tax, restocked."""
+    bc_store.seed([{"sku": "A", "inventory_level": 10}])
+    qbo.items({"sku": "A", "qty": 10})
+    hub = bootstrap(
+        Settings(home=tmp_path / "home", lease_seconds=30),
+        registry=default_registry(),
+        retry=RetryPolicy(attempts=3, base_delay=0, sleep=lambda _s: None),
+    )
+    hub.initialise()
+    unlimited(hub.limiters, qbo.realm)
+    services.add_store(hub, "shop")
+    services.connect_partner(
+        hub,
+        "shop",
+        role="web",
+        kind="bigcommerce",
+        settings={"store_hash": bc_store.hash, "api_url": bc_store.server.url},
+        secrets={"access_token": bc_store.token},
+    )
+    services.connect_partner(
+        hub, "shop", role="back_office", kind="qbo", settings=qbo.settings(), secrets=qbo.secrets()
+    )
+    services.update_books(hub, "shop", deposit_account="35", status_after_post=9)
+    body = {
+        "status_id": 11,
+        "lines": [{"sku": "A", "quantity": 3, "price": "12.00", "tax": "0.96"}],
+        "shipping": "6.00",
+        "discount": "2.00",
+    }
+    placed = bc_store.call("POST", "/orders", json=body)
+    number = str(placed["id"])
+
+    first = services.sync(hub, None, SYNC_ALL)
+
+    assert first.status is RunStatus.SUCCEEDED, first
+    (receipt,) = qbo.sandbox.books.documents["SalesReceipt"]
+    # 3 x 12 + 6 - 2 + 3 x 0.96 = 42.88; tax 2.88 as tax, revenue 36 - 2 = 34
+    assert D(str(receipt["TotalAmt"])) == D("42.88") == D(placed["total_inc_tax"])
+    assert receipt["TxnTaxDetail"]["TotalTax"] == D("2.88")
+    assert bc_store.call("GET", "/counters")["calls"]  # the store was asked
+    written_back = httpx.get(
+        f"{bc_store.server.url}/stores/{bc_store.hash}/v2/orders/{number}",
+        headers={"X-Auth-Token": bc_store.token, "Accept": "application/json"},
+    ).json()
+    assert written_back["status_id"] == 9  # the status write-back the store turned on
+    bc_store.call(
+        "POST",
+        f"/orders/{number}/refunds",
+        json={
+            "items": [
+                {"item_type": "PRODUCT", "item_id": int(number) * 1000, "quantity": 1,
+                 "requested_amount": "12.00"}
+            ],
+            "total_tax": "0.96",
+        },
+    )  # fmt: skip
+
+    second = services.sync(hub, None, SYNC_ALL)
+
+    assert second.status is RunStatus.SUCCEEDED, second
+    (refund,) = qbo.sandbox.books.documents["RefundReceipt"]
+    assert (refund["DocNumber"], D(str(refund["TotalAmt"]))) == (f"{number}-R1", D("12.96"))
+    assert qbo.quantity("A") == 10 - 3 + 1
+    totals = qbo.sandbox.books.ledger()
+    assert (totals["revenue"], totals["tax"], totals["money_in"]) == (
+        D("22.00"),
+        D("1.92"),
+        D("29.92"),
+    )  # 34 - 12; 2.88 - 0.96; 42.88 - 12.96
