@@ -263,9 +263,7 @@ def is_ours(note: object, key: str) -> bool:
     return note.rsplit("ref ", 1)[-1].strip() == key
 
 
-def _item_line(
-    item_id: str, quantity: int, amount: Decimal, description: str, options: ReceiptOptions
-) -> dict[str, Any]:
+def _item_line(item_id: str, quantity: int, amount: Decimal, description: str) -> dict[str, Any]:
     detail: dict[str, Any] = {"ItemRef": {"value": item_id}, "Qty": quantity}
     if quantity:
         unit = amount / quantity
@@ -356,7 +354,6 @@ def receipt_body(
             line.quantity,
             line.unit_price * line.quantity,
             line.name or line.sku,
-            options,
         )
         for line in order.lines
     ]
@@ -387,7 +384,7 @@ def refund_body(
     """The RefundReceipt for one reversal: exactly its lines (quantities back on stock),
     shipping, discount and tax; paid from the deposit account."""
     items = [
-        _item_line(item_ids[line.sku], line.quantity, line.amount, line.name or line.sku, options)
+        _item_line(item_ids[line.sku], line.quantity, line.amount, line.name or line.sku)
         for line in reversal.lines
     ]
     return {
