@@ -234,11 +234,18 @@ def test_tax_shipping_discounts_buyers_cancel_and_refunds_balance(tmp_path: Path
     assert [qbo.quantity(s) for s in "ABC"] == [99, 48, 18]
     assert len(qbo.sandbox.books.customers) == 2
 
-    third = sync_all(hub)  # nothing new: nothing sent twice, refusals listed once
+    hub.engine.dispose()
+    hub = make_hub(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", qbo, web)  # a new process
+    # O6: Ann once more, her e-mail spelled otherwise: found by e-mail, not created again
+    place(web, "O6", [("A", 1, "10.00")], email=" Ann@Example.COM", name="Ann Lee")
+
+    third = sync_all(hub)  # nothing sent twice, refusals listed once
 
     assert third.status is RunStatus.SUCCEEDED, third
-    assert qbo.receipts() == {"O1": 1, "O2": 1, "O3": 1, "O4": 1, "O2-R1": 1}
-    assert ledger(qbo)["money_in"] == D("85.00")
+    assert qbo.receipts() == {"O1": 1, "O2": 1, "O3": 1, "O4": 1, "O2-R1": 1, "O6": 1}
+    assert ledger(qbo)["money_in"] == D("95.00")  # 85.00 + O6's 10.00
+    assert len(qbo.sandbox.books.customers) == 2
+    assert documents(qbo, "SalesReceipt")["O6"]["CustomerRef"]["value"] == ann
     history = services_reversals(hub, "O2")
     assert [(r.key, r.state, r.document_ref is not None) for r in history] == [
         ("refund-r1", "done", True)

@@ -241,8 +241,15 @@ class BooksOptions:
     def payment_method_for(self, web_method: str | None) -> str | None:
         if not web_method:
             return None
-        wanted = web_method.strip().casefold()
-        return next((ref for name, ref in self.payment_methods if name.casefold() == wanted), None)
+        wanted = " ".join(web_method.split()).casefold()
+        return next(
+            (
+                ref
+                for name, ref in self.payment_methods
+                if " ".join(name.split()).casefold() == wanted
+            ),
+            None,
+        )
 
 
 @dataclass(frozen=True, slots=True)

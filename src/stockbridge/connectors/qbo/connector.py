@@ -391,10 +391,11 @@ class QboBackOffice:
 
     def _customer_for(self, order: WebOrder, books: BooksOptions) -> str:
         """The order's customer: the store's one customer, or its buyer's (by e-mail)."""
-        email = order.customer_email
+        # Matched and stored in lower case: the same buyer, however the web spelled it.
+        email = (order.customer_email or "").strip().lower()
         if books.customer_mode is not CustomerMode.PER_BUYER or not email:
             return self._customer()
-        known = self._buyers.get(email.casefold())
+        known = self._buyers.get(email)
         if known is not None:
             return known
         answer = self.client.query(
@@ -404,7 +405,7 @@ class QboBackOffice:
         found = next((str(r["Id"]) for r in rows if isinstance(r.get("Id"), str)), None)
         if found is None:
             found = self._create_buyer(order, email)
-        self._buyers[email.casefold()] = found
+        self._buyers[email] = found
         return found
 
     def _create_buyer(self, order: WebOrder, email: str) -> str:
