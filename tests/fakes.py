@@ -13,7 +13,7 @@ import itertools
 import random
 from collections import Counter, defaultdict, deque
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -138,7 +138,7 @@ class FakeWebStore:
     def set_status(self, web_id: str, status: WebOrderStatus) -> WebOrder:
         """Change an order's status; like BigCommerce, cancelling returns its stock."""
         old = self.orders[web_id]
-        new = WebOrder(old.web_id, old.number, status, self.clock.now(), old.lines)
+        new = replace(old, status=status, modified_at=self.clock.now())
         self.orders[web_id] = new
         if old.status.postable != status.postable:
             sign = 1 if old.status.postable else -1

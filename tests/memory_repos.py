@@ -5,20 +5,30 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
+from stockbridge.domain.books import ReversalPlan, plan_reversals
 from stockbridge.domain.catalog import VariantState, merge_back_office_item, merge_web_variant
 from stockbridge.domain.inventory import StockChunk, StockRow
 from stockbridge.domain.model import (
     DEFAULT_LOCATION,
     BackOfficeItem,
+    CancelAs,
     InventorySource,
     OrderLine,
     WebOrder,
     WebOrderStatus,
     WebVariant,
 )
-from stockbridge.domain.orders import OrderState, PendingOrder, PostState, apply_web_order
+from stockbridge.domain.orders import (
+    OrderState,
+    PendingOrder,
+    PendingReversal,
+    PostState,
+    ReversalRecord,
+    apply_web_order,
+)
 from stockbridge.domain.ownership import (
     effective_source,
     erp_sets_hub_quantity,
@@ -27,7 +37,14 @@ from stockbridge.domain.ownership import (
 )
 from stockbridge.domain.snapshot import HubRowLike
 from stockbridge.domain.withholding import withheld
-from tests.memory_state import MemLevel, MemLink, MemOrder, MemoryState, MemVariant
+from tests.memory_state import (
+    MemLevel,
+    MemLink,
+    MemOrder,
+    MemoryState,
+    MemReversal,
+    MemVariant,
+)
 
 __all__ = ["MemoryCatalog", "MemoryOrders", "MemorySources"]
 
@@ -289,6 +306,7 @@ class MemoryOrders:
                 self.s.orders[row.id] = row
                 self.s.order_ids[(store_id, order.web_id)] = row.id
             row.order, row.post_state = order, change.post_state
+            self._plan(row)
             taken.extend(change.stock_taken)
             given_back.extend(change.stock_given_back)
             moved.update(change.web_stock_moved)
@@ -329,6 +347,8 @@ class MemoryOrders:
             row.post_state, row.posted_at, row.last_error = PostState.POSTED, now, None
             link = self.s.links.setdefault((connection_id, "order", row.id), MemLink())
             link.partner_id = document
+            if not row.order.status.postable:
+                self._plan(row)
 
     def mark_not_postable(self, row_ids: list[int]) -> None:
         for row_id in row_ids:
@@ -364,6 +384,135 @@ class MemoryOrders:
             row = self._row(store_id, web_id)
             if row is not None:
                 row.ack_attempts += 1
+
+    # reversals --------------------------------------------------------------------
+
+    def _mine(self, order_id: int) -> list[MemReversal]:
+        return sorted(
+            (r for r in self.s.reversals.values() if r.order_id == order_id), key=lambda r: r.seq
+        )
+
+    def _plan(self, row: MemOrder) -> None:
+        settings = self.s.stores.get(row.store_id)
+        cancel_as = settings.books.cancel_as if settings is not None else CancelAs.VOID
+        mine = self._mine(row.id)
+        plan = plan_reversals(
+            row.order,
+            posted=row.post_state is PostState.POSTED,
+            recorded=[r.reversal for r in mine if r.reversal is not None],
+            refused_keys=[r.key for r in mine if r.state == "refused"],
+            cancel_as=cancel_as,
+        )
+        self._record(row.id, plan, mine)
+
+    def _record(self, order_id: int, plan: ReversalPlan, mine: list[MemReversal]) -> None:
+        seq = max((r.seq for r in mine), default=0)
+        for reversal in plan.reversals:
+            seq += 1
+            rid = self.s.new_id()
+            self.s.reversals[rid] = MemReversal(
+                rid, order_id, seq, reversal.key, "pending", reversal
+            )
+        for refused in plan.refused:
+            seq += 1
+            rid = self.s.new_id()
+            self.s.reversals[rid] = MemReversal(
+                rid, order_id, seq, refused.key, "refused", None, refused.message
+            )
+
+    def refuse_unposted_reversals(self, store_id: int) -> int:
+        count = 0
+        for r in self.s.reversals.values():
+            order = self.s.orders[r.order_id]
+            if (
+                order.store_id == store_id
+                and order.post_state is PostState.NOT_POSTABLE
+                and r.state == "pending"
+            ):
+                r.state = "refused"
+                r.last_error = (
+                    f"{r.key} of an order that was never posted to the back office: "
+                    "there is nothing to reverse"
+                )
+                count += 1
+        return count
+
+    def unreported_refusals(self, store_id: int) -> list[tuple[str, str]]:
+        found: list[tuple[str, str]] = []
+        for r in sorted(self.s.reversals.values(), key=lambda r: r.id):
+            order = self.s.orders[r.order_id]
+            if order.store_id == store_id and r.state == "refused" and not r.reported:
+                r.reported = True
+                found.append((order.order.number, r.last_error or "refused"))
+        return found
+
+    def _to_send(self, store_id: int, after_id: int = 0) -> list[MemReversal]:
+        return [
+            r
+            for r in sorted(self.s.reversals.values(), key=lambda r: r.id)
+            if r.id > after_id
+            and r.state in ("pending", "uncertain")
+            and self.s.orders[r.order_id].store_id == store_id
+            and self.s.orders[r.order_id].post_state is PostState.POSTED
+        ]
+
+    def count_reversals(self, store_id: int) -> int:
+        return len(self._to_send(store_id))
+
+    def next_reversals(
+        self, store_id: int, connection_id: int, after_id: int, limit: int
+    ) -> list[PendingReversal]:
+        out: list[PendingReversal] = []
+        for r in self._to_send(store_id, after_id)[:limit]:
+            assert r.reversal is not None
+            link = self.s.links.get((connection_id, "order", r.order_id))
+            out.append(
+                PendingReversal(
+                    r.id,
+                    r.state == "uncertain",
+                    self.s.orders[r.order_id].order,
+                    r.reversal,
+                    r.seq,
+                    (link.partner_id if link else None) or "",
+                )
+            )
+        return out
+
+    def mark_reversals_uncertain(self, row_ids: Sequence[int]) -> None:
+        for row_id in row_ids:
+            self.s.reversals[row_id].state = "uncertain"
+            self.s.reversals[row_id].attempts += 1
+
+    def mark_reversals_done(self, documents: dict[int, str]) -> None:
+        for row_id, document in documents.items():
+            r = self.s.reversals[row_id]
+            if r.state == "done":
+                continue
+            r.state, r.document_ref, r.last_error = "done", document, None
+            if r.reversal is not None:
+                store_id = self.s.orders[r.order_id].store_id
+                self.catalog.adjust_hub_managed(store_id, list(r.reversal.restock), +1)
+                self.catalog.forget_sent(store_id, {li.sku for li in r.reversal.restock})
+
+    def mark_reversal_refused(self, row_id: int, message: str) -> None:
+        r = self.s.reversals[row_id]
+        r.state, r.last_error = "pending", message
+
+    def reversals(self, store_id: int, web_id: str) -> list[ReversalRecord]:
+        row = self._row(store_id, web_id)
+        if row is None:
+            return []
+        return [
+            ReversalRecord(
+                r.key,
+                r.reversal.kind.value if r.reversal else "refund",
+                r.state,
+                r.reversal.total if r.reversal else Decimal(0),
+                r.document_ref,
+                r.last_error,
+            )
+            for r in self._mine(row.id)
+        ]
 
 
 class MemorySources:

@@ -8,6 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from stockbridge.domain.books import Reversal
 from stockbridge.domain.model import InventorySource, ItemError, RunStatus, Step, Trigger, WebOrder
 from stockbridge.domain.orders import OrderState, PostState
 from stockbridge.domain.store import StoreSettings
@@ -77,6 +78,22 @@ class MemOrder:
 
 
 @dataclass
+class MemReversal:
+    """An order_reversals row."""
+
+    id: int
+    order_id: int
+    seq: int
+    key: str
+    state: str
+    reversal: Reversal | None
+    last_error: str | None = None
+    document_ref: str | None = None
+    attempts: int = 0
+    reported: bool = False
+
+
+@dataclass
 class MemRun:
     id: int
     store_id: int
@@ -117,6 +134,7 @@ class MemoryState:
     claims: dict[int, int] = field(default_factory=dict)  # variant id -> supplier connection
     #: (store, source, drifted, web only, hub only), in the order measured
     drift_checks: list[tuple[int, str, int, int, int]] = field(default_factory=list)
+    reversals: dict[int, MemReversal] = field(default_factory=dict)
 
     def new_id(self) -> int:
         self.last_id += 1
@@ -145,4 +163,5 @@ class MemoryState:
             leases=records(self.leases),
             claims=dict(self.claims),
             drift_checks=list(self.drift_checks),
+            reversals=records(self.reversals),
         )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -23,11 +23,13 @@ from stockbridge.domain.model import (
     InventorySource,
     ItemError,
     OrderLine,
+    RefundLine,
     RunStatus,
     Step,
     Trigger,
     WebOrder,
     WebOrderStatus,
+    WebRefund,
     WebVariant,
 )
 from stockbridge.domain.orders import PostState
@@ -206,6 +208,78 @@ def test_the_way_to_the_back_office(shop: Shop) -> None:
         uow.commit()
     with cycle.uow() as uow:
         assert uow.orders.to_acknowledge(store, 2, 0, 10) == []
+
+
+def test_reversals_of_posted_orders(shop: Shop) -> None:
+    """Refunds and a cancel after posting become reversals, sent only once the order is
+    posted; a refund of an order never posted is refused; refusals are listed once."""
+    cycle, store = shop.cycle, shop.store_id
+    cycle.set_hub_managed(store, "A", 10)
+    with cycle.uow() as uow:
+        uow.orders.apply_page(
+            store,
+            [
+                order("1", WebOrderStatus.OPEN, 1, ("A", 2)),
+                order("2", WebOrderStatus.OPEN, 2, ("A", 1)),
+            ],
+        )
+        uow.orders.mark_posted(store, shop.bo_id, {"1": "SR1"})
+        uow.commit()
+    refund = WebRefund("r1", Decimal("2.50"), lines=(RefundLine("1-0", 1, Decimal("2.50")),))
+    with_lines = replace(
+        order("1", WebOrderStatus.OPEN, 3, ("A", 2)),
+        lines=(OrderLine("A", 2, Decimal("2.50"), "A", "1-0"),),
+        refunds=(refund,),
+    )
+    with cycle.uow() as uow:
+        uow.orders.apply_page(
+            store, [with_lines, order("2", WebOrderStatus.CANCELLED, 4, ("A", 1))]
+        )
+        uow.commit()
+    with cycle.uow() as uow:
+        assert uow.orders.count_reversals(store) == 1
+        (pending,) = uow.orders.next_reversals(store, shop.bo_id, 0, 10)
+        assert (pending.order.web_id, pending.reversal.key, pending.seq) == ("1", "refund-r1", 1)
+        assert (pending.document_ref, pending.uncertain) == ("SR1", False)
+        assert pending.reversal.total == Decimal("2.50")
+        uow.orders.mark_reversals_uncertain([pending.row_id])
+        uow.commit()
+    with cycle.uow() as uow:
+        (again,) = uow.orders.next_reversals(store, shop.bo_id, 0, 10)
+        assert again.uncertain
+        uow.orders.mark_reversals_done({again.row_id: "RR7"})
+        uow.commit()
+    # 10 - 2 - 1 (taken) + 1 (order 2 cancelled before posting) + 1 (refund booked)
+    assert cycle.levels(store, "A")[0][2] == 9
+    # the cancel of order 1 after posting: a void, then a refund of order 2 never posted
+    late = replace(
+        with_lines, status=WebOrderStatus.CANCELLED, modified_at=T0 + timedelta(seconds=5)
+    )
+    never = replace(
+        order("2", WebOrderStatus.CANCELLED, 6, ("A", 1)),
+        lines=(OrderLine("A", 1, Decimal("2.50"), "A", "2-0"),),
+        refunds=(WebRefund("r2", Decimal("2.50"), lines=(RefundLine("2-0", 1, Decimal("2.50")),)),),
+    )
+    with cycle.uow() as uow:
+        uow.orders.apply_page(store, [late, never])
+        assert uow.orders.refuse_unposted_reversals(store) == 1
+        refusals = uow.orders.unreported_refusals(store)
+        uow.commit()
+    assert [(n, "never posted" in why) for n, why in refusals] == [("W2", True)]
+    with cycle.uow() as uow:
+        assert uow.orders.unreported_refusals(store) == []
+        (void,) = uow.orders.next_reversals(store, shop.bo_id, 0, 10)
+        assert (void.reversal.key, void.reversal.kind.value, void.seq) == ("cancel", "refund", 2)
+        assert [(r.key, r.state, r.document_ref) for r in uow.orders.reversals(store, "1")] == [
+            ("refund-r1", "done", "RR7"),
+            ("cancel", "pending", None),
+        ]
+    assert cycle.levels(store, "A")[0][2] == 9  # the cancel gives back once it is booked
+    with cycle.uow() as uow:
+        uow.orders.mark_reversals_done({void.row_id: "SR1"})
+        uow.orders.mark_reversals_done({void.row_id: "SR1"})  # recorded twice: counted once
+        uow.commit()
+    assert cycle.levels(store, "A")[0][2] == 10
 
 
 # catalog ------------------------------------------------------------------------------

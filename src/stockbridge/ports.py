@@ -31,7 +31,7 @@ from stockbridge.domain.model import (
     WebOrder,
     WebVariant,
 )
-from stockbridge.domain.orders import PendingOrder
+from stockbridge.domain.orders import PendingOrder, PendingReversal, ReversalRecord
 from stockbridge.domain.runs import RunRecord
 from stockbridge.domain.snapshot import HubRowLike
 from stockbridge.domain.store import StoreSettings
@@ -225,6 +225,47 @@ class OrderRepository(Protocol):
         self, store_id: int, taken: Sequence[str], refused: Sequence[str]
     ) -> None:
         """Record a status write-back: ``taken`` are done; ``refused`` count one more try."""
+        ...
+
+    # Reversals of posted orders (``domain.books``): ``apply_page`` records what the web
+    # did to an order (refunds, a cancel after posting) as reversals, and ``mark_posted``
+    # does for an order found posted after the web cancelled it.
+
+    def refuse_unposted_reversals(self, store_id: int) -> int:
+        """Pending reversals of orders that were never posted are refused with the
+        reason; returns how many."""
+        ...
+
+    def unreported_refusals(self, store_id: int) -> list[tuple[str, str]]:
+        """(order number, reason) of refused reversals no run has listed yet; marks them
+        listed."""
+        ...
+
+    def count_reversals(self, store_id: int) -> int:
+        """How many reversals of posted orders wait to be sent (or looked up)."""
+        ...
+
+    def next_reversals(
+        self, store_id: int, connection_id: int, after_id: int, limit: int
+    ) -> list[PendingReversal]:
+        """Reversals of posted orders to send, by id after ``after_id``: pending ones and
+        uncertain ones (look those up before anything else)."""
+        ...
+
+    def mark_reversals_uncertain(self, row_ids: Sequence[int]) -> None:
+        """These reversals are about to be sent (commit BEFORE calling the partner)."""
+        ...
+
+    def mark_reversals_done(self, documents: dict[int, str]) -> None:
+        """Record reversal id -> back-office document: done, never sent again."""
+        ...
+
+    def mark_reversal_refused(self, row_id: int, message: str) -> None:
+        """The back office refused it (nothing booked): pending again, with its words."""
+        ...
+
+    def reversals(self, store_id: int, web_id: str) -> list[ReversalRecord]:
+        """The order's reversals, oldest first."""
         ...
 
 

@@ -19,6 +19,8 @@ from stockbridge.services.stores import (
     add_store,
     describe_store,
     list_stores,
+    parse_payment_methods,
+    update_books,
     update_store,
 )
 from stockbridge.services.webhooks import rotate_webhook_secret
@@ -212,6 +214,82 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
                 drift_threshold=drift_threshold,
             )
             typer.echo(f"store {name!r} updated")
+
+    @store_app.command("books")
+    def store_books(
+        name: str,
+        customers: Annotated[
+            str | None,
+            typer.Option(
+                "--customers",
+                help="single: every web order to one customer; per_buyer: one customer per "
+                "buyer, matched by e-mail and created once.",
+            ),
+        ] = None,
+        cancel_as: Annotated[
+            str | None,
+            typer.Option(
+                "--cancel-as",
+                help="A posted order cancelled on the web: void (the document is voided) or "
+                "refund_receipt.",
+            ),
+        ] = None,
+        deposit_account: Annotated[
+            str | None,
+            typer.Option(
+                "--deposit-account",
+                help="The back-office account id receipts go to and refunds are paid from "
+                '("" to use the back office\'s default).',
+            ),
+        ] = None,
+        payment_methods: Annotated[
+            str | None,
+            typer.Option(
+                "--payment-methods",
+                help="Web payment method -> back-office payment method id, e.g. "
+                '"Credit Card=3,PayPal=5" (replaces the map; "" clears it).',
+            ),
+        ] = None,
+        status_after_post: Annotated[
+            str | None,
+            typer.Option(
+                "--status-after-post",
+                help="The web order status id written back once an order is posted "
+                '(e.g. 9 Awaiting Shipment), or "off".',
+            ),
+        ] = None,
+    ) -> None:
+        """Change what a store's orders bring to the books, and show the result."""
+        status: int | None = None
+        off = False
+        if status_after_post is not None:
+            if status_after_post.strip().lower() == "off":
+                off = True
+            elif status_after_post.strip().isdigit():
+                status = int(status_after_post)
+            else:
+                raise typer.BadParameter(
+                    "a status id (1-14) or off", param_hint="--status-after-post"
+                )
+        with mapped_errors():
+            methods = None if payment_methods is None else parse_payment_methods(payment_methods)
+            store = update_books(
+                hub(),
+                name,
+                customer_mode=customers,
+                cancel_as=cancel_as,
+                deposit_account=deposit_account,
+                payment_methods=methods,
+                status_after_post=status,
+                status_after_post_off=off,
+            )
+        typer.echo(f"store {name!r} books:")
+        typer.echo(f"customers: {store.customer_mode.value}")
+        typer.echo(f"cancel_as: {store.cancel_as.value}")
+        typer.echo(f"deposit_account: {store.deposit_account or '(back office default)'}")
+        mapped = ", ".join(f"{k}={v}" for k, v in store.payment_methods.items())
+        typer.echo(f"payment_methods: {mapped or 'none'}")
+        typer.echo(f"status_after_post: {store.status_after_post or 'off'}")
 
     @store_app.command("rotate-webhook-secret")
     def store_rotate_webhook_secret(

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from stockbridge.domain.books import ReversalRequest
 from stockbridge.domain.model import (
     BackOfficeItem,
     BatchResult,
@@ -36,6 +37,7 @@ __all__ = [
     "BadWebhook",
     "Delivery",
     "OrderChecker",
+    "ReversingBackOffice",
     "Snapshot",
     "SnapshotBackOffice",
     "WebStore",
@@ -154,6 +156,23 @@ class OrderChecker(Protocol):
         """Web order id -> why ``post_orders`` would refuse it, for the refused ones (the
         same checks ``post_orders`` makes before it sends anything: unknown SKU, inactive
         item, ...). Read-only: creates nothing at the partner."""
+        ...
+
+
+@runtime_checkable
+class ReversingBackOffice(Protocol):
+    """A back office that can reverse what it booked (``domain.books``): void a posted
+    document, or book a refund document for exactly a refund's lines."""
+
+    def post_reversals(self, requests: Sequence[ReversalRequest]) -> Sequence[PostOutcome]:
+        """Send each reversal under its ``key`` (a resend with the same key must not book
+        twice). One outcome per request answered, ``web_id`` = the request's key: a
+        document id, or an ``ItemError`` when refused (nothing booked). A request left
+        unanswered has an unknown outcome: ``find_reversals`` before any resend."""
+        ...
+
+    def find_reversals(self, requests: Sequence[ReversalRequest]) -> Mapping[str, str]:
+        """key -> document for the reversals the back office holds already."""
         ...
 
 

@@ -11,10 +11,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from stockbridge.db.models import Connection, Cursor, Store, StoreLease
-from stockbridge.domain.model import InventorySource
+from stockbridge.domain.model import BooksOptions, CancelAs, CustomerMode, InventorySource
 from stockbridge.domain.store import StoreSettings
 
-__all__ = ["DuplicateStore", "StoreRepository", "to_settings"]
+__all__ = ["DuplicateStore", "StoreRepository", "books_of", "to_settings"]
 
 
 class DuplicateStore(ValueError):
@@ -29,6 +29,16 @@ def to_settings(store: Store) -> StoreSettings:
         inventory_source=InventorySource(store.inventory_source),
         erp_name=store.erp_name,
         sync_all_button=store.sync_all_button,
+        books=books_of(store),
+    )
+
+
+def books_of(store: Store) -> BooksOptions:
+    return BooksOptions(
+        customer_mode=CustomerMode(store.customer_mode or CustomerMode.SINGLE.value),
+        cancel_as=CancelAs(store.cancel_as or CancelAs.VOID.value),
+        payment_methods=tuple(sorted((store.payment_methods or {}).items())),
+        deposit_account=store.deposit_account,
     )
 
 

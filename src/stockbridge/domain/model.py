@@ -16,12 +16,16 @@ __all__ = [
     "SYNC_ALL",
     "BackOfficeItem",
     "BatchResult",
+    "BooksOptions",
+    "CancelAs",
+    "CustomerMode",
     "InventorySource",
     "ItemError",
     "OrderLine",
     "Page",
     "PostOutcome",
     "PostRequest",
+    "RefundLine",
     "RunStatus",
     "Step",
     "StockUpdate",
@@ -30,6 +34,7 @@ __all__ = [
     "WebEventKind",
     "WebOrder",
     "WebOrderStatus",
+    "WebRefund",
     "WebVariant",
 ]
 
@@ -135,15 +140,50 @@ class WebOrderStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class OrderLine:
+    """One line of a web order. ``unit_price`` excludes tax (the order's tax is carried
+    whole on ``WebOrder.tax``); ``line_id`` is the web store's id of the line, which its
+    refunds name."""
+
     sku: str
     quantity: int
     unit_price: Decimal
     name: str = ""
+    line_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RefundLine:
+    """Part of a refund: ``quantity`` of the order line ``line_id`` returned (0: money
+    only), for ``amount`` excluding tax."""
+
+    line_id: str
+    quantity: int
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class WebRefund:
+    """A refund the web store made on an order: what it paid back (``total``, tax
+    included), of which ``tax`` is tax and ``shipping`` is shipping (excluding tax), and
+    the lines it returned."""
+
+    refund_id: str
+    total: Decimal
+    tax: Decimal = Decimal("0")
+    shipping: Decimal = Decimal("0")
+    lines: tuple[RefundLine, ...] = ()
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class WebOrder:
-    """A web order as the web store reports it. ``web_id`` is the partner's id."""
+    """A web order as the web store reports it. ``web_id`` is the partner's id.
+
+    Money as the books need it: line prices and ``shipping`` exclude tax, ``discount`` is
+    the order's discount (excluding tax), ``tax`` is the order's whole tax and ``total``
+    what the buyer paid: lines + shipping - discount + tax. ``refunds`` are the refunds
+    the web store made on it so far.
+    """
 
     web_id: str
     number: str
@@ -156,14 +196,62 @@ class WebOrder:
     shipping: Decimal = Decimal("0")
     discount: Decimal = Decimal("0")
     customer_email: str | None = None
+    tax: Decimal = Decimal("0")
+    billing_name: str | None = None
+    payment_method: str | None = None
+    refunds: tuple[WebRefund, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class PostRequest:
-    """One order to post, with the deterministic key that makes posting idempotent."""
+    """One order to post, with the deterministic key that makes posting idempotent, and
+    the store's choices for its books (customer, payment method, deposit account)."""
 
     order: WebOrder
     idempotency_key: str
+    books: BooksOptions = field(default_factory=lambda: BooksOptions())
+
+
+class CustomerMode(StrEnum):
+    """Which back-office customer a web order is booked to."""
+
+    SINGLE = "single"  # one customer for every web order (the connection's, "Web Store")
+    PER_BUYER = "per_buyer"  # one per buyer, matched by e-mail, created once
+
+
+class CancelAs(StrEnum):
+    """How an order cancelled on the web after it was posted is reversed."""
+
+    VOID = "void"  # the document is voided (it stays, at zero)
+    REFUND_RECEIPT = "refund_receipt"  # a refund document for what was not refunded yet
+
+
+@dataclass(frozen=True, slots=True)
+class BooksOptions:
+    """A store's choices for what its orders bring to the books.
+
+    ``payment_methods``: web payment method name -> back-office payment method id;
+    ``deposit_account``: the back-office account receipts are deposited to (and refunds
+    paid from); None: the back office's default.
+    """
+
+    customer_mode: CustomerMode = CustomerMode.SINGLE
+    cancel_as: CancelAs = CancelAs.VOID
+    payment_methods: tuple[tuple[str, str], ...] = ()
+    deposit_account: str | None = None
+
+    def payment_method_for(self, web_method: str | None) -> str | None:
+        if not web_method:
+            return None
+        wanted = " ".join(web_method.split()).casefold()
+        return next(
+            (
+                ref
+                for name, ref in self.payment_methods
+                if " ".join(name.split()).casefold() == wanted
+            ),
+            None,
+        )
 
 
 @dataclass(frozen=True, slots=True)

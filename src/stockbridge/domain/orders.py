@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 
+from stockbridge.domain.books import Reversal
 from stockbridge.domain.freshness import newest_wins
 from stockbridge.domain.model import OrderLine, WebOrder, WebOrderStatus
 
@@ -16,7 +18,9 @@ __all__ = [
     "OrderChange",
     "OrderState",
     "PendingOrder",
+    "PendingReversal",
     "PostState",
+    "ReversalRecord",
     "accepts_update",
     "apply_web_order",
     "idempotency_key",
@@ -80,6 +84,31 @@ class PendingOrder:
     order: WebOrder
 
 
+@dataclass(frozen=True, slots=True)
+class PendingReversal:
+    """A reversal of a posted order waiting for the back office (``domain.books``);
+    ``uncertain`` if it may have been booked; ``document_ref`` is the order's document."""
+
+    row_id: int
+    uncertain: bool
+    order: WebOrder
+    reversal: Reversal
+    seq: int
+    document_ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReversalRecord:
+    """One reversal of an order as the hub records it (its history)."""
+
+    key: str
+    kind: str
+    state: str  # pending | uncertain | done | refused
+    total: Decimal
+    document_ref: str | None
+    error: str | None
+
+
 def should_take_in(order: WebOrder) -> bool:
     """Abandoned checkouts (incomplete orders) never enter the hub."""
     return order.status is not WebOrderStatus.INCOMPLETE
@@ -96,11 +125,14 @@ def apply_web_order(current: OrderState | None, incoming: WebOrder) -> OrderChan
 
     - A stale copy is ignored.
     - A new order is ``pending`` if it belongs in the back office, else ``not_postable``.
-    - A posted order stays posted whatever happens on the web; an uncertain one stays
-      uncertain (it must be looked up). Otherwise the order follows the web: pending while
-      postable, not_postable while not.
-    - Stock is taken when an order first holds stock (becomes postable) and given back if
-      it stops holding stock before it was posted.
+    - A posted order stays posted (its document is never posted again); an uncertain one
+      stays uncertain (it must be looked up). Otherwise the order follows the web: pending
+      while postable, not_postable while not.
+    - What the web does to a posted order afterwards (a cancel, refunds) is no longer
+      ignored: ``domain.books.plan_reversals`` turns it into reversals (a void or refund
+      documents), which also give its stock back; this function gives back only the
+      stock of an order that stops holding stock before it was posted.
+    - Stock is taken when an order first holds stock (becomes postable).
     """
     if current is not None and not accepts_update(current.modified_at, incoming):
         return OrderChange(current.post_state, ignored=True)

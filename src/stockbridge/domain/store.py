@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from stockbridge.domain.model import InventorySource
+from stockbridge.domain.model import BooksOptions, InventorySource
 
 __all__ = ["StoreSettings"]
 
@@ -17,3 +17,5 @@ class StoreSettings:
     inventory_source: InventorySource
     erp_name: str | None
     sync_all_button: bool
+    #: What its orders bring to the books (customers, payment, deposit, reversals).
+    books: BooksOptions = field(default_factory=BooksOptions)

@@ -70,6 +70,7 @@ from stockbridge.services.stores import (
     find_store,
     list_stores,
     resolve_store,
+    update_books,
     update_store,
 )
 from stockbridge.services.tokens import IssuedToken, TokenInfo, create_token, issue_token
@@ -124,5 +125,6 @@ __all__ = [
     "show_schedule",
     "store_status",
     "sync",
+    "update_books",
     "update_store",
 ]

@@ -6,8 +6,10 @@ and changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import dataclass
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from stockbridge.alert_settings import (
@@ -19,7 +21,7 @@ from stockbridge.alert_settings import (
 from stockbridge.bootstrap import Hub
 from stockbridge.db.models import Store
 from stockbridge.db.uow import UnitOfWork
-from stockbridge.domain.model import InventorySource
+from stockbridge.domain.model import CancelAs, CustomerMode, InventorySource
 from stockbridge.services.errors import InvalidSetting, StoreNotFound
 
 __all__ = [
@@ -31,7 +33,9 @@ __all__ = [
     "describe_store",
     "find_store",
     "list_stores",
+    "parse_payment_methods",
     "resolve_store",
+    "update_books",
     "update_store",
 ]
 
@@ -74,6 +78,15 @@ class StoreSettings:
     failing_item_runs: int
     pending_order_hours: int
     connections: tuple[ConnectionHealth, ...]
+    #: The books (docs/facts-qbo-books.md): one customer or one per buyer; how a posted
+    #: order cancelled on the web is reversed; the deposit account; web payment method
+    #: -> back-office payment method id; the web status written back after posting
+    #: (None: off).
+    customer_mode: CustomerMode = CustomerMode.SINGLE
+    cancel_as: CancelAs = CancelAs.VOID
+    deposit_account: str | None = None
+    payment_methods: dict[str, str] = field(default_factory=dict)
+    status_after_post: int | None = None
 
 
 def find_store(uow: UnitOfWork, name: str | None) -> Store:
@@ -185,6 +198,104 @@ def update_store(
         return _settings(uow, store)
 
 
+_REF = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+MAX_PAYMENT_METHODS = 50
+#: BigCommerce's order status ids (``GET /v2/order_statuses``), 0 (Incomplete) aside.
+WEB_STATUSES = range(1, 15)
+
+
+def _check_ref(value: str, what: str) -> str:
+    if not _REF.match(value):
+        raise InvalidSetting(f"{what} is a back-office id: 1-64 letters, digits, - or _")
+    return value
+
+
+def _check_payment_methods(methods: Mapping[str, str]) -> dict[str, str]:
+    if len(methods) > MAX_PAYMENT_METHODS:
+        raise InvalidSetting(f"at most {MAX_PAYMENT_METHODS} payment methods")
+    checked: dict[str, str] = {}
+    seen: set[str] = set()
+    for name, ref in methods.items():
+        if not isinstance(name, str) or not isinstance(ref, str):
+            raise InvalidSetting("payment methods map web method names to back-office ids")
+        label = " ".join(name.split())
+        if not label or len(label) > 100:
+            raise InvalidSetting("a payment method name is 1-100 characters")
+        if label.casefold() in seen:
+            raise InvalidSetting(f"payment method {label!r} is given twice")
+        seen.add(label.casefold())
+        checked[label] = _check_ref(ref.strip(), f"payment method id for {label!r}")
+    return checked
+
+
+def parse_payment_methods(text: str) -> dict[str, str]:
+    """``"Credit Card=3, PayPal=5"`` -> {"Credit Card": "3", "PayPal": "5"}; "" -> {}."""
+    methods: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, ref = part.rpartition("=")
+        if not sep or not name.strip() or not ref.strip():
+            raise InvalidSetting(f"payment method {part!r}: write it as WEB METHOD=BACK-OFFICE ID")
+        if name.strip().casefold() in (m.casefold() for m in methods):
+            raise InvalidSetting(f"payment method {name.strip()!r} is given twice")
+        methods[name.strip()] = ref.strip()
+    return methods
+
+
+def update_books(
+    hub: Hub,
+    name: str,
+    *,
+    customer_mode: str | None = None,
+    cancel_as: str | None = None,
+    deposit_account: str | None = None,
+    payment_methods: Mapping[str, str] | None = None,
+    status_after_post: int | None = None,
+    status_after_post_off: bool = False,
+) -> StoreSettings:
+    """Change the store's books settings (None: unchanged; ``deposit_account`` "" clears
+    it; ``payment_methods`` replaces the whole map). The status write-back is the web
+    connection's (a web store must be connected). Everything is checked first."""
+    try:
+        mode = None if customer_mode is None else CustomerMode(customer_mode)
+    except ValueError:
+        raise InvalidSetting("customer mode is single or per_buyer") from None
+    try:
+        cancel = None if cancel_as is None else CancelAs(cancel_as)
+    except ValueError:
+        raise InvalidSetting("cancel as is void or refund_receipt") from None
+    account = deposit_account.strip() if deposit_account is not None else None
+    if account:
+        _check_ref(account, "the deposit account")
+    methods = None if payment_methods is None else _check_payment_methods(payment_methods)
+    if status_after_post is not None and (
+        isinstance(status_after_post, bool) or status_after_post not in WEB_STATUSES
+    ):
+        raise InvalidSetting("the status written back is a web order status id, 1-14")
+    with hub.uow() as uow:
+        store = find_store(uow, name)
+        writes_back = status_after_post is not None or status_after_post_off
+        web = uow.stores.connection(store.id, "web") if writes_back else None
+        if writes_back and web is None:
+            raise InvalidSetting("connect a web store first: the status is written back to it")
+        if mode is not None:
+            store.customer_mode = mode.value
+        if cancel is not None:
+            store.cancel_as = cancel.value
+        if account is not None:
+            store.deposit_account = account or None
+        if methods is not None:
+            store.payment_methods = methods
+        if web is not None:
+            settings: dict[str, Any] = dict(web.settings or {})
+            if status_after_post_off:
+                settings.pop("status_after_post", None)
+            else:
+                settings["status_after_post"] = status_after_post
+            web.settings = settings
+        uow.commit()
+        return _settings(uow, store)
+
+
 def list_stores(hub: Hub, only: Collection[str] | None = None) -> list[StoreSettings]:
     """Every store, in name order; or only those named in ``only``."""
     with hub.uow() as uow:
@@ -221,4 +332,15 @@ def _settings(uow: UnitOfWork, store: Store) -> StoreSettings:
         failing_item_runs=alerts.failing_item_runs,
         pending_order_hours=alerts.pending_order_hours,
         connections=connections_of(uow, store.id),
+        customer_mode=CustomerMode(store.customer_mode or "single"),
+        cancel_as=CancelAs(store.cancel_as or "void"),
+        deposit_account=store.deposit_account,
+        payment_methods=dict(store.payment_methods or {}),
+        status_after_post=_status_after_post(uow, store.id),
     )
+
+
+def _status_after_post(uow: UnitOfWork, store_id: int) -> int | None:
+    web = uow.stores.connection(store_id, "web")
+    value = (web.settings or {}).get("status_after_post") if web is not None else None
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) else None

@@ -8,6 +8,12 @@ Exactly once, across failures and crashes:
 4. documents are recorded (committed) after the partner confirms them. A refusal puts the
    order back to ``pending`` with the partner's message, to be tried by the next run.
 
+Then the reversals (``domain.books``: voids and refund documents for posted orders the
+web cancelled or refunded) go out the same way: uncertain ones looked up first, the rest
+marked uncertain and committed before the partner is called, each under its own
+deterministic key, recorded once confirmed. Reversals that cannot be booked (more than
+was paid, a line the order lacks, an order never posted) are listed as item errors once.
+
 Then the web store is told (status write-back, where configured) about every posted
 order it has not taken yet, this run's and earlier runs' that failed, up to
 ``MAX_ACK_ATTEMPTS`` tries each. Write-back failures are reported, never undo a post.
@@ -18,16 +24,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import suppress
 
-from stockbridge.connectors.base import BackOffice, SnapshotBackOffice
+from stockbridge.connectors.base import BackOffice, ReversingBackOffice, SnapshotBackOffice
 from stockbridge.connectors.errors import PartnerError, TransientPartnerError
+from stockbridge.domain.books import ReversalKind, ReversalRequest, reversal_idempotency_key
 from stockbridge.domain.model import ItemError, PostOutcome, PostRequest
-from stockbridge.domain.orders import PendingOrder, idempotency_key
+from stockbridge.domain.orders import PendingOrder, PendingReversal, idempotency_key
 from stockbridge.sync.context import StepContext, StepOutcome
 
 __all__ = ["MAX_ACK_ATTEMPTS", "orders_out"]
 
 MAX_ACK_ATTEMPTS = 5
 ACK_PAGE = 250
+REVERSALS_PAGE = 10
 
 
 def orders_out(ctx: StepContext) -> StepOutcome:
@@ -53,8 +61,143 @@ def orders_out(ctx: StepContext) -> StepOutcome:
         failed += refused
         ctx.tracker.advance(len(batch))
         ctx.tracker.checkpoint()
+    reversed_, refused, notes = _reverse(ctx, back_office, connection_id)
+    failed += refused
     failed += _acknowledge_posted(ctx)
-    return StepOutcome("partial" if failed else "succeeded", done=posted, failed=failed)
+    message = "; ".join(notes[:20]) + (f"; and {len(notes) - 20} more" if len(notes) > 20 else "")
+    return StepOutcome(
+        "partial" if failed else "succeeded",
+        done=posted + reversed_,
+        failed=failed,
+        message=f"reversed: {message}" if notes else None,
+    )
+
+
+def _reverse(
+    ctx: StepContext, back_office: BackOffice, connection_id: int
+) -> tuple[int, int, list[str]]:
+    """Send the reversals of posted orders; returns (booked, failed, what was booked)."""
+    store_id = ctx.store.id
+    with ctx.uow() as uow:
+        uow.orders.refuse_unposted_reversals(store_id)
+        refusals = uow.orders.unreported_refusals(store_id)
+        uow.commit()
+    ctx.tracker.item_failed(
+        [
+            ItemError(f"order {number} reversal", reason, "reversal-refused")
+            for number, reason in refusals
+        ]
+    )
+    failed = len(refusals)
+    if not isinstance(back_office, ReversingBackOffice):
+        return 0, failed, []
+    done = 0
+    notes: list[str] = []
+    after = 0
+    while True:
+        with ctx.uow() as uow:
+            batch = uow.orders.next_reversals(store_id, connection_id, after, REVERSALS_PAGE)
+        if not batch:
+            return done, failed, notes
+        after = batch[-1].row_id
+        ok, refused, booked = _reverse_batch(ctx, back_office, batch)
+        done += ok
+        failed += refused
+        notes.extend(booked)
+        ctx.tracker.checkpoint()
+
+
+def _describe(pending: PendingReversal, document: str) -> str:
+    number = pending.order.number
+    if pending.reversal.kind is ReversalKind.VOID:
+        return f"order {number} voided (document {document})"
+    refunded = pending.reversal.total
+    return f"order {number} {pending.reversal.key} refunded {refunded} (document {document})"
+
+
+def _reverse_batch(
+    ctx: StepContext, back_office: ReversingBackOffice, batch: Sequence[PendingReversal]
+) -> tuple[int, int, list[str]]:
+    """Like ``_post_batch``, for reversals: uncertain ones looked up, the rest marked
+    uncertain (committed) before they are sent."""
+    books = ctx.store.books
+    requests = {
+        p.row_id: ReversalRequest(
+            p.order,
+            p.reversal,
+            p.document_ref,
+            p.seq,
+            reversal_idempotency_key(ctx.store.id, p.order.web_id, p.seq),
+            books,
+        )
+        for p in batch
+    }
+    by_key = {r.key: row_id for row_id, r in requests.items()}
+    pending = {p.row_id: p for p in batch}
+    booked: dict[int, str] = {}
+
+    def record(found: dict[int, str]) -> None:
+        if found:
+            with ctx.uow() as uow:
+                uow.orders.mark_reversals_done(found)
+                uow.commit()
+            booked.update(found)
+            for row_id in found:
+                requests.pop(row_id, None)
+
+    def look_up(asked: list[ReversalRequest]) -> None:
+        record({by_key[k]: doc for k, doc in back_office.find_reversals(asked).items()})
+
+    try:
+        uncertain = [requests[p.row_id] for p in batch if p.uncertain]
+        if uncertain:
+            look_up(uncertain)
+        if requests:
+            with ctx.uow() as uow:
+                uow.orders.mark_reversals_uncertain(list(requests))
+                uow.commit()
+            try:
+                outcomes = back_office.post_reversals(list(requests.values()))
+            except TransientPartnerError:
+                with suppress(TransientPartnerError):
+                    look_up(list(requests.values()))
+                raise
+        else:
+            outcomes = []
+    except TransientPartnerError as exc:
+        ctx.tracker.item_failed(
+            [
+                ItemError(
+                    f"order {r.order.number} {r.reversal.key}",
+                    f"back office did not answer; will be checked before sending again: {exc}",
+                    exc.code,
+                )
+                for r in requests.values()
+            ]
+        )
+        notes = [_describe(pending[row_id], doc) for row_id, doc in booked.items()]
+        return len(booked), len(requests), notes
+    answered = {o.web_id: o for o in outcomes}
+    errors: list[ItemError] = []
+    found: dict[int, str] = {}
+    with ctx.uow() as uow:
+        for row_id, request in requests.items():
+            outcome = answered.get(request.key)
+            label = f"order {request.order.number} {request.reversal.key}"
+            if outcome is not None and outcome.document_ref is not None:
+                found[row_id] = outcome.document_ref
+            elif outcome is None:
+                errors.append(ItemError(label, "back office gave no answer"))
+            else:
+                error = outcome.error or ItemError(label, "refused without a reason")
+                uow.orders.mark_reversal_refused(row_id, error.message)
+                errors.append(ItemError(label, error.message, error.code))
+        uow.orders.mark_reversals_done(found)
+        uow.commit()
+    booked.update(found)
+    ctx.tracker.item_failed(errors)
+    notes = [_describe(pending[row_id], doc) for row_id, doc in booked.items()]
+    return len(booked), len(errors), notes
 
 
 def _post_batch(
@@ -67,7 +210,9 @@ def _post_batch(
     """
     store_id = ctx.store.id
     requests = {
-        p.order.web_id: PostRequest(p.order, idempotency_key(store_id, p.order.web_id))
+        p.order.web_id: PostRequest(
+            p.order, idempotency_key(store_id, p.order.web_id), ctx.store.books
+        )
         for p in batch
     }
     row_ids = {p.order.web_id: p.row_id for p in batch}

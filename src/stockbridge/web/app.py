@@ -33,11 +33,12 @@ from stockbridge.jsonable import json_list, json_object
 from stockbridge.metrics import REGISTRY
 from stockbridge.metrics.database import register_database_gauges
 from stockbridge.services.drift import drift_json, drift_report, request_repair
+from stockbridge.services.errors import InvalidSetting
 from stockbridge.services.inventory import product_detail
 from stockbridge.services.preview import plan_json_chunks, preview
 from stockbridge.services.rejected import rejected_inputs
 from stockbridge.services.runs import run_detail, run_history
-from stockbridge.services.stores import describe_store, resolve_store
+from stockbridge.services.stores import describe_store, resolve_store, update_books
 from stockbridge.services.stores import list_stores as every_store  # a route has its name
 from stockbridge.web import service
 from stockbridge.web.dashboard import mount_dashboard
@@ -66,6 +67,18 @@ class InventoryItemIn(BaseModel):
 class InventoryPushIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     items: list[InventoryItemIn] = Field(min_length=1, max_length=10_000)
+
+
+class BooksIn(BaseModel):
+    """The store's books settings; an absent field stays as it is."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    customer_mode: Literal["single", "per_buyer"] | None = None
+    cancel_as: Literal["void", "refund_receipt"] | None = None
+    deposit_account: str | None = Field(default=None, max_length=64)
+    payment_methods: dict[str, str] | None = Field(default=None, max_length=50)
+    #: A web order status id, or 0 to turn the write-back off.
+    status_after_post: int | None = Field(default=None, ge=0, le=14)
 
 
 class SyncRequestIn(BaseModel):
@@ -265,6 +278,25 @@ def create_app(hub: Hub, queue: JobQueue) -> FastAPI:
     def get_store(store: StoreName, who: CallerDep) -> dict[str, Any]:
         _visible(hub, who, store)
         return json_object(describe_store(hub, store))
+
+    @app.patch("/api/v1/stores/{store}/books")
+    def set_books(store: StoreName, body: BooksIn, who: CallerDep) -> dict[str, Any]:
+        """Change what the store's orders bring to the books; answers the store's settings."""
+        _visible(hub, who, store)
+        try:
+            updated = update_books(
+                hub,
+                store,
+                customer_mode=body.customer_mode,
+                cancel_as=body.cancel_as,
+                deposit_account=body.deposit_account,
+                payment_methods=body.payment_methods,
+                status_after_post=body.status_after_post or None,
+                status_after_post_off=body.status_after_post == 0,
+            )
+        except InvalidSetting as exc:
+            raise Invalid(str(exc)) from None
+        return json_object(updated)
 
     @app.post(
         "/api/v1/stores/{store}/sync",

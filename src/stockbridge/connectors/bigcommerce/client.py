@@ -187,7 +187,9 @@ class BigCommerceStore:
             for start in range(0, len(orders), ORDERS_UNIT):
                 unit = orders[start : start + ORDERS_UNIT]
                 taken = [
-                    mapping.to_web_order(order, self._order_lines(order.id))
+                    mapping.to_web_order(
+                        order, self._order_lines(order.id), self._order_refunds(order)
+                    )
                     for order in unit
                     if pages.is_new((order.id, order.date_modified))
                     and order.status_id != 0  # incomplete: an abandoned checkout, never taken in
@@ -205,6 +207,15 @@ class BigCommerceStore:
             lines.extend(rows)
             pages.advance(PageAnswer(len(rows), tuple(row.id for row in rows)))
         return lines
+
+    def _order_refunds(self, order: mapping.V2Order) -> list[mapping.V3Refund]:
+        """The order's refunds, read only when it has some (``refunded_amount`` > 0):
+        ``GET /v3/orders/{id}/payment_actions/refunds`` (one call, not paged)."""
+        if order.refunded_amount <= 0:
+            return []
+        label = f"order {order.id} refunds"
+        data, _ = self._v3_data(f"/v3/orders/{order.id}/payment_actions/refunds", {}, label)
+        return [mapping.parse(mapping.V3Refund, item, "refund") for item in data]
 
     def _v2_list(
         self, path: str, params: dict[str, Any], model: type[V2], what: str, label: str

@@ -23,19 +23,28 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from stockbridge.connectors.errors import PartnerResponseError
 from stockbridge.connectors.ratelimit import QuotaReport
-from stockbridge.domain.model import OrderLine, WebOrder, WebOrderStatus, WebVariant
+from stockbridge.domain.model import (
+    OrderLine,
+    RefundLine,
+    WebOrder,
+    WebOrderStatus,
+    WebRefund,
+    WebVariant,
+)
 
 __all__ = [
     "Pagination",
     "Product",
     "V2Order",
     "V2OrderProduct",
+    "V3Refund",
     "describe_error",
     "parse",
     "parse_time",
     "read_quota",
     "retry_after",
     "to_web_order",
+    "to_web_refund",
     "to_web_variants",
 ]
 
@@ -111,15 +120,24 @@ class Product(_Model):
 
 
 class V2Order(_Model):
+    """``GET /v2/orders`` fields the books need. Money is a decimal string. ``total_tax``
+    is the order's whole tax; ``subtotal_ex_tax`` and ``shipping_cost_ex_tax`` exclude
+    it; ``refunded_amount`` > 0 means refunds to read (``payment_actions/refunds``)."""
+
     id: int
     status_id: int = Field(ge=0, le=14)
     date_modified: datetime
     date_created: datetime | None = None
     currency_code: str = "USD"
     total_inc_tax: Decimal = Decimal("0")
+    total_tax: Decimal = Decimal("0")
+    subtotal_ex_tax: Decimal = Decimal("0")
+    shipping_cost_ex_tax: Decimal = Decimal("0")
     shipping_cost_inc_tax: Decimal = Decimal("0")
     discount_amount: Decimal = Decimal("0")
     coupon_discount: Decimal = Decimal("0")
+    refunded_amount: Decimal = Decimal("0")
+    payment_method: str = ""
     billing_address: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("date_modified", "date_created", mode="before")
@@ -136,7 +154,36 @@ class V2OrderProduct(_Model):
     sku: str
     name: str = ""
     quantity: int = Field(ge=0)
+    price_ex_tax: Decimal = Decimal("0")
     price_inc_tax: Decimal = Decimal("0")
+
+
+class V3RefundItem(_Model):
+    """A refunded item: ``PRODUCT`` (``item_id`` = the order product's id), ``SHIPPING``,
+    ``HANDLING``, ``ORDER``, ``GIFT_WRAPPING``, ``TAX``... with the amount requested."""
+
+    item_type: str
+    item_id: int | None = None
+    quantity: int = Field(default=0, ge=0)
+    requested_amount: Decimal | None = None
+
+
+class V3Refund(_Model):
+    """``GET /v3/orders/{id}/payment_actions/refunds``: one refund of the order."""
+
+    id: int
+    order_id: int
+    created: datetime | None = None
+    total_amount: Decimal
+    total_tax: Decimal = Decimal("0")
+    items: tuple[V3RefundItem, ...] = ()
+
+    @field_validator("created", mode="before")
+    @classmethod
+    def _time(cls, value: Any) -> datetime | None:
+        if value in (None, ""):
+            return None
+        return parse_time(value) if isinstance(value, str) else value
 
 
 def parse(model: type[_Model], data: Any, what: str) -> Any:
@@ -151,20 +198,51 @@ def parse(model: type[_Model], data: Any, what: str) -> Any:
         ) from None
 
 
-def to_web_order(order: V2Order, lines: list[V2OrderProduct]) -> WebOrder:
-    email = order.billing_address.get("email")
+def to_web_refund(refund: V3Refund) -> WebRefund:
+    """A refund as the books see it: product lines (order product id, quantity, amount),
+    shipping and tax; amounts of other kinds (handling, order level...) are left out of
+    the lines, so the refund's parts do not add up and the hub refuses it with that
+    reason instead of guessing where to book them."""
+    lines: list[RefundLine] = []
+    shipping = Decimal("0")
+    for item in refund.items:
+        amount = item.requested_amount or Decimal("0")
+        if item.item_type == "PRODUCT" and item.item_id is not None:
+            lines.append(RefundLine(str(item.item_id), item.quantity, amount))
+        elif item.item_type == "SHIPPING":
+            shipping += amount
+    return WebRefund(
+        refund_id=str(refund.id),
+        total=refund.total_amount,
+        tax=refund.total_tax,
+        shipping=shipping,
+        lines=tuple(lines),
+        created_at=refund.created,
+    )
+
+
+def to_web_order(
+    order: V2Order, lines: list[V2OrderProduct], refunds: list[V3Refund] | None = None
+) -> WebOrder:
+    billing = order.billing_address
+    email = billing.get("email")
+    name = " ".join(str(billing.get(k) or "").strip() for k in ("first_name", "last_name")).strip()
     return WebOrder(
         web_id=str(order.id),
         number=str(order.id),
         status=STATUS[order.status_id],
         modified_at=order.date_modified,
-        lines=tuple(OrderLine(p.sku, p.quantity, p.price_inc_tax, p.name) for p in lines),
+        lines=tuple(OrderLine(p.sku, p.quantity, p.price_ex_tax, p.name, str(p.id)) for p in lines),
         placed_at=order.date_created,
         currency=order.currency_code,
         total=order.total_inc_tax,
-        shipping=order.shipping_cost_inc_tax,
+        shipping=order.shipping_cost_ex_tax,
         discount=order.discount_amount + order.coupon_discount,
-        customer_email=email if isinstance(email, str) else None,
+        customer_email=email.strip() if isinstance(email, str) and email.strip() else None,
+        tax=order.total_tax,
+        billing_name=name or None,
+        payment_method=order.payment_method or None,
+        refunds=tuple(to_web_refund(r) for r in refunds or ()),
     )
 
 

@@ -122,6 +122,22 @@ def register(commands: PartnerCommands) -> None:
         doc_prefix: Annotated[
             str, typer.Option("--doc-prefix", help="Put before the web order number.")
         ] = "",
+        tax_mode: Annotated[
+            str,
+            typer.Option(
+                "--tax-mode",
+                help="The company's tax kind: ast (US, automated sales tax), us_codes (US "
+                "without it) or global (outside the US).",
+            ),
+        ] = "ast",
+        tax_code_id: Annotated[
+            str | None,
+            typer.Option(
+                "--tax-code-id",
+                help="The TaxCode taxed sales carry (us_codes: the transaction's; global: "
+                "every line's, required).",
+            ),
+        ] = None,
     ) -> None:
         """Connect a store to a QuickBooks Online company: with --browser through Intuit's
         consent page, else with a refresh token you have (checks the grant at once)."""
@@ -158,6 +174,10 @@ def register(commands: PartnerCommands) -> None:
             env="STOCKBRIDGE_QBO_REFRESH_TOKEN",
             from_stdin=refresh_token_stdin,
         )
+        if tax_mode not in ("ast", "us_codes", "global"):
+            raise typer.BadParameter("ast, us_codes or global", param_hint="--tax-mode")
+        if tax_mode == "global" and not tax_code_id:
+            raise typer.BadParameter("global needs --tax-code-id", param_hint="--tax-mode")
         settings = {
             "realm_id": realm_id,
             "api_url": api_url,
@@ -165,6 +185,8 @@ def register(commands: PartnerCommands) -> None:
             "batch_size": batch_size,
             "document": document,
             "doc_prefix": doc_prefix,
+            "tax_mode": tax_mode,
+            **({"tax_code_id": tax_code_id} if tax_code_id else {}),
         }
         secrets = {
             "client_id": client_id,

@@ -147,10 +147,18 @@ class QboClient:
         return self.get("query", {"query": statement})
 
     def post(
-        self, path: str, body: Any, *, request_id: str | None = None, batch: bool = False
+        self,
+        path: str,
+        body: Any,
+        *,
+        request_id: str | None = None,
+        batch: bool = False,
+        operation: str | None = None,
     ) -> Answer:
-        params = {"requestid": request_id} if request_id else None
-        return self._call("POST", path, params=params, body=dumps(body), batch=batch)
+        params = {"requestid": request_id} if request_id else {}
+        if operation:
+            params["operation"] = operation
+        return self._call("POST", path, params=params or None, body=dumps(body), batch=batch)
 
     def _call(
         self,

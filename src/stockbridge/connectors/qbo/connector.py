@@ -9,7 +9,19 @@ connector's life, so a company limited lower costs a couple of calls, not stuck 
 (default "Web Store", created when missing); ``doc_prefix`` (DocNumber = prefix + web
 order number, at most 21 characters); ``shipping_item_id`` (default SHIPPING_ITEM_ID);
 ``prefetch_items`` (read the whole item list to map SKUs when it has at most this many
-items, default 5,000).
+items, default 5,000); ``tax_mode`` (the company's tax kind: ``ast``, the default, for a
+US company with automated sales tax; ``us_codes`` for a US company without it;
+``global`` outside the US) and ``tax_code_id`` (the TaxCode taxed sales carry:
+the transaction's in ``us_codes``, every line's in ``global``, where it is required).
+
+What the store chooses for its books comes with each request (``PostRequest.books``):
+one customer for every order or one per buyer (matched by e-mail, created once; a
+DisplayName another customer, vendor or employee holds gets the e-mail added), the
+payment method by the web's method name, the deposit account.
+
+Reversals (``post_reversals``): a void of the posted document (read first for its
+SyncToken) or a RefundReceipt (DocNumber = the order's + ``-R<n>``), each under a
+requestid; ``find_reversals`` looks them up after an unknown outcome.
 
 Exactly once: every create carries a ``requestid`` derived from the orders' idempotency
 keys and the exact body sent, so a resend of the same call (a retry after a dropped
@@ -35,6 +47,7 @@ from stockbridge.connectors.paging import (
 from stockbridge.connectors.qbo.client import Answer, QboClient
 from stockbridge.connectors.qbo.mapping import (
     PARTNER,
+    TAX_MODES,
     QboItem,
     ReceiptOptions,
     cdc_items,
@@ -47,10 +60,21 @@ from stockbridge.connectors.qbo.mapping import (
     parse_time,
     query_rows,
     receipt_body,
+    refund_body,
     sql_quote,
 )
 from stockbridge.domain.batching import batched
-from stockbridge.domain.model import BackOfficeItem, ItemError, Page, PostOutcome, PostRequest
+from stockbridge.domain.books import ReversalKind, ReversalRequest
+from stockbridge.domain.model import (
+    BackOfficeItem,
+    BooksOptions,
+    CustomerMode,
+    ItemError,
+    Page,
+    PostOutcome,
+    PostRequest,
+    WebOrder,
+)
 
 __all__ = ["CDC_WINDOW", "QboBackOffice"]
 
@@ -83,6 +107,13 @@ class QboBackOffice:
         self.doc_prefix = str(settings.get("doc_prefix") or "")
         self.shipping_item_id = str(settings.get("shipping_item_id") or "SHIPPING_ITEM_ID")
         self.prefetch_items = int(settings.get("prefetch_items", 5000))
+        self.tax_mode = str(settings.get("tax_mode") or "ast")
+        if self.tax_mode not in TAX_MODES:
+            raise ValueError(f"tax_mode must be one of {', '.join(TAX_MODES)}")
+        self.tax_code_id: str | None = settings.get("tax_code_id") or None
+        if self.tax_mode == "global" and self.tax_code_id is None:
+            raise ValueError("tax_mode global needs tax_code_id (the TaxCode sales carry)")
+        self._buyers: dict[str, str] = {}  # e-mail (case-folded) -> customer id
         self._items: dict[str, QboItem | None] = {}  # by SKU; None: not in QuickBooks
         self._prefetched = False
         self._complete = False  # the whole item list is in _items
@@ -146,7 +177,6 @@ class QboBackOffice:
         if len(requests) > self.max_orders_per_call:
             raise ValueError(f"at most {self.max_orders_per_call} orders per call")
         self._resolve(line.sku for r in requests for line in r.order.lines)
-        options = ReceiptOptions(self._customer(), self.doc_prefix, self.shipping_item_id)
         ids = {
             line.sku: self._item(line.sku).id
             for r in requests
@@ -160,6 +190,11 @@ class QboBackOffice:
             refusal = self._refusal(request)
             if refusal is not None:
                 outcomes[web_id] = PostOutcome(web_id, error=refusal)
+                continue
+            try:
+                options = self._options(request.order, request.books)
+            except _CustomerRefused as exc:
+                outcomes[web_id] = PostOutcome(web_id, error=exc.error)
                 continue
             bodies[web_id] = (
                 request,
@@ -350,6 +385,190 @@ class QboBackOffice:
         assert item is not None
         return item
 
+    def _options(self, order: WebOrder, books: BooksOptions) -> ReceiptOptions:
+        return ReceiptOptions(
+            customer_id=self._customer_for(order, books),
+            doc_prefix=self.doc_prefix,
+            shipping_item_id=self.shipping_item_id,
+            tax_mode=self.tax_mode,
+            tax_code_id=self.tax_code_id,
+            payment_method_id=books.payment_method_for(order.payment_method),
+            deposit_account_id=books.deposit_account,
+        )
+
+    def _customer_for(self, order: WebOrder, books: BooksOptions) -> str:
+        """The order's customer: the store's one customer, or its buyer's (by e-mail)."""
+        # Matched and stored in lower case: the same buyer, however the web spelled it.
+        email = (order.customer_email or "").strip().lower()
+        if books.customer_mode is not CustomerMode.PER_BUYER or not email:
+            return self._customer()
+        known = self._buyers.get(email)
+        if known is not None:
+            return known
+        answer = self.client.query(
+            f"select * from Customer where PrimaryEmailAddr = {sql_quote(email)}"
+        ).require_ok("customer look-up")
+        rows = [r for r in query_rows(answer, "Customer") if isinstance(r, dict)]
+        found = next((str(r["Id"]) for r in rows if isinstance(r.get("Id"), str)), None)
+        if found is None:
+            found = self._create_buyer(order, email)
+        self._buyers[email] = found
+        return found
+
+    def _create_buyer(self, order: WebOrder, email: str) -> str:
+        """Create the buyer's customer once (a resend carries the same requestid). Its
+        DisplayName is the billing name; one a customer, vendor or employee already
+        holds (QuickBooks' 6240) gets the e-mail added, then a short digest of it."""
+        name = _display_name(order.billing_name or email)
+        digest = hashlib.sha256(email.casefold().encode()).hexdigest()
+        candidates = dict.fromkeys(
+            [name, _display_name(f"{name} ({email})"), _display_name(f"{name} {digest[:8]}")]
+        )
+        last: str = ""
+        for candidate in candidates:
+            body: dict[str, Any] = {
+                "DisplayName": candidate,
+                "PrimaryEmailAddr": {"Address": email},
+            }
+            first, _, family = (order.billing_name or "").partition(" ")
+            if first:
+                body["GivenName"] = first[:100]
+            if family:
+                body["FamilyName"] = family[:100]
+            request_id = f"sbc-{_digest(email.casefold(), candidate)[:32]}"
+            answer = self.client.post("customer", body, request_id=request_id)
+            fault = parse_fault(answer.data)
+            if fault is not None and fault.code == "6240":
+                last = fault.describe()
+                continue
+            if fault is not None:
+                raise _CustomerRefused(
+                    ItemError(
+                        f"order {order.number}",
+                        f"customer {candidate!r}: {fault.describe()}",
+                        fault.code or None,
+                    )
+                )
+            created = answer.require_ok("customer create").get("Customer")
+            if not isinstance(created, dict) or not isinstance(created.get("Id"), str):
+                raise PartnerResponseError("created Customer without Id", partner=PARTNER)
+            return str(created["Id"])
+        raise _CustomerRefused(
+            ItemError(f"order {order.number}", f"no free customer name for {email}: {last}", "6240")
+        )
+
+    # reversals ------------------------------------------------------------------
+
+    def post_reversals(self, requests: Sequence[ReversalRequest]) -> Sequence[PostOutcome]:
+        """Each reversal on its own call (a void needs the document's SyncToken first);
+        the outcome's ``web_id`` is the request's key. A refusal is an item error."""
+        self._resolve(line.sku for r in requests for line in r.reversal.lines)
+        outcomes: list[PostOutcome] = []
+        for request in requests:
+            if request.reversal.kind is ReversalKind.VOID:
+                outcomes.append(self._void(request))
+            else:
+                outcomes.append(self._refund(request))
+        return outcomes
+
+    def _void(self, request: ReversalRequest) -> PostOutcome:
+        label = f"order {request.order.number} void"
+        answer = self.client.get(f"{self.entity.lower()}/{request.document_ref}")
+        fault = parse_fault(answer.data)
+        if fault is not None:
+            return PostOutcome(request.key, error=fault_error(label, fault))
+        document = answer.require_ok(label).get(self.entity)
+        if not isinstance(document, dict) or not isinstance(document.get("SyncToken"), str):
+            raise PartnerResponseError(f"{label}: {self.entity} without SyncToken", partner=PARTNER)
+        if _voided(document):
+            return PostOutcome(request.key, request.document_ref)
+        body = {"Id": request.document_ref, "SyncToken": document["SyncToken"], "sparse": True}
+        answer = self.client.post(
+            self.entity.lower(), body, request_id=_request_id(request.key, body), operation="void"
+        )
+        fault = parse_fault(answer.data)
+        if fault is not None:
+            return PostOutcome(request.key, error=fault_error(label, fault))
+        answer.require_ok(label)
+        return PostOutcome(request.key, request.document_ref)
+
+    def _refund_number(self, request: ReversalRequest) -> str:
+        number = f"{doc_number(request.order, self.doc_prefix)}-R{request.seq}"
+        if len(number) > 21:
+            raise ValueError(f"refund DocNumber {number!r} is longer than QuickBooks' 21")
+        return number
+
+    def _refund(self, request: ReversalRequest) -> PostOutcome:
+        label = f"order {request.order.number} {request.reversal.key}"
+        try:
+            number = self._refund_number(request)
+        except ValueError as exc:
+            return PostOutcome(request.key, error=ItemError(label, str(exc), "DocNumber"))
+        unknown = [line.sku for line in request.reversal.lines if self._items.get(line.sku) is None]
+        if unknown:
+            return PostOutcome(
+                request.key,
+                error=ItemError(
+                    label,
+                    f"no item in QuickBooks with SKU {', '.join(dict.fromkeys(unknown))}",
+                    "unknown-sku",
+                ),
+            )
+        if request.books.deposit_account is None:
+            return PostOutcome(
+                request.key,
+                error=ItemError(
+                    label,
+                    "a refund receipt is paid from an account: set the store's deposit "
+                    "account (stockbridge store set --deposit-account ID)",
+                    "DepositToAccountRef",
+                ),
+            )
+        try:
+            options = self._options(request.order, request.books)
+        except _CustomerRefused as exc:
+            return PostOutcome(request.key, error=exc.error)
+        ids = {line.sku: self._item(line.sku).id for line in request.reversal.lines}
+        body = refund_body(request.order, request.reversal, number, request.key, ids, options)
+        answer = self.client.post("refundreceipt", body, request_id=_request_id(request.key, body))
+        fault = parse_fault(answer.data)
+        if fault is not None:
+            return PostOutcome(request.key, error=fault_error(label, fault))
+        document = answer.require_ok(label).get("RefundReceipt")
+        if not isinstance(document, dict) or not isinstance(document.get("Id"), str):
+            raise PartnerResponseError(f"{label}: RefundReceipt without Id", partner=PARTNER)
+        return PostOutcome(request.key, str(document["Id"]))
+
+    def find_reversals(self, requests: Sequence[ReversalRequest]) -> Mapping[str, str]:
+        """Reversals QuickBooks holds already (key -> document id): a voided document,
+        a RefundReceipt with the reversal's DocNumber and our ref."""
+        found: dict[str, str] = {}
+        refunds: dict[str, ReversalRequest] = {}
+        for request in requests:
+            if request.reversal.kind is ReversalKind.VOID:
+                answer = self.client.get(f"{self.entity.lower()}/{request.document_ref}")
+                document = answer.require_ok("void look-up").get(self.entity)
+                if isinstance(document, dict) and _voided(document):
+                    found[request.key] = request.document_ref
+                continue
+            try:
+                refunds[self._refund_number(request)] = request
+            except ValueError:
+                continue  # never sendable, so never sent
+        for chunk in batched(list(refunds), LOOKUP_CHUNK):
+            values = ", ".join(sql_quote(n) for n in chunk)
+            rows = self.client.query(
+                f"select * from RefundReceipt where DocNumber in ({values})"
+            ).require_ok("RefundReceipt look-up")
+            for row in query_rows(rows, "RefundReceipt"):
+                if not isinstance(row, dict) or not isinstance(row.get("Id"), str):
+                    raise PartnerResponseError("RefundReceipt without Id", partner=PARTNER)
+                asked = refunds.get(str(row.get("DocNumber")))
+                if asked is None or not is_ours(row.get("PrivateNote"), asked.key):
+                    continue
+                found.setdefault(asked.key, str(row["Id"]))
+        return found
+
     def _customer(self) -> str:
         if self.customer_id is None:
             name = sql_quote(self.customer_name)
@@ -369,6 +588,25 @@ class QboBackOffice:
                     raise PartnerResponseError("created Customer without Id", partner=PARTNER)
                 self.customer_id = str(customer["Id"])
         return self.customer_id
+
+
+class _CustomerRefused(Exception):
+    """The order's customer could not be found or created: the order is refused."""
+
+    def __init__(self, error: ItemError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+#: QuickBooks refuses a colon in names; DisplayName holds at most 500 characters.
+def _display_name(text: str) -> str:
+    return " ".join(text.replace(":", " ").split())[:500]
+
+
+def _voided(document: Mapping[str, Any]) -> bool:
+    """QuickBooks keeps a voided document at zero, its note starting "Voided"."""
+    note = document.get("PrivateNote")
+    return bool(document.get("Voided")) or (isinstance(note, str) and note.startswith("Voided"))
 
 
 def _next_change(rows: Sequence[QboItem]) -> datetime | None:

@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from stockbridge.connectors.errors import PartnerResponseError
+from stockbridge.domain.books import Reversal
 from stockbridge.domain.model import BackOfficeItem, ItemError, WebOrder
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "private_note",
     "query_rows",
     "receipt_body",
+    "refund_body",
     "sql_quote",
 ]
 
@@ -49,6 +51,7 @@ FAULT_NAMES: Mapping[str, str] = {
     "5010": "stale object (edited elsewhere since read)",
     "6000": "business validation error",
     "6140": "duplicate document number",
+    "6240": "duplicate name (a customer, vendor or employee has it)",
 }
 
 
@@ -223,13 +226,27 @@ def doc_number(order: WebOrder, prefix: str = "") -> str:
     return number
 
 
+TAX_MODES = ("ast", "us_codes", "global")
+
+
 @dataclass(frozen=True, slots=True)
 class ReceiptOptions:
-    """Per-store choices for the documents posted."""
+    """Per-store and per-company choices for the documents posted.
+
+    ``tax_mode`` is the company's tax kind (docs/facts-qbo-books.md): ``ast`` (US,
+    automated sales tax: the order's tax goes in ``TxnTaxDetail.TotalTax``, which AST
+    honours), ``us_codes`` (US without AST: lines ``TAX``/``NON`` and the transaction's
+    ``TxnTaxCodeRef`` = ``tax_code_id``), ``global`` (non-US: ``GlobalTaxCalculation``
+    ``TaxExcluded`` and ``TaxCodeRef`` = ``tax_code_id`` on every sales line).
+    """
 
     customer_id: str
     doc_prefix: str = ""
     shipping_item_id: str = "SHIPPING_ITEM_ID"
+    tax_mode: str = "ast"
+    tax_code_id: str | None = None
+    payment_method_id: str | None = None
+    deposit_account_id: str | None = None
 
 
 def private_note(order: WebOrder, key: str) -> str:
@@ -246,55 +263,144 @@ def is_ours(note: object, key: str) -> bool:
     return note.rsplit("ref ", 1)[-1].strip() == key
 
 
+def _item_line(item_id: str, quantity: int, amount: Decimal, description: str) -> dict[str, Any]:
+    detail: dict[str, Any] = {"ItemRef": {"value": item_id}, "Qty": quantity}
+    if quantity:
+        unit = amount / quantity
+        if unit * quantity == amount:
+            detail["UnitPrice"] = unit
+    return {
+        "DetailType": "SalesItemLineDetail",
+        "Amount": amount,
+        "Description": description,
+        "SalesItemLineDetail": detail,
+    }
+
+
+def _money_lines(
+    items: list[dict[str, Any]],
+    shipping: Decimal,
+    discount: Decimal,
+    taxed: bool,
+    options: ReceiptOptions,
+) -> list[dict[str, Any]]:
+    """Item lines, then shipping (the shipping item), then the discount; each sales line
+    carries the tax code the company's tax kind asks for."""
+    lines = list(items)
+    if shipping:
+        lines.append(
+            {
+                "DetailType": "SalesItemLineDetail",
+                "Amount": shipping,
+                "Description": "Shipping",
+                "SalesItemLineDetail": {"ItemRef": {"value": options.shipping_item_id}},
+            }
+        )
+    for line in lines:
+        code = _line_tax_code(taxed, options)
+        if code is not None:
+            line["SalesItemLineDetail"]["TaxCodeRef"] = {"value": code}
+    if discount:
+        lines.append(
+            {
+                "DetailType": "DiscountLineDetail",
+                "Amount": discount,
+                "DiscountLineDetail": {"PercentBased": False},
+            }
+        )
+    return lines
+
+
+def _line_tax_code(taxed: bool, options: ReceiptOptions) -> str | None:
+    if options.tax_mode == "global":
+        return options.tax_code_id
+    if options.tax_mode == "us_codes":
+        return "TAX" if taxed else "NON"
+    return None
+
+
+def _tax_fields(tax: Decimal, options: ReceiptOptions) -> dict[str, Any]:
+    """The order's tax, carried as the company's tax kind expects."""
+    detail: dict[str, Any] = {"TotalTax": tax}
+    fields: dict[str, Any] = {"TxnTaxDetail": detail}
+    if options.tax_mode == "us_codes" and tax and options.tax_code_id:
+        detail["TxnTaxCodeRef"] = {"value": options.tax_code_id}
+    if options.tax_mode == "global":
+        fields["GlobalTaxCalculation"] = "TaxExcluded"
+    return fields
+
+
+def _payment_fields(options: ReceiptOptions) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    if options.payment_method_id:
+        fields["PaymentMethodRef"] = {"value": options.payment_method_id}
+    if options.deposit_account_id:
+        fields["DepositToAccountRef"] = {"value": options.deposit_account_id}
+    return fields
+
+
 def receipt_body(
     order: WebOrder, key: str, item_ids: Mapping[str, str], options: ReceiptOptions
 ) -> dict[str, Any]:
     """The SalesReceipt / Invoice for ``order``; every line's SKU must be in ``item_ids``.
 
-    Amounts stay Decimal; ``dumps`` writes them as JSON numbers.
+    Lines exclude tax; the order's tax is carried whole (``_tax_fields``), so QuickBooks
+    books it as tax payable, never as revenue, and its ``TotalAmt`` equals the web
+    order's total. Amounts stay Decimal; ``dumps`` writes them as JSON numbers.
     """
-    lines: list[dict[str, Any]] = []
-    for line in order.lines:
-        amount = line.unit_price * line.quantity
-        lines.append(
-            {
-                "DetailType": "SalesItemLineDetail",
-                "Amount": amount,
-                "Description": line.name or line.sku,
-                "SalesItemLineDetail": {
-                    "ItemRef": {"value": item_ids[line.sku]},
-                    "Qty": line.quantity,
-                    "UnitPrice": line.unit_price,
-                },
-            }
+    items = [
+        _item_line(
+            item_ids[line.sku],
+            line.quantity,
+            line.unit_price * line.quantity,
+            line.name or line.sku,
         )
-    if order.shipping:
-        lines.append(
-            {
-                "DetailType": "SalesItemLineDetail",
-                "Amount": order.shipping,
-                "Description": "Shipping",
-                "SalesItemLineDetail": {"ItemRef": {"value": options.shipping_item_id}},
-            }
-        )
-    if order.discount:
-        lines.append(
-            {
-                "DetailType": "DiscountLineDetail",
-                "Amount": order.discount,
-                "DiscountLineDetail": {"PercentBased": False},
-            }
-        )
+        for line in order.lines
+    ]
     body: dict[str, Any] = {
         "DocNumber": doc_number(order, options.doc_prefix),
         "CustomerRef": {"value": options.customer_id},
-        "Line": lines,
+        "Line": _money_lines(items, order.shipping, order.discount, order.tax > 0, options),
         "PrivateNote": private_note(order, key),
         "CurrencyRef": {"value": order.currency},
+        **_tax_fields(order.tax, options),
+        **_payment_fields(options),
     }
+    if order.customer_email:
+        body["BillEmail"] = {"Address": order.customer_email}
     if order.placed_at is not None:
         body["TxnDate"] = order.placed_at.date().isoformat()
     return body
+
+
+def refund_body(
+    order: WebOrder,
+    reversal: Reversal,
+    number: str,
+    key: str,
+    item_ids: Mapping[str, str],
+    options: ReceiptOptions,
+) -> dict[str, Any]:
+    """The RefundReceipt for one reversal: exactly its lines (quantities back on stock),
+    shipping, discount and tax; paid from the deposit account."""
+    items = [
+        _item_line(item_ids[line.sku], line.quantity, line.amount, line.name or line.sku)
+        for line in reversal.lines
+    ]
+    return {
+        "DocNumber": number,
+        "CustomerRef": {"value": options.customer_id},
+        "Line": _money_lines(
+            items, reversal.shipping, reversal.discount, reversal.tax > 0, options
+        ),
+        "PrivateNote": (
+            f"Refund of web order {order.number} (web id {order.web_id}, {reversal.key}) "
+            f"posted by Stockbridge, ref {key}"
+        ),
+        "CurrencyRef": {"value": order.currency},
+        **_tax_fields(reversal.tax, options),
+        **_payment_fields(options),
+    }
 
 
 def dumps(body: Any) -> bytes:

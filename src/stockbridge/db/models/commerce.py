@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -28,6 +29,7 @@ __all__ = [
     "Cursor",
     "Order",
     "OrderLineRow",
+    "OrderReversal",
     "PartnerLink",
     "SourceClaim",
     "StockLevel",
@@ -48,6 +50,16 @@ class Store(Base):
     #: this rule keep what they had.
     sync_all_button: Mapped[bool] = mapped_column(Boolean, default=False)
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: The store's books: one customer for every web order (``single``) or one per buyer
+    #: (``per_buyer``); how a posted order cancelled on the web is reversed (``void`` or
+    #: ``refund_receipt``); the account receipts are deposited to (refunds paid from);
+    #: web payment method name -> back-office payment method id.
+    customer_mode: Mapped[str] = mapped_column(
+        String(20), default="single", server_default="single"
+    )
+    cancel_as: Mapped[str] = mapped_column(String(20), default="void", server_default="void")
+    deposit_account: Mapped[str | None] = mapped_column(String(64))
+    payment_methods: Mapped[dict[str, str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
@@ -156,6 +168,9 @@ class Order(Base):
     shipping: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
     discount: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
     customer_email: Mapped[str | None] = mapped_column(String(320))
+    tax: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"), server_default="0")
+    billing_name: Mapped[str | None] = mapped_column(String(200))
+    payment_method: Mapped[str | None] = mapped_column(String(100))
     post_state: Mapped[str] = mapped_column(String(20), default=PostState.PENDING.value)
     post_attempts: Mapped[int] = mapped_column(Integer, default=0)
     posted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -177,6 +192,36 @@ class OrderLineRow(Base):
     name: Mapped[str] = mapped_column(String(500), default="")
     quantity: Mapped[int] = mapped_column(Integer)
     unit_price: Mapped[Decimal] = mapped_column(Money)
+    #: The web store's id of the line (its refunds name it).
+    line_id: Mapped[str] = mapped_column(String(64), default="", server_default="")
+
+
+class OrderReversal(Base):
+    """A reversal of a posted order (``domain.books``): a void or a refund document,
+    ``key`` unique per order (``refund-<id>``, ``cancel``), ``seq`` its number on the
+    order. state: ``pending`` (to send once the order is posted), ``uncertain`` (sent,
+    outcome unknown: look it up first), ``done`` (``document_ref`` holds it), ``refused``
+    (cannot be booked: ``last_error`` says why; ``reported`` once listed in a run)."""
+
+    __tablename__ = "order_reversals"
+    __table_args__ = (
+        UniqueConstraint("order_id", "key"),
+        Index("ix_order_reversals_state", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    key: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(10))
+    state: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    document_ref: Mapped[str | None] = mapped_column(String(255))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    reported: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class PartnerLink(Base):

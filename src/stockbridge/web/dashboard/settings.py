@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 from stockbridge.bootstrap import Hub
 from stockbridge.domain.model import InventorySource
 from stockbridge.services.schedules import set_schedule, show_schedule
-from stockbridge.services.stores import update_store
+from stockbridge.services.stores import parse_payment_methods, update_books, update_store
 from stockbridge.web.dashboard.inventory import PageTools, ViewerDep
 
 __all__ = ["add_settings_routes"]
@@ -85,6 +85,33 @@ def add_settings_routes(router: APIRouter, hub: Hub, tools: PageTools) -> None:
                 message = "hours and runs must be whole numbers"
             return await _settings(request, page, status=422, error=message, form=form)
         return RedirectResponse(f"/stores/{quote(store)}/settings?saved=settings", status_code=303)
+
+    @router.post("/stores/{store}/books")
+    async def save_books(request: Request, store: str, who: ViewerDep) -> Response:
+        form = await tools.posted(request, who)
+        page = await tools.store_page(who, store)
+        status_text = form.get("status_after_post", "").strip()
+        try:
+            if status_text and not status_text.isdigit():
+                raise ValueError("the status written back is a web order status id, 1-14")
+            methods = parse_payment_methods(form.get("payment_methods", "")[:4000])
+            status = int(status_text) if status_text else None
+            web_connected = any(c.role == "web" for c in page["store"].connections)
+            await run_in_threadpool(
+                lambda: update_books(
+                    hub,
+                    store,
+                    customer_mode=form.get("customer_mode", ""),
+                    cancel_as=form.get("cancel_as", ""),
+                    deposit_account=form.get("deposit_account", "").strip()[:65],
+                    payment_methods=methods,
+                    status_after_post=status,
+                    status_after_post_off=status is None and web_connected,
+                )
+            )
+        except ValueError as exc:  # InvalidSetting, a status that is not a number
+            return await _settings(request, page, status=422, error=str(exc), form=form)
+        return RedirectResponse(f"/stores/{quote(store)}/settings?saved=books", status_code=303)
 
     @router.post("/stores/{store}/schedule")
     async def save_schedule(request: Request, store: str, who: ViewerDep) -> Response:

@@ -6,8 +6,12 @@ POST /admin/stores                       {"store_hash", "access_token", "quota",
 POST /admin/stores/{hash}/products       {"products": [{"sku", "name", "price",
                                           "inventory_level", "tracking",
                                           "variants": [{"sku", ...}]}]}
-POST /admin/stores/{hash}/orders         {"lines": [{"sku", "quantity", "price"}],
-                                          "status_id", "discount"}
+POST /admin/stores/{hash}/orders         {"lines": [{"sku", "quantity", "price" (ex
+                                          tax), "tax" (per unit)}], "status_id",
+                                          "discount", "shipping", "shipping_tax",
+                                          "email", "first_name", "last_name",
+                                          "payment_method"}
+POST /admin/stores/{hash}/orders/{id}/refunds  {"items": [...], "total_tax"}
 PUT  /admin/stores/{hash}/orders/{id}    {"status_id"}
 PUT  /admin/stores/{hash}/stock          {"SKU": quantity, ...}
 GET  /admin/stores/{hash}/stock          (``?settle=1`` applies pending writes)
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import random
 from collections import deque
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
@@ -116,9 +121,17 @@ def admin_routes(sb: BigCommerceSandbox) -> list[Route]:
             date_modified=now(),
             lines=[],
             discount=str(body.get("discount", "0.0000")),
+            shipping=str(body.get("shipping", "0.0000")),
+            shipping_tax=str(body.get("shipping_tax", "0.0000")),
+            email=str(body.get("email", "")),
+            first_name=str(body.get("first_name", "")),
+            last_name=str(body.get("last_name", "")),
+            payment_method=str(body.get("payment_method", "Credit Card")),
         )
         for n, line in enumerate(body["lines"]):
             product, variant = skus.get(line["sku"], (None, None))
+            price = Decimal(str(line.get("price", "10.00")))
+            tax = Decimal(str(line.get("tax", "0")))
             order.lines.append(
                 {
                     "id": order.id * 1000 + n,
@@ -128,7 +141,9 @@ def admin_routes(sb: BigCommerceSandbox) -> list[Route]:
                     "sku": line["sku"],
                     "name": product.name if product else line["sku"],
                     "quantity": int(line["quantity"]),
-                    "price_inc_tax": str(line.get("price", "10.0000")),
+                    "price_ex_tax": f"{price:.4f}",
+                    "price_tax": f"{tax:.4f}",
+                    "price_inc_tax": f"{price + tax:.4f}",
                 }
             )
         store.orders[order.id] = order
@@ -147,6 +162,61 @@ def admin_routes(sb: BigCommerceSandbox) -> list[Route]:
             return error(404, "Order not found")
         set_status(sb, store, order, int(body["status_id"]))
         return JSONResponse(order.as_json())
+
+    async def refund(request: Request) -> Response:
+        """Record a refund as the store does once the payment provider paid it back:
+        ``{"items": [{"item_type", "item_id", "quantity", "requested_amount"}],
+        "total_tax"}``; ``total_amount`` is the items' amounts plus the tax unless given
+        (seeding may plant a refund the store itself would refuse). The order becomes
+        Partially Refunded, or Refunded once refunds reach its total (stock returned)."""
+        store = admin_store(request)
+        body = await body_of(request)
+        if store is None or not isinstance(body, dict) or not isinstance(body.get("items"), list):
+            return error(422, "unknown store, or no items list")
+        order = store.orders.get(int(request.path_params["id"]))
+        if order is None:
+            return error(404, "Order not found")
+        try:
+            tax = Decimal(str(body.get("total_tax", "0")))
+            amounts = [Decimal(str(i.get("requested_amount", "0"))) for i in body["items"]]
+            total = Decimal(str(body["total_amount"])) if "total_amount" in body else None
+        except (InvalidOperation, AttributeError):
+            return error(422, "amounts must be numbers")
+        refund = {
+            "id": next(sb.ids),
+            "order_id": order.id,
+            "user_id": 0,
+            "created": now().isoformat(),
+            "reason": str(body.get("reason", "")),
+            "total_amount": float(total if total is not None else sum(amounts) + tax),
+            "total_tax": float(tax),
+            "uses_merchant_override_values": False,
+            "items": [
+                {
+                    "item_type": str(i.get("item_type", "PRODUCT")),
+                    "item_id": i.get("item_id"),
+                    "quantity": int(i.get("quantity", 0)),
+                    "requested_amount": float(a),
+                    "reason": "",
+                }
+                for i, a in zip(body["items"], amounts, strict=True)
+            ],
+            "payments": [
+                {
+                    "id": next(sb.ids),
+                    "provider_id": "storecredit",
+                    "amount": 0.0,
+                    "offline": True,
+                    "is_declined": False,
+                    "declined_message": "",
+                }
+            ],
+        }
+        order.refunds.append(refund)
+        money = order.money()
+        full = money["refunded_amount"] >= money["total_inc_tax"]
+        set_status(sb, store, order, 4 if full else 14)
+        return JSONResponse(refund, status_code=201)
 
     async def set_stock(request: Request) -> Response:
         store = admin_store(request)
@@ -209,6 +279,7 @@ def admin_routes(sb: BigCommerceSandbox) -> list[Route]:
         Route(f"{store_path}/products", guarded(add_products), methods=["POST"]),
         Route(f"{store_path}/orders", guarded(create_order), methods=["POST"]),
         Route(f"{store_path}/orders/{{id:int}}", guarded(order_status), methods=["PUT"]),
+        Route(f"{store_path}/orders/{{id:int}}/refunds", guarded(refund), methods=["POST"]),
         Route(f"{store_path}/stock", guarded(set_stock), methods=["PUT"]),
         Route(f"{store_path}/stock", guarded(stock), methods=["GET"]),
         Route(f"{store_path}/faults", guarded(faults), methods=["POST"]),

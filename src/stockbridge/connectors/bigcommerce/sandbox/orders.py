@@ -5,7 +5,8 @@
 ``GET /v2/orders/count``, ``GET|PUT /v2/orders/{id}`` (a status change moves stock and
 fires webhooks; re-sent lines drop the discounts, as documented), ``GET
 /v2/orders/{id}/products`` (at most 50 a page, 204 past the end), ``GET
-/v2/order_statuses[/{id}]``, and ``/v3/hooks`` (HTTPS destinations on port 443 only).
+/v2/order_statuses[/{id}]``, ``GET /v3/orders/{id}/payment_actions/refunds`` (every
+refund of the order, not paged), and ``/v3/hooks`` (HTTPS destinations on port 443 only).
 """
 
 from __future__ import annotations
@@ -125,6 +126,12 @@ def order_routes(sb: BigCommerceSandbox, base: str) -> list[Route]:
             return Response(status_code=204)
         return JSONResponse(window)
 
+    async def order_refunds(request: Request) -> Response:
+        order = store_of(request).orders.get(int(request.path_params["id"]))
+        if order is None:
+            return error(404, "The requested resource was not found.")
+        return JSONResponse({"data": order.refunds, "meta": {}})
+
     async def update_order(request: Request) -> Response:
         store = store_of(request)
         order = store.orders.get(int(request.path_params["id"]))
@@ -200,6 +207,11 @@ def order_routes(sb: BigCommerceSandbox, base: str) -> list[Route]:
         Route(f"{base}/v2/orders/{{id:int}}", guarded(get_order), methods=["GET"]),
         Route(f"{base}/v2/orders/{{id:int}}", guarded(update_order), methods=["PUT"]),
         Route(f"{base}/v2/orders/{{id:int}}/products", guarded(order_products), methods=["GET"]),
+        Route(
+            f"{base}/v3/orders/{{id:int}}/payment_actions/refunds",
+            guarded(order_refunds),
+            methods=["GET"],
+        ),
         Route(f"{base}/v2/order_statuses", guarded(list_statuses), methods=["GET"]),
         Route(f"{base}/v2/order_statuses/{{id:int}}", guarded(get_status), methods=["GET"]),
         Route(f"{base}/v3/hooks", guarded(list_hooks), methods=["GET"]),

@@ -12,6 +12,7 @@ import zlib
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
@@ -127,6 +128,11 @@ class SProduct:
 
 @dataclass
 class SOrder:
+    """An order. Lines carry ``price_ex_tax`` and ``price_tax`` (per unit); the order's
+    money follows from them as BigCommerce reports it: ``subtotal_ex_tax``,
+    ``total_tax`` (lines' and shipping's tax), ``total_inc_tax`` = subtotal + shipping
+    - discount + tax, ``refunded_amount`` = what its refunds paid back."""
+
     id: int
     status_id: int
     date_created: datetime
@@ -134,9 +140,37 @@ class SOrder:
     lines: list[dict[str, Any]]
     discount: str = "0.0000"
     shipping: str = "0.0000"
+    shipping_tax: str = "0.0000"
+    email: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    payment_method: str = "Credit Card"
+    refunds: list[dict[str, Any]] = field(default_factory=list)
+
+    def money(self) -> dict[str, Decimal]:
+        subtotal = sum(
+            (Decimal(str(li["price_ex_tax"])) * li["quantity"] for li in self.lines), Decimal(0)
+        )
+        line_tax = sum(
+            (Decimal(str(li["price_tax"])) * li["quantity"] for li in self.lines), Decimal(0)
+        )
+        tax = line_tax + Decimal(self.shipping_tax)
+        total = subtotal + Decimal(self.shipping) - Decimal(self.discount) + tax
+        refunded = sum((Decimal(str(r["total_amount"])) for r in self.refunds), Decimal(0))
+        return {
+            "subtotal_ex_tax": subtotal,
+            "subtotal_tax": line_tax,
+            "total_tax": tax,
+            "total_ex_tax": total - tax,
+            "total_inc_tax": total,
+            "refunded_amount": refunded,
+        }
 
     def as_json(self) -> dict[str, Any]:
-        total = sum(float(line["price_inc_tax"]) * line["quantity"] for line in self.lines)
+        figures = self.money()
+        money = {k: f"{v:.4f}" for k, v in figures.items()}
+        subtotal_inc = figures["subtotal_ex_tax"] + figures["subtotal_tax"]
+        shipping_inc = Decimal(self.shipping) + Decimal(self.shipping_tax)
         return {
             "id": self.id,
             "status_id": self.status_id,
@@ -144,12 +178,20 @@ class SOrder:
             "date_created": rfc2822(self.date_created),
             "date_modified": rfc2822(self.date_modified),
             "currency_code": "USD",
-            "total_inc_tax": f"{total:.4f}",
-            "shipping_cost_inc_tax": self.shipping,
+            **money,
+            "subtotal_inc_tax": f"{subtotal_inc:.4f}",
+            "shipping_cost_ex_tax": f"{Decimal(self.shipping):.4f}",
+            "shipping_cost_inc_tax": f"{shipping_inc:.4f}",
+            "shipping_cost_tax": f"{Decimal(self.shipping_tax):.4f}",
             "discount_amount": self.discount,
             "coupon_discount": "0.0000",
+            "payment_method": self.payment_method,
             "items_total": sum(int(line["quantity"]) for line in self.lines),
-            "billing_address": {"email": f"customer{self.id}@example.com"},
+            "billing_address": {
+                "first_name": self.first_name,
+                "last_name": self.last_name,
+                "email": self.email or f"customer{self.id}@example.com",
+            },
         }
 
 

@@ -5,6 +5,9 @@ traffic controls it sets: the fault plan, the rate limits and request-id replay.
     GET   /admin/items            every item as QuickBooks has it
     PATCH /admin/items/{sku}      {"qty", "price", "active", "name"} (bumps LastUpdatedTime)
     POST  /admin/customers        {"name"}
+    POST  /admin/names            {"kind": "vendor" | "employee", "name"}
+    GET   /admin/ledger           sales revenue, shipping income, sales tax, money in;
+                                  customers; documents by entity
     POST  /admin/faults           {"plan": [{"path", "kind", "times", "seconds", "skip"}],
                                    "rate": 0.1, "seed": 1}
     POST  /admin/config           {"rate_limits", "retry_after", "per_second", "per_minute",
@@ -12,6 +15,8 @@ traffic controls it sets: the fault plan, the rate limits and request-id replay.
                                    "code_lifetime", "redirect_uris" (the app's registered
                                    redirect URIs; empty: any),
                                    "max_batch", "duplicate_doc_warning",
+                                   "max_batch", "duplicate_doc_warning", "tax_mode"
+                                   (ast | us_codes | global),
                                    "request_id_replay" (false: a repeated requestid books
                                    again), "request_id_ttl" (seconds a requestid is
                                    remembered, on the sandbox clock; null: forever)}
@@ -127,6 +132,8 @@ def admin_routes(sandbox: QboSandbox) -> list[Route]:
         Route("/admin/items", admin.items, methods=["GET", "POST"]),
         Route("/admin/items/{sku}", admin.change_item, methods=["PATCH"]),
         Route("/admin/customers", admin.customers, methods=["POST"]),
+        Route("/admin/names", admin.names, methods=["POST"]),
+        Route("/admin/ledger", admin.ledger, methods=["GET"]),
         Route("/admin/faults", admin.faults, methods=["POST"]),
         Route("/admin/config", admin.config, methods=["POST"]),
         Route("/admin/clock", admin.clock, methods=["POST"]),
@@ -157,6 +164,26 @@ class _Admin:
         spec = await request.json()
         return json_response(self.sandbox.books.add_customer(str(spec["name"])))
 
+    async def names(self, request: Request) -> Response:
+        spec = await request.json()
+        kind = spec.get("kind") if isinstance(spec, dict) else None
+        if kind not in ("vendor", "employee") or not isinstance(spec.get("name"), str):
+            return json_response({"error": "kind vendor|employee and a name"}, 400)
+        try:
+            return json_response({"added": self.sandbox.books.add_other_name(kind, spec["name"])})
+        except QboFault as fault:
+            return fault_response(fault)
+
+    async def ledger(self, request: Request) -> Response:
+        books = self.sandbox.books
+        return json_response(
+            {
+                **books.ledger(),
+                "customers": list(books.customers.values()),
+                "documents": books.documents,
+            }
+        )
+
     async def faults(self, request: Request) -> Response:
         spec = await request.json()
         rules = [FaultRule(**rule) for rule in spec.get("plan", [])]
@@ -183,6 +210,8 @@ class _Admin:
             setattr(
                 self.sandbox.books, name, int(spec.get(name, getattr(self.sandbox.books, name)))
             )
+        if spec.get("tax_mode") in ("ast", "us_codes", "global"):
+            self.sandbox.books.tax_mode = str(spec["tax_mode"])
         if "duplicate_doc_warning" in spec:
             self.sandbox.books.duplicate_doc_warning = bool(spec["duplicate_doc_warning"])
         if "request_id_replay" in spec:

@@ -146,6 +146,7 @@ class QboSandbox:
             Route(f"{company}/batch", self.api(api.batch), methods=["POST"]),
             Route(f"{company}/{{entity}}", self.api(api.create), methods=["POST"]),
             *consent_routes(self),
+            Route(f"{company}/{{entity}}/{{id}}", self.api(api.read), methods=["GET"]),
             *admin_routes(self),
         ]
 

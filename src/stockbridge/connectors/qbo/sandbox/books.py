@@ -5,6 +5,17 @@ As strict as Intuit documents: MAXRESULTS at most 1,000; CDC at most 30 days bac
 1,000 objects; DocNumber at most 21 characters; references must exist; inactive items
 refuse sales (fault 610); a sale of an Inventory item lowers its QtyOnHand; refresh
 tokens rotate on every refresh and the old one answers ``invalid_grant``.
+
+Money (docs/facts-qbo-books.md): the server computes ``TotalAmt`` = item and shipping
+lines - discount lines + ``TxnTaxDetail.TotalTax``; lines' ``Amount`` must equal
+``Qty * UnitPrice``. The company's tax kind (``tax_mode``) decides what a sale must carry:
+``ast`` (US automated sales tax: an explicit ``TotalTax`` is honoured as sent),
+``us_codes`` (US without AST: lines ``TAX``/``NON``, a ``TxnTaxCodeRef`` when taxed),
+``global`` (non-US: ``GlobalTaxCalculation`` and a ``TaxCodeRef`` on every sales line).
+DisplayName is unique across customers, vendors and employees (fault 6240). A
+RefundReceipt needs ``DepositToAccountRef`` and puts Inventory quantities back; a void
+zeroes a SalesReceipt / Invoice (amounts, quantities back) and keeps it. ``ledger()``
+sums the books: sales revenue, shipping income, sales tax payable, money in.
 """
 
 from __future__ import annotations
@@ -52,8 +63,26 @@ class Books:
     clock_offset: float = 0.0
     items: dict[str, dict[str, Any]] = field(default_factory=dict)
     customers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Vendors and employees: only their DisplayName matters here (it blocks customers').
+    other_names: dict[str, str] = field(default_factory=dict)
     documents: dict[str, list[dict[str, Any]]] = field(
-        default_factory=lambda: {"SalesReceipt": [], "Invoice": []}
+        default_factory=lambda: {"SalesReceipt": [], "Invoice": [], "RefundReceipt": []}
+    )
+    tax_mode: str = "ast"  # ast | us_codes | global
+    tax_codes: dict[str, str] = field(
+        default_factory=lambda: {"TAX": "TAX", "NON": "NON", "2": "California", "3": "GST"}
+    )
+    accounts: dict[str, str] = field(
+        default_factory=lambda: {"35": "Checking", "36": "Savings", "4": "Undeposited Funds"}
+    )
+    payment_methods: dict[str, str] = field(
+        default_factory=lambda: {
+            "1": "Cash",
+            "2": "Check",
+            "3": "Visa",
+            "4": "MasterCard",
+            "5": "PayPal",
+        }
     )
     refreshes: int = 0
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -178,13 +207,36 @@ class Books:
     def item_by_sku(self, sku: str) -> dict[str, Any] | None:
         return next((i for i in self.items.values() if i.get("Sku") == sku), None)
 
-    def add_customer(self, name: str) -> dict[str, Any]:
-        for customer in self.customers.values():
-            if customer["DisplayName"] == name:
-                raise QboFault("6240", "Duplicate Name Exists Error", element="DisplayName")
-        customer = {"Id": str(next(self._ids)), "DisplayName": name, "SyncToken": "0"}
+    def _name_taken(self, name: str) -> bool:
+        wanted = name.strip().casefold()
+        names = [c["DisplayName"] for c in self.customers.values()]
+        names.extend(self.other_names.values())
+        return any(n.strip().casefold() == wanted for n in names)
+
+    def add_customer(self, name: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        if self._name_taken(name):
+            raise QboFault(
+                "6240",
+                "Duplicate Name Exists Error",
+                detail="The name supplied already exists. : Another customer, vendor or "
+                "employee is already using this name. Please use a different name.",
+                element="DisplayName",
+            )
+        customer: dict[str, Any] = {"Id": str(next(self._ids)), "DisplayName": name}
+        for key in ("GivenName", "FamilyName", "PrimaryEmailAddr"):
+            if body is not None and key in body:
+                customer[key] = body[key]
+        customer["SyncToken"] = "0"
         self.customers[customer["Id"]] = customer
         return customer
+
+    def add_other_name(self, kind: str, name: str) -> str:
+        """A vendor or employee, whose DisplayName no customer may take."""
+        if self._name_taken(name):
+            raise QboFault("6240", "Duplicate Name Exists Error", element="DisplayName")
+        ident = str(next(self._ids))
+        self.other_names[ident] = name
+        return f"{kind} {ident}"
 
     def _touch(self, item: dict[str, Any]) -> None:
         item["SyncToken"] = str(int(item["SyncToken"]) + 1)
@@ -198,6 +250,7 @@ class Books:
             "customer": list(self.customers.values()),
             "salesreceipt": self.documents["SalesReceipt"],
             "invoice": self.documents["Invoice"],
+            "refundreceipt": self.documents["RefundReceipt"],
         }
         try:
             return tables[entity.lower()]
@@ -217,7 +270,9 @@ class Books:
         page = rows[query.start - 1 : query.start - 1 + query.max_results]
         response: dict[str, Any] = {}
         if page:
-            name = {"salesreceipt": "SalesReceipt"}.get(query.entity.lower(), query.entity)
+            name = {"salesreceipt": "SalesReceipt", "refundreceipt": "RefundReceipt"}.get(
+                query.entity.lower(), query.entity
+            )
             name = name[0].upper() + name[1:]
             response = {name: page, "startPosition": query.start, "maxResults": len(page)}
         return {"QueryResponse": response, "time": stamp(self.now())}
@@ -251,7 +306,8 @@ class Books:
     # writing --------------------------------------------------------------------------
 
     def create(self, entity: str, body: Any) -> dict[str, Any]:
-        """Validate and book one SalesReceipt / Invoice; raises QboFault (nothing booked)."""
+        """Validate and book one SalesReceipt / Invoice / RefundReceipt; raises QboFault
+        (nothing booked)."""
         if not isinstance(body, dict):
             raise QboFault("2020", "Required param missing", detail=f"{entity} body")
         number = body.get("DocNumber")
@@ -273,46 +329,130 @@ class Books:
             raise QboFault(
                 "6140", "Duplicate Document Number Error", detail=str(number), element="DocNumber"
             )
+        self._check_refs(entity, body)
         lines = body.get("Line")
         if not isinstance(lines, list) or not lines:
             raise QboFault("2020", "Required param missing", detail="Line", element="Line")
-        sold: list[tuple[dict[str, Any], int]] = []
-        total = Decimal(0)
+        moved: list[tuple[dict[str, Any], int]] = []
+        sales = shipping = discount = Decimal(0)
         for index, line in enumerate(lines):
-            sold_line, amount = self._line(index, line)
-            total += amount
-            if sold_line is not None:
-                sold.append(sold_line)
-        for item, qty in sold:
+            kind, item_qty, amount = self._line(index, line)
+            if kind == "discount":
+                discount += amount
+            elif kind == "shipping":
+                shipping += amount
+            else:
+                sales += amount
+            if item_qty is not None:
+                moved.append(item_qty)
+        tax = self._tax(body, lines)
+        sign = 1 if entity == "RefundReceipt" else -1  # a refund puts stock back
+        for item, qty in moved:
             if item["Type"] == "Inventory":
-                item["QtyOnHand"] -= qty
+                item["QtyOnHand"] += sign * qty
                 self._touch(item)
         now = stamp(self.now())
         document = {
             **body,
             "Id": str(next(self._ids)),
             "SyncToken": "0",
-            "TotalAmt": total,
+            "TotalAmt": sales + shipping - discount + tax,
             "MetaData": {"CreateTime": now, "LastUpdatedTime": now},
         }
+        if "TxnTaxDetail" in body or tax:
+            document["TxnTaxDetail"] = {**(body.get("TxnTaxDetail") or {}), "TotalTax": tax}
         self.documents[entity].append(document)
         return document
 
-    def _line(self, index: int, line: Any) -> tuple[tuple[dict[str, Any], int] | None, Decimal]:
+    def _check_refs(self, entity: str, body: dict[str, Any]) -> None:
+        account = value_at(body, "DepositToAccountRef.value")
+        if account is None and entity == "RefundReceipt":
+            raise QboFault(
+                "2020",
+                "Required param missing, need to supply the required value for the API",
+                detail="Required parameter DepositToAccountRef is missing in the request",
+                element="DepositToAccountRef",
+            )
+        if account is not None and str(account) not in self.accounts:
+            raise QboFault(
+                "2500",
+                "Invalid Reference Id",
+                detail=f"Account {account} not found",
+                element="DepositToAccountRef",
+            )
+        method = value_at(body, "PaymentMethodRef.value")
+        if method is not None and str(method) not in self.payment_methods:
+            raise QboFault(
+                "2500",
+                "Invalid Reference Id",
+                detail=f"PaymentMethod {method} not found",
+                element="PaymentMethodRef",
+            )
+
+    def _tax(self, body: dict[str, Any], lines: list[Any]) -> Decimal:
+        """The document's tax as its company's tax kind requires it to be carried."""
+        detail = body.get("TxnTaxDetail")
+        total = value_at(body, "TxnTaxDetail.TotalTax")
+        if total is not None and (not isinstance(total, int | Decimal) or total < 0):
+            raise QboFault(
+                "2010", "Request has invalid or unsupported property", element="TotalTax"
+            )
+        tax = Decimal(total or 0)
+        sales_lines = [line for line in lines if line.get("DetailType") == "SalesItemLineDetail"]
+        codes = [value_at(line, "SalesItemLineDetail.TaxCodeRef.value") for line in sales_lines]
+        if self.tax_mode == "global":
+            if body.get("GlobalTaxCalculation") not in (
+                "TaxExcluded",
+                "TaxInclusive",
+                "NotApplicable",
+            ):
+                raise QboFault(
+                    "6000",
+                    "A business validation error has occurred while processing your request",
+                    detail="GlobalTaxCalculation is required (TaxExcluded, TaxInclusive or "
+                    "NotApplicable)",
+                    element="GlobalTaxCalculation",
+                )
+            if any(code is None or str(code) not in self.tax_codes for code in codes):
+                raise QboFault(
+                    "6000",
+                    "A business validation error has occurred while processing your request",
+                    detail="Make sure all your transactions have a GST/VAT rate before saving",
+                    element="TaxCodeRef",
+                )
+        elif self.tax_mode == "us_codes":
+            if any(code is not None and str(code) not in ("TAX", "NON") for code in codes):
+                raise QboFault("2500", "Invalid Reference Id", element="TaxCodeRef")
+            txn_code = value_at(body, "TxnTaxDetail.TxnTaxCodeRef.value")
+            if tax and (txn_code is None or str(txn_code) not in self.tax_codes):
+                raise QboFault(
+                    "2500",
+                    "Invalid Reference Id",
+                    detail="a taxed sale needs TxnTaxDetail.TxnTaxCodeRef",
+                    element="TxnTaxCodeRef",
+                )
+        elif detail is not None and not isinstance(detail, dict):
+            raise QboFault("2010", "Request has invalid or unsupported property")
+        return tax
+
+    def _line(
+        self, index: int, line: Any
+    ) -> tuple[str, tuple[dict[str, Any], int] | None, Decimal]:
+        """(kind: item | shipping | discount, (item, qty) moved, amount) of one line."""
         element = f"Line[{index}]"
         if not isinstance(line, dict):
             raise QboFault("2020", "Required param missing", element=element)
         amount = line.get("Amount")
-        if not isinstance(amount, int | Decimal):
+        if not isinstance(amount, int | Decimal) or amount < 0:
             raise QboFault("2020", "Required param missing", detail="Amount", element=element)
         kind = line.get("DetailType")
         if kind == "DiscountLineDetail":
-            return None, -Decimal(amount)
+            return "discount", None, Decimal(amount)
         if kind != "SalesItemLineDetail":
             raise QboFault("2010", "Request has invalid or unsupported property", element=element)
         ref = str(value_at(line, "SalesItemLineDetail.ItemRef.value"))
         if ref == SHIPPING_ITEM_ID:
-            return None, Decimal(amount)
+            return "shipping", None, Decimal(amount)
         item = self.items.get(ref)
         if item is None:
             raise QboFault(
@@ -338,7 +478,69 @@ class Books:
                 detail="Amount is not equal to UnitPrice * Qty",
                 element=element,
             )
-        return (item, int(qty) if isinstance(qty, int | Decimal) else 1), Decimal(amount)
+        moved = int(qty) if isinstance(qty, int | Decimal) else 1
+        return "item", (item, moved), Decimal(amount)
+
+    def read(self, entity: str, ident: str) -> dict[str, Any]:
+        for document in self.documents.get(entity, []):
+            if document["Id"] == ident:
+                return document
+        raise QboFault("610", "Object Not Found", detail=f"{entity} {ident} not found", status=400)
+
+    def void(self, entity: str, body: Any) -> dict[str, Any]:
+        """``POST /{entity}?operation=void`` with ``Id`` and the current ``SyncToken``:
+        amounts and quantities to zero (stock back), the document kept, marked voided."""
+        if not isinstance(body, dict) or not body.get("Id") or body.get("SyncToken") is None:
+            raise QboFault("2020", "Required param missing", detail="Id and SyncToken")
+        document = self.read(entity, str(body["Id"]))
+        if str(body["SyncToken"]) != document["SyncToken"]:
+            raise QboFault(
+                "5010",
+                "Stale Object Error",
+                detail=f"You and another user were working on the same thing. "
+                f"SyncToken {body['SyncToken']} is not the current {document['SyncToken']}",
+            )
+        if document.get("Voided"):
+            return document
+        for line in document["Line"]:
+            if line.get("DetailType") != "SalesItemLineDetail":
+                line["Amount"] = Decimal(0)
+                continue
+            item = self.items.get(str(value_at(line, "SalesItemLineDetail.ItemRef.value")))
+            qty = value_at(line, "SalesItemLineDetail.Qty")
+            if item is not None and item["Type"] == "Inventory" and qty is not None:
+                item["QtyOnHand"] += int(qty)
+                self._touch(item)
+            line["Amount"] = Decimal(0)
+            if "Qty" in line["SalesItemLineDetail"]:
+                line["SalesItemLineDetail"]["Qty"] = 0
+        document["TotalAmt"] = Decimal(0)
+        if "TxnTaxDetail" in document:
+            document["TxnTaxDetail"] = {**document["TxnTaxDetail"], "TotalTax": Decimal(0)}
+        document["PrivateNote"] = f"Voided - {document.get('PrivateNote', '')}".strip()
+        document["Voided"] = True
+        document["SyncToken"] = str(int(document["SyncToken"]) + 1)
+        document["MetaData"]["LastUpdatedTime"] = stamp(self.now())
+        return document
+
+    def ledger(self) -> dict[str, Decimal]:
+        """The books' totals: sales revenue (item lines - discounts), shipping income,
+        sales tax payable and money in (receipts - refunds), voided documents at zero."""
+        totals = {k: Decimal(0) for k in ("revenue", "shipping", "tax", "money_in")}
+        for entity, sign in (("SalesReceipt", 1), ("Invoice", 1), ("RefundReceipt", -1)):
+            for document in self.documents[entity]:
+                for line in document["Line"]:
+                    amount = Decimal(line.get("Amount") or 0)
+                    ref = value_at(line, "SalesItemLineDetail.ItemRef.value")
+                    if line.get("DetailType") == "DiscountLineDetail":
+                        totals["revenue"] -= sign * amount
+                    elif str(ref) == SHIPPING_ITEM_ID:
+                        totals["shipping"] += sign * amount
+                    else:
+                        totals["revenue"] += sign * amount
+                totals["tax"] += sign * Decimal(value_at(document, "TxnTaxDetail.TotalTax") or 0)
+                totals["money_in"] += sign * Decimal(document["TotalAmt"])
+        return totals
 
     def receipts_per_doc_number(self) -> Counter[str]:
         return Counter(str(d.get("DocNumber")) for docs in self.documents.values() for d in docs)

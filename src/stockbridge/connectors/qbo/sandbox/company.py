@@ -1,7 +1,8 @@
 """The QuickBooks sandbox's company API (under ``/v3/company/{realm}/``): company info,
 ``query`` (``GET ?query=`` and ``POST`` with the statement as an ``application/text``
 body, as python-quickbooks sends it), ``cdc``, creates (``salesreceipt``, ``invoice``,
-``customer``) and ``batch``.
+``refundreceipt``, ``customer``), reads (``GET /{entity}/{id}``), voids (``POST
+/{salesreceipt|invoice}?operation=void``) and ``batch``.
 
 A create carrying ``requestid`` (at most 50 characters; 36 on ``batch``, whose ``bId``s
 may then have at most 10) is answered from ``Replay`` when it was seen before. A batch
@@ -26,7 +27,13 @@ if TYPE_CHECKING:
 
 __all__ = ["CompanyApi"]
 
-ENTITIES = {"salesreceipt": "SalesReceipt", "invoice": "Invoice", "customer": "Customer"}
+ENTITIES = {
+    "salesreceipt": "SalesReceipt",
+    "invoice": "Invoice",
+    "refundreceipt": "RefundReceipt",
+    "customer": "Customer",
+}
+VOIDABLE = ("SalesReceipt", "Invoice")
 MAX_REQUEST_ID = 50
 MAX_BATCH_REQUEST_ID = 36
 MAX_BID_WITH_REQUEST_ID = 10
@@ -68,7 +75,25 @@ class CompanyApi:
         entity = ENTITIES.get(request.path_params["entity"].lower())
         if entity is None:
             raise QboFault("610", "Object Not Found", detail="unsupported entity", status=404)
+        if request.query_params.get("operation") == "void":
+            if entity not in VOIDABLE:
+                raise QboFault("2010", "Unsupported operation", detail=f"void of {entity}")
+            return await self._once(request, MAX_REQUEST_ID, lambda body: self._void(entity, body))
         return await self._once(request, MAX_REQUEST_ID, lambda body: self._book(entity, body))
+
+    async def read(self, request: Request) -> Any:
+        entity = ENTITIES.get(request.path_params["entity"].lower())
+        if entity is None or entity == "Customer":
+            raise QboFault("610", "Object Not Found", detail="unsupported entity", status=404)
+        document = self.books.read(entity, request.path_params["id"])
+        return {entity: document, "time": stamp(self.books.now())}
+
+    def _void(self, entity: str, body: Any) -> tuple[int, Any]:
+        try:
+            document = self.books.void(entity, body)
+        except QboFault as fault:
+            return fault.status, fault.body()
+        return 200, {entity: document, "time": stamp(self.books.now())}
 
     def _book(self, entity: str, body: Any) -> tuple[int, Any]:
         try:
@@ -76,7 +101,7 @@ class CompanyApi:
                 name = body.get("DisplayName") if isinstance(body, dict) else None
                 if not isinstance(name, str) or not name:
                     raise QboFault("2020", "Required param missing", element="DisplayName")
-                document = self.books.add_customer(name)
+                document = self.books.add_customer(name, body)
             else:
                 document = self.books.create(entity, body)
         except QboFault as fault:
@@ -109,7 +134,8 @@ class CompanyApi:
 
     def _batch_item(self, entry: Any, longest_bid: int | None) -> dict[str, Any]:
         bid = str(entry.get("bId", "")) if isinstance(entry, dict) else ""
-        entity = next((e for e in ("SalesReceipt", "Invoice") if e in (entry or {})), None)
+        kinds = ("SalesReceipt", "Invoice", "RefundReceipt")
+        entity = next((e for e in kinds if e in (entry or {})), None)
         too_long = longest_bid is not None and len(bid) > longest_bid
         if not bid or too_long or entity is None or entry.get("operation") != "create":
             fault = QboFault(

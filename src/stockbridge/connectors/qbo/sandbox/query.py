@@ -129,10 +129,13 @@ def _split_list(text: str) -> list[str]:
 
 
 def value_at(row: dict[str, Any], field: str) -> Any:
-    """``row["A"]["B"]`` for ``"A.B"``; None when any step is missing."""
+    """``row["A"]["B"]`` for ``"A.B"``; None when any step is missing. An e-mail address
+    object (``PrimaryEmailAddr``) stands for its ``Address``, as queries compare it."""
     value: Any = row
     for part in field.split("."):
         value = value.get(part) if isinstance(value, dict) else None
+    if isinstance(value, dict) and set(value) == {"Address"}:
+        return value["Address"]
     return value
 
 
