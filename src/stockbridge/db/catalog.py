@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from stockbridge.db.catalog_read import CatalogReads
 from stockbridge.db.catalog_stock import POSTABLE_STATUSES, StockToWeb
+from stockbridge.db.catalog_web import CatalogToWeb
 from stockbridge.db.models import PartnerLink, StockLevel, Store, Variant
 from stockbridge.db.upsert import upsert
 from stockbridge.domain.catalog import VariantState, merge_back_office_item, merge_web_variant
@@ -51,7 +52,7 @@ def _held(variant: Variant, quantity: int | None) -> VariantState:
     )
 
 
-class CatalogRepository(CatalogReads, StockToWeb):
+class CatalogRepository(CatalogReads, StockToWeb, CatalogToWeb):
     def __init__(self, session: Session) -> None:
         self.session = session
 

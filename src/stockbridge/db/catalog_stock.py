@@ -99,6 +99,7 @@ class StockToWeb:
                     hub_qty=hub_qty,
                     last_sent=None if sent_qty is None else int(sent_qty),
                     partner_ref=partner,
+                    active=bool(active),
                 )
                 for (
                     _vid,
@@ -111,6 +112,7 @@ class StockToWeb:
                     hub_qty,
                     sent_qty,
                     partner,
+                    active,
                 ) in rows
             ],
             rows[-1][0],
@@ -238,6 +240,7 @@ def _compiled_stock_page(dialect: Dialect) -> SQLCompiler:
             StockLevel.hub_qty,
             sent.sent_value,
             ref.partner_id,
+            Variant.active,
         )
         .join(StockLevel, StockLevel.variant_id == Variant.id)
         .outerjoin(

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from stockbridge.db.models import Connection, Cursor, Store, StoreLease
 from stockbridge.domain.model import InventorySource
 from stockbridge.domain.store import StoreSettings
+from stockbridge.domain.web_catalog import catalog_settings
 
 __all__ = ["DuplicateStore", "StoreRepository", "to_settings"]
 
@@ -29,6 +30,7 @@ def to_settings(store: Store) -> StoreSettings:
         inventory_source=InventorySource(store.inventory_source),
         erp_name=store.erp_name,
         sync_all_button=store.sync_all_button,
+        catalog=catalog_settings(store.options),
     )
 
 

@@ -41,6 +41,8 @@ class StockRow(NamedTuple):
     hub_qty: int | None
     last_sent: int | None = None
     partner_ref: str | None = None
+    #: The back office's active flag: an inactive item shows 0 when the store says so.
+    active: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,17 +60,21 @@ def available_to_web(source_quantity: int, withheld: int) -> int:
     return max(0, source_quantity - max(0, withheld))
 
 
-def target_quantity(row: StockRow, withheld: int) -> int | None:
+def target_quantity(row: StockRow, withheld: int, *, zero_inactive: bool = False) -> int | None:
     """The quantity the web store should show for ``row``; None when the hub must not push
     (the web store owns the row's stock, or the hub has no figure for it).
 
     An assigned (``hub_managed``) product shows the hub's quantity; any other the back
     office's less ``withheld``, the quantity on web orders not yet reflected in
     ``back_office_qty``. Withholding applies at the default location, where web orders
-    take their stock.
+    take their stock. With ``zero_inactive`` an item the back office made inactive shows
+    0 (``domain/web_catalog.py``: the store's ``inactive`` setting); re-activated, its
+    figure differs from the 0 last sent and goes out again.
     """
     if not hub_pushes(row.source, row.hub_managed):
         return None
+    if zero_inactive and not row.active:
+        return 0
     if row.hub_managed:
         return None if row.hub_qty is None else max(0, row.hub_qty)
     if row.back_office_qty is None:
@@ -79,12 +85,12 @@ def target_quantity(row: StockRow, withheld: int) -> int | None:
 
 
 def plan_push(
-    rows: Iterable[StockRow], withheld: Mapping[str, int]
+    rows: Iterable[StockRow], withheld: Mapping[str, int], *, zero_inactive: bool = False
 ) -> Iterator[tuple[int, StockUpdate]]:
     """Yield (stock id, update) for each row whose target differs from what the web last
     received. Lazy: memory stays flat whatever the catalog size.
     """
     for row in rows:
-        target = target_quantity(row, withheld.get(row.sku, 0))
+        target = target_quantity(row, withheld.get(row.sku, 0), zero_inactive=zero_inactive)
         if target is not None and target != row.last_sent:
             yield row.stock_id, StockUpdate(row.sku, target, row.location, row.partner_ref)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from stockbridge.domain.model import InventorySource
+from stockbridge.domain.web_catalog import CatalogSettings
 
 __all__ = ["StoreSettings"]
 
@@ -17,3 +18,5 @@ class StoreSettings:
     inventory_source: InventorySource
     erp_name: str | None
     sync_all_button: bool
+    #: What of the catalog goes to the web store (``domain/web_catalog.py``).
+    catalog: CatalogSettings = field(default_factory=CatalogSettings)

@@ -3,15 +3,20 @@
 available to web = back-office quantity - quantity on web orders the back office has not
 accounted for yet (each SKU's stock comes from its owner, the primary back office or a
 supplier, and is withheld against that owner's reads); hub-managed items show the hub's
-quantity; where the web store is the master only hub-managed items are pushed.
+quantity; where the web store is the master only hub-managed items are pushed. An item
+the back office made inactive shows 0 when the store's ``inactive`` setting is ``zero``.
+A web store that takes catalog writes (``CatalogWebStore``) first gets the catalog:
+new products, prices, names, visibility (``sync/catalog_out.py``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+from stockbridge.connectors.base import CatalogWebStore
 from stockbridge.domain.batching import batched
 from stockbridge.domain.inventory import StockRow, plan_push
+from stockbridge.sync.catalog_out import CatalogOutcome, catalog_out
 from stockbridge.sync.context import StepContext, StepOutcome, Tracker
 from stockbridge.sync.sources import withheld_for_web
 
@@ -26,6 +31,12 @@ def inventory_out(ctx: StepContext) -> StepOutcome:
     web, connection_id = ctx.partners.web, ctx.partners.web_connection_id
     if web is None or connection_id is None:
         return StepOutcome("skipped", message="no web store connected")
+    # The catalog first: products created now get their stock in the push below.
+    catalog = (
+        catalog_out(ctx, web, connection_id)
+        if isinstance(web, CatalogWebStore)
+        else CatalogOutcome()
+    )
     with ctx.uow() as uow:
         withheld = withheld_for_web(
             uow, ctx.store.id, ctx.partners.back_office_connection_id, ctx.partners.sources
@@ -33,7 +44,9 @@ def inventory_out(ctx: StepContext) -> StepOutcome:
         ctx.tracker.set_total(uow.catalog.count_stock_rows(ctx.store.id))
     rows = _stock_rows(ctx, connection_id)
     pushed = failed = 0
-    for batch in batched(plan_push(_counted(rows, ctx.tracker), withheld), web.max_inventory_batch):
+    zero_inactive = ctx.store.catalog.zero_inactive()
+    planned = plan_push(_counted(rows, ctx.tracker), withheld, zero_inactive=zero_inactive)
+    for batch in batched(planned, web.max_inventory_batch):
         updates = [update for _, update in batch]
         result = web.push_inventory(updates)  # retried by the connector's transport
         refused = {error.key for error in result.errors}
@@ -46,7 +59,13 @@ def inventory_out(ctx: StepContext) -> StepOutcome:
         if result.errors:
             ctx.tracker.item_failed(list(result.errors))
         ctx.tracker.checkpoint()
-    return StepOutcome("partial" if failed else "succeeded", done=pushed, failed=failed)
+    failed += catalog.failed
+    return StepOutcome(
+        "partial" if failed else "succeeded",
+        done=pushed + len(catalog.created) + catalog.updated,
+        failed=failed,
+        message=catalog.message(),
+    )
 
 
 def _stock_rows(ctx: StepContext, connection_id: int) -> Iterator[StockRow]:
