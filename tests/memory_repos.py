@@ -26,7 +26,7 @@ from stockbridge.domain.ownership import (
     web_sets_hub_quantity,
 )
 from stockbridge.domain.snapshot import HubRowLike
-from stockbridge.domain.web_catalog import CatalogChunk, CatalogRow
+from stockbridge.domain.web_catalog import CatalogChunk, CatalogRow, web_shows
 from stockbridge.domain.withholding import withheld
 from tests.memory_state import MemLevel, MemLink, MemOrder, MemoryState, MemVariant
 
@@ -147,6 +147,9 @@ class MemoryCatalog:
             level.web_qty = merged.quantity
             if merged.quantity is not None and web_sets_hub_quantity(source, variant.hub_managed):
                 level.hub_qty = merged.quantity
+            for entity, value in web_shows(seen):
+                shown = self.s.links.setdefault((connection_id, entity, variant.id), MemLink())
+                shown.sent_value = value
             link = self.s.links.setdefault((connection_id, "variant", variant.id), MemLink())
             link.partner_id = seen.partner_ref
             sent = self.s.links.get((connection_id, "stock", level.id))
@@ -253,6 +256,7 @@ class MemoryCatalog:
                 sent_name=sent("name", v.id),
                 hidden=sent("hidden", v.id) == "1",
                 creating=sent("creating", v.id) == "1",
+                web_visible=None if sent("visible", v.id) is None else sent("visible", v.id) == "1",
             )
             for v in page
         ]

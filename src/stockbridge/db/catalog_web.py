@@ -29,7 +29,7 @@ class CatalogToWeb:
     ) -> CatalogChunk:
         links = {
             name: aliased(PartnerLink, name=f"link_{name}")
-            for name in ("variant", "price", "name", "hidden", "creating")
+            for name in ("variant", "price", "name", "hidden", "creating", "visible")
         }
         reported = or_(
             Variant.back_office_modified_at.is_not(None),
@@ -51,6 +51,7 @@ class CatalogToWeb:
             links["name"].sent_value,
             links["hidden"].sent_value,
             links["creating"].sent_value,
+            links["visible"].sent_value,
         )
         for entity, link in links.items():
             statement = statement.outerjoin(
@@ -80,6 +81,7 @@ class CatalogToWeb:
                     sent_name=sent_name,
                     hidden=hidden == "1",
                     creating=creating == "1",
+                    web_visible=None if visible is None else visible == "1",
                 )
                 for (
                     vid,
@@ -93,6 +95,7 @@ class CatalogToWeb:
                     sent_name,
                     hidden,
                     creating,
+                    visible,
                 ) in rows
             ],
             rows[-1][0] if rows else after,

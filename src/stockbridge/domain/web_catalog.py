@@ -17,8 +17,9 @@ Per store (``CatalogSettings``, kept in the store's options):
   (``zero``, the default; ``domain.inventory.target_quantity``) or is hidden (``hide``);
   re-activated, its stock is pushed again or it is shown again (only when the hub hid it).
 
-Only what changed moves: the hub records what it last sent per variant (price, name,
-hidden by the hub) and a row is planned only when the hub's value differs from it.
+Only what changed moves: the hub records per variant what the web store last showed or
+was sent (price, name, visibility; ``web_shows``) and whether the hub hid it, and a row
+is planned only when the hub's value differs from that.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from stockbridge.domain.model import InventorySource
+from stockbridge.domain.model import InventorySource, WebVariant
 
 __all__ = [
     "ABSENT_REF",
@@ -49,6 +50,7 @@ __all__ = [
     "on_web",
     "plan_catalog",
     "updated_catalog_options",
+    "web_shows",
 ]
 
 #: The partner reference recorded for a SKU the hub knows the web store does not have
@@ -176,7 +178,9 @@ class CatalogRow(NamedTuple):
     ``from_back_office``: a back office reported it (not only the web store).
     ``partner_ref``: its web reference (None: not seen on the web; ``ABSENT_REF``: known
     absent). ``sent_price`` / ``sent_name``: what the hub last sent (text). ``hidden``:
-    the hub hid it (inactive, ``hide``). ``creating``: a creation was started and its
+    the hub hid it (inactive, ``hide``; only a product shoppers could see is hidden, and
+    only what the hub hid is shown again, so a product created hidden for review stays
+    hidden). ``creating``: a creation was started and its
     outcome is not recorded: look the SKU up before creating it again.
     """
 
@@ -191,6 +195,8 @@ class CatalogRow(NamedTuple):
     sent_name: str | None = None
     hidden: bool = False
     creating: bool = False
+    #: Whether the web store last showed it (None: not known).
+    web_visible: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +250,20 @@ class CatalogPlan:
 def money_text(price: Decimal) -> str:
     """A price as the hub records it was sent: two decimals, so 9.9 and 9.90 compare."""
     return str(price.quantize(Decimal("0.01")))
+
+
+def web_shows(seen: WebVariant) -> list[tuple[str, str]]:
+    """What a web read tells the catalog step about a variant, as (entity, value) to
+    record beside what the hub sent: its price and name (so a value the web already
+    shows is not sent again) and whether shoppers see it."""
+    shown: list[tuple[str, str]] = []
+    if seen.price is not None:
+        shown.append(("price", money_text(seen.price)))
+    if seen.name is not None:
+        shown.append(("name", seen.name))
+    if seen.visible is not None:
+        shown.append(("visible", "1" if seen.visible else "0"))
+    return shown
 
 
 def _same_money(sent: str | None, price: Decimal) -> bool:
@@ -317,7 +337,7 @@ def plan_catalog(
         )
         hide = not row.active and settings.inactive is InactiveAction.HIDE
         visible: bool | None = None
-        if hide and not row.hidden:
+        if hide and not row.hidden and row.web_visible is not False:
             visible = False
         elif row.hidden and not hide:
             visible = True

@@ -148,6 +148,7 @@ def _create(
     for group in batched(products, CREATE_RECORD_EVERY):
         made: list[tuple[NewProduct, str]] = []
         refused: list[NewProduct] = []
+        unknown: list[NewProduct] = []
         errors: list[ItemError] = []
         for product in group:
             try:
@@ -157,6 +158,7 @@ def _create(
                 errors.append(
                     ItemError(product.sku, f"creation not confirmed: {exc.message}", UNKNOWN)
                 )
+                unknown.append(product)
                 continue
             if isinstance(answer, ItemError):
                 refused.append(product)
@@ -165,7 +167,13 @@ def _create(
                 made.append((product, answer))
         with ctx.uow() as uow:
             catalog = uow.catalog
-            catalog.record_web_refs(connection_id, [(p.variant_id, ref) for p, ref in made])
+            # Refused or unknown: not on the web as far as the hub knows, so the stock push
+            # leaves it alone instead of failing on it by SKU as well.
+            catalog.record_web_refs(
+                connection_id,
+                [(p.variant_id, ref) for p, ref in made]
+                + [(p.variant_id, ABSENT_REF) for p in (*refused, *unknown)],
+            )
             catalog.record_catalog_sent(
                 connection_id, "price", [(p.variant_id, money_text(p.price)) for p, _ in made]
             )
@@ -176,6 +184,11 @@ def _create(
                 connection_id,
                 "creating",
                 [(p.variant_id, None) for p, _ in made] + [(p.variant_id, None) for p in refused],
+            )
+            catalog.record_catalog_sent(
+                connection_id,
+                "visible",
+                [(p.variant_id, "1" if p.visible else "0") for p, _ in made],
             )
             uow.commit()
         outcome.created.extend(p.sku for p, _ in made)
@@ -209,6 +222,11 @@ def _send(
             connection_id,
             "hidden",
             [(u.variant_id, None if u.visible else "1") for u in taken if u.visible is not None],
+        )
+        catalog.record_catalog_sent(
+            connection_id,
+            "visible",
+            [(u.variant_id, "1" if u.visible else "0") for u in taken if u.visible is not None],
         )
         uow.commit()
     outcome.updated += len(taken)

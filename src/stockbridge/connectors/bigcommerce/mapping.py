@@ -103,6 +103,7 @@ class Product(_Model):
     price: Decimal | None = None
     date_modified: datetime
     base_variant_id: int | None = None
+    is_visible: bool | None = None
     variants: tuple[Variant, ...] = ()
 
     @field_validator("date_modified", mode="before")
@@ -197,6 +198,7 @@ def to_web_variants(product: Product) -> list[WebVariant]:
                 price=price,
                 quantity=quantity,
                 modified_at=product.date_modified,
+                visible=product.is_visible,
             )
         )
     return out
