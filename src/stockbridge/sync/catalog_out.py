@@ -120,13 +120,13 @@ def _look_up(
     again = [r for r in rows if r.sku not in found]
     still = [p for p in (new_product(r, ctx.store.catalog) for r in again) if p is not None]
     wanted = {p.variant_id for p in still}
+    dropped = [r.variant_id for r in again if r.variant_id not in wanted]
     with ctx.uow() as uow:
-        uow.catalog.record_web_refs(connection_id, adopted)
+        uow.catalog.record_web_refs(connection_id, adopted + [(vid, ABSENT_REF) for vid in dropped])
         uow.catalog.record_catalog_sent(
             connection_id,
             "creating",
-            [(vid, None) for vid, _ in adopted]
-            + [(r.variant_id, None) for r in again if r.variant_id not in wanted],
+            [(vid, None) for vid, _ in adopted] + [(vid, None) for vid in dropped],
         )
         uow.commit()
     outcome.adopted += len(adopted)
@@ -189,6 +189,9 @@ def _create(
                 connection_id,
                 "visible",
                 [(p.variant_id, "1" if p.visible else "0") for p, _ in made],
+            )
+            catalog.record_catalog_sent(  # a new product: nothing the hub hid before
+                connection_id, "hidden", [(p.variant_id, None) for p, _ in made]
             )
             uow.commit()
         outcome.created.extend(p.sku for p, _ in made)
