@@ -150,10 +150,12 @@ def updated_catalog_options(
     result = dict(options or {})
     if price_source not in (None, "auto", *PriceSource._value2member_map_):
         raise InvalidCatalogSetting(
-            f"price source must be back_office, web or auto, not {price_source!r}"
+            f"price source must be back_office, web or auto, not {str(price_source)[:40]!r}"
         )
     if inactive is not None and inactive not in InactiveAction._value2member_map_:
-        raise InvalidCatalogSetting(f"inactive items must be zero or hide, not {inactive!r}")
+        raise InvalidCatalogSetting(
+            f"inactive items must be zero or hide, not {str(inactive)[:40]!r}"
+        )
     for key, value in (
         ("catalog_create_new", create_new),
         ("catalog_new_visible", new_visible),
