@@ -218,7 +218,7 @@ def _seed_hub(hub: Hub, existing: dict[str, tuple[int, int]], new: int) -> None:
     with hub.engine.begin() as connection:
         for start in range(0, len(rows), 20_000):
             connection.execute(insert(Variant), rows[start : start + 20_000])
-        ids = dict(
+        ids: dict[str, int] = dict(
             connection.execute(
                 text("SELECT sku, id FROM variants WHERE store_id = :s"), {"s": store_id}
             ).all()
