@@ -252,6 +252,13 @@ def _seed_hub(hub: Hub, existing: dict[str, tuple[int, int]], new: int) -> None:
             ),
             [{**link, "now": naive} for link in links],
         )
+        connection.execute(  # the web catalog was read (as inventory-in leaves it)
+            text(
+                "INSERT INTO cursors (connection_id, stream, position, updated_at) "
+                "VALUES (:c, 'catalog_read', :now, :now)"
+            ),
+            {"c": connection_id, "now": naive},
+        )
         connection.execute(  # the existing products' stock (3) is what the web has
             text(
                 "INSERT INTO partner_links (connection_id, entity, hub_id, sent_value, updated_at) "

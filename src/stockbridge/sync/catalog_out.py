@@ -32,6 +32,7 @@ from stockbridge.domain.web_catalog import (
     plan_catalog,
 )
 from stockbridge.sync.context import StepContext
+from stockbridge.sync.inventory_in import CATALOG_READ_MARK
 
 __all__ = ["CATALOG_CHUNK", "CREATE_RECORD_EVERY", "CatalogOutcome", "catalog_out"]
 
@@ -70,9 +71,14 @@ class CatalogOutcome:
 
 
 def catalog_out(ctx: StepContext, web: CatalogWebStore, connection_id: int) -> CatalogOutcome:
-    """Carry out the catalog plan for every variant of the store, page by page."""
+    """Carry out the catalog plan for every variant of the store, page by page. Nothing
+    until the web catalog was read once (inventory-in): only then does a SKU without a web
+    reference mean the web store lacks it."""
     settings, mode = ctx.store.catalog, ctx.store.inventory_source
     outcome = CatalogOutcome()
+    with ctx.uow() as uow:
+        if uow.stores.cursor(connection_id, CATALOG_READ_MARK) is None:
+            return outcome
     waiting: list[CatalogUpdate] = []
     after = 0
     while True:

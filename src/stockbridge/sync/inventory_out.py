@@ -14,8 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from stockbridge.connectors.base import CatalogWebStore
+from stockbridge.connectors.errors import PartnerError
 from stockbridge.domain.batching import batched
 from stockbridge.domain.inventory import StockRow, plan_push
+from stockbridge.domain.model import ItemError
 from stockbridge.sync.catalog_out import CatalogOutcome, catalog_out
 from stockbridge.sync.context import StepContext, StepOutcome, Tracker
 from stockbridge.sync.sources import withheld_for_web
@@ -23,6 +25,8 @@ from stockbridge.sync.sources import withheld_for_web
 __all__ = ["inventory_out"]
 
 _REPORT_EVERY = 1000
+#: The item error code of catalog writes that failed as a whole.
+CATALOG_FAILED = "catalog_failed"
 #: Variants read per keyset page of the stock-row stream.
 STOCK_CHUNK = 2000
 
@@ -32,11 +36,16 @@ def inventory_out(ctx: StepContext) -> StepOutcome:
     if web is None or connection_id is None:
         return StepOutcome("skipped", message="no web store connected")
     # The catalog first: products created now get their stock in the push below.
-    catalog = (
-        catalog_out(ctx, web, connection_id)
-        if isinstance(web, CatalogWebStore)
-        else CatalogOutcome()
-    )
+    catalog = CatalogOutcome()
+    if isinstance(web, CatalogWebStore):
+        try:
+            catalog = catalog_out(ctx, web, connection_id)
+        except PartnerError as exc:
+            # The store refused or stopped answering the catalog writes: reported, and the
+            # stock still goes out (it fails on its own if the store is down).
+            catalog = CatalogOutcome(failed=1)
+            ctx.tracker.item_failed([ItemError("catalog", str(exc), CATALOG_FAILED)])
+            ctx.tracker.checkpoint()
     with ctx.uow() as uow:
         withheld = withheld_for_web(
             uow, ctx.store.id, ctx.partners.back_office_connection_id, ctx.partners.sources
