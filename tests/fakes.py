@@ -261,10 +261,16 @@ class FakeBackOffice:
         self.faults = Faults()
 
     def set_item(
-        self, sku: str, quantity: int | None, *, name: str | None = None, price: str = "9.99"
+        self,
+        sku: str,
+        quantity: int | None,
+        *,
+        name: str | None = None,
+        price: str = "9.99",
+        active: bool = True,
     ) -> None:
         self.items[sku] = BackOfficeItem(
-            sku, name or f"Item {sku}", Decimal(price), quantity, True, self.clock.now()
+            sku, name or f"Item {sku}", Decimal(price), quantity, active, self.clock.now()
         )
 
     def quantity(self, sku: str) -> int | None:

@@ -36,6 +36,7 @@ from stockbridge.domain.ownership import (
     web_sets_hub_quantity,
 )
 from stockbridge.domain.snapshot import HubRowLike
+from stockbridge.domain.web_catalog import CatalogChunk, CatalogRow, web_shows
 from stockbridge.domain.withholding import withheld
 from tests.memory_state import (
     MemLevel,
@@ -163,6 +164,9 @@ class MemoryCatalog:
             level.web_qty = merged.quantity
             if merged.quantity is not None and web_sets_hub_quantity(source, variant.hub_managed):
                 level.hub_qty = merged.quantity
+            for entity, value in web_shows(seen):
+                shown = self.s.links.setdefault((connection_id, entity, variant.id), MemLink())
+                shown.sent_value = value
             link = self.s.links.setdefault((connection_id, "variant", variant.id), MemLink())
             link.partner_id = seen.partner_ref
             sent = self.s.links.get((connection_id, "stock", level.id))
@@ -225,6 +229,7 @@ class MemoryCatalog:
                     last_sent=self._sent(web_connection_id, level.id),
                     partner_ref=self._partner_ref(web_connection_id, variant.id),
                     web_qty=level.web_qty,
+                    active=variant.active,
                 )
                 for variant in page
                 for level in self._levels_of(variant.id)
@@ -269,6 +274,47 @@ class MemoryCatalog:
         for stock_id, quantity in sent:
             link = self.s.links.setdefault((connection_id, "stock", stock_id), MemLink())
             link.sent_value = str(quantity)
+
+    def catalog_rows(
+        self, store_id: int, *, web_connection_id: int, after: int, limit: int
+    ) -> CatalogChunk:
+        page = [v for v in self._store_variants(store_id) if v.id > after][:limit]
+
+        def sent(entity: str, variant_id: int) -> str | None:
+            link = self.s.links.get((web_connection_id, entity, variant_id))
+            return None if link is None else link.sent_value
+
+        rows = [
+            CatalogRow(
+                variant_id=v.id,
+                sku=v.sku,
+                name=v.name,
+                price=v.price,
+                active=v.active,
+                from_back_office=v.back_office_modified_at is not None
+                or any(level.back_office_qty is not None for level in self._levels_of(v.id)),
+                partner_ref=self._partner_ref(web_connection_id, v.id),
+                sent_price=sent("price", v.id),
+                sent_name=sent("name", v.id),
+                hidden=sent("hidden", v.id) == "1",
+                creating=sent("creating", v.id) == "1",
+                web_visible=None if sent("visible", v.id) is None else sent("visible", v.id) == "1",
+            )
+            for v in page
+        ]
+        return CatalogChunk(rows, page[-1].id if page else after)
+
+    def record_web_refs(self, connection_id: int, refs: Sequence[tuple[int, str]]) -> None:
+        for variant_id, ref in refs:
+            link = self.s.links.setdefault((connection_id, "variant", variant_id), MemLink())
+            link.partner_id = ref
+
+    def record_catalog_sent(
+        self, connection_id: int, entity: str, sent: Sequence[tuple[int, str | None]]
+    ) -> None:
+        for variant_id, value in sent:
+            link = self.s.links.setdefault((connection_id, entity, variant_id), MemLink())
+            link.sent_value = value
 
 
 class MemoryOrders:

@@ -73,6 +73,17 @@ SMOKE: list[tuple[str, list[str], list[str]]] = [
         ],
     ),
     (
+        "catalog_push",
+        ["--new", "12", "--prices", "120", "--quota", "50", "--window-ms", "1000"],
+        [
+            "ok  products created (POST): 12",
+            "ok  storefront prices differing from the hub's (of 120): 0",
+            "ok  requests (batch-limit minimum): 16",
+            "ok  429 answers: 0",
+            "ok  run again, nothing changed: catalog requests: 0",
+        ],
+    ),
+    (
         "webhook_ingest",
         ["--generator", "python", "--deliveries", "300", "--connections", "4"],
         [

@@ -76,10 +76,13 @@ def test_catalog_maps_tracking_to_how_stock_is_addressed(bc_store: SandboxStore)
     )
     variants = {v.sku: v for page in bc_store.connector().iter_catalog(None) for v in page.items}
     assert (
-        variants["MUG"].partner_ref == f"product:{created[0]['id']}"
+        variants["MUG"].partner_ref == f"product:{created[0]['id']}:{created[0]['variant_ids'][0]}"
         and variants["MUG"].quantity == 7
     )
-    assert variants["TEE-S"].partner_ref == f"variant:{created[1]['variant_ids'][0]}"
+    assert (
+        variants["TEE-S"].partner_ref
+        == f"variant:{created[1]['variant_ids'][0]}:{created[1]['id']}"
+    )
     assert variants["TEE-S"].quantity == 3
     assert variants["GIFT"].partner_ref.startswith("none:") and variants["GIFT"].quantity is None
     assert variants["MUG"].price == Decimal("10")

@@ -70,6 +70,17 @@ def test_store_lifecycle(home: Path) -> None:
     assert changed.returncode == 0, changed.stderr
     data = json.loads(sb(home, "store", "show", "shop", "--json").stdout)
     assert data["sync_all_button"] is True and data["inventory_source"] == "api"
+    assert (data["catalog_create_new"], data["catalog_inactive"]) == (True, "zero")
+    assert data["catalog_price_source"] == "back_office"  # api mode: the back office's
+    changed = sb(
+        home, "store", "set", "shop", "--create-new", "off", "--inactive", "hide",
+        "--price-source", "web", "--new-visible", "on", "--push-names", "on",
+    )  # fmt: skip
+    assert changed.returncode == 0, changed.stderr
+    data = json.loads(sb(home, "store", "show", "shop", "--json").stdout)
+    assert (data["catalog_create_new"], data["catalog_new_visible"]) == (False, True)
+    assert (data["catalog_price_source"], data["catalog_inactive"]) == ("web", "hide")
+    assert data["catalog_push_names"] is True
     assert [s["name"] for s in json.loads(sb(home, "store", "list", "--json").stdout)] == ["shop"]
 
 
@@ -83,6 +94,9 @@ def test_store_lifecycle(home: Path) -> None:
         (("store", "show", "nope"), "no store named 'nope'"),
         (("store", "set", "nope", "--erp-name", "x"), "no store named 'nope'"),
         (("store", "set", "shop", "--sync-all-button", "maybe"), "maybe"),
+        (("store", "set", "shop", "--inactive", "delete"), "delete"),
+        (("store", "set", "shop", "--price-source", "erp"), "erp"),
+        (("store", "set", "shop", "--create-new", "yes"), "yes"),
         (("sync", "everything"), "everything"),
         (("sync", "all", "--store", "nope"), "no store named 'nope'"),
         (("runs", "--store", "nope"), "no store named 'nope'"),

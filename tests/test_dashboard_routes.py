@@ -162,6 +162,7 @@ def test_every_post_without_the_csrf_token_is_refused_and_changes_nothing(shop: 
                 "stale_after_hours": "3",
             },
             "/stores/shop/schedule": {"enabled": "on", "daily_at": "05:00"},
+            "/stores/shop/catalog": {"price_source": "web", "inactive": "hide"},
             "/stores/shop/inventory/hub-quantity": {"sku": "LANTERN", "quantity": "9"},
             "/stores/shop/runs/1/retry": {},
             "/logout": {},
@@ -185,6 +186,37 @@ def test_every_post_without_the_csrf_token_is_refused_and_changes_nothing(shop: 
         )
         assert htmx.status_code == 200 and 'id="progress"' in htmx.text
     assert shop.runs() >= 1
+
+
+def test_catalog_settings_form_saves_and_refuses_bad_values_whole(shop: Shop) -> None:
+    hub = shop.running.hub
+    with shop.client() as browser:
+        csrf = log_in(browser, "ann", PASSWORD)
+        page = browser.get("/stores/shop/settings")
+        assert "Catalog to the web store" in page.text and 'name="create_new" checked' in (
+            page.text.replace('id="create_new" ', "")
+        )
+        before = services.describe_store(hub, "shop")
+        good = {"csrf_token": csrf, "price_source": "auto", "inactive": "zero"}
+        for change in (
+            {"price_source": "spreadsheet"},
+            {"inactive": "delete"},
+            {"price_source": ""},
+            {"inactive": "x" * 5000},
+        ):
+            answer = browser.post("/stores/shop/catalog", data={**good, **change})
+            assert answer.status_code == 422, change
+            assert "nothing was saved" in answer.text, change
+        assert services.describe_store(hub, "shop") == before
+        saved = browser.post(
+            "/stores/shop/catalog",
+            data={**good, "new_visible": "on", "price_source": "web", "inactive": "hide"},
+        )
+        assert saved.status_code == 303
+        after = services.describe_store(hub, "shop")
+        assert (after.catalog_create_new, after.catalog_new_visible) == (False, True)
+        assert (after.catalog_price_source, after.catalog_inactive) == ("web", "hide")
+        assert after.catalog_push_names is False
 
 
 def test_bad_settings_are_refused_whole(shop: Shop) -> None:
@@ -399,6 +431,7 @@ def test_a_user_sees_and_changes_only_the_stores_granted_to_them(
         "/sync": {"steps": "all"},
         "/settings": {"inventory_source": "web", "timezone": "UTC", "alert_webhook": "https://evil.example/hook"},
         "/schedule": {"enabled": "on", "every_minutes": "5"},
+        "/catalog": {"price_source": "web", "inactive": "hide", "create_new": "on"},
         "/inventory/hub-quantity": {"sku": "RIVAL-SKU", "quantity": "0"},
         f"/runs/{rival_run}/retry": {},
     }  # fmt: skip

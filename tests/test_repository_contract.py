@@ -492,3 +492,71 @@ def test_the_memory_unit_of_work_refuses_to_nest() -> None:
     cycle = MemoryCycle(NO_WAIT)
     with cycle.uow(), pytest.raises(RuntimeError, match="inside another"), cycle.uow():
         pass
+
+
+def test_catalog_rows_carry_what_the_web_shows_and_the_marks(shop: Shop) -> None:
+    with shop.cycle.uow() as uow:
+        uow.catalog.apply_back_office_items(
+            shop.store_id,
+            [
+                BackOfficeItem("A", "Ann", Decimal("3.50"), 2, True, T0),
+                BackOfficeItem("B", "Bob", Decimal("4"), None, False, T0),
+            ],
+            store_source=BO,
+        )
+        uow.catalog.apply_web_variants(
+            shop.store_id,
+            shop.web_id,
+            [
+                WebVariant("A", "product:7:8", "Ann", Decimal("3.5"), 1, T0, visible=False),
+                WebVariant("W", "product:9:10", "Web only", None, 1, T0),
+            ],
+            store_source=BO,
+        )
+        uow.commit()
+    with shop.cycle.uow() as uow:
+        first = uow.catalog.catalog_rows(
+            shop.store_id, web_connection_id=shop.web_id, after=0, limit=2
+        )
+        rest = uow.catalog.catalog_rows(
+            shop.store_id, web_connection_id=shop.web_id, after=first.resume_after, limit=2
+        )
+    rows = {r.sku: r for r in first.rows + rest.rows}
+    assert [len(first.rows), len(rest.rows)] == [2, 1]
+    a, b, w = rows["A"], rows["B"], rows["W"]
+    assert (a.partner_ref, a.sent_price, a.sent_name, a.web_visible) == (
+        "product:7:8",
+        "3.50",
+        "Ann",
+        False,
+    )
+    assert a.from_back_office and a.active and a.price == Decimal("3.50")
+    assert (b.partner_ref, b.active, b.from_back_office) == (None, False, True)
+    assert not w.from_back_office and w.web_visible is None
+    with shop.cycle.uow() as uow:
+        uow.catalog.record_web_refs(shop.web_id, [(b.variant_id, "product:11:12")])
+        uow.catalog.record_catalog_sent(shop.web_id, "creating", [(b.variant_id, "1")])
+        uow.catalog.record_catalog_sent(shop.web_id, "hidden", [(a.variant_id, "1")])
+        uow.catalog.record_catalog_sent(shop.web_id, "price", [(a.variant_id, "9.99")])
+        uow.commit()
+    with shop.cycle.uow() as uow:
+        again = uow.catalog.catalog_rows(
+            shop.store_id, web_connection_id=shop.web_id, after=0, limit=10
+        )
+        assert (
+            uow.catalog.catalog_rows(
+                shop.store_id, web_connection_id=shop.web_id, after=again.resume_after, limit=10
+            ).rows
+            == []
+        )
+    rows = {r.sku: r for r in again.rows}
+    assert (rows["B"].partner_ref, rows["B"].creating) == ("product:11:12", True)
+    assert (rows["A"].hidden, rows["A"].sent_price) == (True, "9.99")
+    with shop.cycle.uow() as uow:
+        uow.catalog.record_catalog_sent(shop.web_id, "creating", [(b.variant_id, None)])
+        # not committed: nothing changes
+    with shop.cycle.uow() as uow:
+        kept = uow.catalog.catalog_rows(
+            shop.store_id, web_connection_id=shop.web_id, after=0, limit=10
+        )
+    assert {r.sku: r.creating for r in kept.rows}["B"] is True

@@ -35,6 +35,7 @@ from stockbridge.domain.orders import PendingOrder, PendingReversal, ReversalRec
 from stockbridge.domain.runs import RunRecord
 from stockbridge.domain.snapshot import HubRowLike
 from stockbridge.domain.store import StoreSettings
+from stockbridge.domain.web_catalog import CatalogChunk
 
 __all__ = [
     "CatalogRepository",
@@ -151,6 +152,28 @@ class CatalogRepository(Protocol):
     ) -> None:
         """Record a measurement of the store's drift (``domain/drift.py``), now;
         ``source``: report | inventory-in | repair."""
+
+    def catalog_rows(
+        self, store_id: int, *, web_connection_id: int, after: int, limit: int
+    ) -> CatalogChunk:
+        """The next keyset page of the store's variants after variant id ``after``, at
+        most ``limit``, by id: name, price, active flag, whether a back office reported
+        it, its web reference, and what the web connection last received (price, name),
+        whether the hub hid it, whether a creation is started but not recorded
+        (``domain.web_catalog.CatalogRow``). One short read a page."""
+        ...
+
+    def record_web_refs(self, connection_id: int, refs: Sequence[tuple[int, str]]) -> None:
+        """Remember (variant id, partner reference) for the web connection (a product
+        just created, or known absent: ``domain.web_catalog.ABSENT_REF``)."""
+        ...
+
+    def record_catalog_sent(
+        self, connection_id: int, entity: str, sent: Sequence[tuple[int, str | None]]
+    ) -> None:
+        """Remember (variant id, value) of ``entity`` as the web connection last got it:
+        ``price`` and ``name`` (text), ``hidden`` ("1": the hub hid it), ``creating``
+        ("1": a creation was started; None: its outcome is recorded)."""
         ...
 
 

@@ -33,6 +33,21 @@ class OnOff(StrEnum):
     OFF = "off"
 
 
+class PriceSourceChoice(StrEnum):
+    BACK_OFFICE = "back_office"
+    WEB = "web"
+    AUTO = "auto"
+
+
+class InactiveChoice(StrEnum):
+    ZERO = "zero"
+    HIDE = "hide"
+
+
+def _on(value: OnOff | None) -> bool | None:
+    return None if value is None else value is OnOff.ON
+
+
 TimezoneOption = Annotated[
     str | None, typer.Option("--timezone", help="IANA time zone, e.g. America/Chicago.")
 ]
@@ -186,6 +201,39 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
                 help="Alert when the drift stays above this many SKUs (10; 3 checks in a row).",
             ),
         ] = None,
+        create_new: Annotated[
+            OnOff | None,
+            typer.Option(
+                "--create-new", help="Create new back-office items on the web store (on)."
+            ),
+        ] = None,
+        new_visible: Annotated[
+            OnOff | None,
+            typer.Option(
+                "--new-visible",
+                help="Created items are visible at once (off: hidden for review).",
+            ),
+        ] = None,
+        price_source: Annotated[
+            PriceSourceChoice | None,
+            typer.Option(
+                "--price-source",
+                help="Whose prices the web store shows (auto: the back office in the "
+                "back_office and api modes, else the web store).",
+            ),
+        ] = None,
+        push_names: Annotated[
+            OnOff | None,
+            typer.Option("--push-names", help="Send back-office names to the web store (off)."),
+        ] = None,
+        inactive: Annotated[
+            InactiveChoice | None,
+            typer.Option(
+                "--inactive",
+                help="An item made inactive in the back office: stock 0 on the web (zero) "
+                "or hidden (hide).",
+            ),
+        ] = None,
     ) -> None:
         """Change a store's settings."""
         # No environment variable here: one left set would change every store it ran for.
@@ -212,6 +260,11 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
                 failing_item_runs=failing_item_runs,
                 pending_order_hours=pending_order_hours,
                 drift_threshold=drift_threshold,
+                catalog_create_new=_on(create_new),
+                catalog_new_visible=_on(new_visible),
+                catalog_price_source=None if price_source is None else price_source.value,
+                catalog_push_names=_on(push_names),
+                catalog_inactive=None if inactive is None else inactive.value,
             )
             typer.echo(f"store {name!r} updated")
 

@@ -31,10 +31,12 @@ from stockbridge.domain.model import (
     WebVariant,
 )
 from stockbridge.domain.snapshot import FeedRowLike
+from stockbridge.domain.web_catalog import CatalogUpdate, NewProduct
 
 __all__ = [
     "BackOffice",
     "BadWebhook",
+    "CatalogWebStore",
     "Delivery",
     "OrderChecker",
     "ReversingBackOffice",
@@ -100,6 +102,35 @@ class WebStore(Protocol):
         same absolute quantities again is harmless. Raises ``TransientPartnerError`` when
         the call's outcome is unknown.
         """
+        ...
+
+
+@runtime_checkable
+class CatalogWebStore(WebStore, Protocol):
+    """A web store the hub can also create products on and send prices, names and
+    visibility to (``sync/catalog_out.py``). A store without these methods still takes
+    stock; the catalog step is skipped for it.
+    """
+
+    #: ``update_catalog`` is cheapest when given a multiple of this many updates.
+    catalog_batch: int
+
+    def find_skus(self, skus: Sequence[str]) -> Mapping[str, str]:
+        """Look the SKUs up: SKU -> partner reference of those the store has. Read-only;
+        used before creating again a product whose creation's outcome is unknown."""
+        ...
+
+    def create_product(self, product: NewProduct) -> str | ItemError:
+        """Create one product (one SKU, stock tracked by product, stock 0); returns its
+        partner reference, or the store's refusal as an item error keyed by SKU naming
+        the field. A product with this SKU that exists already (an earlier creation
+        whose answer was lost) is adopted: its reference comes back. Raises
+        ``TransientPartnerError`` when the outcome is unknown (look it up later)."""
+        ...
+
+    def update_catalog(self, updates: Sequence[CatalogUpdate]) -> BatchResult:
+        """Send prices, names and visibility, in the largest batches the store takes.
+        Every update not named (by SKU) in the result's errors was applied. Idempotent."""
         ...
 
 

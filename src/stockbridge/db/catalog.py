@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from stockbridge.db.catalog_read import CatalogReads
 from stockbridge.db.catalog_stock import POSTABLE_STATUSES, StockToWeb
+from stockbridge.db.catalog_web import CatalogToWeb
 from stockbridge.db.models import PartnerLink, StockLevel, Store, Variant
 from stockbridge.db.upsert import upsert
 from stockbridge.domain.catalog import VariantState, merge_back_office_item, merge_web_variant
@@ -36,6 +37,7 @@ from stockbridge.domain.ownership import (
     orders_take_hub_quantity,
     web_sets_hub_quantity,
 )
+from stockbridge.domain.web_catalog import web_shows
 
 __all__ = ["POSTABLE_STATUSES", "CatalogRepository"]
 
@@ -51,7 +53,7 @@ def _held(variant: Variant, quantity: int | None) -> VariantState:
     )
 
 
-class CatalogRepository(CatalogReads, StockToWeb):
+class CatalogRepository(CatalogReads, StockToWeb, CatalogToWeb):
     def __init__(self, session: Session) -> None:
         self.session = session
 
@@ -160,6 +162,7 @@ class CatalogRepository(CatalogReads, StockToWeb):
         )
         now = datetime.now(UTC)
         links: list[dict[str, Any]] = []
+        shown: list[dict[str, Any]] = []
         drifted: list[tuple[int, str]] = []
         changed = 0
         for seen in variants_seen:
@@ -188,6 +191,16 @@ class CatalogRepository(CatalogReads, StockToWeb):
                     "updated_at": now,
                 }
             )
+            for entity, value in web_shows(seen):
+                shown.append(
+                    {
+                        "connection_id": connection_id,
+                        "entity": entity,
+                        "hub_id": variant.id,
+                        "sent_value": value,
+                        "updated_at": now,
+                    }
+                )
             changed += 1
         self.session.flush()
         upsert(
@@ -196,6 +209,13 @@ class CatalogRepository(CatalogReads, StockToWeb):
             links,
             keys=("connection_id", "entity", "hub_id"),
             update=("partner_id", "updated_at"),
+        )
+        upsert(  # what the web shows: the catalog step sends only what differs
+            self.session,
+            PartnerLink.__table__,  # type: ignore[arg-type]
+            shown,
+            keys=("connection_id", "entity", "hub_id"),
+            update=("sent_value", "updated_at"),
         )
         self._forget_sent_where_web_differs(connection_id, drifted)
         return changed

@@ -111,6 +111,7 @@ class StockToWeb:
                     last_sent=None if sent_qty is None else int(sent_qty),
                     partner_ref=partner,
                     web_qty=web_qty,
+                    active=bool(active),
                 )
                 for (
                     _vid,
@@ -124,6 +125,7 @@ class StockToWeb:
                     sent_qty,
                     partner,
                     web_qty,
+                    active,
                 ) in rows
             ],
             rows[-1][0],
@@ -305,6 +307,7 @@ def _compiled_stock_page(dialect: Dialect) -> SQLCompiler:
             sent.sent_value,
             ref.partner_id,
             StockLevel.web_qty,
+            Variant.active,
         )
         .join(StockLevel, StockLevel.variant_id == Variant.id)
         .outerjoin(

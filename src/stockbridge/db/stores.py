@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from stockbridge.db.models import Connection, Cursor, Store, StoreLease
 from stockbridge.domain.model import BooksOptions, CancelAs, CustomerMode, InventorySource
 from stockbridge.domain.store import StoreSettings
+from stockbridge.domain.web_catalog import catalog_settings
 
 __all__ = ["DuplicateStore", "StoreRepository", "books_of", "to_settings"]
 
@@ -30,6 +31,7 @@ def to_settings(store: Store) -> StoreSettings:
         erp_name=store.erp_name,
         sync_all_button=store.sync_all_button,
         books=books_of(store),
+        catalog=catalog_settings(store.options),
     )
 
 

@@ -47,6 +47,8 @@ class StockRow(NamedTuple):
     partner_ref: str | None = None
     #: What the web store showed when the hub last read it (None: never read, untracked).
     web_qty: int | None = None
+    #: The back office's active flag: an inactive item shows 0 when the store says so.
+    active: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,17 +66,21 @@ def available_to_web(source_quantity: int, withheld: int) -> int:
     return max(0, source_quantity - max(0, withheld))
 
 
-def target_quantity(row: StockRow, withheld: int) -> int | None:
+def target_quantity(row: StockRow, withheld: int, *, zero_inactive: bool = False) -> int | None:
     """The quantity the web store should show for ``row``; None when the hub must not push
     (the web store owns the row's stock, or the hub has no figure for it).
 
     An assigned (``hub_managed``) product shows the hub's quantity; any other the back
     office's less ``withheld``, the quantity on web orders not yet reflected in
     ``back_office_qty``. Withholding applies at the default location, where web orders
-    take their stock.
+    take their stock. With ``zero_inactive`` an item the back office made inactive shows
+    0 (``domain/web_catalog.py``: the store's ``inactive`` setting); re-activated, its
+    figure differs from the 0 last sent and goes out again.
     """
     if not hub_pushes(row.source, row.hub_managed):
         return None
+    if zero_inactive and not row.active:
+        return 0
     if row.hub_managed:
         return None if row.hub_qty is None else max(0, row.hub_qty)
     if row.back_office_qty is None:
@@ -93,12 +99,14 @@ class PlannedPush(NamedTuple):
     update: StockUpdate
 
 
-def plan_push_rows(rows: Iterable[StockRow], withheld: Mapping[str, int]) -> Iterator[PlannedPush]:
+def plan_push_rows(
+    rows: Iterable[StockRow], withheld: Mapping[str, int], *, zero_inactive: bool = False
+) -> Iterator[PlannedPush]:
     """Each row whose target differs from what the web last received, with why (the one
     decision inventory-out and its dry run both take). Lazy: memory stays flat."""
     for row in rows:
         held = withheld.get(row.sku, 0) if row.location == DEFAULT_LOCATION else 0
-        target = target_quantity(row, held)
+        target = target_quantity(row, held, zero_inactive=zero_inactive)
         if target is not None and target != row.last_sent:
             yield PlannedPush(
                 row, held, StockUpdate(row.sku, target, row.location, row.partner_ref)
@@ -106,25 +114,28 @@ def plan_push_rows(rows: Iterable[StockRow], withheld: Mapping[str, int]) -> Ite
 
 
 def plan_push(
-    rows: Iterable[StockRow], withheld: Mapping[str, int]
+    rows: Iterable[StockRow], withheld: Mapping[str, int], *, zero_inactive: bool = False
 ) -> Iterator[tuple[int, StockUpdate]]:
     """Yield (stock id, update) for each row whose target differs from what the web last
     received. Lazy: memory stays flat whatever the catalog size.
     """
-    for planned in plan_push_rows(rows, withheld):
+    for planned in plan_push_rows(rows, withheld, zero_inactive=zero_inactive):
         yield planned.row.stock_id, planned.update
 
 
 #: Why a stock change is pushed, as the preview and the drift report name it.
-PUSH_REASONS = ("hub-managed", "withheld orders", "back-office change")
+PUSH_REASONS = ("hub-managed", "withheld orders", "back-office change", "inactive item")
 
 
 def push_reason(row: StockRow, withheld: int) -> str:
     """Why the web is sent a new quantity for ``row``: the hub's own quantity of an
-    assigned product, web orders the back office has not accounted for, or else a change
-    of the back office's figure (or a web figure that moved away from it)."""
+    assigned product, web orders the back office has not accounted for, an item made
+    inactive in the back office, or else a change of the back office's figure (or a web
+    figure that moved away from it)."""
     if row.hub_managed:
         return PUSH_REASONS[0]
+    if not row.active:
+        return PUSH_REASONS[3]
     if withheld > 0:
         return PUSH_REASONS[1]
     return PUSH_REASONS[2]

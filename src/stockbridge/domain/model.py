@@ -301,6 +301,8 @@ class WebVariant:
     quantity: int | None = None
     modified_at: datetime | None = None
     location: str = DEFAULT_LOCATION
+    #: Whether shoppers see it (None: the store does not say).
+    visible: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

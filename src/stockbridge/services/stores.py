@@ -22,6 +22,11 @@ from stockbridge.bootstrap import Hub
 from stockbridge.db.models import Store
 from stockbridge.db.uow import UnitOfWork
 from stockbridge.domain.model import CancelAs, CustomerMode, InventorySource
+from stockbridge.domain.web_catalog import (
+    InvalidCatalogSetting,
+    catalog_settings,
+    updated_catalog_options,
+)
 from stockbridge.services.errors import InvalidSetting, StoreNotFound
 
 __all__ = [
@@ -87,6 +92,16 @@ class StoreSettings:
     deposit_account: str | None = None
     payment_methods: dict[str, str] = field(default_factory=dict)
     status_after_post: int | None = None
+    #: The catalog to the web store (``domain/web_catalog.py``): new back-office items
+    #: created there, created visible, whose prices the web shows (the effective value;
+    #: ``catalog_price_source_set`` is None when it follows the inventory mode), names
+    #: pushed, and what an inactive item becomes (zero | hide).
+    catalog_create_new: bool = True
+    catalog_new_visible: bool = False
+    catalog_price_source: str = "back_office"
+    catalog_price_source_set: str | None = None
+    catalog_push_names: bool = False
+    catalog_inactive: str = "zero"
 
 
 def find_store(uow: UnitOfWork, name: str | None) -> Store:
@@ -167,14 +182,31 @@ def update_store(
     failing_item_runs: int | None = None,
     pending_order_hours: int | None = None,
     drift_threshold: int | None = None,
+    catalog_create_new: bool | None = None,
+    catalog_new_visible: bool | None = None,
+    catalog_price_source: str | None = None,
+    catalog_push_names: bool | None = None,
+    catalog_inactive: str | None = None,
 ) -> StoreSettings:
-    """Change the given settings (None: unchanged; "" clears an alert channel). Every
-    value is checked before anything is saved."""
+    """Change the given settings (None: unchanged; "" clears an alert channel;
+    ``catalog_price_source`` "auto" follows the inventory mode). Every value is checked
+    before anything is saved."""
     with hub.uow() as uow:
         store = find_store(uow, name)
         try:
-            options = updated_options(
+            catalog_options = updated_catalog_options(
                 store.options,
+                create_new=catalog_create_new,
+                new_visible=catalog_new_visible,
+                price_source=catalog_price_source,
+                push_names=catalog_push_names,
+                inactive=catalog_inactive,
+            )
+        except InvalidCatalogSetting as exc:
+            raise InvalidSetting(str(exc)) from None
+        try:
+            options = updated_options(
+                catalog_options,
                 email=alert_email,
                 webhook_url=alert_webhook_url,
                 stale_after_hours=stale_after_hours,
@@ -319,6 +351,7 @@ def connections_of(uow: UnitOfWork, store_id: int) -> tuple[ConnectionHealth, ..
 def _settings(uow: UnitOfWork, store: Store) -> StoreSettings:
     source = InventorySource(store.inventory_source)
     alerts = alert_settings(store.options)
+    catalog = catalog_settings(store.options)
     return StoreSettings(
         name=store.name,
         timezone=store.timezone,
@@ -337,6 +370,14 @@ def _settings(uow: UnitOfWork, store: Store) -> StoreSettings:
         deposit_account=store.deposit_account,
         payment_methods=dict(store.payment_methods or {}),
         status_after_post=_status_after_post(uow, store.id),
+        catalog_create_new=catalog.create_new,
+        catalog_new_visible=catalog.new_visible,
+        catalog_price_source=catalog.price_master(source).value,
+        catalog_price_source_set=None
+        if catalog.price_source is None
+        else catalog.price_source.value,
+        catalog_push_names=catalog.push_names,
+        catalog_inactive=catalog.inactive.value,
     )
 
 

@@ -26,10 +26,19 @@ from stockbridge.domain.snapshot import diff_snapshot
 from stockbridge.sync.context import StepContext, StepOutcome
 from stockbridge.sync.sources import STOCK_READ_MARK, apply_report, source_state
 
-__all__ = ["CATALOG_STREAM", "ITEMS_STREAM", "STOCK_READ_MARK", "inventory_in"]
+__all__ = [
+    "CATALOG_READ_MARK",
+    "CATALOG_STREAM",
+    "ITEMS_STREAM",
+    "STOCK_READ_MARK",
+    "inventory_in",
+]
 
 ITEMS_STREAM = "items"
 CATALOG_STREAM = "catalog"
+#: When the last complete read of the web catalog began (``sync/catalog_out.py`` acts
+#: only once there was one: before it, a SKU without a web reference proves nothing).
+CATALOG_READ_MARK = "catalog_read"
 SNAPSHOT_PAGE = 1000
 #: The drift measurement this step records (``ports.CatalogRepository.record_drift``).
 DRIFT_SOURCE = "inventory-in"
@@ -189,6 +198,7 @@ def _apply_page(
 def _read_web(ctx: StepContext, connection_id: int) -> int:
     web = ctx.partners.web
     assert web is not None
+    started = datetime.now(UTC)
     with ctx.uow() as uow:
         since = uow.stores.cursor(connection_id, CATALOG_STREAM)
     done = drifted = 0
@@ -210,5 +220,7 @@ def _read_web(ctx: StepContext, connection_id: int) -> int:
         ctx.tracker.checkpoint()
     with ctx.uow() as uow:
         uow.catalog.record_drift(ctx.store.id, DRIFT_SOURCE, drifted)
+        # Read through (an empty store too): the catalog step may act.
+        uow.stores.advance_cursor(connection_id, CATALOG_READ_MARK, started)
         uow.commit()
     return done

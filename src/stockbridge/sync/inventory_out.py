@@ -3,21 +3,30 @@
 available to web = back-office quantity - quantity on web orders the back office has not
 accounted for yet (each SKU's stock comes from its owner, the primary back office or a
 supplier, and is withheld against that owner's reads); hub-managed items show the hub's
-quantity; where the web store is the master only hub-managed items are pushed.
+quantity; where the web store is the master only hub-managed items are pushed. An item
+the back office made inactive shows 0 when the store's ``inactive`` setting is ``zero``.
+A web store that takes catalog writes (``CatalogWebStore``) first gets the catalog:
+new products, prices, names, visibility (``sync/catalog_out.py``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+from stockbridge.connectors.base import CatalogWebStore
+from stockbridge.connectors.errors import PartnerError
 from stockbridge.domain.batching import batched
 from stockbridge.domain.inventory import PlannedPush, StockRow, plan_push_rows
+from stockbridge.domain.model import ItemError
+from stockbridge.sync.catalog_out import CatalogOutcome, catalog_out
 from stockbridge.sync.context import StepContext, StepOutcome, Tracker
 from stockbridge.sync.sources import withheld_for_web
 
-__all__ = ["inventory_out", "planned_pushes", "stock_rows"]
+__all__ = ["catalog_part", "inventory_out", "planned_pushes", "stock_rows"]
 
 _REPORT_EVERY = 1000
+#: The item error code of catalog writes that failed as a whole.
+CATALOG_FAILED = "catalog_failed"
 #: Variants read per keyset page of the stock-row stream.
 STOCK_CHUNK = 2000
 
@@ -26,6 +35,8 @@ def inventory_out(ctx: StepContext) -> StepOutcome:
     web, connection_id = ctx.partners.web, ctx.partners.web_connection_id
     if web is None or connection_id is None:
         return StepOutcome("skipped", message="no web store connected")
+    # The catalog first: products created now get their stock in the push below.
+    catalog = catalog_part(ctx, connection_id)
     pushed = failed = 0
     for batch in batched(planned_pushes(ctx, connection_id), web.max_inventory_batch):
         updates = [planned.update for planned in batch]
@@ -40,7 +51,30 @@ def inventory_out(ctx: StepContext) -> StepOutcome:
         if result.errors:
             ctx.tracker.item_failed(list(result.errors))
         ctx.tracker.checkpoint()
-    return StepOutcome("partial" if failed else "succeeded", done=pushed, failed=failed)
+    failed += catalog.failed
+    return StepOutcome(
+        "partial" if failed else "succeeded",
+        done=pushed + len(catalog.created) + catalog.updated,
+        failed=failed,
+        message=catalog.message(),
+    )
+
+
+def catalog_part(ctx: StepContext, connection_id: int) -> CatalogOutcome:
+    """inventory-out's catalog part (``sync/catalog_out.py``), for a web store that takes
+    catalog writes; a failure as a whole is reported and the stock push still goes on.
+    The dry run calls it too, with a web store that records instead of writing."""
+    web = ctx.partners.web
+    if not isinstance(web, CatalogWebStore):
+        return CatalogOutcome()
+    try:
+        return catalog_out(ctx, web, connection_id)
+    except PartnerError as exc:
+        # The store refused or stopped answering the catalog writes: reported, and the
+        # stock still goes out (it fails on its own if the store is down).
+        ctx.tracker.item_failed([ItemError("catalog", str(exc), CATALOG_FAILED)])
+        ctx.tracker.checkpoint()
+        return CatalogOutcome(failed=1)
 
 
 def planned_pushes(ctx: StepContext, connection_id: int) -> Iterator[PlannedPush]:
@@ -53,7 +87,8 @@ def planned_pushes(ctx: StepContext, connection_id: int) -> Iterator[PlannedPush
         )
         ctx.tracker.set_total(uow.catalog.count_stock_rows(ctx.store.id))
     rows = stock_rows(ctx, connection_id)
-    yield from plan_push_rows(_counted(rows, ctx.tracker), withheld)
+    zero_inactive = ctx.store.catalog.zero_inactive()
+    yield from plan_push_rows(_counted(rows, ctx.tracker), withheld, zero_inactive=zero_inactive)
 
 
 def stock_rows(ctx: StepContext, connection_id: int) -> Iterator[StockRow]:

@@ -30,6 +30,7 @@ from typing import IO, Any
 
 from stockbridge.connectors.base import (
     BackOffice,
+    CatalogWebStore,
     OrderChecker,
     Snapshot,
     SnapshotBackOffice,
@@ -58,10 +59,11 @@ from stockbridge.domain.preview import (
 )
 from stockbridge.domain.snapshot import FeedRowLike
 from stockbridge.domain.store import StoreSettings
+from stockbridge.domain.web_catalog import CatalogUpdate, NewProduct
 from stockbridge.ports import UnitOfWork
 from stockbridge.retry import RetryPolicy
 from stockbridge.sync.context import Partners, StepContext, StepOutcome, SupplierPartner
-from stockbridge.sync.inventory_out import planned_pushes
+from stockbridge.sync.inventory_out import catalog_part, planned_pushes
 from stockbridge.sync.runner import STEPS, run_step
 
 __all__ = ["NullTracker", "StockChanges", "SyncPlan", "dry_run_partners", "preview_sync"]
@@ -117,11 +119,9 @@ class SyncPlan:
     steps: dict[str, dict[str, Any]] = field(default_factory=dict)
     orders: list[PlannedOrder] = field(default_factory=list)
     stock: StockChanges = field(default_factory=StockChanges)
-    #: FILLED BY THE CATALOG PLANNER (branch ``catalog``: product creation in steps 3-4):
-    #: products inventory-in/-out would create on the web store. Empty on this branch.
+    #: Products inventory-out's catalog part would create on the web store, and the
+    #: prices it would send (``sync/catalog_out.py``, recorded by ``DryRunCatalogWeb``).
     products_to_create: list[PlannedProduct] = field(default_factory=list)
-    #: FILLED BY THE CATALOG PLANNER (branch ``catalog``: price pushes): prices the next
-    #: run would change on the web store. Empty on this branch.
     price_changes: list[PlannedPrice] = field(default_factory=list)
     errors: list[ItemError] = field(default_factory=list)
     error_count: int = 0
@@ -205,6 +205,33 @@ class DryRunWeb:
 
     def close(self) -> None:
         self.inner.close()
+
+
+class DryRunCatalogWeb(DryRunWeb):
+    """A web store taking catalog writes, in a dry run: look-ups go through; a creation
+    and a price are recorded on the plan, never sent (a created product gets a reference
+    that exists only in the throw-away copy)."""
+
+    def __init__(self, inner: CatalogWebStore, plan: SyncPlan) -> None:
+        super().__init__(inner)
+        self.catalog_inner = inner
+        self.catalog_batch = inner.catalog_batch
+        self.plan = plan
+
+    def find_skus(self, skus: Sequence[str]) -> Mapping[str, str]:
+        return self.catalog_inner.find_skus(skus)
+
+    def create_product(self, product: NewProduct) -> str | ItemError:
+        self.plan.products_to_create.append(
+            PlannedProduct(product.sku, product.name, product.price)
+        )
+        return f"dry-run:{product.sku}"
+
+    def update_catalog(self, updates: Sequence[CatalogUpdate]) -> BatchResult:
+        self.plan.price_changes.extend(
+            PlannedPrice(u.sku, None, u.price) for u in updates if u.price is not None
+        )
+        return BatchResult()
 
 
 class DryRunBackOffice:
@@ -296,10 +323,21 @@ def _dry_back_office(inner: BackOffice, record: Callable[[PlannedOrder], None]) 
     return DryRunBackOffice(inner, record)
 
 
-def dry_run_partners(partners: Partners, record: Callable[[PlannedOrder], None]) -> Partners:
-    """``partners`` wrapped for a dry run: read, never written."""
+def _dry_web(inner: WebStore | None, plan: SyncPlan | None) -> DryRunWeb | None:
+    if inner is None:
+        return None
+    if plan is not None and isinstance(inner, CatalogWebStore):
+        return DryRunCatalogWeb(inner, plan)
+    return DryRunWeb(inner)
+
+
+def dry_run_partners(
+    partners: Partners, record: Callable[[PlannedOrder], None], plan: SyncPlan | None = None
+) -> Partners:
+    """``partners`` wrapped for a dry run: read, never written (with ``plan``, the web
+    store's catalog writes are recorded on it)."""
     return Partners(
-        web=None if partners.web is None else DryRunWeb(partners.web),
+        web=_dry_web(partners.web, plan),
         web_connection_id=partners.web_connection_id,
         back_office=(
             None if partners.back_office is None else _dry_back_office(partners.back_office, record)
@@ -319,6 +357,7 @@ def _inventory_out(plan: SyncPlan) -> Callable[[StepContext], StepOutcome]:
         web, connection_id = ctx.partners.web, ctx.partners.web_connection_id
         if web is None or connection_id is None:
             return StepOutcome("skipped", message="no web store connected")
+        catalog_part(ctx, connection_id)  # the catalog's writes, recorded on the plan
         for planned in planned_pushes(ctx, connection_id):
             row = planned.row
             plan.stock.add(
@@ -349,7 +388,7 @@ def preview_sync(
     steps write goes there) with ``partners`` read but never written; returns the plan.
     """
     plan = SyncPlan(store=store.name)
-    dry = dry_run_partners(partners, plan.orders.append)
+    dry = dry_run_partners(partners, plan.orders.append, plan)
     steps = {**STEPS, Step.INVENTORY_OUT: _inventory_out(plan)}
     progress: dict[str, dict[str, Any]] = {}
     for step in SYNC_ALL:

@@ -34,6 +34,7 @@ from stockbridge.domain.model import (
     WebOrder,
     WebVariant,
 )
+from stockbridge.domain.web_catalog import ABSENT_REF, CatalogUpdate, NewProduct, money_text
 
 __all__ = ["DEFAULT_API_URL", "BigCommerceStore", "create"]
 
@@ -46,6 +47,11 @@ ORDERS_PAGE = 250
 ORDERS_UNIT = 20
 LINES_PAGE = 50  # order products page at most 50
 INVENTORY_BATCH = 2000  # absolute adjustments: at most 2,000 items a call
+VARIANT_BATCH = 50  # PUT /v3/catalog/variants: at most 50 variants a call
+PRODUCT_BATCH = 10  # PUT /v3/catalog/products: at most 10 products a call
+LOOKUP_BATCH = 50  # SKUs per look-up (sku:in), keeping the URL short
+#: Weight of a product the hub creates (required by BigCommerce; the merchant sets it).
+NEW_PRODUCT_WEIGHT = 0
 PARTNER = "bigcommerce"
 
 V2 = TypeVar("V2", mapping.V2Order, mapping.V2OrderProduct)
@@ -62,6 +68,7 @@ class BigCommerceStore:
     """
 
     max_inventory_batch = INVENTORY_BATCH
+    catalog_batch = VARIANT_BATCH
 
     def __init__(self, env: ConnectorEnv) -> None:
         settings = env.settings
@@ -248,13 +255,13 @@ class BigCommerceStore:
                 return ItemError(update.sku, f"no BigCommerce location for {update.location!r}")
             location = int(update.location)
         item: dict[str, Any] = {"location_id": location, "quantity": update.quantity}
-        kind, _, ident = (update.partner_ref or "").partition(":")
-        if kind == "none":
+        kind, product_id, variant_id = mapping.parse_ref(update.partner_ref)
+        if kind == "none" or update.partner_ref == ABSENT_REF:
             return None  # stock not tracked on the web (or tracked on its product): leave alone
-        if kind == "product":
-            item["product_id"] = int(ident)
-        elif kind == "variant":
-            item["variant_id"] = int(ident)
+        if kind == "product" and product_id is not None:
+            item["product_id"] = product_id
+        elif kind == "variant" and variant_id is not None:
+            item["variant_id"] = variant_id
         else:
             item["sku"] = update.sku  # not read from the catalog yet: address by SKU
         return item
@@ -302,6 +309,132 @@ class BigCommerceStore:
                     if 0 <= index < size:
                         bad[index] = str(message)
         return bad
+
+    # catalog: create, look up, prices, names, visibility ---------------------------
+
+    def find_skus(self, skus: Sequence[str]) -> Mapping[str, str]:
+        """``GET /v3/catalog/products?sku:in=...&include=variants`` (product SKUs, which
+        are what the hub creates), ``LOOKUP_BATCH`` SKUs a call."""
+        found: dict[str, str] = {}
+        wanted = set(skus)
+        for chunk in batched(sorted(wanted), LOOKUP_BATCH):
+            data, _ = self._v3_page(
+                "/v3/catalog/products",
+                {"sku:in": ",".join(chunk), "include": "variants", "limit": PRODUCTS_PAGE},
+                "product look-up",
+            )
+            for item in data:
+                product = mapping.parse(mapping.Product, item, "product")
+                for variant in mapping.to_web_variants(product):
+                    if variant.sku in wanted:
+                        found[variant.sku] = variant.partner_ref
+        return found
+
+    def create_product(self, product: NewProduct) -> str | ItemError:
+        """``POST /v3/catalog/products``: one physical product tracked by product, stock 0
+        (the stock push sets it), hidden unless ``visible``. Not repeated by the
+        transport (a lost answer raises); a 409 for a SKU that exists already is an
+        earlier creation whose answer was lost: its reference is looked up and kept."""
+        body = {
+            "name": product.name,
+            "type": "physical",
+            "sku": product.sku,
+            "price": _money(product.price),
+            "weight": NEW_PRODUCT_WEIGHT,
+            "inventory_tracking": "product",
+            "inventory_level": 0,
+            "is_visible": product.visible,
+        }
+        response = self.http.request(
+            "POST",
+            "/v3/catalog/products",
+            params={"include": "variants"},
+            json=body,
+            idempotent=False,
+        )
+        if response.status_code in (409, 422):
+            if response.status_code == 409:
+                existing = self.find_skus([product.sku]).get(product.sku)
+                if existing is not None:
+                    return existing
+            return ItemError(
+                product.sku,
+                f"BigCommerce refused to create it: {mapping.describe_error(response)}",
+                str(response.status_code),
+            )
+        answer = self._json(response, f"create product {product.sku}")
+        data = answer.get("data") if isinstance(answer, dict) else None
+        created = mapping.parse(mapping.Product, data, "created product")
+        refs = {v.sku: v.partner_ref for v in mapping.to_web_variants(created)}
+        ref = refs.get(product.sku)
+        if ref is None:
+            base = created.base_variant_id
+            ref = f"product:{created.id}:{base}" if base is not None else f"product:{created.id}"
+        return ref
+
+    def update_catalog(self, updates: Sequence[CatalogUpdate]) -> BatchResult:
+        """Prices by variant (``PUT /v3/catalog/variants``, 50 a call) where the reference
+        names the variant, else by product; names and visibility by product
+        (``PUT /v3/catalog/products``, 10 a call). A 422 names the bad items: they become
+        item errors and the rest of the batch is sent again."""
+        errors: list[ItemError] = []
+        by_variant: list[tuple[str, dict[str, Any]]] = []
+        by_product: dict[int, tuple[str, dict[str, Any]]] = {}
+        for update in updates:
+            _kind, product_id, variant_id = mapping.parse_ref(update.partner_ref)
+            product_fields: dict[str, Any] = {}
+            if update.price is not None:
+                if variant_id is not None:
+                    by_variant.append(
+                        (update.sku, {"id": variant_id, "price": _money(update.price)})
+                    )
+                else:
+                    product_fields["price"] = _money(update.price)
+            if update.name is not None:
+                product_fields["name"] = update.name
+            if update.visible is not None:
+                product_fields["is_visible"] = update.visible
+            if not product_fields:
+                continue
+            if product_id is None:
+                errors.append(
+                    ItemError(
+                        update.sku,
+                        "the product id is not known yet (read the web catalog again)",
+                        "no-product-id",
+                    )
+                )
+                continue
+            sku, fields = by_product.get(product_id, (update.sku, {"id": product_id}))
+            by_product[product_id] = (sku, {**fields, **product_fields})
+        for chunk in batched(by_variant, VARIANT_BATCH):
+            errors.extend(self._put_batch("/v3/catalog/variants", list(chunk), "variants"))
+        for chunk in batched(list(by_product.values()), PRODUCT_BATCH):
+            errors.extend(self._put_batch("/v3/catalog/products", list(chunk), "products"))
+        return BatchResult(tuple(errors))
+
+    def _put_batch(
+        self, path: str, chunk: list[tuple[str, dict[str, Any]]], what: str
+    ) -> list[ItemError]:
+        """PUT one batch; a 422 naming items (``0.price``, ``items.0``...) drops those as
+        item errors and sends the rest again."""
+        errors: list[ItemError] = []
+        while chunk:
+            response = self.http.request("PUT", path, json=[item for _, item in chunk])
+            if response.status_code != 422:
+                self._json(response, f"update {what}")
+                return errors
+            bad = _bad_indexes(response, len(chunk))
+            if not bad:
+                raise PartnerError(
+                    f"update {what} refused: {mapping.describe_error(response)}",
+                    partner=PARTNER,
+                    code="422",
+                )
+            for index, message in sorted(bad.items()):
+                errors.append(ItemError(chunk[index][0], message, "422"))
+            chunk = [pair for i, pair in enumerate(chunk) if i not in bad]
+        return errors
 
     def acknowledge_orders(self, web_ids: Sequence[str]) -> BatchResult:
         if self.status_after_post is None:
@@ -377,6 +510,30 @@ class BigCommerceStore:
                     else f"updated the secret of webhook {scope}"
                 )
         return notes
+
+
+def _money(price: Decimal) -> Any:
+    """A price as a JSON number (BigCommerce takes numbers), two decimals."""
+    return json.loads(money_text(price)) if price >= 0 else float(price)
+
+
+def _bad_indexes(response: httpx.Response, size: int) -> dict[int, str]:
+    """Item index -> "field: message" from a batch 422's ``errors`` (keys like
+    ``0.price`` or ``items.0.price``)."""
+    try:
+        errors = response.json().get("errors", {})
+    except (ValueError, AttributeError):
+        return {}
+    bad: dict[int, str] = {}
+    if isinstance(errors, dict):
+        for key, message in errors.items():
+            parts = [p for p in str(key).replace("[", ".").replace("]", "").split(".") if p]
+            if parts and parts[0] == "items":
+                parts = parts[1:]
+            if parts and parts[0].isdigit() and 0 <= int(parts[0]) < size:
+                field_name = ".".join(parts[1:]) or "item"
+                bad[int(parts[0])] = f"{field_name}: {message}"
+    return bad
 
 
 def create(env: ConnectorEnv) -> BigCommerceStore:

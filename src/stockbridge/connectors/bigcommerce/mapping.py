@@ -40,6 +40,7 @@ __all__ = [
     "V3Refund",
     "describe_error",
     "parse",
+    "parse_ref",
     "parse_time",
     "read_quota",
     "retry_after",
@@ -111,6 +112,7 @@ class Product(_Model):
     price: Decimal | None = None
     date_modified: datetime
     base_variant_id: int | None = None
+    is_visible: bool | None = None
     variants: tuple[Variant, ...] = ()
 
     @field_validator("date_modified", mode="before")
@@ -249,7 +251,9 @@ def to_web_order(
 def to_web_variants(product: Product) -> list[WebVariant]:
     """One WebVariant per SKU the hub may address. Untracked products and the non-base
     variants of a product tracked "by product" carry quantity None and a ``none:`` ref
-    (the connector never writes stock for them).
+    (the connector never writes stock for them). A reference names the id stock is
+    written to first, then the other one (``product:{product}:{variant}``,
+    ``variant:{variant}:{product}``), so prices go by variant and names by product.
     """
     out: list[WebVariant] = []
     for variant in product.variants:
@@ -257,13 +261,13 @@ def to_web_variants(product: Product) -> list[WebVariant]:
             continue
         price = variant.price if variant.price is not None else product.price
         if product.inventory_tracking == "variant":
-            ref, quantity = f"variant:{variant.id}", variant.inventory_level
+            ref, quantity = f"variant:{variant.id}:{product.id}", variant.inventory_level
         elif product.inventory_tracking == "product" and (
             variant.id == product.base_variant_id or variant.sku == product.sku
         ):
-            ref, quantity = f"product:{product.id}", product.inventory_level
+            ref, quantity = f"product:{product.id}:{variant.id}", product.inventory_level
         else:
-            ref, quantity = f"none:{variant.id}", None
+            ref, quantity = f"none:{variant.id}:{product.id}", None
         out.append(
             WebVariant(
                 sku=variant.sku,
@@ -272,9 +276,28 @@ def to_web_variants(product: Product) -> list[WebVariant]:
                 price=price,
                 quantity=quantity,
                 modified_at=product.date_modified,
+                visible=product.is_visible,
             )
         )
     return out
+
+
+def parse_ref(ref: str | None) -> tuple[str, int | None, int | None]:
+    """(kind, product id, variant id) of a partner reference; ids absent from references
+    recorded before both were kept are None. An unreadable reference is ("", None, None)."""
+    kind, _, rest = (ref or "").partition(":")
+    parts = rest.split(":")
+    try:
+        ids = [int(part) for part in parts if part]
+    except ValueError:
+        return "", None, None
+    first = ids[0] if ids else None
+    second = ids[1] if len(ids) > 1 else None
+    if kind == "product":
+        return kind, first, second
+    if kind in ("variant", "none"):
+        return kind, second, first
+    return "", None, None
 
 
 def read_quota(response: httpx.Response) -> QuotaReport:

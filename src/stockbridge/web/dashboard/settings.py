@@ -1,5 +1,6 @@
 """The dashboard's settings page: the store's inventory source, time zone, Sync All
-button and alerts, and its Sync All schedule (daily, every N minutes, business days).
+button and alerts, what of the catalog goes to the web store, and its Sync All schedule
+(daily, every N minutes, business days).
 Bad input re-renders the form with 422 and the reason; nothing is saved."""
 
 from __future__ import annotations
@@ -112,6 +113,27 @@ def add_settings_routes(router: APIRouter, hub: Hub, tools: PageTools) -> None:
         except ValueError as exc:  # InvalidSetting, a status that is not a number
             return await _settings(request, page, status=422, error=str(exc), form=form)
         return RedirectResponse(f"/stores/{quote(store)}/settings?saved=books", status_code=303)
+
+    @router.post("/stores/{store}/catalog")
+    async def save_catalog(request: Request, store: str, who: ViewerDep) -> Response:
+        form = await tools.posted(request, who)
+        page = await tools.store_page(who, store)
+        try:
+            await run_in_threadpool(
+                lambda: update_store(
+                    hub,
+                    store,
+                    catalog_create_new=form.get("create_new") == "on",
+                    catalog_new_visible=form.get("new_visible") == "on",
+                    catalog_price_source=form.get("price_source", ""),
+                    catalog_push_names=form.get("push_names") == "on",
+                    catalog_inactive=form.get("inactive", ""),
+                )
+            )
+        except ValueError as exc:  # InvalidSetting: an unknown price source or action
+            form = {**form, "catalog_form": "1"}
+            return await _settings(request, page, status=422, error=str(exc), form=form)
+        return RedirectResponse(f"/stores/{quote(store)}/settings?saved=catalog", status_code=303)
 
     @router.post("/stores/{store}/schedule")
     async def save_schedule(request: Request, store: str, who: ViewerDep) -> Response:

@@ -241,6 +241,27 @@ def admin_routes(sb: BigCommerceSandbox) -> list[Route]:
         store.settle(everything=request.query_params.get("settle") == "1")
         return JSONResponse(store.stock())
 
+    async def catalog(request: Request) -> Response:
+        """Every product by SKU as a merchant sees it: name, price, visibility, stock."""
+        store = admin_store(request)
+        if store is None:
+            return error(404, "Store not found")
+        store.settle(everything=True)
+        return JSONResponse(
+            {
+                p.sku: {
+                    "id": p.id,
+                    "name": p.name,
+                    "price": p.price,
+                    "is_visible": p.is_visible,
+                    "inventory_level": p.inventory_level,
+                    "inventory_tracking": p.tracking,
+                    "weight": p.weight,
+                }
+                for p in store.products.values()
+            }
+        )
+
     async def faults(request: Request) -> Response:
         store = admin_store(request)
         body = await body_of(request)
@@ -283,5 +304,6 @@ def admin_routes(sb: BigCommerceSandbox) -> list[Route]:
         Route(f"{store_path}/stock", guarded(set_stock), methods=["PUT"]),
         Route(f"{store_path}/stock", guarded(stock), methods=["GET"]),
         Route(f"{store_path}/faults", guarded(faults), methods=["POST"]),
+        Route(f"{store_path}/catalog", guarded(catalog), methods=["GET"]),
         Route(f"{store_path}/counters", guarded(counters), methods=["GET"]),
     ]

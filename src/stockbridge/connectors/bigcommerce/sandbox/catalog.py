@@ -5,7 +5,11 @@
 ``GET /v3/catalog/variants`` (filters ``id``, ``id:in``, ``sku``, ``sku:in``,
 ``product_id:in``), the batch writes ``PUT /v3/catalog/products`` (at most 10) and
 ``PUT /v3/catalog/variants`` (at most 50), and the asynchronous inventory adjustments
-(at most 2,000 items; 422 with nothing applied when any item is refused).
+(at most 2,000 items; 422 with nothing applied when any item is refused), and
+``POST /v3/catalog/products`` (one product a call; ``name``, ``type``, ``weight`` and
+``price`` required, 422 naming the field; 409 for a SKU or name another product has).
+Batch writes check every item before applying any (422 naming ``{index}.{field}``).
+See docs/facts-bigcommerce-catalog.md for the sources.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ MAX_PRODUCTS_PAGE = 250
 MAX_ADJUSTMENTS = 2000
 MAX_PRODUCT_BATCH = 10
 MAX_VARIANT_BATCH = 50
+MAX_NAME = 250
+MAX_SKU = 255
 
 
 def parse_when(request: Request, name: str) -> Any:
@@ -110,12 +116,17 @@ def catalog_routes(sb: BigCommerceSandbox, base: str) -> list[Route]:
         if not isinstance(body, list):
             return error(422, "Body must be a list of variants")
         if len(body) > MAX_VARIANT_BATCH:
-            return error(413, f"At most {MAX_VARIANT_BATCH} variants per request")
-        errors = {
-            f"{i}.id": "variant not found"
-            for i, item in enumerate(body)
-            if not isinstance(item, dict) or item.get("id") not in store.variants
-        }
+            return error(
+                413,
+                "The request payload is too large. The maximum items allowed in the array "
+                f"is {MAX_VARIANT_BATCH}.",
+            )
+        errors: dict[str, str] = {}
+        for i, item in enumerate(body):
+            if not isinstance(item, dict) or item.get("id") not in store.variants:
+                errors[f"{i}.id"] = "variant not found"
+            elif "price" in item and _bad_money(item["price"]):
+                errors[f"{i}.price"] = "price must be a number of 0 or more"
         if errors:
             return error(422, "Invalid variants", errors)
         store.settle()
@@ -123,6 +134,10 @@ def catalog_routes(sb: BigCommerceSandbox, base: str) -> list[Route]:
             variant = store.variants[item["id"]]
             if "price" in item:
                 variant.price = str(item["price"])
+                owner = store.products[variant.product_id]
+                if owner.variants and owner.variants[0].id == variant.id:
+                    owner.price = variant.price  # the base variant's price is the product's
+                owner.date_modified = now()
             if "inventory_level" in item:  # a catalog write: applied at once, unlike adjust
                 variant.inventory_level = int(item["inventory_level"])
                 store.products[variant.product_id].date_modified = now()
@@ -135,20 +150,72 @@ def catalog_routes(sb: BigCommerceSandbox, base: str) -> list[Route]:
         if not isinstance(body, list):
             return error(422, "Body must be a list of products")
         if len(body) > MAX_PRODUCT_BATCH:
-            return error(413, f"At most {MAX_PRODUCT_BATCH} products per request")
-        errors = {
-            f"{i}.id": "product not found"
-            for i, item in enumerate(body)
-            if not isinstance(item, dict) or item.get("id") not in store.products
-        }
+            return error(
+                413,
+                "The request payload is too large. The maximum items allowed in the array "
+                f"is {MAX_PRODUCT_BATCH}.",
+            )
+        errors: dict[str, str] = {}
+        for i, item in enumerate(body):
+            if not isinstance(item, dict) or item.get("id") not in store.products:
+                errors[f"{i}.id"] = "product not found"
+                continue
+            for name, problem in _product_problems(item, partial=True).items():
+                errors[f"{i}.{name}"] = problem
+            taken = _name_taken(store, item.get("name"), item["id"])
+            if taken:
+                errors[f"{i}.name"] = taken
         if errors:
             return error(422, "Invalid products", errors)
         for item in body:
             product = store.products[item["id"]]
             product.name = str(item.get("name", product.name))
-            product.price = str(item.get("price", product.price))
+            store.name_index[product.name] = product.id
+            if "price" in item:
+                product.price = str(item["price"])
+                if product.variants:
+                    product.variants[0].price = product.price
+            if "is_visible" in item:
+                product.is_visible = bool(item["is_visible"])
             product.date_modified = now()
         return JSONResponse({"data": body, "meta": {}})
+
+    async def create_product(request: Request) -> Response:
+        store = store_of(request)
+        item = await body_of(request)
+        if not isinstance(item, dict):
+            return error(422, "The request body must be a product object")
+        problems = _product_problems(item, partial=False)
+        if problems:
+            return error(422, "The product is not valid", problems)
+        sku = str(item.get("sku") or "")
+        if sku and sku in store.by_sku():
+            return error(
+                409, "The product conflicts with another product", {"sku": f"SKU {sku!r} is in use"}
+            )
+        taken = _name_taken(store, item["name"], None)
+        if taken:
+            return error(409, "The product conflicts with another product", {"name": taken})
+        store.settle()
+        product_id = next(sb.ids)
+        price = str(item["price"])
+        product = SProduct(
+            id=product_id,
+            name=str(item["name"]),
+            sku=sku,
+            tracking=str(item.get("inventory_tracking", "none")),
+            inventory_level=int(item.get("inventory_level", 0)),
+            price=price,
+            date_modified=now(),
+            variants=[SVariant(next(sb.ids), product_id, sku, 0, price)],
+            is_visible=bool(item.get("is_visible", True)),
+            weight=str(item["weight"]),
+        )
+        store.add_product(product)
+        store.counters["products_created"] += 1
+        return JSONResponse(
+            {"data": product.as_json(_includes_variants(request)), "meta": {}}, status_code=200
+        )
 
     async def adjust(request: Request) -> Response:
         store = store_of(request)
@@ -194,12 +261,59 @@ def catalog_routes(sb: BigCommerceSandbox, base: str) -> list[Route]:
     return [
         Route(f"{base}/v3/catalog/products", guarded(list_products), methods=["GET"]),
         Route(f"{base}/v3/catalog/products", guarded(update_products), methods=["PUT"]),
+        Route(f"{base}/v3/catalog/products", guarded(create_product), methods=["POST"]),
         Route(f"{base}/v3/catalog/products/{{id:int}}", guarded(get_product), methods=["GET"]),
         Route(f"{base}/v3/catalog/variants", guarded(list_variants), methods=["GET"]),
         Route(f"{base}/v3/catalog/variants", guarded(update_variants), methods=["PUT"]),
         Route(f"{base}/v3/inventory/adjustments/absolute", guarded(adjust), methods=["PUT"]),
         Route(f"{base}/v3/inventory/adjustments/relative", guarded(adjust), methods=["POST"]),
     ]
+
+
+def _bad_money(value: Any) -> bool:
+    """Prices and weights are JSON numbers of 0 or more."""
+    return isinstance(value, bool) or not isinstance(value, int | float) or value < 0
+
+
+def _product_problems(item: dict[str, Any], *, partial: bool) -> dict[str, str]:
+    """Field -> problem, as a create (all required fields) or a batch update checks it."""
+    problems: dict[str, str] = {}
+    for name in ("name", "type", "weight", "price"):
+        if not partial and name not in item:
+            problems[name] = f"{name} is required"
+    if "name" in item and (
+        not isinstance(item["name"], str) or not 1 <= len(item["name"]) <= MAX_NAME
+    ):
+        problems["name"] = f"name must be 1 to {MAX_NAME} characters"
+    if "type" in item and item["type"] not in ("physical", "digital"):
+        problems["type"] = "type must be physical or digital"
+    for name in ("weight", "price"):
+        if name in item and _bad_money(item[name]):
+            problems[name] = f"{name} must be a number of 0 or more"
+    if "sku" in item and (not isinstance(item["sku"], str) or len(item["sku"]) > MAX_SKU):
+        problems["sku"] = f"sku must be at most {MAX_SKU} characters"
+    if "inventory_tracking" in item and item["inventory_tracking"] not in (
+        "none",
+        "product",
+        "variant",
+    ):
+        problems["inventory_tracking"] = "inventory_tracking must be none, product or variant"
+    if "is_visible" in item and not isinstance(item["is_visible"], bool):
+        problems["is_visible"] = "is_visible must be true or false"
+    level = item.get("inventory_level", 0)
+    if isinstance(level, bool) or not isinstance(level, int) or level < 0:
+        problems["inventory_level"] = "inventory_level must be a whole number of 0 or more"
+    return problems
+
+
+def _name_taken(store: SStore, name: Any, own_id: int | None) -> str | None:
+    """Product names are unique in a store (409 on create, like a SKU)."""
+    if not isinstance(name, str):
+        return None
+    other = store.name_index.get(name)
+    if other is not None and other != own_id and store.products[other].name == name:
+        return f"the name {name!r} is used by product {other}"
+    return None
 
 
 def _skus(request: Request) -> set[str] | None:

@@ -108,11 +108,15 @@ class SProduct:
     price: str
     date_modified: datetime
     variants: list[SVariant]
+    is_visible: bool = True
+    weight: str = "0"
 
     def as_json(self, with_variants: bool) -> dict[str, Any]:
         body: dict[str, Any] = {
             "id": self.id,
             "name": self.name,
+            "is_visible": self.is_visible,
+            "weight": float(self.weight),
             "type": "physical",
             "sku": self.sku,
             "inventory_tracking": self.tracking,
@@ -283,11 +287,15 @@ class SStore:
             ok |= hmac.compare_digest(token.encode(), app_token.encode())
         return ok
 
+    #: Product name -> id (names are unique per store for the partner's writes).
+    name_index: dict[str, int] = field(default_factory=dict)
+
     def by_sku(self) -> dict[str, tuple[SProduct, SVariant]]:
         return self.sku_index
 
     def add_product(self, product: SProduct) -> None:
         self.products[product.id] = product
+        self.name_index[product.name] = product.id
         for variant in product.variants:
             self.variants[variant.id] = variant
             if variant.sku:
