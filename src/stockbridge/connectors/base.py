@@ -35,6 +35,7 @@ __all__ = [
     "BackOffice",
     "BadWebhook",
     "Delivery",
+    "PulledBackOffice",
     "Snapshot",
     "SnapshotBackOffice",
     "WebStore",
@@ -142,6 +143,17 @@ class BackOffice(Protocol):
         absent from the answer were not posted. Read-only.
         """
         ...
+
+
+@runtime_checkable
+class PulledBackOffice(BackOffice, Protocol):
+    """A back office that calls the hub instead of being called (QuickBooks Desktop
+    through the Web Connector). ``waiting_for`` is None while it is reachable (a session
+    is open); otherwise it says what the hub waits for, and the steps leave it alone:
+    nothing is marked or read, the next session does the work from the hub's state."""
+
+    @property
+    def waiting_for(self) -> str | None: ...
 
 
 class Snapshot(Protocol):

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import suppress
 
-from stockbridge.connectors.base import BackOffice, SnapshotBackOffice
+from stockbridge.connectors.base import BackOffice, PulledBackOffice, SnapshotBackOffice
 from stockbridge.connectors.errors import PartnerError, TransientPartnerError
 from stockbridge.domain.model import ItemError, PostOutcome, PostRequest
 from stockbridge.domain.orders import PendingOrder, idempotency_key
@@ -37,6 +37,8 @@ def orders_out(ctx: StepContext) -> StepOutcome:
         return StepOutcome("skipped", message="no back office connected")
     if isinstance(back_office, SnapshotBackOffice) and not back_office.accepts_orders:
         return StepOutcome("skipped", message="the back office takes no orders")
+    if isinstance(back_office, PulledBackOffice) and back_office.waiting_for:
+        return StepOutcome("skipped", message=back_office.waiting_for)
     store_id = ctx.store.id
     posted = failed = 0
     after = 0

@@ -16,6 +16,7 @@ from stockbridge.db.models.commerce import (
     Store,
     Variant,
 )
+from stockbridge.db.models.qbwc import QbwcUser
 from stockbridge.db.models.service import (
     AlertIncident,
     ApiToken,
@@ -42,6 +43,7 @@ __all__ = [
     "Order",
     "OrderLineRow",
     "PartnerLink",
+    "QbwcUser",
     "RejectedInput",
     "RunError",
     "Schedule",
