@@ -7,8 +7,9 @@ from __future__ import annotations
 import httpx
 import zeep
 
-from stockbridge import services
+from stockbridge import accounts, services
 from stockbridge.connectors.qbwc.web_routes import MAX_BODY
+from tests.dashboard_helpers import log_in
 from tests.qbwc_support import Shop, shop_fixture  # noqa: F401  (the shop fixture)
 
 
@@ -111,3 +112,26 @@ def test_bad_input_is_answered_as_the_web_connector_expects(shop: Shop) -> None:
     wc.session()
     shop.settle()
     assert shop.company.receipts_by_ref() == {order: 1}
+
+
+def test_the_dashboard_shows_the_last_call_and_offers_the_qwc_file(shop: Shop) -> None:
+    hub = shop.running.hub
+    services.add_store(hub, "other")
+    accounts.add_user(hub, "clerk", "a long password", stores=["shop"])
+    with httpx.Client(base_url=shop.running.server.url, timeout=10) as http:
+        assert http.get("/stores/shop/qbwc.qwc").status_code in (303, 307, 401)
+        log_in(http, "clerk", "a long password")
+        page = http.get("/stores/shop/qbwc")
+        assert page.status_code == 200 and "Last called</th><td>never" in page.text
+        shop.web.order([("A", 1)])
+        shop.sync()
+        assert "Orders waiting to post</th><td>1" in http.get("/stores/shop/qbwc").text
+        shop.connector().session()
+        shop.settle()
+        page = http.get("/stores/shop/qbwc")
+        assert "never" not in page.text and "session complete" in page.text
+        assert "Orders waiting to post</th><td>0" in page.text
+        qwc = http.get("/stores/shop/qbwc.qwc")
+        assert qwc.status_code == 200 and b"<QBType>QBFS</QBType>" in qwc.content
+        assert b"stockbridge-shop" in qwc.content
+        assert http.get("/stores/other/qbwc.qwc").status_code == 404  # not granted

@@ -62,6 +62,7 @@ class QbwcSignIn:
 
 @dataclass(frozen=True)
 class QbwcStatus:
+    store_id: int
     user_name: str
     flavour: str
     last_call_at: datetime | None
@@ -218,6 +219,7 @@ def qbwc_status(hub: Hub, store_name: str | None) -> QbwcStatus:
         if row is None or connection is None or connection.kind != KIND:
             raise StoreNotFound(f"store {store.name!r} is not connected through the Web Connector")
         return QbwcStatus(
+            store_id=store.id,
             user_name=row.user_name,
             flavour=str((connection.settings or {}).get("flavour") or "desktop"),
             last_call_at=row.last_call_at,

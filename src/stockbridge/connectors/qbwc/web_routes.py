@@ -12,18 +12,22 @@ Client fault (HTTP 500), an oversized one 413.
 
 from __future__ import annotations
 
+import html
 import os
 import secrets
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from stockbridge.bootstrap import Hub
 from stockbridge.connectors.qbwc import soap
 from stockbridge.connectors.qbwc.conversation import BROKER
 from stockbridge.jobs.queue import JobQueue
 from stockbridge.services import qbwc as service
+from stockbridge.services.errors import StoreNotFound
+from stockbridge.web.dashboard.guard import Refused, Viewer, viewer
 
 __all__ = ["MAX_BODY", "routes"]
 
@@ -51,6 +55,49 @@ def routes(hub: Hub, queue: JobQueue) -> APIRouter:
             "Stockbridge syncs this QuickBooks company with the web store. Add it to the "
             "Web Connector with the .qwc file from `stockbridge connect qbwc` or the "
             "dashboard; the password is the one that command printed."
+        )
+
+    def _status(store: str, who: Viewer) -> service.QbwcStatus:
+        if not who.may_see(store):
+            raise Refused(404, f"no store named {store!r}")
+        try:
+            return service.qbwc_status(hub, store)
+        except StoreNotFound as exc:
+            raise Refused(404, str(exc)) from None
+
+    @router.get("/stores/{store}/qbwc", include_in_schema=False)
+    def panel(store: str, who: Annotated[Viewer, Depends(viewer)]) -> HTMLResponse:
+        """When the Web Connector last called, what came of it, what waits for it."""
+        status = _status(store, who)
+        called = (
+            status.last_call_at.isoformat(timespec="seconds") if status.last_call_at else "never"
+        )
+        rows = [
+            ("Web Connector user", status.user_name),
+            ("Last called", called),
+            ("Last outcome", status.last_outcome or "-"),
+            ("Orders waiting to post", str(status.orders_waiting)),
+        ]
+        body = "".join(
+            f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows
+        )
+        link = html.escape(f"/stores/{store}/qbwc.qwc")
+        return HTMLResponse(
+            f"<!doctype html><title>QuickBooks Web Connector</title>"
+            f"<h1>QuickBooks Web Connector: {html.escape(store)}</h1><table>{body}</table>"
+            f'<p><a href="{link}" download>Download the .qwc file</a></p>'
+        )
+
+    @router.get("/stores/{store}/qbwc.qwc", include_in_schema=False)
+    def qwc_file(store: str, who: Annotated[Viewer, Depends(viewer)]) -> Response:
+        status = _status(store, who)
+        document = service.qwc_for(hub, status.store_id)
+        if document is None:
+            raise Refused(404, f"store {store!r} is not connected through the Web Connector")
+        return Response(
+            document,
+            media_type="application/xml",
+            headers={"Content-Disposition": f'attachment; filename="{store}.qwc"'},
         )
 
     @router.post("/qbwc", include_in_schema=False)
