@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -98,6 +99,8 @@ class DesktopCompany:
         #: Faults for the next SalesReceiptAdd of these RefNumbers: statusCode, message.
         self.refuse: dict[str, tuple[str, str]] = {}
         self.documents = 0
+        #: Request documents answered, by the first request they carry.
+        self.documents_by_request: Counter[str] = Counter()
 
     # -- the test's side --------------------------------------------------------------
 
@@ -151,6 +154,8 @@ class DesktopCompany:
         with self._lock:
             self.documents += 1
             msgs, on_error = self._read(document)
+            if msgs:
+                self.documents_by_request[str(msgs[0].tag)] += 1
             out = etree.Element("QBXML")
             rs_parent = etree.SubElement(out, "QBXMLMsgsRs")
             for rq in msgs:
