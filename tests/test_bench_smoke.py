@@ -212,10 +212,11 @@ def test_qbwc_session_that_posts_an_order_twice_exits_1(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from bench import qbwc_session
+
     from stockbridge.connectors.qbwc.connector import QbwcBackOffice
 
-    # find_posted that never finds: a dropped answer would be posted again. Here the
-    # bench's own checks must catch a second session that adds receipts.
+    # Every batch sent twice (the first answer dropped on the floor): the bench's own
+    # checks must see the duplicate receipts.
     original = QbwcBackOffice.post_orders
     calls = {"n": 0}
 
