@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pytest
 
 from stockbridge import services
-from stockbridge.connectors.qbwc.sandbox import DesktopCompany, WebConnector
+from stockbridge.connectors.qbwc.sandbox import DesktopCompany, PosCompany, WebConnector
 from stockbridge.domain.model import SYNC_ALL, RunStatus
 from stockbridge.services import qbwc as qbwc_service
 from tests.bc_helpers import SandboxStore
@@ -24,7 +24,7 @@ SKUS = ("A", "B", "C")
 class Shop:
     running: Running
     web: SandboxStore
-    company: DesktopCompany
+    company: DesktopCompany | PosCompany
     user_name: str
     password: str
 
@@ -54,7 +54,11 @@ class Shop:
 
 
 @pytest.fixture(name="shop")
-def shop_fixture(sqlite_harness: Harness, bc_store: SandboxStore) -> Iterator[Shop]:
+def shop_fixture(
+    request: pytest.FixtureRequest, sqlite_harness: Harness, bc_store: SandboxStore
+) -> Iterator[Shop]:
+    """Desktop unless the test names the flavour (``indirect`` parametrisation)."""
+    flavour = str(getattr(request, "param", "desktop"))
     hub = sqlite_harness.hub
     hub.partners_override = None  # the real registry and saved connections
     running = start_service(hub)
@@ -71,10 +75,12 @@ def shop_fixture(sqlite_harness: Harness, bc_store: SandboxStore) -> Iterator[Sh
         secrets={"access_token": bc_store.token},
     )
     connected = qbwc_service.connect_qbwc(
-        hub, "shop", flavour="desktop", app_url=f"{running.server.url}/qbwc"
+        hub, "shop", flavour=flavour, app_url=f"{running.server.url}/qbwc"
     )
     assert connected.password is not None
-    company = DesktopCompany()
+    company: DesktopCompany | PosCompany = (
+        DesktopCompany() if flavour == "desktop" else PosCompany()
+    )
     for n, sku in enumerate(SKUS):
         company.add_item(sku, 20 + n)
     yield Shop(running, bc_store, company, connected.user_name, connected.password)

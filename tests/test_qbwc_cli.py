@@ -69,6 +69,11 @@ def test_connect_writes_the_qwc_file_and_keeps_its_guids(
     second = _qwc(path)
     assert (second["OwnerID"], second["FileID"]) == (first["OwnerID"], first["FileID"])
 
+    pos = cli("connect", "qbwc", "--store", "shop", "--flavour", "pos", "--qwc-file", str(path))
+    assert pos.exit_code == 0, pos.output
+    assert _qwc(path)["QBType"] == "QBPOS"
+    assert _qwc(path)["OwnerID"] == first["OwnerID"]
+
 
 @pytest.mark.parametrize(
     ("extra", "message"),
@@ -76,6 +81,7 @@ def test_connect_writes_the_qwc_file_and_keeps_its_guids(
         (("--flavour", "ledger"), "flavour"),
         (("--flavour", "desktop", "--app-url", "http://hub.example/qbwc"), "https"),
         (("--flavour", "desktop", "--sku-field", "colour"), "sku field"),
+        (("--flavour", "pos", "--sku-field", "full_name"), "alu, item_number, upc"),
         (("--flavour", "desktop", "--password-stdin"), "12-256"),
     ],
 )

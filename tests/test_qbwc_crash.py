@@ -94,7 +94,9 @@ def test_kill_9_between_apply_and_answer_posts_nothing_twice(
         wc.session()
         _settle(hub)
         numbers = [str(bc_store.order([("A", 1)])["id"]) for _ in range(2)]
-        dropped = wc.session(drop_after=1)  # orders read, receipts added, answer lost
+        dropped = wc.session(
+            drop_on="SalesReceiptAddRq"
+        )  # orders read, receipts added, answer lost
         assert dropped.dropped
         assert company.receipts_by_ref() == dict.fromkeys(numbers, 1)
         serve.send_signal(signal.SIGKILL)

@@ -4,11 +4,14 @@ right while the Web Connector has not called, and sessions that end badly."""
 
 from __future__ import annotations
 
+import pytest
+
 from stockbridge import services
 from stockbridge.domain.model import RunStatus
 from tests.qbwc_support import Shop, shop_fixture  # noqa: F401  (the shop fixture)
 
 
+@pytest.mark.parametrize("shop", ["desktop", "pos"], indirect=True)
 def test_sessions_post_each_order_once_and_stock_converges(shop: Shop) -> None:
     wc = shop.connector()
     first = wc.session()
@@ -38,6 +41,7 @@ def test_sessions_post_each_order_once_and_stock_converges(shop: Shop) -> None:
     assert shop.company.receipts_by_ref() == {number: 1}
 
 
+@pytest.mark.parametrize("shop", ["desktop", "pos"], indirect=True)
 def test_a_session_dropped_after_quickbooks_applied_posts_nothing_twice(shop: Shop) -> None:
     wc = shop.connector()
     wc.session()
@@ -45,7 +49,9 @@ def test_a_session_dropped_after_quickbooks_applied_posts_nothing_twice(shop: Sh
     orders = [str(shop.web.order([("A", 1)])["id"]) for _ in range(3)]
     shop.sync()  # orders in; the Web Connector has not called
 
-    dropped = wc.session(drop_after=1)  # QuickBooks applied the receipts; the answer is lost
+    dropped = wc.session(
+        drop_on="SalesReceiptAddRq"
+    )  # QuickBooks applied the receipts; the answer is lost
     assert dropped.dropped
     assert shop.company.receipts_by_ref() == dict.fromkeys(orders, 1)
 

@@ -16,8 +16,7 @@ from sqlalchemy import select
 
 from stockbridge.bootstrap import Hub
 from stockbridge.connectors.qbwc import KIND
-from stockbridge.connectors.qbwc.connector import FLAVOURS
-from stockbridge.connectors.qbwc.qbxml import SKU_FIELDS
+from stockbridge.connectors.qbwc.connector import FLAVOURS, SKU_FIELDS
 from stockbridge.connectors.qbwc.qwc import QwcFile, check_app_url
 from stockbridge.db.models import Connection, QbwcUser, Store
 from stockbridge.domain.model import SYNC_ALL, Trigger
@@ -82,7 +81,7 @@ def connect_qbwc(
     every_minutes: int = 15,
     app_url: str = DEFAULT_APP_URL,
     password: str | None = None,
-    sku_field: str = "full_name",
+    sku_field: str | None = None,
     batch_size: int = 25,
 ) -> QbwcConnected:
     """Connect the store's back office through the Web Connector: its user (a new
@@ -93,8 +92,11 @@ def connect_qbwc(
         raise InvalidSetting(
             f"flavour {flavour!r} is not supported (supported: {', '.join(FLAVOURS)})"
         )
-    if sku_field not in SKU_FIELDS:
-        raise InvalidSetting(f"sku field must be one of {', '.join(SKU_FIELDS)}")
+    sku_field = sku_field or SKU_FIELDS[flavour][0]
+    if sku_field not in SKU_FIELDS[flavour]:
+        raise InvalidSetting(
+            f"sku field must be one of {', '.join(SKU_FIELDS[flavour])} for {flavour}"
+        )
     if not 1 <= every_minutes <= 1440:
         raise InvalidSetting("--every must be 1 to 1440 minutes")
     try:

@@ -35,11 +35,13 @@ def register(commands: PartnerCommands) -> None:
             str, typer.Option("--app-url", help="This service's /qbwc URL, as the PC reaches it.")
         ] = DEFAULT_APP_URL,
         sku_field: Annotated[
-            str,
+            str | None,
             typer.Option(
-                "--sku-field", help="full_name (default), name or manufacturer_part_number."
+                "--sku-field",
+                help="Desktop: full_name (default), name, manufacturer_part_number; "
+                "POS: alu (default), item_number, upc.",
             ),
-        ] = "full_name",
+        ] = None,
         password_stdin: Annotated[
             bool, typer.Option("--password-stdin", help="Read the password from standard input.")
         ] = False,
@@ -74,20 +76,20 @@ def register(commands: PartnerCommands) -> None:
     def sandbox(
         url: Annotated[str, typer.Option("--url", help="The service's /qbwc URL.")],
         user: Annotated[str, typer.Option("--user", help="The Web Connector user name.")],
-        flavour: Annotated[str, typer.Option("--flavour", help="desktop.")] = "desktop",
+        flavour: Annotated[str, typer.Option("--flavour", help="desktop or pos.")] = "desktop",
         items: Annotated[int, typer.Option("--items", help="Seed this many items.")] = 10,
         every: Annotated[
             float, typer.Option("--every", help="Seconds between updates (0: one update).")
         ] = 0,
     ) -> None:
-        """Run a simulated Web Connector and QuickBooks Desktop company against a running
-        service; the password is read from standard input."""
-        from stockbridge.connectors.qbwc.sandbox import DesktopCompany, WebConnector
+        """Run a simulated Web Connector and QuickBooks Desktop or Point of Sale company
+        against a running service; the password is read from standard input."""
+        from stockbridge.connectors.qbwc.sandbox import DesktopCompany, PosCompany, WebConnector
 
-        if flavour != "desktop":
-            fail("the simulator covers QuickBooks Desktop (--flavour desktop) so far")
+        if flavour not in ("desktop", "pos"):
+            fail("--flavour must be desktop or pos")
         password = sys.stdin.readline().rstrip("\r\n")
-        company = DesktopCompany()
+        company = DesktopCompany() if flavour == "desktop" else PosCompany()
         for n in range(items):
             company.add_item(f"SKU-{n:06d}", 100)
         connector = WebConnector(url, user, password, company)

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from stockbridge.connectors.qbwc import qbxml
+from stockbridge.connectors.qbwc import qbposxml, qbxml
 from stockbridge.connectors.qbwc.conversation import Conversation, ConversationClosed
 from stockbridge.domain.model import (
     BackOfficeItem,
@@ -31,7 +31,12 @@ from stockbridge.domain.model import (
 
 __all__ = ["FLAVOURS", "WAITING", "QbwcBackOffice"]
 
-FLAVOURS = ("desktop",)
+FLAVOURS = ("desktop", "pos")
+#: flavour -> the SKU fields it maps by (the first is the default)
+SKU_FIELDS = {
+    "desktop": ("full_name", "name", "manufacturer_part_number"),
+    "pos": ("alu", "item_number", "upc"),
+}
 WAITING = "waiting for the Web Connector (QuickBooks asks for work at its next update)"
 DEFAULT_BATCH = 25
 DEFAULT_PAGE = 500
@@ -44,9 +49,10 @@ class QbwcBackOffice:
         flavour = str(settings.get("flavour") or "desktop")
         if flavour not in FLAVOURS:
             raise ValueError(f"flavour must be one of {', '.join(FLAVOURS)} (got {flavour!r})")
-        sku_field = str(settings.get("sku_field") or "full_name")
-        if sku_field not in qbxml.SKU_FIELDS:
-            raise ValueError(f"sku_field must be one of {', '.join(qbxml.SKU_FIELDS)}")
+        fields = SKU_FIELDS[flavour]
+        sku_field = str(settings.get("sku_field") or fields[0])
+        if sku_field not in fields:
+            raise ValueError(f"sku_field must be one of {', '.join(fields)} for {flavour}")
         batch = int(settings.get("batch_size") or DEFAULT_BATCH)
         page = int(settings.get("page_size") or DEFAULT_PAGE)
         if not 1 <= batch <= 100 or not 1 <= page <= 1000:
@@ -57,15 +63,21 @@ class QbwcBackOffice:
         self.page_size = page
         self.user_name = str(settings.get("user_name") or "")
         self._conversation = conversation
+        self._list_ids: dict[str, str] | None = None
 
     @property
     def waiting_for(self) -> str | None:
         """Why the back office cannot be reached now (None: a session is open)."""
         return WAITING if self._conversation is None else None
 
+    @property
+    def _pos(self) -> bool:
+        return self.flavour == "pos"
+
     def check(self) -> str:
+        product = "QuickBooks Point of Sale" if self._pos else "QuickBooks Desktop"
         return (
-            f"QuickBooks Desktop through the Web Connector (user {self.user_name!r}); open "
+            f"{product} through the Web Connector (user {self.user_name!r}); open "
             "the .qwc file in the Web Connector on the shop's PC"
         )
 
@@ -86,12 +98,11 @@ class QbwcBackOffice:
         newest = since
         read = 0
         while True:
+            xml = qbposxml if self._pos else qbxml
             answer = self._ask(
-                qbxml.inventory_query(
-                    since=since, max_returned=self.page_size, iterator_id=iterator
-                )
+                xml.inventory_query(since=since, max_returned=self.page_size, iterator_id=iterator)
             )
-            page = qbxml.parse_inventory(answer, sku_field=self.sku_field)
+            page = xml.parse_inventory(answer, sku_field=self.sku_field)
             read += len(page.items)
             if page.newest is not None and (newest is None or page.newest > newest):
                 newest = page.newest
@@ -106,11 +117,24 @@ class QbwcBackOffice:
                 return
             iterator = page.iterator_id
 
+    @property
+    def _by_list_id(self) -> bool:
+        """Lines name items by ListID: always in POS, by part number on Desktop."""
+        return self._pos or self.sku_field == "manufacturer_part_number"
+
     def _refs(self) -> dict[str, str]:
-        if self.sku_field != "manufacturer_part_number":
+        """SKU -> ListID, read once per run when lines need ListIDs."""
+        if not self._by_list_id:
             return {}
-        answer = self._ask(qbxml.item_refs_query())
-        return qbxml.parse_inventory(answer, sku_field=self.sku_field).list_ids
+        if self._list_ids is None:
+            if self._pos:
+                answer = self._ask(qbposxml.item_refs_query(self.sku_field))
+                page = qbposxml.parse_inventory(answer, sku_field=self.sku_field)
+            else:
+                answer = self._ask(qbxml.item_refs_query())
+                page = qbxml.parse_inventory(answer, sku_field=self.sku_field)
+            self._list_ids = page.list_ids
+        return self._list_ids
 
     def post_orders(self, requests: Sequence[PostRequest]) -> Sequence[PostOutcome]:
         refs = self._refs()
@@ -120,12 +144,11 @@ class QbwcBackOffice:
             missing = [
                 line.sku
                 for line in request.order.lines
-                if self.sku_field == "manufacturer_part_number" and line.sku not in refs
+                if self._by_list_id and line.sku not in refs
             ]
             if missing:
-                message = (
-                    f"no QuickBooks item has the manufacturer part number {', '.join(missing)}"
-                )
+                field = self.sku_field.replace("_", " ")
+                message = f"no QuickBooks item has the {field} {', '.join(missing)}"
                 outcomes.append(
                     PostOutcome(
                         request.order.web_id, error=ItemError(request.order.web_id, message, "3140")
@@ -137,8 +160,12 @@ class QbwcBackOffice:
             return outcomes
         if self._conversation is not None:
             self._conversation.progress(25)
-        answer = self._ask(qbxml.add_receipts(sendable, sku_field=self.sku_field, refs=refs))
-        answered = qbxml.parse_receipt_adds(answer, sendable)
+        if self._pos:
+            answer = self._ask(qbposxml.add_receipts(sendable, refs=refs))
+            answered = qbposxml.parse_receipt_adds(answer, sendable)
+        else:
+            answer = self._ask(qbxml.add_receipts(sendable, sku_field=self.sku_field, refs=refs))
+            answered = qbxml.parse_receipt_adds(answer, sendable)
         for request in sendable:
             result = answered.get(request.order.web_id)
             if isinstance(result, str):
@@ -151,12 +178,17 @@ class QbwcBackOffice:
     def find_posted(self, requests: Sequence[PostRequest]) -> Mapping[str, str]:
         if not requests:
             return {}
-        found = qbxml.parse_receipt_query(self._ask(qbxml.find_receipts(requests)))
+        if self._pos:  # POS numbers its receipts: ours are known by their Comments
+            found = qbposxml.parse_receipt_query(self._ask(qbposxml.find_receipts(requests)))
+        else:
+            found = qbxml.parse_receipt_query(self._ask(qbxml.find_receipts(requests)))
         posted: dict[str, str] = {}
         for request in requests:
             ref = qbxml.ref_number(request.order.number)
             for receipt in found:
-                if receipt.ref_number == ref and request.idempotency_key in receipt.memo:
+                if request.idempotency_key in receipt.memo and (
+                    self._pos or receipt.ref_number == ref
+                ):
                     posted[request.order.web_id] = receipt.txn_id
                     break
         return posted

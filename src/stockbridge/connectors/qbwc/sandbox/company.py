@@ -90,6 +90,9 @@ class Receipt:
 class DesktopCompany:
     """One company file. Thread-safe; every request document is applied under a lock."""
 
+    #: The qbXMLMajorVers the Web Connector reports (QuickBooks Desktop 2014 and later).
+    qbxml_major = 13
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.items: dict[str, Item] = {}

@@ -10,12 +10,13 @@ a document QuickBooks cannot parse (reported with its HRESULT).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 from xml.sax.saxutils import escape
 
 import httpx
 from lxml import etree
 
-from stockbridge.connectors.qbwc.sandbox.company import DesktopCompany, ParseFailure
+from stockbridge.connectors.qbwc.sandbox.company import ParseFailure
 
 __all__ = ["SessionLog", "WebConnector"]
 
@@ -41,13 +42,22 @@ class SessionLog:
     ended: str = ""
 
 
+class Company(Protocol):
+    """A simulated QuickBooks company: it answers a request document (or raises
+    ParseFailure)."""
+
+    qbxml_major: int
+
+    def handle(self, document: str) -> str: ...
+
+
 class WebConnector:
     def __init__(
         self,
         url: str,
         user_name: str,
         password: str,
-        company: DesktopCompany,
+        company: Company,
         *,
         client: httpx.Client | None = None,
     ) -> None:
@@ -80,9 +90,12 @@ class WebConnector:
             return [s.text or "" for s in result.iterfind(f"{{{NS}}}string")]
         return result.text or ""
 
-    def session(self, *, busy: bool = False, drop_after: int | None = None) -> SessionLog:
+    def session(
+        self, *, busy: bool = False, drop_after: int | None = None, drop_on: str | None = None
+    ) -> SessionLog:
         """One update, as QBWC runs it. ``drop_after``: after QuickBooks applied that many
-        requests, the Web Connector goes away without sending the last answer back."""
+        requests (``drop_on``: the first request naming that element), the Web Connector
+        goes away without sending the last answer back."""
         log = SessionLog()
 
         def call(operation: str, **params: str | int) -> str | list[str]:
@@ -114,7 +127,7 @@ class WebConnector:
                 strHCPResponse="<QBXML><QBXMLMsgsRs/></QBXML>" if first else "",
                 strCompanyFileName="C:\\Company\\Sandbox.QBW",
                 qbXMLCountry="US",
-                qbXMLMajorVers=13,
+                qbXMLMajorVers=self.company.qbxml_major,
                 qbXMLMinorVers=0,
             )
             first = False
@@ -128,7 +141,8 @@ class WebConnector:
                 response, hresult, message = self.company.handle(request), "", ""
             except ParseFailure as failure:
                 response, hresult, message = "", failure.hresult, failure.message
-            if drop_after is not None and log.requests >= drop_after:
+            dropping = drop_after is not None and log.requests >= drop_after
+            if dropping or (drop_on is not None and f"<{drop_on}" in request):
                 log.dropped = True
                 log.ended = "dropped"
                 return log
