@@ -27,6 +27,11 @@ class Shop:
     company: DesktopCompany | PosCompany
     user_name: str
     password: str
+    #: SKU -> the item's name in QuickBooks (differs when items map by part number)
+    names: dict[str, str]
+
+    def qb_quantity(self, sku: str) -> int:
+        return self.company.quantity(self.names[sku])
 
     @property
     def url(self) -> str:
@@ -58,7 +63,8 @@ def shop_fixture(
     request: pytest.FixtureRequest, sqlite_harness: Harness, bc_store: SandboxStore
 ) -> Iterator[Shop]:
     """Desktop unless the test names the flavour (``indirect`` parametrisation)."""
-    flavour = str(getattr(request, "param", "desktop"))
+    variant = str(getattr(request, "param", "desktop"))
+    flavour, by_part = variant.removesuffix("-mpn"), variant.endswith("-mpn")
     hub = sqlite_harness.hub
     hub.partners_override = None  # the real registry and saved connections
     running = start_service(hub)
@@ -75,15 +81,23 @@ def shop_fixture(
         secrets={"access_token": bc_store.token},
     )
     connected = qbwc_service.connect_qbwc(
-        hub, "shop", flavour=flavour, app_url=f"{running.server.url}/qbwc"
+        hub,
+        "shop",
+        flavour=flavour,
+        app_url=f"{running.server.url}/qbwc",
+        sku_field="manufacturer_part_number" if by_part else None,
     )
     assert connected.password is not None
     company: DesktopCompany | PosCompany = (
         DesktopCompany() if flavour == "desktop" else PosCompany()
     )
     for n, sku in enumerate(SKUS):
-        company.add_item(sku, 20 + n)
-    yield Shop(running, bc_store, company, connected.user_name, connected.password)
+        if isinstance(company, DesktopCompany) and by_part:  # named otherwise in QuickBooks
+            company.add_item(f"Widget {sku}", 20 + n, part_number=sku)
+        else:
+            company.add_item(sku, 20 + n)
+    names = {sku: f"Widget {sku}" if by_part else sku for sku in SKUS}
+    yield Shop(running, bc_store, company, connected.user_name, connected.password, names)
     running.server.stop()
     running.service.stop()
 

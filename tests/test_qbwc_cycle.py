@@ -11,7 +11,7 @@ from stockbridge.domain.model import RunStatus
 from tests.qbwc_support import Shop, shop_fixture  # noqa: F401  (the shop fixture)
 
 
-@pytest.mark.parametrize("shop", ["desktop", "pos"], indirect=True)
+@pytest.mark.parametrize("shop", ["desktop", "pos", "desktop-mpn"], indirect=True)
 def test_sessions_post_each_order_once_and_stock_converges(shop: Shop) -> None:
     wc = shop.connector()
     first = wc.session()
@@ -33,7 +33,7 @@ def test_sessions_post_each_order_once_and_stock_converges(shop: Shop) -> None:
     assert second.percents[-1] == 100, second
     shop.settle()
     assert shop.company.receipts_by_ref() == {number: 1}
-    assert shop.company.quantity("A") == 18
+    assert shop.qb_quantity("A") == 18
     assert shop.web_stock() == {"A": 18, "B": 20, "C": 22}
 
     wc.session()  # nothing new: nothing posted again
@@ -59,7 +59,7 @@ def test_a_session_dropped_after_quickbooks_applied_posts_nothing_twice(shop: Sh
     assert after.percents[-1] == 100, after
     shop.settle()
     assert shop.company.receipts_by_ref() == dict.fromkeys(orders, 1)
-    assert shop.company.quantity("A") == 17
+    assert shop.qb_quantity("A") == 17
     assert shop.web_stock()["A"] == 17
     wc.session()
     shop.settle()

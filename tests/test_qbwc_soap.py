@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import httpx
 import zeep
+from typer.testing import CliRunner
 
 from stockbridge import accounts, services
+from stockbridge.cli.app import build_app
 from stockbridge.connectors.qbwc.web_routes import MAX_BODY
 from tests.dashboard_helpers import log_in
 from tests.qbwc_support import Shop, shop_fixture  # noqa: F401  (the shop fixture)
@@ -135,3 +137,13 @@ def test_the_dashboard_shows_the_last_call_and_offers_the_qwc_file(shop: Shop) -
         assert qwc.status_code == 200 and b"<QBType>QBFS</QBType>" in qwc.content
         assert b"stockbridge-shop" in qwc.content
         assert http.get("/stores/other/qbwc.qwc").status_code == 404  # not granted
+
+
+def test_the_sandbox_command_runs_an_update_against_the_service(shop: Shop) -> None:
+    hub = shop.running.hub
+    args = ["sandbox", "qbwc", "--url", shop.url, "--user", shop.user_name, "--items", "3"]
+    done = CliRunner().invoke(build_app(lambda: hub), args, input=shop.password + "\n")
+    assert done.exit_code == 0, done.output
+    assert "update: signed in;" in done.output and "closed" in done.output
+    wrong = CliRunner().invoke(build_app(lambda: hub), args, input="wrong password\n")
+    assert "update: nvu" in wrong.output
