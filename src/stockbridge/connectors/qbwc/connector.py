@@ -68,7 +68,9 @@ class QbwcBackOffice:
     @property
     def waiting_for(self) -> str | None:
         """Why the back office cannot be reached now (None: a session is open)."""
-        return WAITING if self._conversation is None else None
+        if self._conversation is None or self._conversation.closed:
+            return WAITING  # the session ended before this step: nothing is marked or sent
+        return None
 
     @property
     def _pos(self) -> bool:
