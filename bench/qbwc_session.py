@@ -41,7 +41,7 @@ def run(orders: int, items: int, batch: int, page: int) -> dict[str, Any]:
     feed = OrderFeed(orders)
     registry = default_registry()
     registry.register("bench-web", lambda _env: feed)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
         hub = bootstrap(Settings(home=Path(tmp) / "home"), registry=registry)
         hub.initialise()
         service = Service(hub, tick_seconds=0.5).start()
