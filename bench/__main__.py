@@ -18,6 +18,7 @@ BENCHES = (
     "latency",
     "feed_ingest",
     "catalog_push",
+    "qbwc_session",
 )
 
 

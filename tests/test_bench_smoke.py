@@ -49,6 +49,17 @@ SMOKE: list[tuple[str, list[str], list[str]]] = [
         ],
     ),
     (
+        "qbwc_session",
+        ["--orders", "60", "--items", "250", "--batch", "25", "--page", "100"],
+        [
+            "ok  receipts in the company: 60",
+            "ok  SalesReceiptAdd round trips: 3",
+            "ok  ItemInventoryQuery round trips: 3",
+            "ok  items whose hub stock is not QuickBooks' less what was sold: []",
+            "ok  receipts added by the second session: 0",
+        ],
+    ),
+    (
         "qbo_orders",
         ["--orders", "90", "--sample", "6"],
         [
@@ -206,3 +217,25 @@ def test_sandbox_variants_batch_sets_stock_and_keeps_the_documented_limit(
     assert api.put("/v3/catalog/variants", json=fifty).status_code == 200
     stock = sandbox.stores["s"].stock()
     assert [stock[f"P-{n}"] for n in range(51)] == [7 + n for n in range(50)] + [0]
+
+
+def test_qbwc_session_that_posts_an_order_twice_exits_1(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bench import qbwc_session
+
+    from stockbridge.connectors.qbwc.connector import QbwcBackOffice
+
+    # Every batch sent twice (the first answer dropped on the floor): the bench's own
+    # checks must see the duplicate receipts.
+    original = QbwcBackOffice.post_orders
+    calls = {"n": 0}
+
+    def twice(self: QbwcBackOffice, requests: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            original(self, requests)  # applied, and then posted again: a duplicate
+        return original(self, requests)
+
+    monkeypatch.setattr(QbwcBackOffice, "post_orders", twice)
+    assert qbwc_session.main(["--orders", "30", "--items", "200", "--page", "100"]) == 1

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from stockbridge.alerts import Alerter, default_notifiers
 from stockbridge.config import Settings
-from stockbridge.connectors import feed, qbo
+from stockbridge.connectors import feed, qbo, qbwc
 from stockbridge.connectors.base import BackOffice, WebStore
 from stockbridge.connectors.ratelimit import LimiterRegistry
 from stockbridge.connectors.registry import ConnectorEnv, ConnectorRegistry, require_port
@@ -63,6 +63,12 @@ def default_registry() -> ConnectorRegistry:
         connect_button=qbo.CONNECT_BUTTON,
     )
     registry.register(feed.KIND, feed.make_back_office, commands="stockbridge.connectors.feed.cli")
+    registry.register(
+        qbwc.KIND,
+        qbwc.make_back_office,
+        commands="stockbridge.connectors.qbwc.cli",
+        web_routes="stockbridge.connectors.qbwc.web_routes",
+    )
     return registry
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "CatalogWebStore",
     "Delivery",
     "OrderChecker",
+    "PulledBackOffice",
     "ReversingBackOffice",
     "Snapshot",
     "SnapshotBackOffice",
@@ -205,6 +206,17 @@ class ReversingBackOffice(Protocol):
     def find_reversals(self, requests: Sequence[ReversalRequest]) -> Mapping[str, str]:
         """key -> document for the reversals the back office holds already."""
         ...
+
+
+@runtime_checkable
+class PulledBackOffice(BackOffice, Protocol):
+    """A back office that calls the hub instead of being called (QuickBooks Desktop
+    through the Web Connector). ``waiting_for`` is None while it is reachable (a session
+    is open); otherwise it says what the hub waits for, and the steps leave it alone:
+    nothing is marked or read, the next session does the work from the hub's state."""
+
+    @property
+    def waiting_for(self) -> str | None: ...
 
 
 class Snapshot(Protocol):

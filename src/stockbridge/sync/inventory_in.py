@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from stockbridge.connectors.base import BackOffice, Snapshot, SnapshotBackOffice
+from stockbridge.connectors.base import BackOffice, PulledBackOffice, Snapshot, SnapshotBackOffice
 from stockbridge.connectors.errors import PartnerAuthError, PartnerError, PartnerResponseError
 from stockbridge.domain.model import BackOfficeItem, ItemError
 from stockbridge.domain.snapshot import diff_snapshot
@@ -53,6 +53,9 @@ def inventory_in(ctx: StepContext) -> StepOutcome:
     done = failed = 0
     primary_error: PartnerError | None = None
     primary, primary_id = partners.back_office, partners.back_office_connection_id
+    waiting = _waiting_for(primary)
+    if waiting is not None:
+        primary = None  # it calls the hub; its next session reads it
     if primary is not None and primary_id is not None:
         try:
             done, failed = _read_source(ctx, primary, primary_id, None)
@@ -73,7 +76,15 @@ def inventory_in(ctx: StepContext) -> StepOutcome:
         raise primary_error
     if partners.web is not None and partners.web_connection_id is not None:
         done += _read_web(ctx, partners.web_connection_id)
-    return StepOutcome("partial" if failed else "succeeded", done=done, failed=failed)
+    status = "partial" if failed else "succeeded"
+    return StepOutcome(status, done=done, failed=failed, message=waiting)
+
+
+def _waiting_for(back_office: BackOffice | None) -> str | None:
+    """Why a back office that calls the hub (the Web Connector) is not read now."""
+    if isinstance(back_office, PulledBackOffice):
+        return back_office.waiting_for
+    return None
 
 
 def _supplier_failed(ctx: StepContext, name: str, connection_id: int, exc: PartnerError) -> None:

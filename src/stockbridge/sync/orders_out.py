@@ -24,7 +24,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import suppress
 
-from stockbridge.connectors.base import BackOffice, ReversingBackOffice, SnapshotBackOffice
+from stockbridge.connectors.base import (
+    BackOffice,
+    PulledBackOffice,
+    ReversingBackOffice,
+    SnapshotBackOffice,
+)
 from stockbridge.connectors.errors import PartnerError, TransientPartnerError
 from stockbridge.domain.books import ReversalKind, ReversalRequest, reversal_idempotency_key
 from stockbridge.domain.model import ItemError, PostOutcome, PostRequest
@@ -45,6 +50,8 @@ def orders_out(ctx: StepContext) -> StepOutcome:
         return StepOutcome("skipped", message="no back office connected")
     if isinstance(back_office, SnapshotBackOffice) and not back_office.accepts_orders:
         return StepOutcome("skipped", message="the back office takes no orders")
+    if isinstance(back_office, PulledBackOffice) and back_office.waiting_for:
+        return StepOutcome("skipped", message=back_office.waiting_for)
     store_id = ctx.store.id
     posted = failed = 0
     after = 0

@@ -19,6 +19,7 @@ from stockbridge.db.models.commerce import (
     Variant,
 )
 from stockbridge.db.models.oauth import OAuthGrant
+from stockbridge.db.models.qbwc import QbwcUser
 from stockbridge.db.models.service import (
     AlertIncident,
     ApiToken,
@@ -51,6 +52,7 @@ __all__ = [
     "OrderLineRow",
     "OrderReversal",
     "PartnerLink",
+    "QbwcUser",
     "RejectedInput",
     "RunError",
     "Schedule",

@@ -1,0 +1,395 @@
+"""A simulated QuickBooks Desktop company answering qbXML as the qbXML On-Screen
+Reference describes it (docs/facts-qbwc.md), strictly: an unknown request, element or
+attribute, a missing required element or a value too long fails like QuickBooks does —
+a document it cannot parse is refused whole (an HRESULT for the Web Connector to report),
+a request it can read but not carry out gets its statusCode.
+
+Supported: ItemInventoryQueryRq (iterators: Start / Continue, MaxReturned,
+ActiveStatus, FromModifiedDate, IncludeRetElement), SalesReceiptAddRq (lines by ItemRef
+FullName or ListID; stock goes down) and SalesReceiptQueryRq (by RefNumber,
+IncludeRetElement). Written from the reference, not from the hub's client.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from lxml import etree
+
+__all__ = ["DesktopCompany", "ParseFailure"]
+
+#: What QuickBooks reports (as HRESULT) for a request document it cannot parse.
+PARSE_HRESULT = "0x80040400"
+PARSE_MESSAGE = "QuickBooks found an error when parsing the provided XML text stream."
+
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+_ADD_ORDER = (
+    "CustomerRef",
+    "ClassRef",
+    "TemplateRef",
+    "TxnDate",
+    "RefNumber",
+    "BillAddress",
+    "ShipAddress",
+    "IsPending",
+    "CheckNumber",
+    "PaymentMethodRef",
+    "DueDate",
+    "SalesRepRef",
+    "ShipDate",
+    "ShipMethodRef",
+    "FOB",
+    "Memo",
+    "SalesReceiptLineAdd",
+)
+_LINE_ORDER = ("ItemRef", "Desc", "Quantity", "UnitOfMeasure", "Rate", "Amount")
+_INV_QUERY = (
+    "MaxReturned",
+    "ActiveStatus",
+    "FromModifiedDate",
+    "ToModifiedDate",
+    "IncludeRetElement",
+)
+_RECEIPT_QUERY = ("RefNumber", "IncludeLineItems", "IncludeRetElement")
+
+
+class ParseFailure(Exception):
+    """The request document is not valid qbXML: refused whole (nothing applied)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.hresult = PARSE_HRESULT
+        self.message = f"{PARSE_MESSAGE} ({detail})"
+
+
+@dataclass
+class Item:
+    list_id: str
+    name: str
+    quantity: Decimal
+    price: Decimal
+    part_number: str = ""
+    active: bool = True
+    modified: datetime = field(default_factory=lambda: datetime.now(UTC))
+    edit_sequence: int = 1
+
+
+@dataclass
+class Receipt:
+    txn_id: str
+    ref_number: str
+    memo: str
+    lines: list[tuple[str, Decimal]]
+
+
+class DesktopCompany:
+    """One company file. Thread-safe; every request document is applied under a lock."""
+
+    #: The qbXMLMajorVers the Web Connector reports (QuickBooks Desktop 2014 and later).
+    qbxml_major = 13
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.items: dict[str, Item] = {}
+        self.receipts: list[Receipt] = []
+        self._iterators: dict[str, list[Item]] = {}
+        self._clock = datetime.now(UTC).replace(microsecond=0)
+        #: Faults for the next SalesReceiptAdd of these RefNumbers: statusCode, message.
+        self.refuse: dict[str, tuple[str, str]] = {}
+        self.documents = 0
+        #: Request documents answered, by the first request they carry.
+        self.documents_by_request: Counter[str] = Counter()
+
+    # -- the test's side --------------------------------------------------------------
+
+    def tick(self) -> datetime:
+        self._clock += timedelta(seconds=1)
+        return self._clock
+
+    def add_item(
+        self, name: str, quantity: int, price: str = "9.99", part_number: str = ""
+    ) -> Item:
+        with self._lock:
+            item = Item(
+                f"{len(self.items) + 1:X}0000-{1_700_000_000 + len(self.items)}",
+                name,
+                Decimal(quantity),
+                Decimal(price),
+                part_number,
+                modified=self.tick(),
+            )
+            self.items[item.list_id] = item
+            return item
+
+    def set_quantity(self, name: str, quantity: int) -> None:
+        with self._lock:
+            item = self._by_name(name)
+            assert item is not None, name
+            item.quantity = Decimal(quantity)
+            item.modified = self.tick()
+            item.edit_sequence += 1
+
+    def quantity(self, name: str) -> int:
+        with self._lock:
+            item = self._by_name(name)
+            assert item is not None, name
+            return int(item.quantity)
+
+    def receipts_by_ref(self) -> dict[str, int]:
+        with self._lock:
+            counts: dict[str, int] = {}
+            for receipt in self.receipts:
+                counts[receipt.ref_number] = counts.get(receipt.ref_number, 0) + 1
+            return counts
+
+    def _by_name(self, name: str) -> Item | None:
+        return next((i for i in self.items.values() if i.name == name), None)
+
+    # -- qbXML ------------------------------------------------------------------------
+
+    def handle(self, document: str) -> str:
+        """Answer one qbXML request document; raises ParseFailure (nothing applied)."""
+        with self._lock:
+            self.documents += 1
+            msgs, on_error = self._read(document)
+            if msgs:
+                self.documents_by_request[str(msgs[0].tag)] += 1
+            out = etree.Element("QBXML")
+            rs_parent = etree.SubElement(out, "QBXMLMsgsRs")
+            for rq in msgs:
+                rs = self._one(rq)
+                rs_parent.append(rs)
+                if on_error == "stopOnError" and rs.get("statusSeverity") == "Error":
+                    break
+            body = etree.tostring(out, encoding="unicode")
+            return f'<?xml version="1.0" ?>\n{body}'
+
+    def _read(self, document: str) -> tuple[list[etree._Element], str]:
+        try:
+            root = etree.fromstring(document.encode("utf-8"), _PARSER)
+        except etree.XMLSyntaxError as exc:
+            raise ParseFailure(f"not well-formed: {exc.msg}") from None
+        tree = root.getroottree()
+        if tree.docinfo.doctype:
+            raise ParseFailure("a DTD is not allowed")
+        pis = [n for n in _before(root) if isinstance(n, etree._ProcessingInstruction)]
+        if not any(pi.target == "qbxml" and "version=" in (pi.text or "") for pi in pis):
+            raise ParseFailure("the <?qbxml version?> instruction is missing")
+        if root.tag != "QBXML" or len(root) != 1 or root[0].tag != "QBXMLMsgsRq":
+            raise ParseFailure("the document must be QBXML/QBXMLMsgsRq")
+        msgs = root[0]
+        on_error = msgs.get("onError")
+        if on_error not in ("stopOnError", "continueOnError"):
+            raise ParseFailure("QBXMLMsgsRq needs onError stopOnError or continueOnError")
+        requests = [child for child in msgs if isinstance(child.tag, str)]
+        for rq in requests:
+            self._validate(rq)
+        return requests, on_error
+
+    def _validate(self, rq: etree._Element) -> None:
+        allowed_attrs = {"requestID"}
+        if rq.tag == "ItemInventoryQueryRq":
+            allowed_attrs |= {"iterator", "iteratorID", "metaData"}
+            _sequence(rq, _INV_QUERY)
+            if rq.get("iterator") not in (None, "Start", "Continue"):
+                raise ParseFailure(f"bad iterator {rq.get('iterator')!r}")
+            if rq.get("iterator") == "Continue" and not rq.get("iteratorID"):
+                raise ParseFailure("iterator Continue needs an iteratorID")
+        elif rq.tag == "SalesReceiptAddRq":
+            if len(rq) != 1 or rq[0].tag != "SalesReceiptAdd":
+                raise ParseFailure("SalesReceiptAddRq holds one SalesReceiptAdd")
+            add = rq[0]
+            _sequence(add, _ADD_ORDER)
+            lines = add.findall("SalesReceiptLineAdd")
+            if not lines:
+                raise ParseFailure("a SalesReceiptAdd needs a SalesReceiptLineAdd")
+            for line in lines:
+                _sequence(line, _LINE_ORDER)
+                ref = line.find("ItemRef")
+                if ref is None or [c.tag for c in ref] not in (["ListID"], ["FullName"]):
+                    raise ParseFailure("SalesReceiptLineAdd/ItemRef needs ListID or FullName")
+        elif rq.tag == "SalesReceiptQueryRq":
+            allowed_attrs |= {"metaData", "iterator", "iteratorID"}
+            _sequence(rq, _RECEIPT_QUERY)
+        else:
+            raise ParseFailure(f"unknown request {rq.tag!r}")
+        for name in rq.attrib:
+            if name not in allowed_attrs:
+                raise ParseFailure(f"unknown attribute {name!r} on {rq.tag}")
+
+    def _one(self, rq: etree._Element) -> etree._Element:
+        rs = etree.Element(str(rq.tag)[:-2] + "Rs")
+        if rq.get("requestID") is not None:
+            rs.set("requestID", rq.get("requestID", ""))
+        if rq.tag == "ItemInventoryQueryRq":
+            self._items(rq, rs)
+        elif rq.tag == "SalesReceiptAddRq":
+            self._add(rq[0], rs)
+        else:
+            self._query_receipts(rq, rs)
+        return rs
+
+    def _items(self, rq: etree._Element, rs: etree._Element) -> None:
+        try:
+            limit = int(rq.findtext("MaxReturned") or "0") or None
+        except ValueError:
+            return _status(rs, "3020", "Error", "MaxReturned is not a number")
+        wanted = [e.text for e in rq.findall("IncludeRetElement")]
+        if rq.get("iterator") == "Continue":
+            iterator_id = rq.get("iteratorID", "")
+            pending = self._iterators.get(iterator_id)
+            if pending is None:
+                return _status(rs, "3120", "Error", f"The iterator {iterator_id} is not valid")
+        else:
+            since_text = rq.findtext("FromModifiedDate")
+            since = None
+            if since_text:
+                try:
+                    since = datetime.fromisoformat(since_text)
+                except ValueError:
+                    return _status(
+                        rs,
+                        "3020",
+                        "Error",
+                        f'There was an error when converting the date value "{since_text}"',
+                    )
+                if since.tzinfo is None:
+                    since = since.replace(tzinfo=UTC)
+            active = rq.findtext("ActiveStatus") or "ActiveOnly"
+            pending = sorted(
+                (
+                    i
+                    for i in self.items.values()
+                    if (since is None or i.modified >= since)
+                    and (active == "All" or (i.active == (active == "ActiveOnly")))
+                ),
+                key=lambda i: i.list_id,
+            )
+            iterator_id = (
+                "{" + str(uuid.uuid4()).upper() + "}" if rq.get("iterator") == "Start" else ""
+            )
+        page = pending[:limit] if limit else pending
+        rest = pending[len(page) :]
+        if iterator_id:
+            self._iterators[iterator_id] = rest
+            rs.set("iteratorRemainingCount", str(len(rest)))
+            rs.set("iteratorID", iterator_id)
+        if not page:
+            return _status(
+                rs, "1", "Info", "A query request did not find a matching object in QuickBooks"
+            )
+        _status(rs, "0", "Info", "Status OK")
+        for item in page:
+            ret = etree.SubElement(rs, "ItemInventoryRet")
+            values = [
+                ("ListID", item.list_id),
+                ("TimeModified", item.modified.isoformat()),
+                ("EditSequence", str(item.edit_sequence)),
+                ("Name", item.name),
+                ("FullName", item.name),
+                ("IsActive", "true" if item.active else "false"),
+                ("ManufacturerPartNumber", item.part_number),
+                ("SalesDesc", item.name),
+                ("SalesPrice", f"{item.price:.2f}"),
+                ("QuantityOnHand", f"{item.quantity}"),
+            ]
+            for tag, value in values:
+                if (not wanted or tag in wanted) and value != "":
+                    etree.SubElement(ret, tag).text = value
+        return None
+
+    def _add(self, add: etree._Element, rs: etree._Element) -> None:
+        ref = add.findtext("RefNumber") or ""
+        memo = add.findtext("Memo") or ""
+        if len(ref) > 11:
+            return _status(
+                rs, "3070", "Error", f'The string "{ref}" in the field "RefNumber" is too long.'
+            )
+        if len(memo) > 4095:
+            return _status(rs, "3070", "Error", 'The string in the field "Memo" is too long.')
+        if ref in self.refuse:
+            code, message = self.refuse.pop(ref)
+            return _status(rs, code, "Error", message)
+        lines: list[tuple[Item, Decimal, Decimal]] = []
+        for line in add.iterfind("SalesReceiptLineAdd"):
+            item_ref = line.find("ItemRef")
+            assert item_ref is not None
+            key = item_ref[0].text or ""
+            item = self.items.get(key) if item_ref[0].tag == "ListID" else self._by_name(key)
+            if item is None:
+                return _status(
+                    rs,
+                    "3140",
+                    "Error",
+                    f'There is an invalid reference to QuickBooks Item "{key}" in the '
+                    "SalesReceipt line.",
+                )
+            try:
+                quantity = Decimal(line.findtext("Quantity") or "1")
+                rate = Decimal(line.findtext("Rate") or "0")
+            except InvalidOperation:
+                return _status(rs, "3020", "Error", "There was an error when converting a number")
+            lines.append((item, quantity, rate))
+        txn = f"{len(self.receipts) + 1:X}-{1_700_000_000 + len(self.receipts)}"
+        for item, quantity, _rate in lines:
+            item.quantity -= quantity
+            item.modified = self.tick()
+            item.edit_sequence += 1
+        self.receipts.append(Receipt(txn, ref, memo, [(i.name, q) for i, q, _r in lines]))
+        _status(rs, "0", "Info", "Status OK")
+        ret = etree.SubElement(rs, "SalesReceiptRet")
+        etree.SubElement(ret, "TxnID").text = txn
+        etree.SubElement(ret, "RefNumber").text = ref
+        if memo:
+            etree.SubElement(ret, "Memo").text = memo
+        return None
+
+    def _query_receipts(self, rq: etree._Element, rs: etree._Element) -> None:
+        refs = {e.text or "" for e in rq.findall("RefNumber")}
+        found = [r for r in self.receipts if not refs or r.ref_number in refs]
+        if not found:
+            return _status(
+                rs, "1", "Info", "A query request did not find a matching object in QuickBooks"
+            )
+        _status(rs, "0", "Info", "Status OK")
+        for receipt in found:
+            ret = etree.SubElement(rs, "SalesReceiptRet")
+            etree.SubElement(ret, "TxnID").text = receipt.txn_id
+            etree.SubElement(ret, "RefNumber").text = receipt.ref_number
+            if receipt.memo:
+                etree.SubElement(ret, "Memo").text = receipt.memo
+        return None
+
+
+def _before(root: etree._Element) -> list[object]:
+    nodes: list[object] = []
+    node = root.getprevious()
+    while node is not None:
+        nodes.append(node)
+        node = node.getprevious()
+    return nodes
+
+
+def _sequence(parent: etree._Element, order: tuple[str, ...]) -> None:
+    """The children are known elements in the schema's order."""
+    position = 0
+    for child in parent:
+        if not isinstance(child.tag, str):
+            continue
+        if child.tag not in order:
+            raise ParseFailure(f"unknown element {child.tag!r} in {parent.tag!s}")
+        index = order.index(child.tag)
+        if index < position:
+            raise ParseFailure(f"{child.tag} is out of order in {parent.tag!s}")
+        position = index
+
+
+def _status(rs: etree._Element, code: str, severity: str, message: str) -> None:
+    rs.set("statusCode", code)
+    rs.set("statusSeverity", severity)
+    rs.set("statusMessage", message)

@@ -1,0 +1,303 @@
+"""A simulated QuickBooks Point of Sale company answering qbposXML strictly, like
+``company.DesktopCompany`` does qbXML: a document it cannot parse is refused whole, a
+request it can read but not carry out gets its statusCode. POS numbers its own sales
+receipts (``SalesReceiptNumber``); items carry ItemNumber (assigned by POS), ALU and UPC
+and are named on receipt lines by ListID.
+
+Supported: ItemInventoryQueryRq (iterators, MaxReturned, TimeModifiedRangeFilter,
+IncludeRetElement), SalesReceiptAddRq (SalesReceiptItemAdd by ListID; stock goes down),
+SalesReceiptQueryRq (CommentsFilter, IncludeRetElement).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from lxml import etree
+
+from stockbridge.connectors.qbwc.sandbox.company import ParseFailure, _sequence, _status
+
+__all__ = ["PosCompany"]
+
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+_ADD_ORDER = (
+    "Associate",
+    "Cashier",
+    "Comments",
+    "CustomerListID",
+    "Discount",
+    "DiscountPercent",
+    "PriceLevelNumber",
+    "PromoCode",
+    "SalesOrderTxnID",
+    "SalesReceiptType",
+    "ShipDate",
+    "StoreNumber",
+    "TaxCategory",
+    "TipReceiver",
+    "TxnDate",
+    "TxnState",
+    "Workstation",
+    "SalesReceiptItemAdd",
+)
+_ITEM_ORDER = ("ListID", "Desc1", "Price", "Qty")
+_INV_QUERY = ("MaxReturned", "TimeModifiedRangeFilter", "IncludeRetElement")
+_RECEIPT_QUERY = ("CommentsFilter", "IncludeRetElement")
+_MATCH = ("Equal", "StartsWith", "Contains", "EndsWith")
+_ORDER_IN_COMMENTS = re.compile(r"web order (\S+)")
+
+
+@dataclass
+class PosItem:
+    list_id: str
+    item_number: int
+    alu: str
+    upc: str
+    desc: str
+    quantity: Decimal
+    price: Decimal
+    modified: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+@dataclass
+class PosReceipt:
+    txn_id: str
+    number: int
+    comments: str
+
+
+class PosCompany:
+    """One Point of Sale company file. Thread-safe."""
+
+    #: The qbXMLMajorVers the Web Connector reports for POS.
+    qbxml_major = 3
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.items: dict[str, PosItem] = {}
+        self.receipts: list[PosReceipt] = []
+        self._iterators: dict[str, list[PosItem]] = {}
+        self._clock = datetime.now(UTC).replace(microsecond=0)
+        self.refuse: dict[str, tuple[str, str]] = {}
+        self.documents_by_request: Counter[str] = Counter()
+
+    def tick(self) -> datetime:
+        self._clock += timedelta(seconds=1)
+        return self._clock
+
+    def add_item(self, alu: str, quantity: int, price: str = "9.99", upc: str = "") -> PosItem:
+        with self._lock:
+            n = len(self.items) + 1
+            item = PosItem(
+                f"-{8_000_000_000_000_000_000 + n}",
+                n,
+                alu,
+                upc,
+                alu,
+                Decimal(quantity),
+                Decimal(price),
+                self.tick(),
+            )
+            self.items[item.list_id] = item
+            return item
+
+    def quantity(self, alu: str) -> int:
+        with self._lock:
+            return int(next(i.quantity for i in self.items.values() if i.alu == alu))
+
+    def receipts_by_ref(self) -> dict[str, int]:
+        """Receipts per web order number named in their Comments (the test's view)."""
+        with self._lock:
+            counts: dict[str, int] = {}
+            for receipt in self.receipts:
+                found = _ORDER_IN_COMMENTS.search(receipt.comments)
+                key = found.group(1) if found else ""
+                counts[key] = counts.get(key, 0) + 1
+            return counts
+
+    def handle(self, document: str) -> str:
+        with self._lock:
+            msgs, on_error = self._read(document)
+            if msgs:
+                self.documents_by_request[str(msgs[0].tag)] += 1
+            out = etree.Element("QBPOSXML")
+            parent = etree.SubElement(out, "QBPOSXMLMsgsRs")
+            for rq in msgs:
+                rs = etree.SubElement(parent, str(rq.tag)[:-2] + "Rs")
+                if rq.get("requestID") is not None:
+                    rs.set("requestID", rq.get("requestID", ""))
+                if rq.tag == "ItemInventoryQueryRq":
+                    self._items(rq, rs)
+                elif rq.tag == "SalesReceiptAddRq":
+                    self._add(rq[0], rs)
+                else:
+                    self._query(rq, rs)
+                if on_error == "stopOnError" and rs.get("statusSeverity") == "Error":
+                    break
+            return '<?xml version="1.0" ?>\n' + etree.tostring(out, encoding="unicode")
+
+    def _read(self, document: str) -> tuple[list[etree._Element], str]:
+        try:
+            root = etree.fromstring(document.encode("utf-8"), _PARSER)
+        except etree.XMLSyntaxError as exc:
+            raise ParseFailure(f"not well-formed: {exc.msg}") from None
+        if root.getroottree().docinfo.doctype:
+            raise ParseFailure("a DTD is not allowed")
+        pi = root.getprevious()
+        while pi is not None and not (
+            isinstance(pi, etree._ProcessingInstruction) and pi.target == "qbposxml"
+        ):
+            pi = pi.getprevious()
+        if pi is None:
+            raise ParseFailure("the <?qbposxml version?> instruction is missing")
+        if root.tag != "QBPOSXML" or len(root) != 1 or root[0].tag != "QBPOSXMLMsgsRq":
+            raise ParseFailure("the document must be QBPOSXML/QBPOSXMLMsgsRq")
+        on_error = root[0].get("onError")
+        if on_error not in ("stopOnError", "continueOnError"):
+            raise ParseFailure("QBPOSXMLMsgsRq needs onError stopOnError or continueOnError")
+        requests = [c for c in root[0] if isinstance(c.tag, str)]
+        for rq in requests:
+            attrs = {"requestID"}
+            if rq.tag == "ItemInventoryQueryRq":
+                attrs |= {"iterator", "iteratorID"}
+                _sequence(rq, _INV_QUERY)
+                window = rq.find("TimeModifiedRangeFilter")
+                if window is not None:
+                    _sequence(window, ("FromTimeModified", "ToTimeModified"))
+                if rq.get("iterator") == "Continue" and not rq.get("iteratorID"):
+                    raise ParseFailure("iterator Continue needs an iteratorID")
+            elif rq.tag == "SalesReceiptAddRq":
+                if len(rq) != 1 or rq[0].tag != "SalesReceiptAdd":
+                    raise ParseFailure("SalesReceiptAddRq holds one SalesReceiptAdd")
+                _sequence(rq[0], _ADD_ORDER)
+                lines = rq[0].findall("SalesReceiptItemAdd")
+                if not lines:
+                    raise ParseFailure("a SalesReceiptAdd needs a SalesReceiptItemAdd")
+                for line in lines:
+                    _sequence(line, _ITEM_ORDER)
+                    if line.find("ListID") is None:
+                        raise ParseFailure("SalesReceiptItemAdd needs its item's ListID")
+            elif rq.tag == "SalesReceiptQueryRq":
+                _sequence(rq, _RECEIPT_QUERY)
+                for flt in rq.findall("CommentsFilter"):
+                    _sequence(flt, ("MatchStringCriterion", "Comments"))
+                    if flt.findtext("MatchStringCriterion") not in _MATCH:
+                        raise ParseFailure("MatchStringCriterion is not one of its values")
+            else:
+                raise ParseFailure(f"unknown request {rq.tag!r}")
+            for name in rq.attrib:
+                if name not in attrs:
+                    raise ParseFailure(f"unknown attribute {name!r} on {rq.tag!s}")
+        return requests, on_error
+
+    def _items(self, rq: etree._Element, rs: etree._Element) -> None:
+        limit = int(rq.findtext("MaxReturned") or "0") or None
+        wanted = [e.text for e in rq.findall("IncludeRetElement")]
+        if rq.get("iterator") == "Continue":
+            iterator_id = rq.get("iteratorID", "")
+            pending = self._iterators.get(iterator_id)
+            if pending is None:
+                return _status(rs, "3120", "Error", f"The iterator {iterator_id} is not valid")
+        else:
+            text = rq.findtext("TimeModifiedRangeFilter/FromTimeModified")
+            since = None
+            if text:
+                try:
+                    since = datetime.fromisoformat(text)
+                except ValueError:
+                    return _status(rs, "3020", "Error", f'Invalid date "{text}"')
+                since = since if since.tzinfo else since.replace(tzinfo=UTC)
+            pending = sorted(
+                (i for i in self.items.values() if since is None or i.modified >= since),
+                key=lambda i: i.item_number,
+            )
+            iterator_id = "{" + str(uuid.uuid4()).upper() + "}" if rq.get("iterator") else ""
+        page = pending[:limit] if limit else pending
+        if iterator_id:
+            self._iterators[iterator_id] = pending[len(page) :]
+            rs.set("iteratorRemainingCount", str(len(pending) - len(page)))
+            rs.set("iteratorID", iterator_id)
+        if not page:
+            return _status(rs, "1", "Info", "A query request did not find a matching object")
+        _status(rs, "0", "Info", "Status OK")
+        for item in page:
+            ret = etree.SubElement(rs, "ItemInventoryRet")
+            for tag, value in (
+                ("ListID", item.list_id),
+                ("ALU", item.alu),
+                ("Desc1", item.desc),
+                ("ItemNumber", str(item.item_number)),
+                ("Price1", f"{item.price:.2f}"),
+                ("QuantityOnHand", f"{item.quantity}"),
+                ("TimeModified", item.modified.strftime("%Y-%m-%dT%H:%M:%S")),
+                ("UPC", item.upc),
+            ):
+                if (not wanted or tag in wanted) and value:
+                    etree.SubElement(ret, tag).text = value
+        return None
+
+    def _add(self, add: etree._Element, rs: etree._Element) -> None:
+        comments = add.findtext("Comments") or ""
+        if len(comments) > 2000:
+            return _status(rs, "3070", "Error", 'The string in the field "Comments" is too long.')
+        found = _ORDER_IN_COMMENTS.search(comments)
+        if found and found.group(1) in self.refuse:
+            code, message = self.refuse.pop(found.group(1))
+            return _status(rs, code, "Error", message)
+        lines: list[tuple[PosItem, Decimal]] = []
+        for line in add.iterfind("SalesReceiptItemAdd"):
+            list_id = line.findtext("ListID") or ""
+            item = self.items.get(list_id)
+            if item is None:
+                return _status(
+                    rs, "3140", "Error", f'There is an invalid reference to item "{list_id}".'
+                )
+            try:
+                lines.append((item, Decimal(line.findtext("Qty") or "1")))
+            except InvalidOperation:
+                return _status(rs, "3020", "Error", "Qty is not a number")
+        for item, qty in lines:
+            item.quantity -= qty
+            item.modified = self.tick()
+        receipt = PosReceipt(
+            f"-{9_000_000_000 + len(self.receipts)}", len(self.receipts) + 1, comments
+        )
+        self.receipts.append(receipt)
+        _status(rs, "0", "Info", "Status OK")
+        ret = etree.SubElement(rs, "SalesReceiptRet")
+        etree.SubElement(ret, "TxnID").text = receipt.txn_id
+        etree.SubElement(ret, "SalesReceiptNumber").text = str(receipt.number)
+        if comments:
+            etree.SubElement(ret, "Comments").text = comments
+        return None
+
+    def _query(self, rq: etree._Element, rs: etree._Element) -> None:
+        found = list(self.receipts)
+        for flt in rq.findall("CommentsFilter"):
+            how, text = flt.findtext("MatchStringCriterion"), flt.findtext("Comments") or ""
+            found = [r for r in found if _matches(how or "Equal", text, r.comments)]
+        if not found:
+            return _status(rs, "1", "Info", "A query request did not find a matching object")
+        _status(rs, "0", "Info", "Status OK")
+        for receipt in found:
+            ret = etree.SubElement(rs, "SalesReceiptRet")
+            etree.SubElement(ret, "TxnID").text = receipt.txn_id
+            etree.SubElement(ret, "SalesReceiptNumber").text = str(receipt.number)
+            etree.SubElement(ret, "Comments").text = receipt.comments
+        return None
+
+
+def _matches(how: str, text: str, value: str) -> bool:
+    if how == "Equal":
+        return value == text
+    if how == "StartsWith":
+        return value.startswith(text)
+    if how == "EndsWith":
+        return value.endswith(text)
+    return text in value

@@ -1,0 +1,182 @@
+"""``/qbwc``: the SOAP service the QuickBooks Web Connector calls (its WSDL at
+``/qbwc?wsdl``), and the .qwc file for the dashboard (``/stores/{store}/qbwc.qwc``).
+
+Each session: ``authenticate`` signs the store's Web Connector user in, opens a
+conversation and queues a sync run; the run's back-office calls become the requests
+``sendRequestXML`` hands out, and ``receiveResponseXML`` hands QuickBooks' answers back
+(``conversation.py``). Errors are answered the way the Web Connector expects: a wrong
+user or password gets "nvu"; an unknown ticket gets an empty request, -1 and an
+explanation from ``getLastError``; a body that is no call of this service gets a SOAP
+Client fault (HTTP 500), an oversized one 413.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+
+from stockbridge.bootstrap import Hub
+from stockbridge.connectors.qbwc import soap
+from stockbridge.connectors.qbwc.conversation import BROKER
+from stockbridge.jobs.queue import JobQueue
+from stockbridge.services import qbwc as service
+from stockbridge.services.errors import StoreNotFound
+from stockbridge.web.dashboard.guard import Refused, Viewer, viewer
+
+__all__ = ["MAX_BODY", "routes"]
+
+#: The largest call accepted: a page of 1,000 items answered by QuickBooks fits well.
+MAX_BODY = 32 * 1024 * 1024
+SERVER_VERSION = "Stockbridge 0.1"
+UNKNOWN_TICKET = "unknown or expired session ticket: the next scheduled update starts anew"
+XML = "text/xml; charset=utf-8"
+
+
+def routes(hub: Hub, queue: JobQueue) -> APIRouter:
+    router = APIRouter()
+    ready = float(os.environ.get("STOCKBRIDGE_QBWC_READY_SECONDS", "30"))
+    answer_wait = float(os.environ.get("STOCKBRIDGE_QBWC_ANSWER_SECONDS", "300"))
+
+    @router.get("/qbwc", include_in_schema=False)
+    def describe(request: Request) -> Response:
+        if "wsdl" in {key.lower() for key in request.query_params}:
+            return Response(soap.wsdl(str(request.url.remove_query_params("wsdl"))), media_type=XML)
+        return PlainTextResponse("Stockbridge's QuickBooks Web Connector service (SOAP).")
+
+    @router.get("/qbwc/support", include_in_schema=False)
+    def support() -> PlainTextResponse:
+        return PlainTextResponse(
+            "Stockbridge syncs this QuickBooks company with the web store. Add it to the "
+            "Web Connector with the .qwc file from `stockbridge connect qbwc` or the "
+            "dashboard; the password is the one that command printed."
+        )
+
+    def _status(store: str, who: Viewer) -> service.QbwcStatus:
+        if not who.may_see(store):
+            raise Refused(404, f"no store named {store!r}")
+        try:
+            return service.qbwc_status(hub, store)
+        except StoreNotFound as exc:
+            raise Refused(404, str(exc)) from None
+
+    @router.get("/stores/{store}/qbwc", include_in_schema=False)
+    def panel(store: str, who: Annotated[Viewer, Depends(viewer)]) -> HTMLResponse:
+        """When the Web Connector last called, what came of it, what waits for it."""
+        status = _status(store, who)
+        called = (
+            status.last_call_at.isoformat(timespec="seconds") if status.last_call_at else "never"
+        )
+        rows = [
+            ("Web Connector user", status.user_name),
+            ("Last called", called),
+            ("Last outcome", status.last_outcome or "-"),
+            ("Orders waiting to post", str(status.orders_waiting)),
+        ]
+        body = "".join(
+            f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows
+        )
+        link = html.escape(f"/stores/{store}/qbwc.qwc")
+        return HTMLResponse(
+            f"<!doctype html><title>QuickBooks Web Connector</title>"
+            f"<h1>QuickBooks Web Connector: {html.escape(store)}</h1><table>{body}</table>"
+            f'<p><a href="{link}" download>Download the .qwc file</a></p>'
+        )
+
+    @router.get("/stores/{store}/qbwc.qwc", include_in_schema=False)
+    def qwc_file(store: str, who: Annotated[Viewer, Depends(viewer)]) -> Response:
+        status = _status(store, who)
+        document = service.qwc_for(hub, status.store_id)
+        if document is None:
+            raise Refused(404, f"store {store!r} is not connected through the Web Connector")
+        return Response(
+            document,
+            media_type="application/xml",
+            headers={"Content-Disposition": f'attachment; filename="{store}.qwc"'},
+        )
+
+    @router.post("/qbwc", include_in_schema=False)
+    async def call(request: Request) -> Response:
+        body = bytearray()
+        async for chunk in request.stream():
+            body.extend(chunk)
+            if len(body) > MAX_BODY:
+                return Response(soap.fault("the request is too large"), 413, media_type=XML)
+        try:
+            parsed = soap.parse_call(bytes(body))
+        except soap.SoapError as exc:
+            return Response(soap.fault(str(exc)), 500, media_type=XML)
+        result = await run_in_threadpool(dispatch, parsed)
+        return Response(soap.answer(parsed.operation, result), media_type=XML)
+
+    def dispatch(call: soap.SoapCall) -> str | int | list[str]:
+        p = call.params
+        match call.operation:
+            case "serverVersion":
+                return SERVER_VERSION
+            case "clientVersion":
+                return ""  # every Web Connector version we know of speaks this protocol
+            case "authenticate":
+                return _authenticate(p["strUserName"], p["strPassword"])
+            case "sendRequestXML":
+                conversation = BROKER.by_ticket(p["ticket"])
+                if conversation is None:
+                    return ""
+                return conversation.next_request() or ""
+            case "receiveResponseXML":
+                conversation = BROKER.by_ticket(p["ticket"])
+                if conversation is None:
+                    return -1
+                if p["hresult"]:
+                    conversation.fail(
+                        f"QuickBooks could not answer ({p['hresult']}): {p['message']}"
+                    )
+                    return -1
+                return conversation.deliver(p["response"])
+            case "connectionError":
+                conversation = BROKER.end(
+                    p["ticket"], "the Web Connector could not reach QuickBooks"
+                )
+                if conversation is not None:
+                    message = (
+                        "the Web Connector could not reach QuickBooks "
+                        f"({p['hresult']}): {p['message']}"
+                    )
+                    conversation.fail(message)
+                    service.note_call(hub, conversation.store_id, message)
+                return "done"
+            case "getLastError":
+                conversation = BROKER.by_ticket(p["ticket"])
+                if conversation is None:
+                    return UNKNOWN_TICKET
+                return conversation.last_error or "no error"
+            case _:  # closeConnection
+                conversation = BROKER.end(p["ticket"], "the Web Connector closed the session")
+                if conversation is None:
+                    return UNKNOWN_TICKET
+                outcome = conversation.last_error or (
+                    f"session complete: {conversation.exchanges} request(s) answered"
+                )
+                service.note_call(hub, conversation.store_id, outcome)
+                return "OK"
+
+    def _authenticate(user_name: str, password: str) -> list[str]:
+        sign_in = service.authenticate(hub, user_name, password)
+        if sign_in is None:
+            return [secrets.token_urlsafe(24), "nvu"]
+        conversation = BROKER.open(
+            sign_in.store_id,
+            sign_in.connection_id,
+            ready_seconds=ready,
+            answer_seconds=answer_wait,
+        )
+        service.note_call(hub, sign_in.store_id, "session started")
+        service.start_session(hub, queue, sign_in.store_id)
+        return [conversation.ticket, ""]
+
+    return router
