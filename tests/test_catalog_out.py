@@ -275,3 +275,40 @@ def test_catalog_settings_refuse_bad_values_and_change_nothing(
     services.update_store(sqlite_harness.hub, "shop", catalog_price_source="auto")
     shown = services.describe_store(sqlite_harness.hub, "shop")
     assert (shown.catalog_price_source, shown.catalog_price_source_set) == ("back_office", None)
+
+
+def test_the_preview_lists_the_creations_and_prices_the_next_run_sends(
+    sqlite_harness: Harness, bc_store: SandboxStore
+) -> None:
+    """The dry run goes through the catalog part too: what it lists is what the next real
+    Sync All creates and prices, and the preview itself sends nothing."""
+    from stockbridge.services.preview import preview
+
+    bc_store.seed([{"name": "Old mug", "sku": "MUG", "tracking": "product", "price": "10.00"}])
+    bo = FakeBackOffice()
+    bo.set_item("MUG", 5, name="Mug", price="10.00")
+    wire(sqlite_harness, bc_store, bo)
+    assert sync(sqlite_harness).status is RunStatus.SUCCEEDED
+    bo.set_item("MUG", 5, name="Mug", price="12.50")
+    bo.set_item("NEW-1", 3, name="Kettle", price="9.99")
+    before = catalog(bc_store)
+
+    plan = preview(sqlite_harness.hub, "shop")
+    try:
+        created = [(p.sku, p.name, p.price) for p in plan.products_to_create]
+        prices = [(p.sku, p.new) for p in plan.price_changes]
+    finally:
+        plan.close()
+    assert created == [("NEW-1", "Kettle", Decimal("9.99"))]
+    assert prices == [("MUG", Decimal("12.50"))]
+    assert catalog(bc_store) == before  # nothing sent
+
+    assert sync(sqlite_harness).status is RunStatus.SUCCEEDED
+    web = catalog(bc_store)
+    assert set(web) - set(before) == {"NEW-1"}
+    assert Decimal(web["MUG"]["price"]) == Decimal("12.50")
+    after = preview(sqlite_harness.hub, "shop")
+    try:
+        assert after.products_to_create == [] and after.price_changes == []
+    finally:
+        after.close()
