@@ -123,6 +123,9 @@ def test_the_dashboard_shows_the_last_call_and_offers_the_qwc_file(shop: Shop) -
     with httpx.Client(base_url=shop.running.server.url, timeout=10) as http:
         assert http.get("/stores/shop/qbwc.qwc").status_code in (303, 307, 401)
         log_in(http, "clerk", "a long password")
+        overview = http.get("/stores/shop").text  # the store's page links both
+        assert 'href="/stores/shop/qbwc"' in overview
+        assert 'href="/stores/shop/qbwc.qwc"' in overview
         page = http.get("/stores/shop/qbwc")
         assert page.status_code == 200 and "Last called</th><td>never" in page.text
         shop.web.order([("A", 1)])
