@@ -127,8 +127,9 @@ class Hub:
                 connector.close()
 
     def scheduler(self) -> Scheduler:
-        """Queues scheduled runs; call ``tick(now)`` every few seconds."""
-        return Scheduler(self.uow, self.runner().request)
+        """Queues scheduled runs; call ``tick(now)`` every few seconds. A slot is claimed
+        in the transaction that queues its run."""
+        return Scheduler(self.uow)
 
     def alerter(self, client: httpx.Client) -> Alerter:
         """Merchant alerts by email (SMTP settings) and webhook (through ``client``, which

@@ -16,7 +16,18 @@ from collections.abc import Callable
 import typer
 
 from stockbridge.bootstrap import Hub, bootstrap, default_registry
-from stockbridge.cli import demo, init, products, runs, schedule, serve, store, tokens, users
+from stockbridge.cli import (
+    demo,
+    init,
+    products,
+    runs,
+    schedule,
+    serve,
+    store,
+    tokens,
+    users,
+    worker,
+)
 from stockbridge.cli.common import HubLoader, PartnerCommands
 from stockbridge.connectors.registry import ConnectorRegistry
 
@@ -41,6 +52,7 @@ def build_app(
     runs.register(app, hub)
     demo.register(app, hub)
     serve.register(app, hub)
+    worker.register(app, hub)
     store.register(app, hub)
     products.register(app, hub)
     connect_app = typer.Typer(help="Connect a store to a partner.", no_args_is_help=True)
