@@ -131,8 +131,9 @@ def make_app(database_url: str, config: WorkerConfig | None = None, **pool: Any)
         name=TICK,
         queue=HOUSEKEEPING_QUEUE,
         pass_context=True,
+        # No lock: a tick killed mid-way stays "doing" until a later tick retries it, so
+        # a lock would block every later tick. Its parts are safe side by side.
         queueing_lock="tick",
-        lock="tick",
     )
     async def tick(context: JobContext, timestamp: int) -> None:
         await _runtime(context).tick(context.app, timestamp)
@@ -312,7 +313,9 @@ class ScaledRuntime:
                 await manager.retry_job(job, retry_at=retry_at)
             except ConnectorException as exc:
                 if not isinstance(exc.__cause__, psycopg.errors.UniqueViolation):
-                    raise
+                    # Another tick put it back first (it is no longer "doing").
+                    log.info("stalled job %s not put back: %s", job.id, exc)
+                    continue
                 # A job with the same queueing lock already waits: it takes this work.
                 await manager.finish_job(job, Status.FAILED, delete_job=False)
                 log.warning("stalled job %s superseded by a waiting job", job.id)

@@ -34,7 +34,7 @@ def upgrade() -> None:
             account varchar(200) PRIMARY KEY,
             not_before timestamptz NOT NULL DEFAULT now(),
             interval_seconds double precision NOT NULL DEFAULT 0,
-            last_start timestamptz NOT NULL DEFAULT '-infinity'
+            last_start timestamptz
         )
         """
     )
