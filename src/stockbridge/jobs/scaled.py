@@ -42,9 +42,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import psycopg
 from procrastinate import App, JobContext, PsycopgConnector, RetryStrategy
-from procrastinate.exceptions import AlreadyEnqueued, ConnectorException
+from procrastinate.exceptions import AlreadyEnqueued, ConnectorException, UniqueViolation
 from procrastinate.jobs import Job, Status
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
@@ -311,14 +310,16 @@ class ScaledRuntime:
             retry_at = datetime.now(UTC) + timedelta(seconds=min(2**attempt, 60))
             try:
                 await manager.retry_job(job, retry_at=retry_at)
-            except ConnectorException as exc:
-                if not isinstance(exc.__cause__, psycopg.errors.UniqueViolation):
-                    # Another tick put it back first (it is no longer "doing").
-                    log.info("stalled job %s not put back: %s", job.id, exc)
-                    continue
-                # A job with the same queueing lock already waits: it takes this work.
-                await manager.finish_job(job, Status.FAILED, delete_job=False)
+            except UniqueViolation:
+                # A job with the same queueing lock already waits and takes this work (it
+                # reads the store's runs when it starts): this one ends, aborted.
+                with contextlib.suppress(ConnectorException):
+                    await manager.finish_job(job, Status.ABORTED, delete_job=False)
                 log.warning("stalled job %s superseded by a waiting job", job.id)
+                continue
+            except ConnectorException as exc:
+                # Another tick put it back first (it is no longer "doing").
+                log.info("stalled job %s not put back: %s", job.id, exc)
                 continue
             put_back += 1
             log.warning(
