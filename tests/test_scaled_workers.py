@@ -1,7 +1,8 @@
-"""Scaled mode with real worker PROCESSES (``stockbridge worker``) on PostgreSQL, stores
-on the sandboxes (``STORES`` here; fifty and more in ``python -m bench workers``): a storm of manual, scheduled and webhook triggers, a worker
-killed with SIGKILL in the middle of a run, and the scheduler's tick surviving the kill
-of the worker running it. Bounded in counts and time (each wait has a timeout)."""
+"""Scaled mode with real worker PROCESSES (``stockbridge worker``) on PostgreSQL and
+stores on the sandboxes (``STORES`` here; fifty in ``python -m bench workers``): a storm
+of manual, scheduled and webhook triggers, a worker killed with SIGKILL in the middle of
+a run, and the scheduler's tick surviving the kill of a worker running it. Bounded in
+counts and time (each wait has a timeout)."""
 
 from __future__ import annotations
 
@@ -83,7 +84,7 @@ def test_three_workers_fifty_stores_a_storm_and_a_sigkill(fleet: Fleet) -> None:
         close()
 
     runs = fleet.runs()
-    statuses = defaultdict(int)
+    statuses: dict[str, int] = defaultdict(int)
     for run in runs:
         statuses[run.status] += 1
     assert statuses["running"] == 0 and statuses["queued"] == 0
