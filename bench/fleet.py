@@ -193,7 +193,8 @@ class Fleet:
             session = uow.session
             runs = session.execute(
                 text(
-                    "SELECT id, store_id, status FROM sync_runs WHERE status IN ('queued', 'running')"
+                    "SELECT id, store_id, status FROM sync_runs "
+                    "WHERE status IN ('queued', 'running')"
                 )
             ).all()
             jobs = session.execute(

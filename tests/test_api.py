@@ -235,9 +235,16 @@ def test_push_needs_an_idempotency_key_api_mode_and_a_sane_size(
 
 
 @BOTH_BACKENDS
-def test_metrics_and_openapi(running: Running, two_stores: object) -> None:
+def test_metrics_and_openapi(running: Running, two_stores: object, backend: str) -> None:
     with running.client() as anon:
         text = anon.get("/metrics").text
         assert "stockbridge_inbox_depth" in text and "stockbridge_sync_lag_max_seconds" in text
+        # Scaled mode: the job queue's depth, its oldest job, dead workers' jobs, workers.
+        job_gauges = (
+            "stockbridge_jobs_oldest_waiting_seconds",
+            "stockbridge_jobs_stalled 0.0",
+            "stockbridge_workers_alive 1.0",
+        )
+        assert all((g in text) == (backend == "scaled") for g in job_gauges), text
         schema = anon.get("/openapi.json").json()
         assert "/api/v1/stores/{store}/inventory" in schema["paths"]
