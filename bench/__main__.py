@@ -17,6 +17,7 @@ BENCHES = (
     "webhook_ingest",
     "latency",
     "feed_ingest",
+    "workers",
 )
 
 

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from typer.testing import CliRunner
 
+from stockbridge.cli import build_app
 from stockbridge.connectors.ratelimit import LimiterRegistry, RateLimiter, Window
 from stockbridge.db.quota import PostgresQuotaLedger
 from stockbridge.domain.model import SYNC_ALL, RunStatus, Step, Trigger
@@ -22,8 +24,6 @@ from stockbridge.jobs.scaled import MAX_ATTEMPTS, ScaledRuntime, make_app
 from tests.conftest import Harness, make_harness
 from tests.fakes import FakeBackOffice, FakeWebStore
 from tests.scaled_support import FAST
-
-pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
@@ -246,3 +246,33 @@ def retry_stalled(runtime: ScaledRuntime) -> int:
             return await runtime.retry_stalled(app)
 
     return asyncio.run(tick())
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["worker", "--queues", "runs,bogus"], "unknown queue(s): bogus"),
+        (["worker", "--queues", " , "], "unknown queue(s): (none given)"),
+        (["worker", "--concurrency", "0"], "Invalid value"),
+        (["worker", "--concurrency", "many"], "Invalid value"),
+    ],
+)
+def test_worker_refuses_bad_options(pg: Harness, args: list[str], message: str) -> None:
+    result = CliRunner().invoke(build_app(lambda: pg.hub), args)
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+@pytest.mark.parametrize("args", [["worker"], ["serve", "--no-worker"]])
+def test_scaled_commands_refuse_sqlite(sqlite_harness: Harness, args: list[str]) -> None:
+    result = CliRunner().invoke(build_app(lambda: sqlite_harness.hub), args)
+    assert result.exit_code == 2
+    assert "scaled mode needs PostgreSQL" in result.output
+
+
+def test_worker_refuses_a_database_without_the_job_tables(pg: Harness) -> None:
+    with pg.hub.engine.begin() as db:
+        db.execute(text("DROP TABLE procrastinate_jobs CASCADE"))
+    result = CliRunner().invoke(build_app(lambda: pg.hub), ["worker"])
+    assert result.exit_code == 2
+    assert "stockbridge init" in result.output

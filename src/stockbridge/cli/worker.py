@@ -45,6 +45,17 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
             ),
         ] = "runs,inbox,housekeeping",
         name: Annotated[str | None, typer.Option("--name", help="Worker name in logs.")] = None,
+        metrics_port: Annotated[
+            int | None,
+            typer.Option(
+                "--metrics-port",
+                min=1,
+                max=65535,
+                help="Serve this process's counters (partner calls and 429s, runs finished) "
+                "for Prometheus on 127.0.0.1:PORT/metrics (--metrics-host to change).",
+            ),
+        ] = None,
+        metrics_host: Annotated[str, typer.Option("--metrics-host")] = "127.0.0.1",
     ) -> None:
         """Run scaled-mode jobs (sync runs, inbox passes, the scheduler tick) from the
         PostgreSQL job queue until stopped (SIGTERM finishes the jobs in progress)."""
@@ -75,6 +86,12 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
         configure_logging()
         with mapped_errors():
             runtime = ScaledRuntime(loaded, config).open()
+        if metrics_port is not None:
+            from prometheus_client import start_http_server
+
+            from stockbridge.metrics import REGISTRY
+
+            start_http_server(metrics_port, addr=metrics_host, registry=REGISTRY)
         typer.echo(f"Stockbridge worker: queues {', '.join(wanted)}, concurrency {concurrency}")
         try:
             runtime.run_worker(name=name)
