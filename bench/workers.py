@@ -23,7 +23,7 @@ rate and the database time per run (assumptions printed with it).
 Checks: every run of every round succeeded, every order posted exactly once (receipts
 per DocNumber), no store had two runs at once, at most one 429 per account.
 
-    python -m bench workers                      # 40 stores, 1/2/4 workers
+    python -m bench workers                      # 50 stores, 1/2/4 workers
     python -m bench workers --stores 12 --workers 1,2   # the smoke's size
 """
 
@@ -191,7 +191,7 @@ def quota_round(home: Path, url: str, stores: int, timeout: float) -> dict[str, 
 
 def main(argv: Sequence[str] = ()) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench workers")
-    parser.add_argument("--stores", type=int, default=40)
+    parser.add_argument("--stores", type=int, default=50)
     parser.add_argument("--realms", type=int, default=8)
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--concurrency", type=int, default=3)
