@@ -8,12 +8,14 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from stockbridge.cli import build_app
@@ -21,16 +23,50 @@ from stockbridge.connectors.ratelimit import LimiterRegistry, RateLimiter, Windo
 from stockbridge.db.quota import PostgresQuotaLedger
 from stockbridge.domain.model import SYNC_ALL, RunStatus, Step, Trigger
 from stockbridge.jobs.scaled import MAX_ATTEMPTS, ScaledRuntime, make_app
-from tests.conftest import Harness, make_harness
+from tests.conftest import POSTGRES_URL, Harness, make_harness, postgres_unavailable
 from tests.fakes import FakeBackOffice, FakeWebStore
 from tests.scaled_support import FAST
 
 
 @pytest.fixture
-def pg(tmp_path: Path, postgres_url: str) -> Iterator[Harness]:
+def fresh_pg(tmp_path: Path, postgres_url: str) -> Iterator[Harness]:
     h = make_harness(tmp_path, postgres_url)
     yield h
     h.hub.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def pg_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
+    """One migrated PostgreSQL hub for the module (migrating costs more than a test)."""
+    reason = postgres_unavailable()
+    if reason:
+        pytest.skip(reason)
+    schema = f"sb_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL)
+    with admin.begin() as db:
+        db.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = f"{POSTGRES_URL}?options={quote(f'-csearch_path={schema}')}"
+    h = make_harness(tmp_path_factory.mktemp("scaled"), url)
+    yield h
+    h.hub.engine.dispose()
+    with admin.begin() as db:
+        db.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture
+def pg(pg_module: Harness) -> Harness:
+    """The module's hub, emptied: no store, run, schedule, job or worker left."""
+    with pg_module.hub.engine.begin() as db:
+        db.execute(
+            text(
+                "TRUNCATE stores, procrastinate_jobs, procrastinate_workers, "
+                "procrastinate_periodic_defers, procrastinate_events, rate_limit_accounts, "
+                "rate_limit_sent, rate_limit_in_flight RESTART IDENTITY CASCADE"
+            )
+        )
+    pg_module.partners.clear()
+    return pg_module
 
 
 @pytest.fixture
@@ -270,9 +306,9 @@ def test_scaled_commands_refuse_sqlite(sqlite_harness: Harness, args: list[str])
     assert "scaled mode needs PostgreSQL" in result.output
 
 
-def test_worker_refuses_a_database_without_the_job_tables(pg: Harness) -> None:
-    with pg.hub.engine.begin() as db:
+def test_worker_refuses_a_database_without_the_job_tables(fresh_pg: Harness) -> None:
+    with fresh_pg.hub.engine.begin() as db:
         db.execute(text("DROP TABLE procrastinate_jobs CASCADE"))
-    result = CliRunner().invoke(build_app(lambda: pg.hub), ["worker"])
+    result = CliRunner().invoke(build_app(lambda: fresh_pg.hub), ["worker"])
     assert result.exit_code == 2
     assert "stockbridge init" in result.output

@@ -77,6 +77,9 @@ QUEUES = (RUNS_QUEUE, INBOX_QUEUE, HOUSEKEEPING_QUEUE)
 MAX_ATTEMPTS = 5
 #: Back-off between attempts: 2, 4, 8, 16 s (procrastinate: exponential_wait ** (n + 1)).
 RETRY = RetryStrategy(max_attempts=MAX_ATTEMPTS - 1, exponential_wait=2)
+#: Alerts are checked by the ticks of a minute's first seconds (the embedded mode: every
+#: 60 s); the alerter itself lets one process at a time do the work.
+ALERT_TICK_SECONDS = 5
 #: Queued runs older than this without a job get one from the tick (seconds).
 NUDGE_AFTER = 30.0
 
@@ -270,7 +273,7 @@ class ScaledRuntime:
             self.nudge(datetime.now(UTC) - timedelta(seconds=NUDGE_AFTER))
         except Exception:
             log.exception("tick: nudge failed")
-        if self.config.alerts:
+        if self.config.alerts and now.second < ALERT_TICK_SECONDS:  # once a minute or so
             try:
                 self.alerter.check(datetime.now(UTC))
             except Exception:
