@@ -26,7 +26,7 @@ pytestmark = pytest.mark.postgres
 
 #: Stores in the storm: enough for three workers to contend on every realm and for runs of
 #: every trigger to interleave, few enough to keep the suite quick (the bench runs 50).
-STORES = int(os.environ.get("STOCKBRIDGE_TEST_FLEET_STORES", "12"))
+STORES = int(os.environ.get("STOCKBRIDGE_TEST_FLEET_STORES", "9"))
 
 #: The workers notice a dead one within seconds (production: 10 s / 30 s).
 FAST = {
@@ -57,7 +57,7 @@ def assert_never_overlapping(fleet: Fleet) -> None:
             assert start >= end, f"runs {first} and {second} of one store overlapped"
 
 
-def test_three_workers_fifty_stores_a_storm_and_a_sigkill(fleet: Fleet) -> None:
+def test_three_workers_a_storm_a_sigkill_and_the_tick_surviving_a_kill(fleet: Fleet) -> None:
     names = list(fleet.stores)
     queue, close = open_queue(fleet.hub)
     try:
@@ -117,7 +117,7 @@ def test_three_workers_fifty_stores_a_storm_and_a_sigkill(fleet: Fleet) -> None:
     alive = [w for w in workers if w.poll() is None]
     assert len(alive) == 2
     fleet.kill(alive[0])
-    some = names[:4]
+    some = names[:3]
     before = fleet.scheduled_runs(some)
     fleet.make_slots_due(some)
     fleet.wait_for(
