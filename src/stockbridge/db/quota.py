@@ -22,7 +22,10 @@ from sqlalchemy import Engine, text
 
 from stockbridge.connectors.ratelimit import Window
 
-__all__ = ["TICKET_SECONDS", "PostgresQuotaLedger"]
+__all__ = ["LEDGER_TABLES", "TICKET_SECONDS", "PostgresQuotaLedger"]
+
+#: The ledger's tables (migration 0015, PostgreSQL only; no models: plain SQL here).
+LEDGER_TABLES = ("rate_limit_accounts", "rate_limit_sent", "rate_limit_in_flight")
 
 #: A request in flight longer than this (a process that died mid-request) stops counting.
 TICKET_SECONDS = 120
