@@ -19,6 +19,7 @@ BENCHES = (
     "feed_ingest",
     "catalog_push",
     "qbwc_session",
+    "workers",
 )
 
 

@@ -157,6 +157,33 @@ def sqlite_harness(tmp_path: Path) -> Iterator[Harness]:
     h.hub.engine.dispose()
 
 
+#: ``@BOTH_BACKENDS`` on a test that uses ``backend`` runs it on both job back ends.
+BOTH_BACKENDS = pytest.mark.parametrize(
+    "backend", ["embedded", pytest.param("scaled", marks=pytest.mark.postgres)], indirect=True
+)
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    """How jobs run: ``embedded`` (SQLite, in-process worker; the default) or ``scaled``
+    (PostgreSQL, procrastinate), chosen with ``BOTH_BACKENDS``."""
+    return str(getattr(request, "param", "embedded"))
+
+
+@pytest.fixture
+def service_harness(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> Iterator[Harness]:
+    """A harness on the back end's database: SQLite for embedded, PostgreSQL for scaled."""
+    if backend == "scaled":
+        url = str(request.getfixturevalue("postgres_url"))
+    else:
+        url = f"sqlite:///{tmp_path / 'hub.db'}"
+    h = make_harness(tmp_path, url)
+    yield h
+    h.hub.engine.dispose()
+
+
 @pytest.fixture(params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def cycle(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cycle]:
     """The runner over the in-memory unit of work, SQLite or PostgreSQL."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -19,6 +20,12 @@ class Running:
     hub: Hub
     service: Service
     server: ServerThread
+    resources: ExitStack = field(default_factory=ExitStack)
+
+    def stop(self) -> None:
+        self.server.stop()
+        self.service.stop()
+        self.resources.close()
 
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -47,7 +54,17 @@ def wait_for(
         time.sleep(0.05)
 
 
-def start_service(hub: Hub) -> Running:
-    service = Service(hub, tick_seconds=0.5).start()
+def start_service(hub: Hub, backend: str = "embedded") -> Running:
+    """The service on ``hub``: ``embedded`` (in-process worker threads) or ``scaled``
+    (a web node deferring to procrastinate, a procrastinate worker running the jobs;
+    PostgreSQL only)."""
+    resources = ExitStack()
+    if backend == "scaled":
+        from tests.scaled_support import scaled_worker
+
+        runtime = resources.enter_context(scaled_worker(hub))
+        service = Service(hub, queue=runtime.queue).start()
+    else:
+        service = Service(hub, tick_seconds=0.5).start()
     server = ServerThread(service.app).start()
-    return Running(hub, service, server)
+    return Running(hub, service, server, resources)

@@ -13,21 +13,20 @@ from stockbridge import services
 from stockbridge.bootstrap import Hub
 from stockbridge.db.models import IdempotencyRecord, StockLevel, SyncRun, Variant
 from stockbridge.domain.model import InventorySource
-from tests.conftest import Harness
+from tests.conftest import BOTH_BACKENDS, Harness
 from tests.fakes import FakeBackOffice, FakeWebStore
 from tests.service_helpers import Running, start_service
 
 
 @pytest.fixture
-def running(sqlite_harness: Harness) -> Iterator[Running]:
-    r = start_service(sqlite_harness.hub)
+def running(service_harness: Harness, backend: str) -> Iterator[Running]:
+    r = start_service(service_harness.hub, backend)
     yield r
-    r.server.stop()
-    r.service.stop()
+    r.stop()
 
 
 @pytest.fixture
-def two_stores(sqlite_harness: Harness) -> tuple[FakeWebStore, FakeWebStore]:
+def two_stores(service_harness: Harness) -> tuple[FakeWebStore, FakeWebStore]:
     webs = (FakeWebStore(), FakeWebStore())
     for name, web in zip(("alpha", "beta"), webs, strict=True):
         for sku in ("A", "B"):
@@ -35,9 +34,9 @@ def two_stores(sqlite_harness: Harness) -> tuple[FakeWebStore, FakeWebStore]:
         bo = FakeBackOffice()
         bo.set_item("A", 5)
         bo.set_item("B", 6)
-        sqlite_harness.add_store(name, source=InventorySource.API, web=web, back_office=bo)
-    services.sync(sqlite_harness.hub, "alpha")
-    services.sync(sqlite_harness.hub, "beta")
+        service_harness.add_store(name, source=InventorySource.API, web=web, back_office=bo)
+    services.sync(service_harness.hub, "alpha")
+    services.sync(service_harness.hub, "beta")
     return webs
 
 
@@ -76,6 +75,7 @@ def test_a_store_token_never_reaches_another_store(running: Running, two_stores:
         assert [s["name"] for s in operator.get("/api/v1/stores").json()] == ["alpha", "beta"]
 
 
+@BOTH_BACKENDS
 def test_trigger_sync_answers_at_once_and_the_worker_runs_it(
     running: Running, two_stores: object
 ) -> None:
@@ -94,6 +94,7 @@ def test_trigger_sync_answers_at_once_and_the_worker_runs_it(
         assert api.get("/api/v1/stores/alpha/products/NOPE").status_code == 404
 
 
+@BOTH_BACKENDS
 def test_inventory_push_applies_once_and_reaches_the_web(
     running: Running, two_stores: tuple[FakeWebStore, FakeWebStore]
 ) -> None:
@@ -214,7 +215,7 @@ def test_unknown_skus_are_kept_as_rejected_input(running: Running, two_stores: o
 
 
 def test_push_needs_an_idempotency_key_api_mode_and_a_sane_size(
-    running: Running, two_stores: object, sqlite_harness: Harness
+    running: Running, two_stores: object, service_harness: Harness
 ) -> None:
     with running.client(running.token("alpha")) as api:
         body = {"items": [{"sku": "A", "quantity": 1}]}
@@ -225,7 +226,7 @@ def test_push_needs_an_idempotency_key_api_mode_and_a_sane_size(
         )
         assert too_big.status_code == 413
         services.update_store(
-            sqlite_harness.hub, "alpha", inventory_source=InventorySource.BACK_OFFICE
+            service_harness.hub, "alpha", inventory_source=InventorySource.BACK_OFFICE
         )
         wrong_mode = api.post(
             "/api/v1/stores/alpha/inventory", json=body, headers={"Idempotency-Key": "m"}
@@ -233,9 +234,17 @@ def test_push_needs_an_idempotency_key_api_mode_and_a_sane_size(
         assert wrong_mode.status_code == 409 and "api mode" in wrong_mode.text
 
 
-def test_metrics_and_openapi(running: Running, two_stores: object) -> None:
+@BOTH_BACKENDS
+def test_metrics_and_openapi(running: Running, two_stores: object, backend: str) -> None:
     with running.client() as anon:
         text = anon.get("/metrics").text
         assert "stockbridge_inbox_depth" in text and "stockbridge_sync_lag_max_seconds" in text
+        # Scaled mode: the job queue's depth, its oldest job, dead workers' jobs, workers.
+        job_gauges = (
+            "stockbridge_jobs_oldest_waiting_seconds",
+            "stockbridge_jobs_stalled 0.0",
+            "stockbridge_workers_alive 1.0",
+        )
+        assert all((g in text) == (backend == "scaled") for g in job_gauges), text
         schema = anon.get("/openapi.json").json()
         assert "/api/v1/stores/{store}/inventory" in schema["paths"]

@@ -140,6 +140,8 @@ def test_the_command_line_and_serve_load_no_sandbox() -> None:
     assert "stockbridge.connectors.qbo.cli" in loaded  # the connectors' commands are there
     assert "stockbridge.runtime" in loaded
     assert [m for m in loaded if "sandbox" in m or m == "stockbridge.demo"] == []
+    # The embedded mode never needs the scaled extra (procrastinate) at import time.
+    assert "stockbridge.jobs.scaled" not in loaded
 
 
 def test_connect_offers_the_registered_connectors() -> None:

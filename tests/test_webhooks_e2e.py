@@ -17,20 +17,20 @@ from stockbridge import services
 from stockbridge.connectors.bigcommerce.webhooks import SECRET_HEADER
 from stockbridge.db.models import InboxEvent
 from tests.bc_helpers import SandboxStore
-from tests.conftest import Harness
+from tests.conftest import BOTH_BACKENDS, Harness
 from tests.fakes import FakeBackOffice
 from tests.service_helpers import Running, start_service, wait_for
 
 
 @pytest.fixture
 def live(
-    sqlite_harness: Harness, bc_store: SandboxStore
+    service_harness: Harness, bc_store: SandboxStore, backend: str
 ) -> Iterator[tuple[Running, SandboxStore, FakeBackOffice]]:
-    hub = sqlite_harness.hub
+    hub = service_harness.hub
     hub.partners_override = None  # the real registry and saved connections
     bo = FakeBackOffice()
     hub.registry.register("fake-bo", lambda _env: bo)
-    running = start_service(hub)
+    running = start_service(hub, backend)
     services.add_store(hub, "shop")
     bc_store.seed(
         [{"name": s, "sku": s, "tracking": "product", "inventory_level": 20} for s in ("A", "B")]
@@ -57,8 +57,7 @@ def live(
         secrets={"access_token": bc_store.token},
     )
     yield running, bc_store, bo
-    running.server.stop()
-    running.service.stop()
+    running.stop()
 
 
 def secret_of(bc: SandboxStore) -> str:
@@ -96,6 +95,7 @@ def inbox_depth(running: Running) -> int:
         return int(uow.session.scalar(select(func.count(InboxEvent.id))) or 0)
 
 
+@BOTH_BACKENDS
 def test_a_web_order_reaches_the_back_office_through_its_webhook(
     live: tuple[Running, SandboxStore, FakeBackOffice],
 ) -> None:
@@ -173,6 +173,7 @@ def settled(running: Running) -> bool:
     return waiting == 0 and finished
 
 
+@BOTH_BACKENDS
 def test_burst_with_duplicates_and_out_of_order_applies_each_change_once(
     live: tuple[Running, SandboxStore, FakeBackOffice],
 ) -> None:

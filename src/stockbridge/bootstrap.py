@@ -22,6 +22,7 @@ from stockbridge.connectors.registry import ConnectorEnv, ConnectorRegistry, req
 from stockbridge.credentials import CredentialCipher
 from stockbridge.db.engine import create_hub_engine, exclusive, session_factory
 from stockbridge.db.migrate import is_current, upgrade
+from stockbridge.db.quota import PostgresQuotaLedger
 from stockbridge.db.sources import SUPPLIER_ROLE
 from stockbridge.db.uow import UnitOfWork
 from stockbridge.db.vault import DbCredentialVault
@@ -141,8 +142,9 @@ class Hub:
                 connector.close()
 
     def scheduler(self) -> Scheduler:
-        """Queues scheduled runs; call ``tick(now)`` every few seconds."""
-        return Scheduler(self.uow, self.runner().request)
+        """Queues scheduled runs; call ``tick(now)`` every few seconds. A slot is claimed
+        in the transaction that queues its run."""
+        return Scheduler(self.uow)
 
     def alerter(self, client: httpx.Client) -> Alerter:
         """Merchant alerts by email (SMTP settings) and webhook (through ``client``, which
@@ -178,6 +180,11 @@ def bootstrap(
     settings = settings or Settings()
     make_private(settings)  # the home 0700, the database and key 0600 (fixes old installs)
     engine = create_hub_engine(settings.resolved_database_url)
+    # On PostgreSQL several processes (scaled mode's workers) may call one partner
+    # account: its quota is paced in the database, for all of them together.
+    limiters = LimiterRegistry(
+        ledger=PostgresQuotaLedger(engine) if engine.dialect.name == "postgresql" else None
+    )
     return Hub(
         settings=settings,
         engine=engine,
@@ -187,4 +194,5 @@ def bootstrap(
         retry=retry
         or RetryPolicy(attempts=settings.retry_attempts, base_delay=settings.retry_base_delay),
         partners_override=partners_override,
+        limiters=limiters,
     )

@@ -79,6 +79,13 @@ class Settings(BaseSettings):
     qbo_revoke_url: str = "https://developer.api.intuit.com/v2/oauth2/tokens/revoke"
     qbo_api_url: str = "https://quickbooks.api.intuit.com"
 
+    #: Scaled mode (``stockbridge worker``): every worker's heartbeat period, and how long
+    #: a silent worker is taken for alive before its jobs are retried elsewhere.
+    worker_heartbeat_seconds: float = Field(default=10.0, gt=0, le=300)
+    worker_stalled_seconds: float = Field(default=30.0, gt=0, le=3600)
+    #: Scaled mode: the scheduler tick's period, a cron with seconds as 6th field.
+    scheduler_cron: str = "* * * * * */5"
+
     @field_validator("outbound_allow")
     @classmethod
     def _known_rules(cls, value: str) -> str:

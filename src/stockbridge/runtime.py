@@ -1,6 +1,10 @@
 """The embedded service: HTTP app, in-process worker, inbox processor and scheduler in one
 process (``stockbridge serve``). On start it resumes what a crash left: queued or running
-runs and unprocessed inbox events."""
+runs and unprocessed inbox events.
+
+Given another ``queue`` (scaled mode, ``serve --no-worker``: jobs go to procrastinate and
+``stockbridge worker`` processes run them, the scheduler included) it serves the API,
+webhooks and dashboard only."""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from fastapi import FastAPI
 
 from stockbridge.bootstrap import Hub
 from stockbridge.jobs.inbox import INBOX_BATCH, process_inbox
-from stockbridge.jobs.queue import InProcessQueue
+from stockbridge.jobs.queue import InProcessQueue, JobQueue
 from stockbridge.web.app import create_app
 
 __all__ = ["Service", "serve_http"]
@@ -30,11 +34,17 @@ class Service:
         workers: int = 2,
         tick_seconds: float = 5.0,
         alert_every_seconds: float = 60.0,
+        queue: JobQueue | None = None,
     ) -> None:
         self.hub = hub
-        self.queue = InProcessQueue(
-            execute_run=self._execute, process_inbox=self._drain_inbox, workers=workers
-        )
+        self.worker: InProcessQueue | None = None
+        self.queue: JobQueue
+        if queue is None:
+            self.worker = self.queue = InProcessQueue(
+                execute_run=self._execute, process_inbox=self._drain_inbox, workers=workers
+            )
+        else:
+            self.queue = queue
         self.app: FastAPI = create_app(hub, self.queue)
         self.tick_seconds = tick_seconds
         self.scheduler = hub.scheduler()
@@ -48,7 +58,9 @@ class Service:
 
     def start(self) -> Service:
         self.hub.require_initialised()
-        self.queue.start()
+        if self.worker is None:  # scaled mode: the workers run jobs, ticks and alerts
+            return self
+        self.worker.start()
         self.resume()
         self._schedule()  # a slot missed while the server was down runs once, now
         self._ticker.start()
@@ -56,7 +68,8 @@ class Service:
 
     def stop(self) -> None:
         self._stop.set()
-        self.queue.stop()
+        if self.worker is not None:
+            self.worker.stop()
         self.app.state.inbox_writer.close()
         self._alert_client.close()
 

@@ -27,6 +27,7 @@ from stockbridge.cli import (
     store,
     tokens,
     users,
+    worker,
 )
 from stockbridge.cli.common import HubLoader, PartnerCommands
 from stockbridge.connectors.registry import ConnectorRegistry
@@ -52,6 +53,7 @@ def build_app(
     runs.register(app, hub)
     demo.register(app, hub)
     serve.register(app, hub)
+    worker.register(app, hub)
     store.register(app, hub)
     products.register(app, hub)
     connect_app = typer.Typer(help="Connect a store to a partner.", no_args_is_help=True)

@@ -5,11 +5,12 @@ The service's modules are imported when the command runs, not when the CLI loads
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
 
-from stockbridge.cli.common import HubLoader, mapped_errors
+from stockbridge.cli.common import HubLoader, fail, mapped_errors
 
 __all__ = ["register"]
 
@@ -28,14 +29,35 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
                 "addresses or networks); default none.",
             ),
         ] = "",
+        no_worker: Annotated[
+            bool,
+            typer.Option(
+                "--no-worker",
+                help="Scaled mode (PostgreSQL): serve the API, webhooks and dashboard only; "
+                "`stockbridge worker` processes run the jobs and the scheduler.",
+            ),
+        ] = False,
     ) -> None:
         """Run the API, webhook receiver, worker and scheduler in one process."""
         from stockbridge.logs import configure_logging
         from stockbridge.runtime import Service, serve_http
 
         configure_logging()
+        closers: list[Callable[[], None]] = []
         with mapped_errors():
-            service = Service(hub(), workers=workers).start()
+            loaded = hub()
+            queue = None
+            if no_worker:
+                from stockbridge.cli.worker import scaled_unavailable
+
+                reason = scaled_unavailable(loaded.settings.resolved_database_url)
+                if reason:
+                    fail(reason)
+                from stockbridge.jobs.scaled import open_queue
+
+                queue, close = open_queue(loaded)
+                closers.append(close)
+            service = Service(loaded, workers=workers, queue=queue).start()
         typer.echo(
             f"Stockbridge serving on http://{host}:{port} (dashboard at /, API at /api/v1, "
             "docs at /docs; dashboard users: stockbridge user add NAME --store STORE)"
@@ -45,6 +67,8 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
             serve_http(service.app, host=host, port=port, forwarded_allow_ips=forwarded_allow_ips)
         finally:
             service.stop()
+            for close in closers:
+                close()
 
 
 def freeze_startup_objects() -> None:

@@ -9,6 +9,12 @@ It combines what a partner documents and what it reports:
   reset) — the requests left are spread over the time left, so a long push uses the whole
   quota without tripping it, whatever the plan and whatever other apps on the store use;
 * a pause after a 429 for as long as the partner says.
+
+In scaled mode many processes call the same account. A ``QuotaLedger`` (the hub gives
+``LimiterRegistry`` one on PostgreSQL: ``db/quota.py``) then keeps the windows, the
+requests in flight, the pause and the header-derived spacing in the database, one row set
+per account, so the limits hold for all processes together; this process's own limiter
+still caps what it sends itself.
 """
 
 from __future__ import annotations
@@ -19,8 +25,9 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Protocol
 
-__all__ = ["LimiterRegistry", "QuotaReport", "RateLimiter", "Window"]
+__all__ = ["LimiterRegistry", "QuotaLedger", "QuotaReport", "RateLimiter", "Window"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +45,25 @@ class QuotaReport:
     left: int | None = None
     quota: int | None = None
     reset_seconds: float | None = None
+
+
+class QuotaLedger(Protocol):
+    """An account's pacing kept where every process sees it (contract for ``db/quota.py``).
+
+    ``try_start`` starts a request when it fits every window, the in-flight cap, the pause
+    and the spacing, counting it in the same atomic step: it returns ``(0, ticket)``;
+    otherwise ``(seconds to wait, None)`` and counts nothing. ``finish(ticket)`` ends a
+    request in flight (a ticket of a process that died expires on its own)."""
+
+    def try_start(
+        self, account: str, windows: Sequence[Window], max_in_flight: int | None
+    ) -> tuple[float, int | None]: ...
+
+    def finish(self, account: str, ticket: int | None) -> None: ...
+
+    def set_interval(self, account: str, seconds: float) -> None: ...
+
+    def pause(self, account: str, seconds: float) -> None: ...
 
 
 class RateLimiter:
@@ -63,18 +89,38 @@ class RateLimiter:
         self._interval = 0.0  # spacing from the partner's quota headers
         self._last_start = -1e18
         self.waited_seconds = 0.0
+        self._ledger: QuotaLedger | None = None
+        self._account = ""
+        self._max_in_flight = max_in_flight
+
+    def share(self, ledger: QuotaLedger, account: str) -> None:
+        """Pace ``account`` together with every process using ``ledger``."""
+        self._ledger, self._account = ledger, account
 
     @contextmanager
     def slot(self) -> Iterator[None]:
         """Hold while one request is in flight."""
         if self._in_flight is not None:
             self._in_flight.acquire()
+        ticket: int | None = None
         try:
             self._wait_turn()
+            if self._ledger is not None:
+                ticket = self._wait_shared_turn(self._ledger)
             yield
         finally:
+            if self._ledger is not None and ticket is not None:
+                self._ledger.finish(self._account, ticket)
             if self._in_flight is not None:
                 self._in_flight.release()
+
+    def _wait_shared_turn(self, ledger: QuotaLedger) -> int | None:
+        while True:
+            wait, ticket = ledger.try_start(self._account, self.windows, self._max_in_flight)
+            if wait <= 0:
+                return ticket
+            self.waited_seconds += wait
+            self._sleep(wait)
 
     def _wait_turn(self) -> None:
         while True:
@@ -106,11 +152,19 @@ class RateLimiter:
                 self._interval = 0.0
             else:
                 self._interval = report.reset_seconds / usable
+            interval, not_before = self._interval, self._not_before - self._clock()
+        if self._ledger is not None:
+            # The quota is the account's, whoever reads it: spacing and pause are shared.
+            if usable <= 0:
+                self._ledger.pause(self._account, not_before)
+            self._ledger.set_interval(self._account, interval)
 
     def pause(self, seconds: float) -> None:
         """The partner said "too many requests": no request for ``seconds``."""
         with self._lock:
             self._not_before = max(self._not_before, self._clock() + max(0.0, seconds))
+        if self._ledger is not None:
+            self._ledger.pause(self._account, max(0.0, seconds))
 
 
 @dataclass
@@ -119,9 +173,14 @@ class LimiterRegistry:
 
     _limiters: dict[str, RateLimiter] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Scaled mode: the accounts' pacing shared with every other process.
+    ledger: QuotaLedger | None = None
 
     def get(self, key: str, make: Callable[[], RateLimiter]) -> RateLimiter:
         with self._lock:
             if key not in self._limiters:
-                self._limiters[key] = make()
+                limiter = make()
+                if self.ledger is not None:
+                    limiter.share(self.ledger, key)
+                self._limiters[key] = limiter
             return self._limiters[key]

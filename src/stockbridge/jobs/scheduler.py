@@ -10,9 +10,12 @@ tick, for every enabled schedule with a due slot (see ``domain.schedule.due_slot
 2. queue the run through ``request_run(store_id, steps, Trigger.SCHEDULE)`` (which merges
    it into an already queued scheduled run that covers the same steps).
 
-A run that cannot be queued (a database error) gives its slot back, so the next tick
-tries again. If the process dies between 1 and 2, that one slot is skipped rather than
-risk running it twice; the next slot runs as usual.
+Without a ``request_run`` (how the hub wires it) 1 and 2 are one transaction: a slot is
+claimed exactly when its run is queued, so a process dying at any point neither loses
+the slot nor queues it twice. With a ``request_run`` of another transaction, a run that
+cannot be queued (a database error) gives its slot back, so the next tick tries again;
+if the process dies between 1 and 2, that one slot is skipped rather than risk running
+it twice.
 
 Stores without any schedule row get the default first (Sync All daily at 01:00 in the
 store's time zone), so a store added at any time is scheduled without further steps.
@@ -53,7 +56,9 @@ class Scheduler:
     """Queues a run for each due schedule slot, once per slot across every scheduler
     sharing the database."""
 
-    def __init__(self, uow_factory: Callable[[], UnitOfWork], request_run: RequestRun) -> None:
+    def __init__(
+        self, uow_factory: Callable[[], UnitOfWork], request_run: RequestRun | None = None
+    ) -> None:
         self.uow = uow_factory
         self.request_run = request_run
 
@@ -100,6 +105,11 @@ class Scheduler:
         run_ids: list[int] = []
         for item in due:
             candidate = item.candidate
+            if self.request_run is None:
+                queued = self._claim_and_queue(item)
+                if queued is not None and queued not in run_ids:
+                    run_ids.append(queued)
+                continue
             with self.uow() as uow:
                 claimed = uow.schedules.claim_slot(
                     candidate.schedule_id, candidate.last_slot_at, item.slot
@@ -133,6 +143,25 @@ class Scheduler:
             if run_id not in run_ids:
                 run_ids.append(run_id)
         return run_ids
+
+    def _claim_and_queue(self, item: DueSlot) -> int | None:
+        """Claim the slot and queue its run in one transaction (None: claimed elsewhere)."""
+        candidate = item.candidate
+        with self.uow() as uow:
+            if not uow.schedules.claim_slot(
+                candidate.schedule_id, candidate.last_slot_at, item.slot
+            ):
+                return None
+            run_id, merged = uow.runs.queue(candidate.store_id, item.steps, Trigger.SCHEDULE)
+            uow.commit()
+        log.info(
+            "scheduled run %s %s for store %s (slot %s)",
+            run_id,
+            "merged" if merged else "queued",
+            candidate.store_id,
+            item.slot.isoformat(),
+        )
+        return run_id
 
     def ensure_defaults(self, now: datetime) -> int:
         """Give every store without a schedule row the default one; returns how many."""

@@ -2,6 +2,10 @@
 reports the truth: inbox depth, runs queued or running, and the seconds since a store's
 last successful sync, and each store's drift (SKUs, as last measured).
 
+In scaled mode (PostgreSQL with procrastinate's tables) also the job queue: jobs per
+queue and status (waiting = queue depth, running), the oldest waiting job's age, jobs
+of dead workers (stalled) and the workers alive.
+
 Store names are the hub's customers: the per-store lag (``stockbridge_sync_lag_seconds``
 with a ``store`` label) is only for a scraper with the metrics token; anyone else gets
 the worst store's lag (``stockbridge_sync_lag_max_seconds``) without names."""
@@ -14,12 +18,15 @@ from datetime import UTC, datetime
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from stockbridge.db.models import DriftCheck, InboxEvent, Store, SyncRun
 from stockbridge.db.uow import UnitOfWork
 
-__all__ = ["register_database_gauges"]
+__all__ = ["STALLED_SECONDS", "register_database_gauges"]
+
+#: A worker silent this long counts as dead (the workers' default stalled timeout).
+STALLED_SECONDS = 30.0
 
 
 class _DatabaseGauges(Collector):
@@ -87,6 +94,7 @@ class _DatabaseGauges(Collector):
         yield queued
         for name, count in drifts:
             drift.add_metric([name], count)
+        yield from self._jobs()
         if self.per_store:
             yield lag
             yield drift
@@ -103,6 +111,67 @@ class _DatabaseGauges(Collector):
             )
             most.add_metric([], max((count for _name, count in drifts), default=0))
             yield most
+
+    def _jobs(self) -> Iterator[GaugeMetricFamily]:
+        with self.uow() as uow:
+            session = uow.session
+            if session.get_bind().dialect.name != "postgresql" or not session.scalar(
+                text("SELECT to_regclass('procrastinate_jobs') IS NOT NULL")
+            ):
+                return
+            by_status = session.execute(
+                text(
+                    "SELECT queue_name, status, count(*) FROM procrastinate_jobs "
+                    "WHERE status IN ('todo', 'doing') GROUP BY queue_name, status"
+                )
+            ).all()
+            oldest = session.scalar(
+                text(
+                    "SELECT coalesce(extract(epoch FROM now() - min(scheduled_at)), 0) "
+                    "FROM procrastinate_jobs WHERE status = 'todo' AND "
+                    "(scheduled_at IS NULL OR scheduled_at <= now())"
+                )
+            )
+            stalled = session.scalar(
+                text(
+                    "SELECT count(*) FROM procrastinate_jobs j LEFT JOIN "
+                    "procrastinate_workers w ON w.id = j.worker_id WHERE j.status = 'doing' "
+                    "AND (w.id IS NULL OR w.last_heartbeat < now() - make_interval(secs => :s))"
+                ),
+                {"s": STALLED_SECONDS},
+            )
+            workers = session.scalar(
+                text(
+                    "SELECT count(*) FROM procrastinate_workers "
+                    "WHERE last_heartbeat >= now() - make_interval(secs => :s)"
+                ),
+                {"s": STALLED_SECONDS},
+            )
+        jobs = GaugeMetricFamily(
+            "stockbridge_jobs",
+            "Scaled mode: jobs waiting (todo: the queue depth) or running (doing), per queue",
+            labels=["queue", "status"],
+        )
+        for queue, status, count in by_status:
+            jobs.add_metric([queue, status], count)
+        yield jobs
+        waiting = GaugeMetricFamily(
+            "stockbridge_jobs_oldest_waiting_seconds",
+            "Scaled mode: how long the oldest job due has waited for a worker",
+        )
+        waiting.add_metric([], float(oldest or 0))
+        yield waiting
+        dead = GaugeMetricFamily(
+            "stockbridge_jobs_stalled",
+            "Scaled mode: jobs running on a worker with no heartbeat (retried by the tick)",
+        )
+        dead.add_metric([], stalled or 0)
+        yield dead
+        alive = GaugeMetricFamily(
+            "stockbridge_workers_alive", "Scaled mode: workers with a recent heartbeat"
+        )
+        alive.add_metric([], workers or 0)
+        yield alive
 
 
 def register_database_gauges(
