@@ -24,7 +24,7 @@ _MIGRATIONS = Path(__file__).parent / "migrations"
 
 #: The newest migration's revision. Kept here so everyday commands can check the schema
 #: without loading Alembic; a test keeps it equal to the migrations' real head.
-SCHEMA_HEAD = "0015"
+SCHEMA_HEAD = "0017"
 
 
 def alembic_config(engine: Engine | None = None) -> Config:
@@ -53,7 +53,7 @@ def job_schema_present(engine: Engine) -> bool:
 
 def ensure_job_schema(engine: Engine) -> bool:
     """On PostgreSQL with the ``scaled`` extra installed, apply procrastinate's schema if
-    it is not there yet (migration 0015 does the same; this covers a database migrated
+    it is not there yet (migration 0017 does the same; this covers a database migrated
     before the extra was installed). Returns whether it applied it. SQLite: nothing."""
     if engine.dialect.name != "postgresql" or job_schema_present(engine):
         return False

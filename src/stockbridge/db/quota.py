@@ -24,7 +24,7 @@ from stockbridge.connectors.ratelimit import Window
 
 __all__ = ["LEDGER_TABLES", "TICKET_SECONDS", "PostgresQuotaLedger"]
 
-#: The ledger's tables (migration 0015, PostgreSQL only; no models: plain SQL here).
+#: The ledger's tables (migration 0017, PostgreSQL only; no models: plain SQL here).
 LEDGER_TABLES = ("rate_limit_accounts", "rate_limit_sent", "rate_limit_in_flight")
 
 #: A request in flight longer than this (a process that died mid-request) stops counting.

@@ -1,14 +1,14 @@
 """Partner app installs (BigCommerce single-click app), the partner users they bring,
 and framing for the dashboard sessions an app load opens
 
-Revision ID: 0017
+Revision ID: 0012
 Revises: 0011
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0017"
+revision = "0012"
 down_revision = "0011"
 branch_labels = None
 depends_on = None

@@ -1,14 +1,14 @@
 """Drift checks per store (the drift report, inventory-in's web read, repairs)
 
-Revision ID: 0019
-Revises: 0016
+Revision ID: 0014
+Revises: 0013
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0019"
-down_revision = "0016"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

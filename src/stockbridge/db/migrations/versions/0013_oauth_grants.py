@@ -1,14 +1,14 @@
 """One-time OAuth values: consent ``state`` and command-line start links
 
-Revision ID: 0016
-Revises: 0017
+Revision ID: 0013
+Revises: 0012
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016"
-down_revision = "0017"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

@@ -1,15 +1,15 @@
 """Books that balance: order tax, buyer and payment method; web line ids; reversals of
 posted orders (voids, refund receipts); the store's books settings
 
-Revision ID: 0013
-Revises: 0019
+Revision ID: 0015
+Revises: 0014
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013"
-down_revision = "0019"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 

@@ -1,8 +1,8 @@
 """Scaled mode: procrastinate's job tables, and the partner quota ledger shared by every
 worker process (PostgreSQL only; SQLite runs the embedded worker and needs neither)
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0017
+Revises: 0016
 
 Procrastinate's schema is the one of the installed procrastinate (the ``scaled`` extra
 pins ``procrastinate>=3.10``). Without procrastinate installed nothing of it is applied
@@ -15,8 +15,8 @@ import logging
 
 from alembic import op
 
-revision = "0015"
-down_revision = "0014"
+revision = "0017"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
