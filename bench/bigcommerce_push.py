@@ -35,8 +35,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -48,7 +46,7 @@ import httpx
 from sqlalchemy import insert, text
 
 from bench.checks import Checks
-from bench.processes import free_port, wait_until_up
+from bench.processes import bigcommerce_sandbox
 from stockbridge import services
 from stockbridge.bootstrap import Hub, bootstrap
 from stockbridge.config import Settings
@@ -80,32 +78,8 @@ def main(argv: list[str]) -> int:
 
     # The sandbox runs in its own process, as the partner would: the hub and the
     # simulator do not share one interpreter lock.
-    port = free_port()
-    sandbox = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "stockbridge.cli",
-            "sandbox",
-            "bigcommerce",
-            "--port",
-            str(port),
-            "--store-hash",
-            "bench",
-            "--access-token",
-            "bench-token",
-            "--quota",
-            "1000000",
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(f"{url}/admin/stores/bench/counters")
+    with bigcommerce_sandbox() as url:
         return _run(args, url)
-    finally:
-        sandbox.terminate()
-        sandbox.wait(timeout=30)
 
 
 @dataclass

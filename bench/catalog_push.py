@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -44,7 +42,7 @@ import httpx
 from sqlalchemy import insert, text
 
 from bench.checks import Checks
-from bench.processes import free_port, wait_until_up
+from bench.processes import bigcommerce_sandbox
 from stockbridge import services
 from stockbridge.bootstrap import Hub, bootstrap
 from stockbridge.config import Settings
@@ -65,32 +63,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--quota", type=int, default=150)
     parser.add_argument("--window-ms", type=int, default=30_000)
     args = parser.parse_args(argv)
-    port = free_port()
-    sandbox = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "stockbridge.cli",
-            "sandbox",
-            "bigcommerce",
-            "--port",
-            str(port),
-            "--store-hash",
-            "bench",
-            "--access-token",
-            "bench-token",
-            "--quota",
-            "1000000",
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(f"{url}/admin/stores/bench/counters")
+    with bigcommerce_sandbox() as url:
         return _run(args, url)
-    finally:
-        sandbox.terminate()
-        sandbox.wait(timeout=30)
 
 
 @dataclass
