@@ -137,8 +137,12 @@ def test_a_stock_change_on_the_web_by_webhook(
 ) -> None:
     shop, _qbo = make_shop(mode)
     shop.erp_sets_web(PRE=3, TEE=4)  # someone (an ERP, a clerk) changes the web store
-    wait_for(lambda: level(shop, "TEE")["web"] == 4, what="the webhook to be followed")
     pre, tee = START[mode]
+    if mode in (WEB, ERP_VIA_WEB):  # the web's 4 stays: the hub records it and keeps it
+        wait_for(lambda: level(shop, "TEE")["web"] == 4, what="the webhook to be followed")
+    # Elsewhere the hub's 4 lasts only until the run it started sets TEE back (a poll may
+    # miss it); that set-back below happens only if the webhook was followed: the hub had
+    # sent TEE's figure already and sends it again only for a web figure that moved.
     if mode is ERP_VIA_WEB:  # the hub follows, assigned products too, and pushes nothing
         wait_for(lambda: shop.hub_quantity("PRE") == 3, what="the hub to follow PRE")
         shop.quiet()
