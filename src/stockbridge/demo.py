@@ -54,6 +54,11 @@ class Demo:
         self.qbo.stop()
 
 
+def _mug_price(sku: str) -> str:
+    """QuickBooks' price of a mug: the web's, but two repriced in the back office."""
+    return "15.50" if sku in ("MUG-000", "MUG-001") else "14.50"
+
+
 def _catalog(rng: random.Random) -> tuple[list[dict[str, Any]], list[str]]:
     products: list[dict[str, Any]] = []
     skus: list[str] = []
@@ -199,7 +204,9 @@ def start_demo(settings: Settings, *, webhook_base_url: str | None = None, seed:
                 "sku": sku,
                 "name": sku,
                 "qty": 0 if i % 17 == 0 else rng.randint(3, 60),
-                "price": "12.00",
+                # The web's prices, but for two mugs QuickBooks has repriced: the first
+                # Sync All sends just those two (the back office is the price master).
+                "price": "24.00" if sku.startswith("TEE") else _mug_price(sku),
             }
             for i, sku in enumerate(skus)
         ]
