@@ -46,12 +46,11 @@ import httpx
 from sqlalchemy import insert, text
 
 from bench.checks import Checks
-from bench.processes import bigcommerce_sandbox
+from bench.processes import bench_hub, bigcommerce_sandbox
 from stockbridge import services
-from stockbridge.bootstrap import Hub, bootstrap
-from stockbridge.config import Settings
+from stockbridge.bootstrap import Hub
 from stockbridge.db.models import Variant
-from stockbridge.domain.model import InventorySource, Step
+from stockbridge.domain.model import Step
 
 VARIANTS_PER_PRODUCT = 100
 PUSH_ENDPOINT = "PUT /v3/inventory/adjustments/absolute"
@@ -104,17 +103,7 @@ def _run(args: argparse.Namespace, url: str) -> int:
     admin = httpx.Client(base_url=f"{url}/admin/stores/bench", timeout=300)
     variant_ids = _seed(admin, args.variants)
     with tempfile.TemporaryDirectory() as tmp:
-        hub = bootstrap(Settings(home=Path(tmp), database_url=f"sqlite:///{tmp}/hub.db"))
-        hub.initialise()
-        services.add_store(hub, "bench", inventory_source=InventorySource.BACK_OFFICE)
-        services.connect_partner(
-            hub,
-            "bench",
-            role="web",
-            kind="bigcommerce",
-            settings={"store_hash": "bench", "api_url": url},
-            secrets={"access_token": "bench-token"},
-        )
+        hub = bench_hub(Path(tmp), url)
         _seed_hub(hub, args.variants)
         admin.post("/faults", json={"quota": args.quota, "window_ms": args.window_ms})
         time.sleep(window_s)  # a fresh window for the measured push

@@ -9,10 +9,16 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 
-__all__ = ["bigcommerce_sandbox", "free_port", "wait_until_up"]
+from stockbridge import services
+from stockbridge.bootstrap import Hub, bootstrap
+from stockbridge.config import Settings
+from stockbridge.domain.model import InventorySource
+
+__all__ = ["bench_hub", "bigcommerce_sandbox", "free_port", "wait_until_up"]
 
 #: The store and token the benches' BigCommerce sandbox serves.
 BENCH_STORE = "bench"
@@ -55,3 +61,20 @@ def bigcommerce_sandbox(port: int | None = None) -> Iterator[str]:
     finally:
         sandbox.terminate()
         sandbox.wait(timeout=30)
+
+
+def bench_hub(home: Path, web_url: str) -> Hub:
+    """A fresh SQLite hub in ``home`` with store ``bench`` (back-office mode) connected to
+    the bench's BigCommerce sandbox at ``web_url``."""
+    hub = bootstrap(Settings(home=home, database_url=f"sqlite:///{home}/hub.db"))
+    hub.initialise()
+    services.add_store(hub, BENCH_STORE, inventory_source=InventorySource.BACK_OFFICE)
+    services.connect_partner(
+        hub,
+        BENCH_STORE,
+        role="web",
+        kind="bigcommerce",
+        settings={"store_hash": BENCH_STORE, "api_url": web_url},
+        secrets={"access_token": BENCH_TOKEN},
+    )
+    return hub

@@ -132,32 +132,18 @@ def updated_options(
         result["alert_webhook_url"] = (
             _check_webhook_url(webhook_url, outbound or OutboundPolicy()) if webhook_url else None
         )
-    if stale_after_hours is not None:
-        if not 1 <= stale_after_hours <= MAX_STALE_AFTER_HOURS:
-            raise InvalidAlertSetting(
-                f"--stale-after-hours takes 1-{MAX_STALE_AFTER_HOURS} hours, "
-                f"not {stale_after_hours}"
-            )
-        result["stale_after_hours"] = stale_after_hours
-    if failing_item_runs is not None:
-        if not 1 <= failing_item_runs <= MAX_FAILING_ITEM_RUNS:
-            raise InvalidAlertSetting(
-                f"--failing-item-runs takes 1-{MAX_FAILING_ITEM_RUNS} runs, not {failing_item_runs}"
-            )
-        result["failing_item_runs"] = failing_item_runs
-    if pending_order_hours is not None:
-        if not 1 <= pending_order_hours <= MAX_STALE_AFTER_HOURS:
-            raise InvalidAlertSetting(
-                f"--pending-order-hours takes 1-{MAX_STALE_AFTER_HOURS} hours, "
-                f"not {pending_order_hours}"
-            )
-        result["pending_order_hours"] = pending_order_hours
-    if drift_threshold is not None:
-        if not 0 <= drift_threshold <= MAX_DRIFT_THRESHOLD:
-            raise InvalidAlertSetting(
-                f"--drift-threshold takes 0-{MAX_DRIFT_THRESHOLD} SKUs, not {drift_threshold}"
-            )
-        result["drift_threshold"] = drift_threshold
+    for key, value, low, high, unit in (
+        ("stale_after_hours", stale_after_hours, 1, MAX_STALE_AFTER_HOURS, "hours"),
+        ("failing_item_runs", failing_item_runs, 1, MAX_FAILING_ITEM_RUNS, "runs"),
+        ("pending_order_hours", pending_order_hours, 1, MAX_STALE_AFTER_HOURS, "hours"),
+        ("drift_threshold", drift_threshold, 0, MAX_DRIFT_THRESHOLD, "SKUs"),
+    ):
+        if value is None:
+            continue
+        if not low <= value <= high:
+            option = "--" + key.replace("_", "-")
+            raise InvalidAlertSetting(f"{option} takes {low}-{high} {unit}, not {value}")
+        result[key] = value
     return result
 
 
