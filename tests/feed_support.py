@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import asyncssh
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -24,6 +23,7 @@ from starlette.routing import Route
 from stockbridge import services
 from stockbridge.bootstrap import Hub, bootstrap
 from stockbridge.config import Settings
+from stockbridge.connectors.feed.ssh_lib import asyncssh
 from stockbridge.domain.model import InventorySource, RunStatus, Step
 from stockbridge.sandbox_server import ServerThread
 from tests.bc_helpers import SandboxStore

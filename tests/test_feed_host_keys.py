@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import asyncssh
 import pytest
 from typer.testing import CliRunner
 
@@ -15,6 +14,7 @@ from stockbridge import services
 from stockbridge.bootstrap import Hub
 from stockbridge.cli import build_app
 from stockbridge.connectors.feed.sftp import HOST_KEY, host_key_secret
+from stockbridge.connectors.feed.ssh_lib import asyncssh
 from stockbridge.domain.model import SYNC_ALL, RunStatus
 from tests.bc_helpers import SandboxStore
 from tests.feed_support import (

@@ -9,12 +9,12 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-import asyncssh
 import pytest
 from typer.testing import CliRunner
 
 from stockbridge import services
 from stockbridge.cli import build_app
+from stockbridge.connectors.feed.ssh_lib import asyncssh
 from stockbridge.domain.model import InventorySource, RunStatus
 from tests.bc_helpers import SandboxStore
 from tests.feed_support import (

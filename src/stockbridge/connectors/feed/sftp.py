@@ -35,9 +35,8 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 from urllib.parse import unquote, urlsplit
 
-import asyncssh
-
 from stockbridge.connectors.errors import PartnerAuthError, PartnerError, TransientPartnerError
+from stockbridge.connectors.feed.ssh_lib import asyncssh
 from stockbridge.connectors.registry import CredentialVault
 
 __all__ = [

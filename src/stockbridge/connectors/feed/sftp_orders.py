@@ -16,8 +16,6 @@ import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import asyncssh
-
 from stockbridge.connectors.errors import TransientPartnerError
 from stockbridge.connectors.feed.order_files import (
     LEDGER,
@@ -30,6 +28,7 @@ from stockbridge.connectors.feed.order_files import (
 )
 from stockbridge.connectors.feed.safe_files import random_name
 from stockbridge.connectors.feed.sftp import SftpEndpoint
+from stockbridge.connectors.feed.ssh_lib import asyncssh
 from stockbridge.connectors.registry import CredentialVault
 
 __all__ = ["SftpDestination"]

@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import asyncssh
-
 from stockbridge.connectors.errors import PartnerError
 from stockbridge.connectors.feed.sftp import SftpEndpoint
 from stockbridge.connectors.feed.source_base import (
@@ -20,6 +18,7 @@ from stockbridge.connectors.feed.source_base import (
     Fetched,
     _spool_dir,
 )
+from stockbridge.connectors.feed.ssh_lib import asyncssh
 from stockbridge.connectors.registry import CredentialVault
 
 __all__ = ["SftpSource"]
