@@ -85,7 +85,7 @@ def test_partial_refund_then_cancel_refunds_only_the_rest() -> None:
     first = refund("r1", "10.80", "0.80", ("L1", 1, "10.00"))
     plan = plan_reversals(order(refunds=(first,)), posted=True, recorded=())
     (done,) = plan.reversals
-    assert done.lines == (ReversalLine("A", 1, D("10.00"), "a"),) and done.total == D("10.80")
+    assert done.lines == (ReversalLine("A", 1, D("10.00"), "a", "L1"),) and done.total == D("10.80")
     cancelled = order(WebOrderStatus.CANCELLED, refunds=(first,))
 
     rest = plan_reversals(cancelled, posted=True, recorded=[done])
@@ -110,7 +110,7 @@ def test_bad_refunds_are_refused_with_the_reason() -> None:
     cases = {
         "more than was paid": refund("r1", "60.00", "0", ("L1", 2, "60.00")),
         "is not a line of the order": refund("r2", "5.00", "0", ("L9", 1, "5.00")),
-        "the order has 2": refund("r3", "30.00", "0", ("L1", 3, "30.00")),
+        "the order line has 2": refund("r3", "30.00", "0", ("L1", 3, "30.00")),
         "come to": refund("r4", "12.00", "0.80", ("L1", 1, "10.00")),
         "refunds nothing": refund("r5", "0", "0"),
     }

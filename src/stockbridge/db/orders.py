@@ -69,7 +69,9 @@ def _lines_of(order: WebOrder, row_id: int) -> list[OrderLineRow]:
 
 def _detail(reversal: Reversal) -> dict[str, object]:
     return {
-        "lines": [[li.sku, li.quantity, str(li.amount), li.name] for li in reversal.lines],
+        "lines": [
+            [li.sku, li.quantity, str(li.amount), li.name, li.line_id] for li in reversal.lines
+        ],
         "shipping": str(reversal.shipping),
         "tax": str(reversal.tax),
         "total": str(reversal.total),
@@ -83,8 +85,14 @@ def _reversal_of(row: OrderReversal) -> Reversal:
         key=row.key,
         kind=ReversalKind(row.kind),
         lines=tuple(
-            ReversalLine(str(sku), int(qty), Decimal(str(amount)), str(name))
-            for sku, qty, amount, name in detail.get("lines", [])
+            ReversalLine(
+                str(line[0]),
+                int(line[1]),
+                Decimal(str(line[2])),
+                str(line[3]),
+                str(line[4]) if len(line) > 4 else "",  # recorded before lines had ids
+            )
+            for line in detail.get("lines", [])
         ),
         shipping=Decimal(str(detail.get("shipping", "0"))),
         tax=Decimal(str(detail.get("tax", "0"))),
