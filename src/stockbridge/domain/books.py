@@ -204,14 +204,14 @@ def _refund(
         parts = refund.total - left
         return Refused(
             key,
-            f"{name}: its lines, shipping and tax come to {parts}, but it paid back "
-            f"{refund.total}; an amount tied to no line cannot be booked, book it by hand",
+            f"{name}: its lines, shipping and tax come to {parts:.2f}, but it paid back "
+            f"{refund.total:.2f}; an amount tied to no line cannot be booked, book it by hand",
         )
     if by_quantity and not ZERO <= left <= worth:
         return Refused(
             key,
-            f"{name}: {left} is left for the returned lines once tax, shipping and the "
-            f"amounts are taken out, but those lines are worth {worth} at the order's "
+            f"{name}: {left:.2f} is left for the returned lines once tax, shipping and the "
+            f"amounts are taken out, but those lines are worth {worth:.2f} at the order's "
             "prices; book it by hand",
         )
     spread = _spread(order, refund.order_amount)
@@ -234,12 +234,12 @@ def _refund_problem(
 ) -> str | None:
     """Why a refund cannot be booked whatever its lines say, or None."""
     if refund.total <= 0:
-        return f"{name}: refunds nothing ({refund.total})"
+        return f"{name}: refunds nothing ({refund.total:.2f})"
     refunded = sum((r.total for r in before), ZERO)
     if refunded + refund.total > order.total:
         return (
-            f"{name} is for more than was paid: {refund.total} refunded on top of "
-            f"{refunded}, the order's total is {order.total}"
+            f"{name} is for more than was paid: {refund.total:.2f} refunded on top of "
+            f"{refunded:.2f}, the order's total is {order.total:.2f}"
         )
     if refund.unbookable:
         kinds = ", ".join(sorted(set(refund.unbookable)))
@@ -248,8 +248,8 @@ def _refund_problem(
         return f"{name}: a negative tax, shipping or order-level amount; book it by hand"
     if refund.tax_items > refund.tax:
         return (
-            f"{name}: its tax items come to {refund.tax_items}, more than the "
-            f"{refund.tax} of tax it paid back"
+            f"{name}: its tax items come to {refund.tax_items:.2f}, more than the "
+            f"{refund.tax:.2f} of tax it paid back"
         )
     return None
 
