@@ -4,8 +4,10 @@ the other store's RefundReceipt (same DocNumber, another store's ref) for its ow
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from stockbridge import services
 from stockbridge.bootstrap import Hub, bootstrap, default_registry
@@ -21,10 +23,14 @@ D = Decimal
 GIVE_UP_AT_ONCE = RetryPolicy(attempts=1, base_delay=0, sleep=lambda _s: None)
 
 
+def _always(web: FakeWebStore) -> Callable[[Any], FakeWebStore]:
+    return lambda _env: web
+
+
 def two_store_hub(tmp_path: Path, qbo: Qbo, webs: dict[str, FakeWebStore]) -> Hub:
     registry = default_registry()
     for name, web in webs.items():
-        registry.register(f"fake-{name}", lambda _env, web=web: web)
+        registry.register(f"fake-{name}", _always(web))
     hub = bootstrap(
         Settings(home=tmp_path / "home", database_url=f"sqlite:///{tmp_path / 'hub.db'}"),
         registry=registry,
