@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from stockbridge.connectors.errors import PartnerResponseError
-from stockbridge.domain.books import Reversal
+from stockbridge.domain.books import CANCEL_KEY, Reversal, refund_key
 from stockbridge.domain.model import BackOfficeItem, ItemError, WebOrder
 
 __all__ = [
@@ -387,7 +387,7 @@ def refund_body(
         _item_line(item_ids[line.sku], line.quantity, line.amount, line.name or line.sku)
         for line in reversal.lines
     ]
-    return {
+    body: dict[str, Any] = {
         "DocNumber": number,
         "CustomerRef": {"value": options.customer_id},
         "Line": _money_lines(
@@ -400,7 +400,18 @@ def refund_body(
         "CurrencyRef": {"value": order.currency},
         **_tax_fields(reversal.tax, options),
         **_payment_fields(options),
+        **_reversal_date(order, reversal),
     }
+    return body
+
+
+def _reversal_date(order: WebOrder, reversal: Reversal) -> dict[str, Any]:
+    """A refund is dated the day the web store made it (the month-end check matches web
+    and books day by day); a cancellation, the day the order last changed."""
+    if reversal.key == CANCEL_KEY:
+        return {"TxnDate": order.modified_at.date().isoformat()}
+    made = next((r.created_at for r in order.refunds if refund_key(r) == reversal.key), None)
+    return {} if made is None else {"TxnDate": made.date().isoformat()}
 
 
 def dumps(body: Any) -> bytes:

@@ -41,6 +41,7 @@ from stockbridge.connectors.bigcommerce.sandbox.state import (
     SStore,
     SVariant,
     now,
+    parse_when,
 )
 from stockbridge.connectors.bigcommerce.sandbox.wire import body_of, error, guarded
 
@@ -118,7 +119,7 @@ def admin_routes(sb: BigCommerceSandbox) -> list[Route]:
         order = SOrder(
             id=next(sb.ids),
             status_id=int(body.get("status_id", 11)),
-            date_created=now(),
+            date_created=parse_when(str(body["date_created"])) if "date_created" in body else now(),
             date_modified=now(),
             lines=[],
             discount=str(body.get("discount", "0.0000")),

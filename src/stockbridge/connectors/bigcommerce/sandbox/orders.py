@@ -1,6 +1,7 @@
 """The BigCommerce sandbox's v2 order routes and v3 webhook routes.
 
-``GET /v2/orders`` (``min_date_modified`` as RFC 2822 or ISO 8601, ``status_id``,
+``GET /v2/orders`` (``min_date_modified``, ``min_date_created``, ``max_date_created`` as
+RFC 2822 or ISO 8601, ``status_id``,
 ``sort=date_modified:asc``, at most 250 a page, 204 with no body past the end),
 ``GET /v2/orders/count``, ``GET|PUT /v2/orders/{id}`` (a status change moves stock and
 fires webhooks; re-sent lines drop the discounts, as documented), ``GET
@@ -88,6 +89,18 @@ def order_routes(sb: BigCommerceSandbox, base: str) -> list[Route]:
             except ValueError as exc:
                 raise Unprocessable("min_date_modified", str(exc)) from None
             chosen = [o for o in chosen if o.date_modified >= moment]
+        for name, earliest in (("min_date_created", True), ("max_date_created", False)):
+            text = request.query_params.get(name)
+            if text:
+                try:
+                    bound = parse_when(text)
+                except ValueError as exc:
+                    raise Unprocessable(name, str(exc)) from None
+                chosen = [
+                    o
+                    for o in chosen
+                    if (o.date_created >= bound if earliest else o.date_created <= bound)
+                ]
         status = request.query_params.get("status_id")
         if status is not None:
             chosen = [o for o in chosen if str(o.status_id) == status]
