@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -17,7 +18,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from stockbridge import services
+from stockbridge import accounts, services
 from stockbridge.bootstrap import Hub
 from stockbridge.cli import build_app
 from stockbridge.connectors.bigcommerce.sandbox import BigCommerceSandbox
@@ -26,11 +27,13 @@ from stockbridge.sandbox_server import ServerThread
 from stockbridge.web.app import create_app
 from tests.bc_helpers import SandboxStore, new_store
 from tests.books_support import add_bc_qbo_store, bc_qbo_hub, by_number
+from tests.dashboard_helpers import log_in
 from tests.qbo_support import Qbo, qbo_sandbox  # noqa: F401  (the qbo fixture)
 from tests.test_bigcommerce_app import RecordingQueue
 
 D = Decimal
 TODAY = datetime.now(UTC).date()
+PASSWORD = "correct horse battery"
 PERIOD = ["--from", str(TODAY - timedelta(days=1)), "--to", str(TODAY + timedelta(days=1))]
 
 
@@ -62,6 +65,23 @@ def calls(bc: SandboxStore, qbo: Qbo) -> dict[str, int]:
     for path, n in qbo.counters()["calls"].items():
         counted[f"qbo {path}"] = n
     return counted
+
+
+@contextmanager
+def served(hub: Hub) -> Iterator[tuple[httpx.Client, httpx.Client]]:
+    """The API (an operator's token) and the dashboard (a merchant logged in)."""
+    accounts.add_user(hub, "ann", PASSWORD, stores=["shop"])
+    server = ServerThread(create_app(hub, RecordingQueue())).start()
+    token = services.create_token(hub, None, operator=True)
+    try:
+        with (
+            httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}) as api,
+            httpx.Client(base_url=server.url, timeout=30) as browser,
+        ):
+            log_in(browser, "ann", PASSWORD)
+            yield api, browser
+    finally:
+        server.stop()
 
 
 @pytest.fixture(name="books")
@@ -187,6 +207,11 @@ def test_each_kind_of_difference_is_found_with_its_cause(
         build_app(lambda: hub), ["books", "reconcile", "--store", "shop", *PERIOD]
     )
     assert text.exit_code == 3 and "9 difference(s)" in text.output
+    with served(hub) as (_api, browser):
+        page = browser.get("/stores/shop/books", params={"start": PERIOD[1], "end": PERIOD[3]})
+    assert page.status_code == 200 and "9 difference(s)" in page.text
+    assert page.text.count("<td>missing reversal</td>") == 2
+    assert page.text.count("<td>booked by hand or by another store</td>") == 2
 
 
 @pytest.mark.parametrize(
@@ -209,25 +234,21 @@ def test_bad_dates_exit_2_and_answer_422(
     )
     assert cli.exit_code == 2 and why in cli.output, cli.output
 
-    server = ServerThread(create_app(hub, RecordingQueue())).start()
-    try:
-        token = services.create_token(hub, None, operator=True)
-        with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}) as api:
-            answer = api.get(
-                "/api/v1/stores/shop/books/reconcile", params={"from": start, "to": end}
-            )
-            unknown = api.get(
-                "/api/v1/stores/nowhere/books/reconcile",
-                params={"from": "2026-12-01", "to": "2026-12-02"},
-            )
-            fine = api.get(
-                "/api/v1/stores/shop/books/reconcile",
-                params={"from": str(TODAY), "to": str(TODAY)},
-            )
-    finally:
-        server.stop()
+    with served(hub) as (api, browser):
+        answer = api.get("/api/v1/stores/shop/books/reconcile", params={"from": start, "to": end})
+        unknown = api.get(
+            "/api/v1/stores/nowhere/books/reconcile",
+            params={"from": "2026-12-01", "to": "2026-12-02"},
+        )
+        fine = api.get(
+            "/api/v1/stores/shop/books/reconcile", params={"from": str(TODAY), "to": str(TODAY)}
+        )
+        page = browser.get("/stores/shop/books", params={"start": start, "end": end})
+        agreeing = browser.get("/stores/shop/books")  # this month so far
+    assert page.status_code == 422 and why in page.text
+    assert agreeing.status_code == 200 and "The books agree" in agreeing.text
     assert answer.status_code == 422 and why in answer.text, answer.text
     assert unknown.status_code == 404
     assert fine.status_code == 200 and fine.json()["agrees"] is True
-    assert bc.counters()["calls"] != before  # only the good request read the store
+    assert bc.counters()["calls"] != before  # the good requests read the store
     assert date.fromisoformat(fine.json()["from"]) == TODAY
