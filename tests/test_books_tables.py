@@ -211,3 +211,33 @@ def test_orders_refunds_and_a_cancel_to_the_cent(
     refunds = {n: c for n, c in qbo.receipts().items() if n.startswith(f"{w}-R")}
     # one each; the refused R6 and R7 keep their numbers and book nothing
     assert refunds == {f"{w}-R{n}": 1 for n in (1, 2, 3, 4, 5, 8)}
+
+
+def test_tax_inclusive_prices_are_booked_to_the_cent(
+    tmp_path: Path, bc_store: SandboxStore, qbo: Qbo
+) -> None:
+    """Prices that include 20% VAT: 10.00 is reported 8.3333 + 1.6667 tax. Three on one
+    line: 24.9999 + 5.0001 = 30.00 -> a line of 25.00 and tax 5.00. One each on three
+    lines: 3 x 8.33 = 24.99 + tax 5.00 leaves a cent, which goes on the largest line.
+    A unit refunded by quantity: 8.3333 + 1.6667 -> 8.33 + 1.67 = 10.00."""
+    bc_store.seed([{"sku": s, "inventory_level": 50} for s in ("A", "B", "C")])
+    qbo.items(*({"sku": s, "qty": 100} for s in ("A", "B", "C")))
+    hub = bc_qbo_hub(tmp_path, bc_store, qbo)
+    vat = {"price": "8.3333", "tax": "1.6667"}
+    one = place(bc_store, lines=[{"sku": "A", "quantity": 3, **vat}])
+    three = place(bc_store, lines=[{"sku": s, "quantity": 1, **vat} for s in ("A", "B", "C")])
+
+    assert services.sync(hub, None, SYNC_ALL).status is RunStatus.SUCCEEDED
+
+    receipts = by_number(qbo, "SalesReceipt")
+    assert summary(qbo, receipts[one]) == ([("A", 3, D("25.00"), None)], D("5.00"), D("30.00"))
+    assert summary(qbo, receipts[three]) == (
+        [("A", 1, D("8.34"), None), ("B", 1, D("8.33"), None), ("C", 1, D("8.33"), None)],
+        D("5.00"),
+        D("30.00"),
+    )
+    refund(bc_store, one, {"item_type": "PRODUCT", "item_id": int(one) * 1000, "quantity": 1})
+    assert services.sync(hub, None, SYNC_ALL).status is RunStatus.SUCCEEDED
+    (back,) = qbo.sandbox.books.documents["RefundReceipt"]
+    assert summary(qbo, back) == ([("A", 1, D("8.33"), None)], D("1.67"), D("10.00"))
+    assert ledger(qbo)["money_in"] == D("50.00")  # 30 + 30 - 10

@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from stockbridge.connectors.errors import PartnerResponseError
@@ -43,6 +43,8 @@ __all__ = [
 
 PARTNER = "qbo"
 MAX_DOC_NUMBER = 21
+CENT = Decimal("0.01")
+UNIT_PLACES = Decimal("0.00001")
 
 #: The fault codes the merchant must see named, in their words.
 FAULT_NAMES: Mapping[str, str] = {
@@ -266,7 +268,9 @@ def is_ours(note: object, key: str) -> bool:
 def _item_line(item_id: str, quantity: int, amount: Decimal, description: str) -> dict[str, Any]:
     detail: dict[str, Any] = {"ItemRef": {"value": item_id}, "Qty": quantity}
     if quantity:
-        unit = amount / quantity
+        # A unit price only where it is exact in a few places (25.00 for 3 has none: the
+        # line then carries its amount alone, which QuickBooks takes as it is).
+        unit = (amount / quantity).quantize(UNIT_PLACES, rounding=ROUND_HALF_UP)
         if unit * quantity == amount:
             detail["UnitPrice"] = unit
     return {
@@ -339,6 +343,24 @@ def _payment_fields(options: ReceiptOptions) -> dict[str, Any]:
     return fields
 
 
+def _cents(amount: Decimal) -> Decimal:
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _receipt_cents(order: WebOrder) -> tuple[list[Decimal], Decimal, Decimal, Decimal]:
+    """Line amounts, shipping, discount and tax to the cent, the total still what the buyer
+    paid. A store whose prices include tax reports ex-tax prices to four places (10.00
+    with 20% VAT: 8.3333 + 1.6667): each figure is rounded, and the cents rounding leaves
+    over (a cent a line at most) go on the largest line."""
+    amounts = [_cents(li.unit_price * li.quantity) for li in order.lines]
+    shipping, discount, tax = _cents(order.shipping), _cents(order.discount), _cents(order.tax)
+    left = _cents(order.total) - (sum(amounts, Decimal(0)) + shipping - discount + tax)
+    if left and amounts and abs(left) <= CENT * len(amounts):
+        largest = max(range(len(amounts)), key=lambda n: amounts[n])
+        amounts[largest] += left
+    return amounts, shipping, discount, tax
+
+
 def receipt_body(
     order: WebOrder, key: str, item_ids: Mapping[str, str], options: ReceiptOptions
 ) -> dict[str, Any]:
@@ -348,22 +370,18 @@ def receipt_body(
     books it as tax payable, never as revenue, and its ``TotalAmt`` equals the web
     order's total. Amounts stay Decimal; ``dumps`` writes them as JSON numbers.
     """
+    amounts, shipping, discount, tax = _receipt_cents(order)
     items = [
-        _item_line(
-            item_ids[line.sku],
-            line.quantity,
-            line.unit_price * line.quantity,
-            line.name or line.sku,
-        )
-        for line in order.lines
+        _item_line(item_ids[line.sku], line.quantity, amount, line.name or line.sku)
+        for line, amount in zip(order.lines, amounts, strict=True)
     ]
     body: dict[str, Any] = {
         "DocNumber": doc_number(order, options.doc_prefix),
         "CustomerRef": {"value": options.customer_id},
-        "Line": _money_lines(items, order.shipping, order.discount, order.tax > 0, options),
+        "Line": _money_lines(items, shipping, discount, tax > 0, options),
         "PrivateNote": private_note(order, key),
         "CurrencyRef": {"value": order.currency},
-        **_tax_fields(order.tax, options),
+        **_tax_fields(tax, options),
         **_payment_fields(options),
     }
     if order.customer_email:
