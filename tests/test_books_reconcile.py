@@ -252,3 +252,19 @@ def test_bad_dates_exit_2_and_answer_422(
     assert fine.status_code == 200 and fine.json()["agrees"] is True
     assert bc.counters()["calls"] != before  # the good requests read the store
     assert date.fromisoformat(fine.json()["from"]) == TODAY
+
+
+def test_a_partner_that_cannot_answer_exits_1_and_answers_502(
+    books: tuple[Hub, SandboxStore, Qbo],
+) -> None:
+    hub, _bc, qbo = books
+    qbo.faults({"path": "query", "kind": "error", "times": 20})
+    cli = CliRunner().invoke(
+        build_app(lambda: hub), ["books", "reconcile", "--store", "shop", *PERIOD]
+    )
+    assert cli.exit_code == 1 and "could not read the partners" in cli.output, cli.output
+    with served(hub) as (api, _browser):
+        answer = api.get(
+            "/api/v1/stores/shop/books/reconcile", params={"from": PERIOD[1], "to": PERIOD[3]}
+        )
+    assert answer.status_code == 502 and "could not read the partners" in answer.text
