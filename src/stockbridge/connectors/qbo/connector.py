@@ -46,22 +46,24 @@ from stockbridge.connectors.paging import (
 )
 from stockbridge.connectors.qbo.books_read import read_documents, voided
 from stockbridge.connectors.qbo.client import Answer, QboClient
+from stockbridge.connectors.qbo.documents import (
+    TAX_MODES,
+    ReceiptOptions,
+    doc_number,
+    is_ours,
+    receipt_body,
+    refund_body,
+)
 from stockbridge.connectors.qbo.mapping import (
     PARTNER,
-    TAX_MODES,
     QboItem,
-    ReceiptOptions,
     cdc_items,
-    doc_number,
     dumps,
     fault_error,
-    is_ours,
     parse_fault,
     parse_items,
     parse_time,
     query_rows,
-    receipt_body,
-    refund_body,
     sql_quote,
 )
 from stockbridge.domain.batching import batched
