@@ -268,3 +268,45 @@ def test_a_partner_that_cannot_answer_exits_1_and_answers_502(
             "/api/v1/stores/shop/books/reconcile", params={"from": PERIOD[1], "to": PERIOD[3]}
         )
     assert answer.status_code == 502 and "could not read the partners" in answer.text
+
+
+def test_a_busy_period_is_read_page_by_page(books: tuple[Hub, SandboxStore, Qbo]) -> None:
+    """260 web orders (two pages of 250 at most) and 1,001 receipts typed by hand (two
+    queries of 1,000 at most): three list calls on the web, three queries in the books."""
+    hub, bc, qbo = books
+    for _ in range(260):
+        place(bc, ("A", 1, "1.00", "0"))
+    customer = qbo.sandbox.books.add_customer("Walk-in")["Id"]
+    item = qbo.sandbox.books.item_by_sku("B")
+    assert item is not None
+    for n in range(1001):
+        qbo.sandbox.books.create(
+            "SalesReceipt",
+            {
+                "DocNumber": f"H{n}",
+                "CustomerRef": {"value": customer},
+                "Line": [
+                    {
+                        "DetailType": "SalesItemLineDetail",
+                        "Amount": D("2"),
+                        "SalesItemLineDetail": {"ItemRef": {"value": item["Id"]}, "Qty": 1},
+                    }
+                ],
+            },
+        )
+    before = calls(bc, qbo)
+
+    code, found = check(hub)
+
+    after = calls(bc, qbo)
+    used = {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)}
+    assert {k: n for k, n in used.items() if k != "bc requests"} == {
+        "bc GET /v2/orders": 2,
+        "bc GET /v3/orders/payment_actions/refunds": 1,
+        "qbo query": 3,
+    }, used
+    causes = [d["cause"] for d in found["differences"]]
+    assert code == 3 and len(causes) == 260 + 1001
+    assert causes.count("not posted yet") == 260
+    (day,) = found["days"]
+    assert (day["orders"], day["receipts"], D(day["receipts_total"])) == (260, 1001, D("2002"))
