@@ -35,6 +35,7 @@ from stockbridge.domain.ownership import (
     orders_take_hub_quantity,
     web_sets_hub_quantity,
 )
+from stockbridge.domain.reconcile import HubOrder, HubReversal
 from stockbridge.domain.snapshot import HubRowLike
 from stockbridge.domain.web_catalog import CatalogChunk, CatalogRow, web_shows
 from stockbridge.domain.withholding import withheld
@@ -559,6 +560,30 @@ class MemoryOrders:
             )
             for r in self._mine(row.id)
         ]
+
+    def books_view(self, store_id: int, web_ids: Collection[str]) -> dict[str, HubOrder]:
+        found: dict[str, HubOrder] = {}
+        for web_id in web_ids:
+            row = self._row(store_id, web_id)
+            if row is None:
+                continue
+            found[web_id] = HubOrder(
+                web_id,
+                row.post_state.value,
+                row.last_error,
+                tuple(
+                    HubReversal(
+                        r.key,
+                        r.seq,
+                        r.reversal.kind.value if r.reversal else "refund",
+                        r.state,
+                        r.reversal.total if r.reversal else Decimal(0),
+                        r.last_error,
+                    )
+                    for r in self._mine(row.id)
+                ),
+            )
+        return found
 
 
 class MemorySources:

@@ -85,7 +85,7 @@ def test_partial_refund_then_cancel_refunds_only_the_rest() -> None:
     first = refund("r1", "10.80", "0.80", ("L1", 1, "10.00"))
     plan = plan_reversals(order(refunds=(first,)), posted=True, recorded=())
     (done,) = plan.reversals
-    assert done.lines == (ReversalLine("A", 1, D("10.00"), "a"),) and done.total == D("10.80")
+    assert done.lines == (ReversalLine("A", 1, D("10.00"), "a", "L1"),) and done.total == D("10.80")
     cancelled = order(WebOrderStatus.CANCELLED, refunds=(first,))
 
     rest = plan_reversals(cancelled, posted=True, recorded=[done])
@@ -110,7 +110,7 @@ def test_bad_refunds_are_refused_with_the_reason() -> None:
     cases = {
         "more than was paid": refund("r1", "60.00", "0", ("L1", 2, "60.00")),
         "is not a line of the order": refund("r2", "5.00", "0", ("L9", 1, "5.00")),
-        "the order has 2": refund("r3", "30.00", "0", ("L1", 3, "30.00")),
+        "the order line has 2": refund("r3", "30.00", "0", ("L1", 3, "30.00")),
         "come to": refund("r4", "12.00", "0.80", ("L1", 1, "10.00")),
         "refunds nothing": refund("r5", "0", "0"),
     }
@@ -131,3 +131,59 @@ def test_refunds_beyond_the_total_across_refunds_are_refused() -> None:
     plan = plan_reversals(order(refunds=(one, two)), posted=True, recorded=())
     assert [r.key for r in plan.reversals] == ["refund-r1"]
     assert "more than was paid" in plan.refused[0].message  # 30 + 25 > 50.36
+
+
+def by_quantity(line: str, quantity: int) -> RefundLine:
+    return RefundLine(line, quantity, None)  # BigCommerce's requested_amount: null
+
+
+def test_refund_by_quantity_takes_the_line_price_and_the_rest_as_discount() -> None:
+    # A 1 unit (10.00) refunded by quantity: 9.00 + 0.72 tax paid back, the coupon's share
+    # (1.00) kept back by the store -> line 10.00, discount 1.00, tax 0.72, total 9.72
+    kept = WebRefund("r1", D("9.72"), D("0.72"), lines=(by_quantity("L1", 1),))
+    (done,) = plan_reversals(order(refunds=(kept,)), posted=True, recorded=()).reversals
+    assert (done.lines, done.discount, done.tax, done.total) == (
+        (ReversalLine("A", 1, D("10.00"), "a", "L1"),),
+        D("1.00"),
+        D("0.72"),
+        D("9.72"),
+    )
+    too_much = WebRefund("r2", D("12.00"), D("0.80"), lines=(by_quantity("L1", 1),))
+    plan = plan_reversals(order(refunds=(too_much,)), posted=True, recorded=())
+    assert plan.reversals == ()
+    assert "11.20 is left for the returned lines" in plan.refused[0].message
+    assert "worth 10.00" in plan.refused[0].message
+
+
+def test_order_level_amount_is_spread_over_the_lines_to_the_cent() -> None:
+    # 1.00 over A 20.00 and B 25.00 (of 45): 0.444 -> 0.44, 0.555 -> 0.56
+    refund = WebRefund("r1", D("1.00"), order_amount=D("1.00"))
+    (done,) = plan_reversals(order(refunds=(refund,)), posted=True, recorded=()).reversals
+    assert [(li.sku, li.quantity, li.amount) for li in done.lines] == [
+        ("A", 0, D("0.44")),
+        ("B", 0, D("0.56")),
+    ]
+    assert done.restock == ()
+
+
+def test_tax_items_and_unknown_kinds() -> None:
+    tax_only = WebRefund("r1", D("0.50"), D("0.50"), tax_items=D("0.50"))
+    (done,) = plan_reversals(order(refunds=(tax_only,)), posted=True, recorded=()).reversals
+    assert (done.lines, done.tax, done.total) == ((), D("0.50"), D("0.50"))
+    cases = {
+        "more than the 0.20 of tax": WebRefund("r2", D("0.50"), D("0.20"), tax_items=D("0.50")),
+        "items of kind STORE_CREDIT": WebRefund("r3", D("1.00"), unbookable=("STORE_CREDIT",)),
+        "a negative tax": WebRefund("r4", D("1.00"), D("-0.10"), shipping=D("1.10")),
+    }
+    for reason, bad in cases.items():
+        plan = plan_reversals(order(refunds=(bad,)), posted=True, recorded=())
+        assert plan.reversals == () and reason in plan.refused[0].message, (reason, plan)
+
+
+def test_returns_are_counted_per_line_across_refunds() -> None:
+    one = WebRefund("r1", D("10.80"), D("0.80"), lines=(by_quantity("L1", 1),))
+    two = WebRefund("r2", D("10.80"), D("0.80"), lines=(by_quantity("L1", 1),))
+    three = WebRefund("r3", D("10.80"), D("0.80"), lines=(by_quantity("L1", 1),))
+    plan = plan_reversals(order(refunds=(one, two, three)), posted=True, recorded=())
+    assert [r.key for r in plan.reversals] == ["refund-r1", "refund-r2"]
+    assert "the order line has 2 and 2 were returned before" in plan.refused[0].message

@@ -32,6 +32,7 @@ from stockbridge.domain.model import (
     WebVariant,
 )
 from stockbridge.domain.orders import PendingOrder, PendingReversal, ReversalRecord
+from stockbridge.domain.reconcile import HubOrder
 from stockbridge.domain.runs import RunRecord
 from stockbridge.domain.snapshot import HubRowLike
 from stockbridge.domain.store import StoreSettings
@@ -289,6 +290,12 @@ class OrderRepository(Protocol):
 
     def reversals(self, store_id: int, web_id: str) -> list[ReversalRecord]:
         """The order's reversals, oldest first."""
+        ...
+
+    def books_view(self, store_id: int, web_ids: Collection[str]) -> dict[str, HubOrder]:
+        """What the hub holds of these web orders for the month-end check: post state,
+        last refusal, reversals (with their number on the order) oldest first. Orders
+        the hub does not know are absent. Reads only."""
         ...
 
 

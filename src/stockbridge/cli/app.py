@@ -17,6 +17,7 @@ import typer
 
 from stockbridge.bootstrap import Hub, bootstrap, default_registry
 from stockbridge.cli import (
+    books,
     demo,
     drift,
     init,
@@ -66,6 +67,7 @@ def build_app(
     users.register(app, hub)
     tokens.register(app, hub)
     drift.register(app, hub)
+    books.register(app, hub)
 
     partner = PartnerCommands(connect_app, sandbox_app, hub)
     if registry is None:

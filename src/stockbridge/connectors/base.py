@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol, runtime_checkable
 
 from stockbridge.domain.books import ReversalRequest
@@ -30,12 +30,15 @@ from stockbridge.domain.model import (
     WebOrder,
     WebVariant,
 )
+from stockbridge.domain.reconcile import BookDocument, WebPeriod
 from stockbridge.domain.snapshot import FeedRowLike
 from stockbridge.domain.web_catalog import CatalogUpdate, NewProduct
 
 __all__ = [
     "BackOffice",
     "BadWebhook",
+    "BooksLedgerReader",
+    "BooksWebReader",
     "CatalogWebStore",
     "Delivery",
     "OrderChecker",
@@ -205,6 +208,27 @@ class ReversingBackOffice(Protocol):
 
     def find_reversals(self, requests: Sequence[ReversalRequest]) -> Mapping[str, str]:
         """key -> document for the reversals the back office holds already."""
+        ...
+
+
+@runtime_checkable
+class BooksWebReader(Protocol):
+    """A web store that lists a period's sales and refunds for the month-end check
+    (``domain.reconcile``), in its paged list calls, never one call per order."""
+
+    def books_period(self, start: date, end: date) -> WebPeriod:
+        """Orders placed and refunds made on [start, end] (UTC days), as they stand now.
+        Reads only; raises the connector's PartnerError when the partner cannot answer."""
+        ...
+
+
+@runtime_checkable
+class BooksLedgerReader(Protocol):
+    """A back office that lists the documents of a period for the month-end check."""
+
+    def books_documents(self, start: date, end: date) -> Sequence[BookDocument]:
+        """The sales documents and refund documents dated [start, end], in paged
+        queries. Reads only."""
         ...
 
 

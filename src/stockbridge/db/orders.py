@@ -6,7 +6,7 @@ decision.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from stockbridge.db.catalog import POSTABLE_STATUSES, CatalogRepository
 from stockbridge.db.models import Order, OrderLineRow, OrderReversal, PartnerLink, Store
+from stockbridge.domain.batching import batched
 from stockbridge.domain.books import (
     Reversal,
     ReversalKind,
@@ -32,6 +33,7 @@ from stockbridge.domain.orders import (
     ReversalRecord,
     apply_web_order,
 )
+from stockbridge.domain.reconcile import HubOrder, HubReversal
 
 #: Pending orders that belong in the back office, and every uncertain one: an order
 #: cancelled after an attempt must still be looked up.
@@ -69,7 +71,9 @@ def _lines_of(order: WebOrder, row_id: int) -> list[OrderLineRow]:
 
 def _detail(reversal: Reversal) -> dict[str, object]:
     return {
-        "lines": [[li.sku, li.quantity, str(li.amount), li.name] for li in reversal.lines],
+        "lines": [
+            [li.sku, li.quantity, str(li.amount), li.name, li.line_id] for li in reversal.lines
+        ],
         "shipping": str(reversal.shipping),
         "tax": str(reversal.tax),
         "total": str(reversal.total),
@@ -83,8 +87,14 @@ def _reversal_of(row: OrderReversal) -> Reversal:
         key=row.key,
         kind=ReversalKind(row.kind),
         lines=tuple(
-            ReversalLine(str(sku), int(qty), Decimal(str(amount)), str(name))
-            for sku, qty, amount, name in detail.get("lines", [])
+            ReversalLine(
+                str(line[0]),
+                int(line[1]),
+                Decimal(str(line[2])),
+                str(line[3]),
+                str(line[4]) if len(line) > 4 else "",  # recorded before lines had ids
+            )
+            for line in detail.get("lines", [])
         ),
         shipping=Decimal(str(detail.get("shipping", "0"))),
         tax=Decimal(str(detail.get("tax", "0"))),
@@ -412,6 +422,35 @@ class OrderRepository:
                 .order_by(OrderReversal.seq)
             )
         ]
+
+    def books_view(self, store_id: int, web_ids: Collection[str]) -> dict[str, HubOrder]:
+        """Post state, last refusal and reversals of these web orders (chunked reads)."""
+        found: dict[str, HubOrder] = {}
+        for chunk in batched(sorted(set(web_ids)), 500):
+            rows = list(
+                self.session.scalars(
+                    select(Order).where(Order.store_id == store_id, Order.web_id.in_(chunk))
+                )
+            )
+            reversals = self._reversals_by_order([row.id for row in rows])
+            for row in rows:
+                found[row.web_id] = HubOrder(
+                    row.web_id,
+                    row.post_state,
+                    row.last_error,
+                    tuple(
+                        HubReversal(
+                            r.key,
+                            r.seq,
+                            r.kind,
+                            r.state,
+                            Decimal(str(r.detail.get("total", "0"))),
+                            r.last_error,
+                        )
+                        for r in reversals.get(row.id, [])
+                    ),
+                )
+        return found
 
     def state(self, store_id: int, web_id: str) -> OrderState | None:
         """What the hub holds about the web order (with its lines); None if unknown."""

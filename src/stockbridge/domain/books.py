@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
 from stockbridge.domain.model import BooksOptions, CancelAs, OrderLine, WebOrder, WebRefund
@@ -40,6 +40,7 @@ __all__ = [
 
 CANCEL_KEY = "cancel"
 ZERO = Decimal("0")
+CENT = Decimal("0.01")
 
 
 class ReversalKind(StrEnum):
@@ -49,12 +50,14 @@ class ReversalKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class ReversalLine:
-    """``quantity`` of ``sku`` given back, for ``amount`` (excluding tax)."""
+    """``quantity`` of ``sku`` given back, for ``amount`` (excluding tax); ``line_id``:
+    the order line it returns (returns are counted per line)."""
 
     sku: str
     quantity: int
     amount: Decimal
     name: str = ""
+    line_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,43 +167,144 @@ def _refund(
     by_line: dict[str, OrderLine],
     before: list[Reversal],
 ) -> Reversal | Refused:
+    """One refund as the books take it. Amount-bound parts carry their money; the
+    quantity-bound product parts (BigCommerce's ``requested_amount: null``) share what is
+    left of the refund once tax, shipping, the order-level amount and the amount-bound
+    parts are taken out: each is booked at its line's price, and what the buyer did not
+    pay of that price (a discount the order had) is the refund's discount."""
     name = f"refund {refund.refund_id} of order {order.number}"
-    if refund.total <= 0:
-        return Refused(key, f"{name}: refunds nothing ({refund.total})")
-    refunded = sum((r.total for r in before), ZERO)
-    if refunded + refund.total > order.total:
-        return Refused(
-            key,
-            f"{name} is for more than was paid: {refund.total} refunded on top of "
-            f"{refunded}, the order's total is {order.total}",
-        )
-    returned: Counter[str] = Counter()
-    for reversal in before:
-        for done in reversal.lines:
-            returned[done.sku] += done.quantity
+    problem = _refund_problem(order, refund, name, before)
+    if problem is not None:
+        return Refused(key, problem)
+    returned, _amounts = _returned(order, before)
     lines: list[ReversalLine] = []
+    by_quantity: list[ReversalLine] = []
     for part in refund.lines:
         line = by_line.get(part.line_id)
         if line is None:
             return Refused(key, f"{name}: line {part.line_id} is not a line of the order")
-        if part.quantity < 0 or part.amount < 0:
+        if part.quantity < 0 or (part.amount is not None and part.amount < 0):
             return Refused(key, f"{name}: line {part.line_id} has a negative quantity or amount")
-        if returned[line.sku] + part.quantity > line.quantity:
+        if returned[_line_key(line)] + part.quantity > line.quantity:
             return Refused(
                 key,
-                f"{name}: returns {part.quantity} of SKU {line.sku}, but the order has "
-                f"{line.quantity} and {returned[line.sku]} were returned before",
+                f"{name}: returns {part.quantity} of SKU {line.sku}, but the order line has "
+                f"{line.quantity} and {returned[_line_key(line)]} were returned before",
             )
-        returned[line.sku] += part.quantity
-        lines.append(ReversalLine(line.sku, part.quantity, part.amount, line.name))
-    parts = sum((line.amount for line in lines), ZERO) + refund.shipping + refund.tax
-    if parts != refund.total:
+        returned[_line_key(line)] += part.quantity
+        if part.amount is None:
+            worth = _cents(line.unit_price * part.quantity)
+            by_quantity.append(_returning(line, part.quantity, worth))
+        else:
+            lines.append(_returning(line, part.quantity, part.amount))
+    outside = refund.tax + refund.shipping + refund.order_amount
+    left = refund.total - outside - sum((li.amount for li in lines), ZERO)
+    worth = sum((li.amount for li in by_quantity), ZERO)
+    if not by_quantity and left != 0:
+        parts = refund.total - left
         return Refused(
             key,
-            f"{name}: its lines, shipping and tax come to {parts}, but it paid back "
-            f"{refund.total}; an amount tied to no line cannot be booked, book it by hand",
+            f"{name}: its lines, shipping and tax come to {parts:.2f}, but it paid back "
+            f"{refund.total:.2f}; an amount tied to no line cannot be booked, book it by hand",
         )
-    return Reversal(key, ReversalKind.REFUND, tuple(lines), refund.shipping, refund.tax, parts)
+    if by_quantity and not ZERO <= left <= worth:
+        return Refused(
+            key,
+            f"{name}: {left:.2f} is left for the returned lines once tax, shipping and the "
+            f"amounts are taken out, but those lines are worth {worth:.2f} at the order's "
+            "prices; book it by hand",
+        )
+    spread = _spread(order, refund.order_amount)
+    if spread is None:
+        return Refused(key, f"{name}: an order-level amount on an order with no priced line")
+    discount = worth - left if by_quantity else ZERO
+    return Reversal(
+        key,
+        ReversalKind.REFUND,
+        (*by_quantity, *lines, *spread),
+        refund.shipping,
+        refund.tax,
+        refund.total,
+        discount,
+    )
+
+
+def _refund_problem(
+    order: WebOrder, refund: WebRefund, name: str, before: list[Reversal]
+) -> str | None:
+    """Why a refund cannot be booked whatever its lines say, or None."""
+    if refund.total <= 0:
+        return f"{name}: refunds nothing ({refund.total:.2f})"
+    refunded = sum((r.total for r in before), ZERO)
+    if refunded + refund.total > order.total:
+        return (
+            f"{name} is for more than was paid: {refund.total:.2f} refunded on top of "
+            f"{refunded:.2f}, the order's total is {order.total:.2f}"
+        )
+    if refund.unbookable:
+        kinds = ", ".join(sorted(set(refund.unbookable)))
+        return f"{name}: items of kind {kinds} name nothing the books hold; book it by hand"
+    if min(refund.tax, refund.shipping, refund.order_amount, refund.tax_items) < 0:
+        return f"{name}: a negative tax, shipping or order-level amount; book it by hand"
+    if refund.tax_items > refund.tax:
+        return (
+            f"{name}: its tax items come to {refund.tax_items:.2f}, more than the "
+            f"{refund.tax:.2f} of tax it paid back"
+        )
+    return None
+
+
+def _returning(line: OrderLine, quantity: int, amount: Decimal) -> ReversalLine:
+    return ReversalLine(line.sku, quantity, amount, line.name, line.line_id)
+
+
+def _line_key(line: OrderLine) -> str:
+    return line.line_id or f"sku:{line.sku}"
+
+
+def _returned(
+    order: WebOrder, before: Iterable[Reversal]
+) -> tuple[Counter[str], dict[str, Decimal]]:
+    """Quantities and amounts of each order line earlier reversals took back. A reversal
+    recorded before lines were told apart names only the SKU: it counts on the order's
+    first line with that SKU."""
+    first: dict[str, str] = {}
+    for li in order.lines:
+        first.setdefault(li.sku, _line_key(li))
+    quantities: Counter[str] = Counter()
+    amounts: dict[str, Decimal] = {}
+    for reversal in before:
+        for done in reversal.lines:
+            key = done.line_id or first.get(done.sku, f"sku:{done.sku}")
+            quantities[key] += done.quantity
+            amounts[key] = amounts.get(key, ZERO) + done.amount
+    return quantities, amounts
+
+
+def _cents(amount: Decimal) -> Decimal:
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _spread(order: WebOrder, amount: Decimal) -> tuple[ReversalLine, ...] | None:
+    """An order-level amount as money-only lines over the order's lines, in proportion
+    to their value, to the cent (largest remainders take the odd cents)."""
+    if amount == 0:
+        return ()
+    values = [(li, li.unit_price * li.quantity) for li in order.lines]
+    whole = sum((v for _li, v in values), ZERO)
+    if whole <= 0:
+        return None
+    cents = int((amount / CENT).to_integral_value())
+    exact = [cents * v / whole for _li, v in values]
+    shares = [int(x) for x in exact]
+    order_by = sorted(range(len(exact)), key=lambda i: (shares[i] - exact[i], i))
+    for i in order_by[: cents - sum(shares)]:
+        shares[i] += 1
+    return tuple(
+        ReversalLine(li.sku, 0, share * CENT, li.name, li.line_id)
+        for (li, _v), share in zip(values, shares, strict=True)
+        if share
+    )
 
 
 def _cancel(
@@ -209,7 +313,7 @@ def _cancel(
     """What reverses the rest of a posted order cancelled on the web."""
     if not before and cancel_as is CancelAs.VOID:
         lines = tuple(
-            ReversalLine(li.sku, li.quantity, li.unit_price * li.quantity, li.name)
+            ReversalLine(li.sku, li.quantity, li.unit_price * li.quantity, li.name, li.line_id)
             for li in order.lines
         )
         return Reversal(
@@ -221,20 +325,15 @@ def _cancel(
             order.total,
             order.discount,
         )
-    quantities: Counter[str] = Counter()
-    amounts: dict[str, Decimal] = {}
-    for reversal in before:
-        for line in reversal.lines:
-            quantities[line.sku] += line.quantity
-            amounts[line.sku] = amounts.get(line.sku, ZERO) + line.amount
+    quantities, amounts = _returned(order, before)
     lines_left: list[ReversalLine] = []
     for li in order.lines:
-        quantity = max(0, li.quantity - quantities[li.sku])
-        amount = li.unit_price * li.quantity - amounts.get(li.sku, ZERO)
-        quantities[li.sku] = max(0, quantities[li.sku] - li.quantity)
-        amounts[li.sku] = max(ZERO, amounts.get(li.sku, ZERO) - li.unit_price * li.quantity)
+        quantity = max(0, li.quantity - quantities[_line_key(li)])
+        amount = li.unit_price * li.quantity - amounts.get(_line_key(li), ZERO)
         if quantity or amount > 0:
-            lines_left.append(ReversalLine(li.sku, quantity, max(amount, ZERO), li.name))
+            lines_left.append(
+                ReversalLine(li.sku, quantity, max(amount, ZERO), li.name, li.line_id)
+            )
     shipping = max(ZERO, order.shipping - sum((r.shipping for r in before), ZERO))
     tax = max(ZERO, order.tax - sum((r.tax for r in before), ZERO))
     total = order.total - sum((r.total for r in before), ZERO)

@@ -154,18 +154,22 @@ class OrderLine:
 @dataclass(frozen=True, slots=True)
 class RefundLine:
     """Part of a refund: ``quantity`` of the order line ``line_id`` returned (0: money
-    only), for ``amount`` excluding tax."""
+    only). ``amount`` excludes tax; None when the refund is bound to the quantity only
+    (BigCommerce's ``requested_amount: null``): the money then follows from the order
+    line's price and the refund's totals."""
 
     line_id: str
     quantity: int
-    amount: Decimal
+    amount: Decimal | None
 
 
 @dataclass(frozen=True, slots=True)
 class WebRefund:
     """A refund the web store made on an order: what it paid back (``total``, tax
-    included), of which ``tax`` is tax and ``shipping`` is shipping (excluding tax), and
-    the lines it returned."""
+    included), of which ``tax`` is tax, ``shipping`` is shipping and handling (excluding
+    tax), ``order_amount`` a tax-exempt amount at the order level (tied to no line), and
+    the lines it returned. ``tax_items``: the amounts it named as tax refunds (part of
+    ``tax``); ``unbookable``: kinds of items the books cannot name."""
 
     refund_id: str
     total: Decimal
@@ -173,6 +177,9 @@ class WebRefund:
     shipping: Decimal = Decimal("0")
     lines: tuple[RefundLine, ...] = ()
     created_at: datetime | None = None
+    order_amount: Decimal = Decimal("0")
+    tax_items: Decimal = Decimal("0")
+    unbookable: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,7 @@ from stockbridge.services.runs import run_detail, run_history
 from stockbridge.services.stores import describe_store, resolve_store, update_books
 from stockbridge.services.stores import list_stores as every_store  # a route has its name
 from stockbridge.web import service
+from stockbridge.web.books_api import books_routes
 from stockbridge.web.dashboard import mount_dashboard
 from stockbridge.web.dashboard.guard import FRAME_ANCESTORS, RunId
 from stockbridge.web.errors import Forbidden
@@ -381,6 +382,7 @@ def create_app(hub: Hub, queue: JobQueue) -> FastAPI:
         return JSONResponse(answer, status_code=status)
 
     app.include_router(product_routes(hub, queue))
+    app.include_router(books_routes(hub))
     app.include_router(setup_routes(hub))
     # Partners' own routes (OAuth callbacks, app install), named by the registry: the web
     # layer imports no partner package itself.

@@ -7,13 +7,13 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
 import httpx
 
-from stockbridge.connectors.bigcommerce import mapping
+from stockbridge.connectors.bigcommerce import books_read, mapping
 from stockbridge.connectors.bigcommerce.webhooks import SCOPES, SECRET_HEADER
 from stockbridge.connectors.errors import (
     PartnerError,
@@ -34,6 +34,7 @@ from stockbridge.domain.model import (
     WebOrder,
     WebVariant,
 )
+from stockbridge.domain.reconcile import WebPeriod
 from stockbridge.domain.web_catalog import ABSENT_REF, CatalogUpdate, NewProduct, money_text
 
 __all__ = ["DEFAULT_API_URL", "BigCommerceStore", "create"]
@@ -203,6 +204,10 @@ class BigCommerceStore:
                 ]
                 yield Page(tuple(taken), cursor=unit[-1].date_modified)
             pages.advance([(order.id, order.date_modified) for order in orders])
+
+    def books_period(self, start: date, end: date) -> WebPeriod:
+        """The period's orders and refunds for the month-end check (``books_read``)."""
+        return books_read.read_period(self, start, end)
 
     def _order_lines(self, order_id: int) -> list[mapping.V2OrderProduct]:
         lines: list[mapping.V2OrderProduct] = []

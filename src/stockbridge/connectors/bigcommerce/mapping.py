@@ -136,6 +136,8 @@ class V2Order(_Model):
     subtotal_ex_tax: Decimal = Decimal("0")
     shipping_cost_ex_tax: Decimal = Decimal("0")
     shipping_cost_inc_tax: Decimal = Decimal("0")
+    handling_cost_ex_tax: Decimal = Decimal("0")
+    wrapping_cost_ex_tax: Decimal = Decimal("0")
     discount_amount: Decimal = Decimal("0")
     coupon_discount: Decimal = Decimal("0")
     refunded_amount: Decimal = Decimal("0")
@@ -161,12 +163,14 @@ class V2OrderProduct(_Model):
 
 
 class V3RefundItem(_Model):
-    """A refunded item: ``PRODUCT`` (``item_id`` = the order product's id), ``SHIPPING``,
-    ``HANDLING``, ``ORDER``, ``GIFT_WRAPPING``, ``TAX``... with the amount requested."""
+    """A refunded item: ``PRODUCT`` / ``GIFT_WRAPPING`` (``item_id`` = the order product's
+    id), ``SHIPPING`` / ``HANDLING`` (the order address's id), ``ORDER`` (the order's id, a
+    tax-exempt amount), ``TAX``. ``requested_amount`` is null on a product refunded by
+    quantity (BigCommerce's own example); ``quantity`` is given for products only."""
 
     item_type: str
     item_id: int | None = None
-    quantity: int = Field(default=0, ge=0)
+    quantity: int | None = Field(default=None, ge=0)
     requested_amount: Decimal | None = None
 
 
@@ -200,19 +204,34 @@ def parse(model: type[_Model], data: Any, what: str) -> Any:
         ) from None
 
 
+#: Refund item kinds booked with the shipping (the order's handling and gift wrapping
+#: are booked with its shipping too: ``to_web_order``).
+CHARGES = frozenset({"SHIPPING", "HANDLING", "GIFT_WRAPPING"})
+
+
 def to_web_refund(refund: V3Refund) -> WebRefund:
-    """A refund as the books see it: product lines (order product id, quantity, amount),
-    shipping and tax; amounts of other kinds (handling, order level...) are left out of
-    the lines, so the refund's parts do not add up and the hub refuses it with that
-    reason instead of guessing where to book them."""
+    """A refund as the books see it. ``PRODUCT`` items become refund lines (order product
+    id, quantity, ``requested_amount`` ex tax, or None when bound to the quantity only);
+    ``SHIPPING``, ``HANDLING`` and ``GIFT_WRAPPING`` amounts the charges refunded; an
+    ``ORDER`` amount the order-level amount; ``TAX`` items are named apart (their money is
+    in ``total_tax``, the refund's whole tax). A kind BigCommerce does not document, or an
+    amount-bound charge without its amount, is kept by name so the hub refuses it."""
     lines: list[RefundLine] = []
-    shipping = Decimal("0")
+    shipping = order_amount = tax_items = Decimal("0")
+    unbookable: list[str] = []
     for item in refund.items:
-        amount = item.requested_amount or Decimal("0")
-        if item.item_type == "PRODUCT" and item.item_id is not None:
-            lines.append(RefundLine(str(item.item_id), item.quantity, amount))
-        elif item.item_type == "SHIPPING":
+        kind = item.item_type.upper()
+        amount = item.requested_amount
+        if kind == "PRODUCT" and item.item_id is not None:
+            lines.append(RefundLine(str(item.item_id), item.quantity or 0, amount))
+        elif kind in CHARGES and amount is not None:
             shipping += amount
+        elif kind == "ORDER" and amount is not None:
+            order_amount += amount
+        elif kind == "TAX" and amount is not None:
+            tax_items += amount
+        else:
+            unbookable.append(kind)
     return WebRefund(
         refund_id=str(refund.id),
         total=refund.total_amount,
@@ -220,6 +239,9 @@ def to_web_refund(refund: V3Refund) -> WebRefund:
         shipping=shipping,
         lines=tuple(lines),
         created_at=refund.created,
+        order_amount=order_amount,
+        tax_items=tax_items,
+        unbookable=tuple(unbookable),
     )
 
 
@@ -238,7 +260,9 @@ def to_web_order(
         placed_at=order.date_created,
         currency=order.currency_code,
         total=order.total_inc_tax,
-        shipping=order.shipping_cost_ex_tax,
+        shipping=(
+            order.shipping_cost_ex_tax + order.handling_cost_ex_tax + order.wrapping_cost_ex_tax
+        ),
         discount=order.discount_amount + order.coupon_discount,
         customer_email=email.strip() if isinstance(email, str) and email.strip() else None,
         tax=order.total_tax,

@@ -34,7 +34,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from stockbridge.connectors.errors import PartnerResponseError
@@ -44,23 +44,26 @@ from stockbridge.connectors.paging import (
     PageAnswer,
     RepeatedPage,
 )
+from stockbridge.connectors.qbo.books_read import read_documents, voided
 from stockbridge.connectors.qbo.client import Answer, QboClient
+from stockbridge.connectors.qbo.documents import (
+    TAX_MODES,
+    ReceiptOptions,
+    doc_number,
+    is_ours,
+    receipt_body,
+    refund_body,
+)
 from stockbridge.connectors.qbo.mapping import (
     PARTNER,
-    TAX_MODES,
     QboItem,
-    ReceiptOptions,
     cdc_items,
-    doc_number,
     dumps,
     fault_error,
-    is_ours,
     parse_fault,
     parse_items,
     parse_time,
     query_rows,
-    receipt_body,
-    refund_body,
     sql_quote,
 )
 from stockbridge.domain.batching import batched
@@ -75,6 +78,7 @@ from stockbridge.domain.model import (
     PostRequest,
     WebOrder,
 )
+from stockbridge.domain.reconcile import BookDocument
 
 __all__ = ["CDC_WINDOW", "QboBackOffice"]
 
@@ -569,6 +573,10 @@ class QboBackOffice:
                 found.setdefault(asked.key, str(row["Id"]))
         return found
 
+    def books_documents(self, start: date, end: date) -> Sequence[BookDocument]:
+        """The period's receipts (or invoices) and refund receipts (``books_read``)."""
+        return read_documents(self.client, self.entity, start, end)
+
     def _customer(self) -> str:
         if self.customer_id is None:
             name = sql_quote(self.customer_name)
@@ -603,10 +611,7 @@ def _display_name(text: str) -> str:
     return " ".join(text.replace(":", " ").split())[:500]
 
 
-def _voided(document: Mapping[str, Any]) -> bool:
-    """QuickBooks keeps a voided document at zero, its note starting "Voided"."""
-    note = document.get("PrivateNote")
-    return bool(document.get("Voided")) or (isinstance(note, str) and note.startswith("Voided"))
+_voided = voided
 
 
 def _next_change(rows: Sequence[QboItem]) -> datetime | None:

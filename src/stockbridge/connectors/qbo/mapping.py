@@ -2,8 +2,9 @@
 
 Reading: ``parse_*`` turn a decoded answer (decoded with ``parse_float=Decimal``) into
 frozen values and raise ``PartnerResponseError`` naming what is missing or mistyped, so
-no raw dict travels past the connector. Writing: ``receipt_body`` builds a SalesReceipt /
-Invoice from a web order and the item ids its SKUs resolved to.
+no raw dict travels past the connector. Writing: the documents are built in
+``documents`` (re-exported here: ``receipt_body``, ``refund_body``...); ``dumps`` writes
+them.
 """
 
 from __future__ import annotations
@@ -16,8 +17,16 @@ from decimal import Decimal
 from typing import Any
 
 from stockbridge.connectors.errors import PartnerResponseError
-from stockbridge.domain.books import Reversal
-from stockbridge.domain.model import BackOfficeItem, ItemError, WebOrder
+from stockbridge.connectors.qbo.documents import (
+    MAX_DOC_NUMBER,
+    ReceiptOptions,
+    doc_number,
+    is_ours,
+    private_note,
+    receipt_body,
+    refund_body,
+)
+from stockbridge.domain.model import BackOfficeItem, ItemError
 
 __all__ = [
     "FAULT_NAMES",
@@ -42,7 +51,6 @@ __all__ = [
 ]
 
 PARTNER = "qbo"
-MAX_DOC_NUMBER = 21
 
 #: The fault codes the merchant must see named, in their words.
 FAULT_NAMES: Mapping[str, str] = {
@@ -214,193 +222,6 @@ def fault_error(key: str, fault: Fault) -> ItemError:
 def sql_quote(value: str) -> str:
     """A QuickBooks query string literal (backslash escapes the quote)."""
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def doc_number(order: WebOrder, prefix: str = "") -> str:
-    """DocNumber = prefix + web order number, at most 21 characters (ValueError beyond)."""
-    number = f"{prefix}{order.number}"
-    if len(number) > MAX_DOC_NUMBER:
-        raise ValueError(
-            f"DocNumber {number!r} is longer than QuickBooks' {MAX_DOC_NUMBER} characters"
-        )
-    return number
-
-
-TAX_MODES = ("ast", "us_codes", "global")
-
-
-@dataclass(frozen=True, slots=True)
-class ReceiptOptions:
-    """Per-store and per-company choices for the documents posted.
-
-    ``tax_mode`` is the company's tax kind (docs/facts-qbo-books.md): ``ast`` (US,
-    automated sales tax: the order's tax goes in ``TxnTaxDetail.TotalTax``, which AST
-    honours), ``us_codes`` (US without AST: lines ``TAX``/``NON`` and the transaction's
-    ``TxnTaxCodeRef`` = ``tax_code_id``), ``global`` (non-US: ``GlobalTaxCalculation``
-    ``TaxExcluded`` and ``TaxCodeRef`` = ``tax_code_id`` on every sales line).
-    """
-
-    customer_id: str
-    doc_prefix: str = ""
-    shipping_item_id: str = "SHIPPING_ITEM_ID"
-    tax_mode: str = "ast"
-    tax_code_id: str | None = None
-    payment_method_id: str | None = None
-    deposit_account_id: str | None = None
-
-
-def private_note(order: WebOrder, key: str) -> str:
-    """Links the document back to the web order; ``ref`` (the idempotency key, which names
-    the store) tells our documents apart from another store's with the same number."""
-    return f"Web order {order.number} (web id {order.web_id}) posted by Stockbridge, ref {key}"
-
-
-def is_ours(note: object, key: str) -> bool:
-    """Whether a document found by DocNumber is this order's: its note carries our ref, or
-    no Stockbridge ref at all (the merchant edited the note) — never another store's."""
-    if not isinstance(note, str) or "posted by Stockbridge, ref " not in note:
-        return True
-    return note.rsplit("ref ", 1)[-1].strip() == key
-
-
-def _item_line(item_id: str, quantity: int, amount: Decimal, description: str) -> dict[str, Any]:
-    detail: dict[str, Any] = {"ItemRef": {"value": item_id}, "Qty": quantity}
-    if quantity:
-        unit = amount / quantity
-        if unit * quantity == amount:
-            detail["UnitPrice"] = unit
-    return {
-        "DetailType": "SalesItemLineDetail",
-        "Amount": amount,
-        "Description": description,
-        "SalesItemLineDetail": detail,
-    }
-
-
-def _money_lines(
-    items: list[dict[str, Any]],
-    shipping: Decimal,
-    discount: Decimal,
-    taxed: bool,
-    options: ReceiptOptions,
-) -> list[dict[str, Any]]:
-    """Item lines, then shipping (the shipping item), then the discount; each sales line
-    carries the tax code the company's tax kind asks for."""
-    lines = list(items)
-    if shipping:
-        lines.append(
-            {
-                "DetailType": "SalesItemLineDetail",
-                "Amount": shipping,
-                "Description": "Shipping",
-                "SalesItemLineDetail": {"ItemRef": {"value": options.shipping_item_id}},
-            }
-        )
-    for line in lines:
-        code = _line_tax_code(taxed, options)
-        if code is not None:
-            line["SalesItemLineDetail"]["TaxCodeRef"] = {"value": code}
-    if discount:
-        lines.append(
-            {
-                "DetailType": "DiscountLineDetail",
-                "Amount": discount,
-                "DiscountLineDetail": {"PercentBased": False},
-            }
-        )
-    return lines
-
-
-def _line_tax_code(taxed: bool, options: ReceiptOptions) -> str | None:
-    if options.tax_mode == "global":
-        return options.tax_code_id
-    if options.tax_mode == "us_codes":
-        return "TAX" if taxed else "NON"
-    return None
-
-
-def _tax_fields(tax: Decimal, options: ReceiptOptions) -> dict[str, Any]:
-    """The order's tax, carried as the company's tax kind expects."""
-    detail: dict[str, Any] = {"TotalTax": tax}
-    fields: dict[str, Any] = {"TxnTaxDetail": detail}
-    if options.tax_mode == "us_codes" and tax and options.tax_code_id:
-        detail["TxnTaxCodeRef"] = {"value": options.tax_code_id}
-    if options.tax_mode == "global":
-        fields["GlobalTaxCalculation"] = "TaxExcluded"
-    return fields
-
-
-def _payment_fields(options: ReceiptOptions) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
-    if options.payment_method_id:
-        fields["PaymentMethodRef"] = {"value": options.payment_method_id}
-    if options.deposit_account_id:
-        fields["DepositToAccountRef"] = {"value": options.deposit_account_id}
-    return fields
-
-
-def receipt_body(
-    order: WebOrder, key: str, item_ids: Mapping[str, str], options: ReceiptOptions
-) -> dict[str, Any]:
-    """The SalesReceipt / Invoice for ``order``; every line's SKU must be in ``item_ids``.
-
-    Lines exclude tax; the order's tax is carried whole (``_tax_fields``), so QuickBooks
-    books it as tax payable, never as revenue, and its ``TotalAmt`` equals the web
-    order's total. Amounts stay Decimal; ``dumps`` writes them as JSON numbers.
-    """
-    items = [
-        _item_line(
-            item_ids[line.sku],
-            line.quantity,
-            line.unit_price * line.quantity,
-            line.name or line.sku,
-        )
-        for line in order.lines
-    ]
-    body: dict[str, Any] = {
-        "DocNumber": doc_number(order, options.doc_prefix),
-        "CustomerRef": {"value": options.customer_id},
-        "Line": _money_lines(items, order.shipping, order.discount, order.tax > 0, options),
-        "PrivateNote": private_note(order, key),
-        "CurrencyRef": {"value": order.currency},
-        **_tax_fields(order.tax, options),
-        **_payment_fields(options),
-    }
-    if order.customer_email:
-        body["BillEmail"] = {"Address": order.customer_email}
-    if order.placed_at is not None:
-        body["TxnDate"] = order.placed_at.date().isoformat()
-    return body
-
-
-def refund_body(
-    order: WebOrder,
-    reversal: Reversal,
-    number: str,
-    key: str,
-    item_ids: Mapping[str, str],
-    options: ReceiptOptions,
-) -> dict[str, Any]:
-    """The RefundReceipt for one reversal: exactly its lines (quantities back on stock),
-    shipping, discount and tax; paid from the deposit account."""
-    items = [
-        _item_line(item_ids[line.sku], line.quantity, line.amount, line.name or line.sku)
-        for line in reversal.lines
-    ]
-    return {
-        "DocNumber": number,
-        "CustomerRef": {"value": options.customer_id},
-        "Line": _money_lines(
-            items, reversal.shipping, reversal.discount, reversal.tax > 0, options
-        ),
-        "PrivateNote": (
-            f"Refund of web order {order.number} (web id {order.web_id}, {reversal.key}) "
-            f"posted by Stockbridge, ref {key}"
-        ),
-        "CurrencyRef": {"value": order.currency},
-        **_tax_fields(reversal.tax, options),
-        **_payment_fields(options),
-    }
 
 
 def dumps(body: Any) -> bytes:

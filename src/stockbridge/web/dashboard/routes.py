@@ -52,6 +52,7 @@ from stockbridge.services.stores import (
     list_stores,
     resolve_store,
 )
+from stockbridge.web.dashboard.books import add_books_routes
 from stockbridge.web.dashboard.charts import bar_chart, dot_chart, line_chart
 from stockbridge.web.dashboard.drift import add_drift_routes
 from stockbridge.web.dashboard.guard import (
@@ -408,6 +409,7 @@ def mount_dashboard(app: FastAPI, hub: Hub, queue: JobQueue) -> None:
     add_inventory_routes(router, hub, queue, tools)
     add_setup_routes(router, hub, tools)
     add_drift_routes(router, hub, queue, tools)
+    add_books_routes(router, hub, tools)
 
     @router.get("/stores/{store}/rejected")
     async def rejected(request: Request, store: str, who: ViewerDep) -> Response:

@@ -11,7 +11,7 @@ POST /admin/stores/{hash}/orders         {"lines": [{"sku", "quantity", "price" 
                                           "discount", "shipping", "shipping_tax",
                                           "email", "first_name", "last_name",
                                           "payment_method"}
-POST /admin/stores/{hash}/orders/{id}/refunds  {"items": [...], "total_tax"}
+POST /admin/stores/{hash}/orders/{id}/refunds  {"items": [...], "reason"}
 PUT  /admin/stores/{hash}/orders/{id}    {"status_id"}
 PUT  /admin/stores/{hash}/stock          {"SKU": quantity, ...}
 GET  /admin/stores/{hash}/stock          (``?settle=1`` applies pending writes)
@@ -32,6 +32,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from stockbridge.connectors.bigcommerce.sandbox.orders import set_status
+from stockbridge.connectors.bigcommerce.sandbox.refunds import refund_record
 from stockbridge.connectors.bigcommerce.sandbox.state import (
     STOCK_RELEASED,
     Faults,
@@ -40,6 +41,7 @@ from stockbridge.connectors.bigcommerce.sandbox.state import (
     SStore,
     SVariant,
     now,
+    parse_when,
 )
 from stockbridge.connectors.bigcommerce.sandbox.wire import body_of, error, guarded
 
@@ -117,12 +119,17 @@ def admin_routes(sb: BigCommerceSandbox) -> list[Route]:
         order = SOrder(
             id=next(sb.ids),
             status_id=int(body.get("status_id", 11)),
-            date_created=now(),
+            date_created=parse_when(str(body["date_created"])) if "date_created" in body else now(),
             date_modified=now(),
             lines=[],
             discount=str(body.get("discount", "0.0000")),
             shipping=str(body.get("shipping", "0.0000")),
             shipping_tax=str(body.get("shipping_tax", "0.0000")),
+            coupon_discount=str(body.get("coupon_discount", "0.0000")),
+            handling=str(body.get("handling", "0.0000")),
+            wrapping=str(body.get("wrapping", "0.0000")),
+            gift_certificate_amount=str(body.get("gift_certificate_amount", "0.0000")),
+            store_credit_amount=str(body.get("store_credit_amount", "0.0000")),
             email=str(body.get("email", "")),
             first_name=str(body.get("first_name", "")),
             last_name=str(body.get("last_name", "")),
@@ -164,11 +171,13 @@ def admin_routes(sb: BigCommerceSandbox) -> list[Route]:
         return JSONResponse(order.as_json())
 
     async def refund(request: Request) -> Response:
-        """Record a refund as the store does once the payment provider paid it back:
-        ``{"items": [{"item_type", "item_id", "quantity", "requested_amount"}],
-        "total_tax"}``; ``total_amount`` is the items' amounts plus the tax unless given
-        (seeding may plant a refund the store itself would refuse). The order becomes
-        Partially Refunded, or Refunded once refunds reach its total (stock returned)."""
+        """Record a refund as the store does once the payment provider paid it back, in
+        the shape ``GET .../payment_actions/refunds`` serves (``refunds.refund_record``).
+        ``{"items": [{"item_type", "item_id", "quantity" | "amount"}], "reason"}``; the
+        store works out the money as a refund quote would, unless ``total_amount`` /
+        ``total_tax`` are given (seeding may plant a refund the store itself would
+        refuse). The order becomes Partially Refunded, or Refunded once refunds reach
+        its total (stock returned)."""
         store = admin_store(request)
         body = await body_of(request)
         if store is None or not isinstance(body, dict) or not isinstance(body.get("items"), list):
@@ -177,46 +186,14 @@ def admin_routes(sb: BigCommerceSandbox) -> list[Route]:
         if order is None:
             return error(404, "Order not found")
         try:
-            tax = Decimal(str(body.get("total_tax", "0")))
-            amounts = [Decimal(str(i.get("requested_amount", "0"))) for i in body["items"]]
-            total = Decimal(str(body["total_amount"])) if "total_amount" in body else None
-        except (InvalidOperation, AttributeError):
-            return error(422, "amounts must be numbers")
-        refund = {
-            "id": next(sb.ids),
-            "order_id": order.id,
-            "user_id": 0,
-            "created": now().isoformat(),
-            "reason": str(body.get("reason", "")),
-            "total_amount": float(total if total is not None else sum(amounts) + tax),
-            "total_tax": float(tax),
-            "uses_merchant_override_values": False,
-            "items": [
-                {
-                    "item_type": str(i.get("item_type", "PRODUCT")),
-                    "item_id": i.get("item_id"),
-                    "quantity": int(i.get("quantity", 0)),
-                    "requested_amount": float(a),
-                    "reason": "",
-                }
-                for i, a in zip(body["items"], amounts, strict=True)
-            ],
-            "payments": [
-                {
-                    "id": next(sb.ids),
-                    "provider_id": "storecredit",
-                    "amount": 0.0,
-                    "offline": True,
-                    "is_declined": False,
-                    "declined_message": "",
-                }
-            ],
-        }
-        order.refunds.append(refund)
+            record = refund_record(order, body, next(sb.ids), next(sb.ids))
+        except (InvalidOperation, AttributeError, TypeError, ValueError) as exc:
+            return error(422, f"bad refund: {exc}")
+        order.refunds.append(record)
         money = order.money()
         full = money["refunded_amount"] >= money["total_inc_tax"]
         set_status(sb, store, order, 4 if full else 14)
-        return JSONResponse(refund, status_code=201)
+        return JSONResponse({"data": record, "meta": {}}, status_code=201)
 
     async def set_stock(request: Request) -> Response:
         store = admin_store(request)

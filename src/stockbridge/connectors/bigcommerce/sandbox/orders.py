@@ -1,12 +1,14 @@
 """The BigCommerce sandbox's v2 order routes and v3 webhook routes.
 
-``GET /v2/orders`` (``min_date_modified`` as RFC 2822 or ISO 8601, ``status_id``,
+``GET /v2/orders`` (``min_date_modified``, ``min_date_created``, ``max_date_created`` as
+RFC 2822 or ISO 8601, ``status_id``,
 ``sort=date_modified:asc``, at most 250 a page, 204 with no body past the end),
 ``GET /v2/orders/count``, ``GET|PUT /v2/orders/{id}`` (a status change moves stock and
 fires webhooks; re-sent lines drop the discounts, as documented), ``GET
 /v2/orders/{id}/products`` (at most 50 a page, 204 past the end), ``GET
 /v2/order_statuses[/{id}]``, ``GET /v3/orders/{id}/payment_actions/refunds`` (every
-refund of the order, not paged), and ``/v3/hooks`` (HTTPS destinations on port 443 only).
+refund of the order, not paged), ``GET /v3/orders/payment_actions/refunds`` (all the
+store's refunds, filtered and paged), and ``/v3/hooks`` (HTTPS destinations on port 443 only).
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ from stockbridge.connectors.bigcommerce.sandbox.wire import (
     body_of,
     error,
     guarded,
+    int_list,
     int_param,
+    paged,
 )
 
 if TYPE_CHECKING:
@@ -85,6 +89,18 @@ def order_routes(sb: BigCommerceSandbox, base: str) -> list[Route]:
             except ValueError as exc:
                 raise Unprocessable("min_date_modified", str(exc)) from None
             chosen = [o for o in chosen if o.date_modified >= moment]
+        for name, earliest in (("min_date_created", True), ("max_date_created", False)):
+            text = request.query_params.get(name)
+            if text:
+                try:
+                    bound = parse_when(text)
+                except ValueError as exc:
+                    raise Unprocessable(name, str(exc)) from None
+                chosen = [
+                    o
+                    for o in chosen
+                    if (o.date_created >= bound if earliest else o.date_created <= bound)
+                ]
         status = request.query_params.get("status_id")
         if status is not None:
             chosen = [o for o in chosen if str(o.status_id) == status]
@@ -131,6 +147,37 @@ def order_routes(sb: BigCommerceSandbox, base: str) -> list[Route]:
         if order is None:
             return error(404, "The requested resource was not found.")
         return JSONResponse({"data": order.refunds, "meta": {}})
+
+    async def all_refunds(request: Request) -> Response:
+        """``GET /v3/orders/payment_actions/refunds``: every refund of the store by refund
+        id, filtered by ``order_id:in``, ``id:in``, ``created:min`` / ``created:max``
+        (RFC 3339), paged (``page``, ``limit``, at most 250)."""
+        limit = int_param(request, "limit", 50, MAX_ORDERS_PAGE)
+        page = int_param(request, "page", 1)
+        orders = int_list(request, "order_id:in")
+        ids = int_list(request, "id:in")
+        bounds = []
+        for name in ("created:min", "created:max"):
+            text = request.query_params.get(name)
+            try:
+                bounds.append(parse_when(text) if text else None)
+            except ValueError as exc:
+                raise Unprocessable(name, str(exc)) from None
+        chosen = []
+        for order in store_of(request).orders.values():
+            if orders is not None and order.id not in orders:
+                continue
+            for refund in order.refunds:
+                created = parse_when(refund["created"])
+                if ids is not None and refund["id"] not in ids:
+                    continue
+                if bounds[0] is not None and created < bounds[0]:
+                    continue
+                if bounds[1] is not None and created > bounds[1]:
+                    continue
+                chosen.append(refund)
+        chosen.sort(key=lambda r: int(r["id"]))
+        return paged(chosen, page, limit, lambda r: r)
 
     async def update_order(request: Request) -> Response:
         store = store_of(request)
@@ -212,6 +259,7 @@ def order_routes(sb: BigCommerceSandbox, base: str) -> list[Route]:
             guarded(order_refunds),
             methods=["GET"],
         ),
+        Route(f"{base}/v3/orders/payment_actions/refunds", guarded(all_refunds), methods=["GET"]),
         Route(f"{base}/v2/order_statuses", guarded(list_statuses), methods=["GET"]),
         Route(f"{base}/v2/order_statuses/{{id:int}}", guarded(get_status), methods=["GET"]),
         Route(f"{base}/v3/hooks", guarded(list_hooks), methods=["GET"]),

@@ -134,8 +134,10 @@ class SProduct:
 class SOrder:
     """An order. Lines carry ``price_ex_tax`` and ``price_tax`` (per unit); the order's
     money follows from them as BigCommerce reports it: ``subtotal_ex_tax``,
-    ``total_tax`` (lines' and shipping's tax), ``total_inc_tax`` = subtotal + shipping
-    - discount + tax, ``refunded_amount`` = what its refunds paid back."""
+    ``total_tax`` (lines' and shipping's tax), ``total_inc_tax`` = subtotal + shipping +
+    handling + wrapping - discount - coupon discount + tax (gift certificates and store
+    credit are ways of paying it, not discounts), ``refunded_amount`` = what its refunds
+    paid back."""
 
     id: int
     status_id: int
@@ -145,6 +147,11 @@ class SOrder:
     discount: str = "0.0000"
     shipping: str = "0.0000"
     shipping_tax: str = "0.0000"
+    coupon_discount: str = "0.0000"
+    handling: str = "0.0000"
+    wrapping: str = "0.0000"
+    gift_certificate_amount: str = "0.0000"
+    store_credit_amount: str = "0.0000"
     email: str = ""
     first_name: str = ""
     last_name: str = ""
@@ -159,7 +166,9 @@ class SOrder:
             (Decimal(str(li["price_tax"])) * li["quantity"] for li in self.lines), Decimal(0)
         )
         tax = line_tax + Decimal(self.shipping_tax)
-        total = subtotal + Decimal(self.shipping) - Decimal(self.discount) + tax
+        charges = Decimal(self.shipping) + Decimal(self.handling) + Decimal(self.wrapping)
+        discounts = Decimal(self.discount) + Decimal(self.coupon_discount)
+        total = subtotal + charges - discounts + tax
         refunded = sum((Decimal(str(r["total_amount"])) for r in self.refunds), Decimal(0))
         return {
             "subtotal_ex_tax": subtotal,
@@ -187,8 +196,12 @@ class SOrder:
             "shipping_cost_ex_tax": f"{Decimal(self.shipping):.4f}",
             "shipping_cost_inc_tax": f"{shipping_inc:.4f}",
             "shipping_cost_tax": f"{Decimal(self.shipping_tax):.4f}",
+            "handling_cost_ex_tax": f"{Decimal(self.handling):.4f}",
+            "wrapping_cost_ex_tax": f"{Decimal(self.wrapping):.4f}",
             "discount_amount": self.discount,
-            "coupon_discount": "0.0000",
+            "coupon_discount": self.coupon_discount,
+            "gift_certificate_amount": self.gift_certificate_amount,
+            "store_credit_amount": self.store_credit_amount,
             "payment_method": self.payment_method,
             "items_total": sum(int(line["quantity"]) for line in self.lines),
             "billing_address": {

@@ -359,6 +359,7 @@ class Books:
             "TotalAmt": sales + shipping - discount + tax,
             "MetaData": {"CreateTime": now, "LastUpdatedTime": now},
         }
+        document.setdefault("TxnDate", self.now().date().isoformat())  # the server's date
         if "TxnTaxDetail" in body or tax:
             document["TxnTaxDetail"] = {**(body.get("TxnTaxDetail") or {}), "TotalTax": tax}
         self.documents[entity].append(document)
