@@ -152,10 +152,10 @@ def add_store(
     timezone: str = "UTC",
     inventory_source: InventorySource = InventorySource.BACK_OFFICE,
     erp_name: str | None = None,
-    sync_all_button: bool = False,
 ) -> StoreSettings:
     """Add a store (``DuplicateStore`` when the name is taken; nothing saved then).
-    ``sync_all_button``: show the dashboard's Sync All button from the start."""
+    Every new store starts with Sync All hidden, whichever path made it: the merchant
+    turns it on in the store's Options (General), ``update_store(sync_all_button=True)``."""
     with hub.uow() as uow:
         store = uow.stores.add(
             _check_name(name),
@@ -163,7 +163,6 @@ def add_store(
             inventory_source=inventory_source,
             erp_name=erp_name or None,
         )
-        store.sync_all_button = sync_all_button
         uow.commit()
         return _settings(uow, store)
 

@@ -30,6 +30,7 @@ from markupsafe import Markup, escape
 from stockbridge import accounts
 from stockbridge.bootstrap import Hub
 from stockbridge.domain.model import SYNC_ALL, RunStatus, Step, Trigger
+from stockbridge.domain.wording import STEP_TITLES, mode_title
 from stockbridge.jobs.queue import JobQueue
 from stockbridge.services.charts import OUTCOMES, StoreCharts, store_charts
 from stockbridge.services.errors import InvalidSetting, StoreNotFound
@@ -45,7 +46,7 @@ from stockbridge.services.runs import (
     run_detail,
     run_history,
 )
-from stockbridge.services.status import store_status
+from stockbridge.services.status import back_office_bar, store_status
 from stockbridge.services.stores import (
     StoreSettings,
     describe_store,
@@ -67,6 +68,7 @@ from stockbridge.web.dashboard.guard import (
     set_cookie,
     viewer,
 )
+from stockbridge.web.dashboard.help import add_help_routes
 from stockbridge.web.dashboard.inventory import PageTools, add_inventory_routes
 from stockbridge.web.dashboard.settings import add_settings_routes
 from stockbridge.web.dashboard.setup import add_setup_routes
@@ -81,12 +83,8 @@ _env = Environment(
     lstrip_blocks=True,
 )
 ViewerDep = Annotated[Viewer, Depends(viewer)]
-STEP_LABELS = {
-    "orders-in": "Orders in",
-    "orders-out": "Orders out",
-    "inventory-in": "Inventory in",
-    "inventory-out": "Inventory out",
-}
+#: The steps in the seed's words (the forms post the machine ids).
+STEP_LABELS = {step.value: title for step, title in STEP_TITLES.items()}
 HISTORY_LIMIT = 100
 #: Stock changes a preview page lists (the count is whole; the CLI and API list all).
 PREVIEW_ROWS = 500
@@ -133,7 +131,13 @@ def _percent(entry: dict[str, Any]) -> int:
 
 
 _env.filters["local"] = _local
-_env.globals.update(duration=_duration, percent=_percent, STEP_LABELS=STEP_LABELS, quote=quote)
+_env.globals.update(
+    duration=_duration,
+    percent=_percent,
+    STEP_LABELS=STEP_LABELS,
+    quote=quote,
+    mode_title=mode_title,
+)
 
 
 def _render(
@@ -208,9 +212,11 @@ def mount_dashboard(app: FastAPI, hub: Hub, queue: JobQueue) -> None:
         except StoreNotFound as exc:
             raise Refused(404, str(exc)) from None
         stores = await run_in_threadpool(_visible_stores, who)
+        bar = await run_in_threadpool(back_office_bar, hub, store)
         return {
             "who": who,
             "store": described,
+            "bar": bar,
             "stores": [s.name for s in stores],
             "timezone": described.timezone,
             # partners' own connect flows (e.g. OAuth consent), named by the registry
@@ -313,7 +319,10 @@ def mount_dashboard(app: FastAPI, hub: Hub, queue: JobQueue) -> None:
         chosen = form.get("steps", "")
         if chosen == "all":
             if not page["store"].sync_all_button:
-                raise Refused(409, "Sync All is turned off for this store (Settings)")
+                raise Refused(
+                    409,
+                    "Sync All is turned off for this store: turn it on in its Options (General)",
+                )
             steps: tuple[Step, ...] = SYNC_ALL
         elif chosen in STEP_LABELS:
             steps = (Step(chosen),)
@@ -408,6 +417,7 @@ def mount_dashboard(app: FastAPI, hub: Hub, queue: JobQueue) -> None:
     add_inventory_routes(router, hub, queue, tools)
     add_setup_routes(router, hub, tools)
     add_drift_routes(router, hub, queue, tools)
+    add_help_routes(router, tools)
 
     @router.get("/stores/{store}/rejected")
     async def rejected(request: Request, store: str, who: ViewerDep) -> Response:
