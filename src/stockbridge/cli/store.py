@@ -75,7 +75,8 @@ def _connection(c: ConnectionHealth) -> str:
     if c.role == "supplier":
         owned = f", owns {c.owns}" if c.owns else ""
         return f"supplier:{c.name}={c.kind} ({c.health}{owned})"
-    return f"{c.role}={c.kind} ({c.health})"
+    account = f", account {c.account}" if c.account else ""
+    return f"{c.role}={c.kind} ({c.health}{account})"
 
 
 def register(app: typer.Typer, hub: HubLoader) -> None:

@@ -58,6 +58,9 @@ class ConnectionHealth:
     last_error: str | None
     name: str = ""
     owns: str | None = None
+    #: The partner's own id of the account connected: the QuickBooks company's realm id,
+    #: the BigCommerce store hash (None: the partner has none to show).
+    account: str | None = None
 
     @property
     def label(self) -> str:
@@ -83,6 +86,8 @@ class StoreSettings:
     failing_item_runs: int
     pending_order_hours: int
     connections: tuple[ConnectionHealth, ...]
+    #: Alert when the drift (SKUs) stays above this.
+    drift_threshold: int = 10
     #: The books (docs/facts-qbo-books.md): one customer or one per buyer; how a posted
     #: order cancelled on the web is reversed; the deposit account; web payment method
     #: -> back-office payment method id; the web status written back after posting
@@ -340,9 +345,21 @@ def describe_store(hub: Hub, name: str) -> StoreSettings:
         return _settings(uow, find_store(uow, name))
 
 
+#: The connection settings that name the partner's account, in the order looked for.
+ACCOUNT_SETTINGS = ("realm_id", "store_hash")
+
+
+def _account(settings: Mapping[str, object] | None) -> str | None:
+    values = settings or {}
+    found = next((values[k] for k in ACCOUNT_SETTINGS if values.get(k)), None)
+    return None if found is None else str(found)
+
+
 def connections_of(uow: UnitOfWork, store_id: int) -> tuple[ConnectionHealth, ...]:
     return tuple(
-        ConnectionHealth(c.role, c.kind, c.health, c.last_error, c.name, c.owns)
+        ConnectionHealth(
+            c.role, c.kind, c.health, c.last_error, c.name, c.owns, _account(c.settings)
+        )
         for c in uow.stores.connections(store_id)
     )
 
@@ -364,6 +381,7 @@ def _settings(uow: UnitOfWork, store: Store) -> StoreSettings:
         failing_item_runs=alerts.failing_item_runs,
         pending_order_hours=alerts.pending_order_hours,
         connections=connections_of(uow, store.id),
+        drift_threshold=alerts.drift_threshold,
         customer_mode=CustomerMode(store.customer_mode or "single"),
         cancel_as=CancelAs(store.cancel_as or "void"),
         deposit_account=store.deposit_account,

@@ -45,6 +45,7 @@ from stockbridge.web.dashboard import mount_dashboard
 from stockbridge.web.dashboard.guard import FRAME_ANCESTORS, RunId
 from stockbridge.web.errors import Forbidden
 from stockbridge.web.inbox_writer import InboxWriter
+from stockbridge.web.options_api import option_routes
 from stockbridge.web.products_api import product_routes
 from stockbridge.web.service import Caller, Conflict, Invalid, NotFound, PushItem, Unauthorized
 from stockbridge.web.setup_api import setup_routes
@@ -382,6 +383,7 @@ def create_app(hub: Hub, queue: JobQueue) -> FastAPI:
 
     app.include_router(product_routes(hub, queue))
     app.include_router(setup_routes(hub))
+    app.include_router(option_routes(hub, queue))
     # Partners' own routes (OAuth callbacks, app install), named by the registry: the web
     # layer imports no partner package itself.
     for module in hub.registry.web_routes.values():
