@@ -12,9 +12,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
 from stockbridge import accounts, services
-from stockbridge.domain.model import Step
+from stockbridge.cli import build_app
+from stockbridge.domain.model import InventorySource, Step
 from tests.bc_helpers import SandboxStore
 from tests.conftest import Harness
 from tests.dashboard_helpers import log_in
@@ -27,6 +29,10 @@ from tests.feed_support import (
 from tests.service_helpers import Running, start_service
 
 PASSWORD = "a long passphrase"
+
+
+def _key(n: str) -> dict[str, str]:
+    return {"Idempotency-Key": f"push-{n}"}
 
 
 @pytest.fixture
@@ -190,3 +196,57 @@ def test_quickbooks_desktop_connects_from_the_api_and_the_dashboard(site: Runnin
         assert services.describe_store(site.hub, "other").connections[0].kind == "qbwc"
         forged = browser.post("/stores/other/setup/qbwc", data={"flavour": "desktop"})
         assert forged.status_code == 403  # no CSRF token
+
+
+def test_an_alert_email_is_refused_while_no_smtp_server_is_configured(site: Running) -> None:
+    assert site.hub.settings.smtp_host is None
+    with site.client(site.token("shop")) as api:
+        refused = api.patch(
+            "/api/v1/stores/shop/settings",
+            json={"alert_email": "owner@shop.test", "erp_name": "Acme"},
+        )
+        assert refused.status_code == 422
+        assert "STOCKBRIDGE_SMTP_HOST" in refused.json()["error"]
+    browser = httpx.Client(base_url=site.server.url, timeout=30)
+    with closing(browser):
+        csrf = log_in(browser, "op", PASSWORD)
+        form = {"csrf_token": csrf, "inventory_source": "back_office"}
+        page = browser.post("/stores/shop/settings", data={**form, "alert_email": "o@shop.test"})
+        assert page.status_code == 422 and "needs an SMTP server" in page.text
+    app = build_app(lambda: site.hub)
+    ran = CliRunner().invoke(app, ["store", "set", "shop", "--alert-email", "o@shop.test"])
+    assert ran.exit_code == 2 and "STOCKBRIDGE_SMTP_HOST" in ran.output
+    settings = services.describe_store(site.hub, "shop")
+    assert (settings.alert_email, settings.erp_name) == (None, None)  # nothing half-saved
+    site.hub.settings.smtp_host = "127.0.0.1"  # once configured, the address is taken
+    assert services.update_store(site.hub, "shop", alert_email="o@shop.test").alert_email
+
+
+def test_an_unknown_sku_before_the_first_sync_says_to_run_sync_all(
+    sqlite_harness: Harness,
+) -> None:
+    web, bo = FakeWebStore(), FakeBackOffice()
+    web.add_variant("TEE-1", 0)
+    sqlite_harness.add_store("shop", source=InventorySource.API, web=web, back_office=bo)
+    hub = sqlite_harness.hub
+    app = build_app(lambda: hub)
+    r = start_service(hub)
+    try:
+        with r.client(r.token("shop")) as api:
+            push = {"items": [{"sku": "TEE-1", "quantity": 3}]}
+            early = api.post("/api/v1/stores/shop/inventory", json=push, headers=_key("1"))
+            assert early.status_code == 422
+            assert "never been synced" in early.json()["error"]
+            assert "stockbridge sync all --store shop" in early.json()["error"]
+            assigned = CliRunner().invoke(app, ["product", "assign", "TEE-1", "--store", "shop"])
+            assert assigned.exit_code == 2 and "never been synced" in assigned.output
+            services.sync(hub, "shop")
+            ok = api.post("/api/v1/stores/shop/inventory", json=push, headers=_key("2"))
+            assert ok.status_code == 202, ok.text
+            ghost = {"items": [{"sku": "GHOST", "quantity": 3}]}
+            later = api.post("/api/v1/stores/shop/inventory", json=ghost, headers=_key("3")).json()[
+                "error"
+            ]
+            assert "never been synced" not in later and "add it there, then sync" in later
+    finally:
+        r.stop()

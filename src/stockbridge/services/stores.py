@@ -195,6 +195,12 @@ def update_store(
     """Change the given settings (None: unchanged; "" clears an alert channel;
     ``catalog_price_source`` "auto" follows the inventory mode). Every value is checked
     before anything is saved."""
+    if alert_email and alert_email.strip() and not hub.settings.smtp_host:
+        raise InvalidSetting(
+            "alert email needs an SMTP server, and none is configured: set "
+            "STOCKBRIDGE_SMTP_HOST (and _FROM, _USERNAME, _PASSWORD as your provider says), "
+            "restart, then set the address; or use an alert webhook. Nothing was saved"
+        )
     with hub.uow() as uow:
         store = find_store(uow, name)
         try:
