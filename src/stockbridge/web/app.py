@@ -340,10 +340,15 @@ def create_app(hub: Hub, queue: JobQueue) -> FastAPI:
 
     @app.get("/api/v1/stores/{store}/runs")
     def runs(
-        store: StoreName, who: CallerDep, limit: Annotated[int, Query(ge=1, le=500)] = 20
+        store: StoreName,
+        who: CallerDep,
+        limit: Annotated[int, Query(ge=1, le=500)] = 20,
+        before: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
     ) -> list[dict[str, Any]]:
+        """The newest runs first; ``before``: only runs older than that one (the next
+        page: the last id of this one)."""
         _visible(hub, who, store)
-        return json_list(run_history(hub, store, limit))
+        return json_list(run_history(hub, store, limit, before=before))
 
     @app.get("/api/v1/stores/{store}/runs/{run_id}")
     def run(store: StoreName, run_id: RunId, who: CallerDep) -> dict[str, Any]:

@@ -85,7 +85,8 @@ _env = Environment(
 ViewerDep = Annotated[Viewer, Depends(viewer)]
 #: The steps in the seed's words (the forms post the machine ids).
 STEP_LABELS = {step.value: title for step, title in STEP_TITLES.items()}
-HISTORY_LIMIT = 100
+#: Runs per page of the history (older pages by ``?before=<run id>``).
+HISTORY_PAGE = 25
 #: Stock changes a preview page lists (the count is whole; the CLI and API list all).
 PREVIEW_ROWS = 500
 #: Pages are never cached, framed by another site, or sent with a Referer off the site.
@@ -363,6 +364,7 @@ def mount_dashboard(app: FastAPI, hub: Hub, queue: JobQueue) -> None:
         who: ViewerDep,
         trigger: str = "",
         status: str = "",
+        before: str = "",
     ) -> Response:
         page = await _store_page(who, store)
         try:
@@ -370,21 +372,32 @@ def mount_dashboard(app: FastAPI, hub: Hub, queue: JobQueue) -> None:
             chosen_status = RunStatus(status) if status else None
         except ValueError:
             raise Refused(422, "unknown trigger or status filter") from None
+        if before and not (before.isascii() and before.isdigit() and len(before) <= 19):
+            raise Refused(422, "before: a run number")
+        older_than = int(before) if before else None
         runs = await run_in_threadpool(
             lambda: run_history(
-                hub, store, HISTORY_LIMIT, trigger=chosen_trigger, status=chosen_status
+                hub,
+                store,
+                HISTORY_PAGE + 1,  # one more: is there an older page?
+                trigger=chosen_trigger,
+                status=chosen_status,
+                before=older_than,
             )
         )
+        shown = runs[:HISTORY_PAGE]
         return _render(
             request,
             "history.html",
             page="history",
-            runs=runs,
-            chart=history_chart(runs),
+            runs=shown,
+            chart=history_chart(shown),
             trigger=trigger,
             status=status,
             triggers=[t.value for t in Trigger],
             statuses=[s.value for s in RunStatus],
+            older=shown[-1].id if len(runs) > HISTORY_PAGE else None,
+            paged=older_than is not None,
             **page,
         )
 
