@@ -43,7 +43,14 @@ class StepChoice(StrEnum):
 def register(app: typer.Typer, hub: HubLoader) -> None:
     @app.command("sync")
     def sync_command(
-        step: Annotated[StepChoice, typer.Argument(help="all, or one step.")],
+        step: Annotated[
+            StepChoice,
+            typer.Argument(
+                help="all (Sync All, the four steps in order), or one step: orders-in, "
+                "orders-out, inventory-in (Sync data from the back office) or inventory-out "
+                "(Sync data to the web)."
+            ),
+        ],
         store: StoreOption = None,
         as_json: JsonOption = False,
         dry_run: Annotated[
