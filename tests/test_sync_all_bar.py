@@ -6,6 +6,7 @@ page of the store with the back office's name and the last manual sync."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,10 +16,12 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
 from stockbridge import accounts, services
 from stockbridge.bootstrap import Hub
-from stockbridge.domain.model import SYNC_ALL, Trigger
+from stockbridge.cli import build_app
+from stockbridge.domain.model import SYNC_ALL, InventorySource, Trigger
 from stockbridge.services.onboarding import FeedForm, connect_feed
 from tests.dashboard_helpers import log_in
 from tests.feed_support import (
@@ -127,3 +130,44 @@ def test_the_options_turn_on_the_bar_on_every_page_with_the_back_office_and_last
         # the bar's button runs Sync All from any page, then lands on the overview
         pressed = browser.post("/stores/shop/sync", data={"csrf_token": csrf, "steps": "all"})
         assert pressed.status_code == 303 and pressed.headers["location"] == "/stores/shop"
+
+
+def test_modes_and_steps_in_the_seeds_words_and_the_syncing_procedures_page(
+    running: Running,
+) -> None:
+    services.add_store(running.hub, "shop", inventory_source=InventorySource.ERP_VIA_WEB)
+    browser, _csrf = _browser(running)
+    with closing(browser):
+        settings = browser.get("/stores/shop/settings").text
+        for title in (
+            "Manage inventory in BigCommerce",
+            "Manage inventory in ERP",
+            "Sync inventory via the API",
+            "The back office is the master",
+        ):
+            assert f"<strong>{title}</strong>" in settings
+        # the schedule and the alert settings link to the help page
+        assert settings.count('/stores/shop/help/syncing#often-h"') == 1
+        assert settings.count('/stores/shop/help/syncing#auto-h"') == 1
+        overview = browser.get("/stores/shop").text
+        for step in ("Orders in", "Orders out", "Sync data from the back office"):
+            assert f">{step}</button>" in overview
+        assert ">Sync data to the web</button>" in overview and ">Inventory in<" not in overview
+        help_page = browser.get("/stores/shop/help/syncing")
+        assert help_page.status_code == 200
+        text = help_page.text
+        steps = [text.index(s) for s in ("Orders in", "Orders out", "Sync data from the back")]
+        assert steps == sorted(steps)  # in the order Sync All runs them
+        for factor in ("In-store sales", "Phone and wholesale orders", "New products"):
+            assert factor in text
+        assert "Drop-ship suppliers" in text and "business days" in text
+        row = re.search(r'<tr data-mode="erp_via_web" class="current">(.*?)</tr>', text, re.S)
+        assert row is not None and "Manage inventory in ERP" in row.group(1)
+        assert "ERP → BigCommerce → Stockbridge" in row.group(1)
+        assert text.count("<tr data-mode=") == 4  # one row per mode
+    with running.client(running.token("shop")) as api:  # the API keeps the machine ids
+        assert api.get("/api/v1/stores/shop/settings").json()["inventory_source"] == "erp_via_web"
+        other = api.get("/api/v1/stores/other/settings")
+        assert other.status_code == 404
+    shown = CliRunner().invoke(build_app(lambda: running.hub), ["store", "show", "shop"])
+    assert "inventory_source: erp_via_web (Manage inventory in ERP)" in shown.output
