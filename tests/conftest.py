@@ -134,6 +134,9 @@ def make_harness(tmp_path: Path, database_url: str) -> Harness:
             database_url=database_url,
             lease_seconds=30,
             outbound_allow="loopback",
+            # An SMTP server is configured, so stores may take an alert email (a hub
+            # without one refuses it); the alert tests bring their own server.
+            smtp_host="127.0.0.1",
         ),
         retry=NO_WAIT,
         # A store the test did not wire (one made through the API) has no partners, as a

@@ -263,6 +263,19 @@ def test_install_creates_the_store_with_its_token_encrypted_and_webhooks_registe
     assert grants == [(f"owner@{app.bc.hash}.example.com (bigcommerce)", app.store_id())]
 
 
+def test_a_store_made_by_the_app_install_hides_sync_all(app: AppEnv) -> None:
+    """The seed: Sync All is not visible until enabled in the store's Options (General)."""
+    answer = app.install()
+    assert answer.status_code == 200, answer.text
+    with app.hub.uow() as uow:
+        store = uow.stores.get(app.store_id())
+        assert store is not None and store.sync_all_button is False
+    with app.http(_session_of(answer)) as client:
+        page = client.get(f"/stores/{app.store_name}")
+        assert page.status_code == 200
+        assert 'id="sync-all"' not in page.text and "Options (General)" in page.text
+
+
 def test_pages_of_an_ordinary_login_stay_unframable(app: AppEnv) -> None:
     services.add_store(app.hub, "plain")
     from stockbridge import accounts

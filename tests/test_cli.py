@@ -7,12 +7,16 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from typer.testing import CliRunner
 
+from stockbridge import services
 from stockbridge.cli import build_app
+from stockbridge.cli.run_lines import local_time
 from stockbridge.domain.model import SYNC_ALL, Trigger
 from tests.conftest import Harness
 from tests.fakes import FakeBackOffice, FakeWebStore
@@ -131,7 +135,7 @@ def test_sync_without_partners_runs_and_is_recorded(home: Path) -> None:
     assert report["status"] == "succeeded"
     assert report["steps"]["orders-in"]["message"] == "no web store connected"
     one = sb(home, "sync", "inventory-out")
-    assert one.returncode == 0 and "inventory-out" in one.stdout
+    assert one.returncode == 0 and "Sync data to the web" in one.stdout  # the seed's words
     history = json.loads(sb(home, "runs", "--json").stdout)
     assert [r["steps"] for r in history] == [["inventory-out"], [s.value for s in SYNC_ALL]]
     status = json.loads(sb(home, "status", "--json").stdout)[0]
@@ -180,7 +184,28 @@ def test_status_keeps_manual_apart_from_automatic(sqlite_harness: Harness) -> No
     assert status["last_automatic_sync_at"] > manual_at
     assert status["steps"]["orders-in"]["trigger"] == "schedule"
     text = cli.invoke(app, ["status"]).output
-    assert f"last manual sync:    {manual_at}" in text
+    shown = local_time(datetime.fromisoformat(manual_at), "UTC")  # the store's zone: UTC
+    assert f"last manual sync:    {shown}" in text and manual_at not in text
+
+
+def test_runs_read_at_80_columns_in_the_store_time_zone(sqlite_harness: Harness) -> None:
+    web, bo = FakeWebStore(), FakeBackOffice()
+    web.place_order([("GHOST-" + "X" * 60, 1)])  # a long item error must wrap, too
+    sqlite_harness.add_store("shop", web=web, back_office=bo)
+    hub = sqlite_harness.hub
+    services.update_store(hub, "shop", timezone="America/Chicago")
+    app = build_app(lambda: hub)
+    cli = CliRunner()
+    assert cli.invoke(app, ["sync", "all"]).exit_code == 1
+    run = services.run_history(hub, "shop", 1)[0]
+    assert run.finished_at is not None
+    text = cli.invoke(app, ["runs"], env={"COLUMNS": "80"}).output
+    lines = text.splitlines()
+    assert lines and max(len(line) for line in lines) <= 80, text
+    local = run.finished_at.astimezone(ZoneInfo("America/Chicago"))
+    assert f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()}" in text  # no microseconds, no UTC
+    assert f"run {run.id} · shop · Sync All · manual · partial" in text
+    assert "Sync data from the back office: " in text and "GHOST-XXXX" in text, text
 
 
 def test_demo_once_runs_a_whole_cycle_against_both_sandboxes(home: Path) -> None:
@@ -188,5 +213,10 @@ def test_demo_once_runs_a_whole_cycle_against_both_sandboxes(home: Path) -> None
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Run 1: partial" in result.stdout  # the deliberate SKU missing in QuickBooks
     assert "no item in QuickBooks with SKU GIFTWRAP-DELUXE" in result.stdout
-    for step in ("orders-in", "orders-out", "inventory-in", "inventory-out"):
-        assert step in result.stdout
+    for step in (
+        "Orders in",
+        "Orders out",
+        "Sync data from the back office",
+        "Sync data to the web",
+    ):
+        assert step in result.stdout  # the steps in the seed's words

@@ -193,7 +193,7 @@ def test_sync_all_can_be_turned_off_and_the_daily_time_moves_the_next_run(site: 
     page = site.logged_in()
     expect(page.get_by_role("button", name="Sync All")).to_have_count(1)
     nav(page, "Settings")
-    checkbox = page.get_by_label("Show the Sync All button")
+    checkbox = page.get_by_label("Show Sync All in the back-office bar")
     expect(checkbox).to_be_checked()
     checkbox.focus()
     page.keyboard.press("Space")  # by keyboard, as a merchant without a mouse would

@@ -3,6 +3,7 @@ post, the login throttle, and bad input refused with nothing saved."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC
@@ -487,3 +488,26 @@ def test_a_user_sees_and_changes_only_the_stores_granted_to_them(
         assert all(f"/stores/{name}" in listed.text for name in ("annex", "rival", "shop"))
         rejected = browser.get("/stores/rival/rejected")
         assert rejected.status_code == 200 and "rival&#39;s rejected reason" in rejected.text
+
+
+def test_the_history_is_paged_newest_first_with_its_filters_kept(shop: Shop) -> None:
+    hub = shop.running.hub
+    ids = [services.sync(hub, "shop", (Step.ORDERS_IN,)).run_id for _ in range(27)]
+    newest_first = sorted(ids, reverse=True)
+    with shop.client() as browser:
+        log_in(browser, "ann", PASSWORD)
+        first = browser.get("/stores/shop/history?trigger=manual").text
+        shown = [int(n) for n in re.findall(r">Run (\d+)</a>", first)]
+        assert shown == newest_first[:25]
+        older = re.search(r'href="([^"]+)" rel="next" id="older"', first)
+        assert older is not None
+        link = older.group(1).replace("&amp;", "&")
+        assert link == f"/stores/shop/history?before={newest_first[24]}&trigger=manual"
+        second = browser.get(link).text
+        assert [int(n) for n in re.findall(r">Run (\d+)</a>", second)] == newest_first[25:]
+        assert 'id="older"' not in second and 'rel="first"' in second
+        for bad in ("x", "-1", "9" * 30):
+            assert browser.get(f"/stores/shop/history?before={bad}").status_code == 422
+    with shop.running.client(shop.running.token("shop")) as api:
+        page = api.get(f"/api/v1/stores/shop/runs?limit=5&before={newest_first[4]}").json()
+        assert [r["id"] for r in page] == newest_first[5:10]

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.qbo_support import CLIENT_ID, CLIENT_SECRET, Qbo, qbo_sandbox  # noqa: F401
-from tests.test_cli import sb
+from tests.test_cli import EXE, sb
 
 
 @pytest.fixture
@@ -110,3 +115,30 @@ def test_connect_to_an_unreachable_api_is_a_clear_error(home: Path, qbo: Qbo) ->
     assert result.returncode == 1
     assert "could not reach qbo" in result.stderr
     assert connections(home) == []
+
+
+def test_the_sandbox_prints_the_address_it_listens_on(tmp_path: Path) -> None:
+    """``--port 0`` (the default) picks a free port: the address printed is that port's,
+    and a refresh token can be had there at once."""
+    env = {**os.environ, "STOCKBRIDGE_HOME": str(tmp_path / "home")}
+    process = subprocess.Popen([EXE, "sandbox", "qbo"], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        found = re.search(r"API base (http://127\.0\.0\.1:(\d+));", line)
+        assert found and int(found.group(2)) != 0, line
+        issued = wait_for_answer(lambda: httpx.post(f"{found.group(1)}/admin/tokens/issue"))
+        assert issued.status_code < 500, issued.text
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def wait_for_answer(call: Callable[[], httpx.Response]) -> httpx.Response:
+    """The sandbox's first answer (it starts serving just after it prints)."""
+    for _attempt in range(200):
+        try:
+            return call()
+        except httpx.ConnectError:
+            time.sleep(0.05)
+    raise AssertionError("the sandbox never answered")

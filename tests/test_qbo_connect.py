@@ -40,6 +40,10 @@ def test_connecting_stores_the_grant_encrypted_with_the_realm(site: Site) -> Non
         assert done.status_code == 303 and done.headers["location"] == "/stores/shop"
         page = client.get("/stores/shop").text
     assert "Disconnect" in page
+    # the company connected, by the realm id the merchant sees in QuickBooks
+    assert (
+        f'QuickBooks company (realm id): <span class="code" data-account>{site.qbo.realm}' in page
+    )
     saved = site.connection()
     assert saved is not None and saved["kind"] == "qbo" and saved["health"] == "connected"
     assert saved["settings"]["realm_id"] == site.qbo.realm

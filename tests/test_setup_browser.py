@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
@@ -154,9 +155,24 @@ def test_a_new_merchant_goes_from_an_empty_hub_to_a_first_successful_sync_all(
     expect(page.get_by_role("status")).to_have_text("User added: they can log in now.")
     assert [u.stores for u in accounts.list_users(site.hub) if u.name == "sam"] == [(STORE,)]
 
-    # the first Sync All
+    # Sync All: hidden until turned on in the Options (General), then in the back-office bar
     page.get_by_role("link", name="Go to the overview").click()
-    page.get_by_role("button", name="Sync All").click()
+    expect(page.get_by_role("button", name="Sync All")).to_have_count(0)
+    page.get_by_role("link", name="Options (General)").click()
+    page.get_by_label("Show Sync All in the back-office bar").check()
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.get_by_role("status")).to_have_text("Saved.")
+    bar = page.get_by_role("region", name="Back-office bar")
+    expect(bar).to_contain_text("Back office: ERP feed")  # on the Settings page too
+    page.get_by_role("navigation", name="Store pages").get_by_role("link", name="Inventory").click()
+    expect(bar.get_by_role("button", name="Sync All")).to_have_count(1)
+    page.get_by_role("navigation", name="Store pages").get_by_role("link", name="Overview").click()
+    bar.get_by_role("button", name="Sync All").hover()
+    expect(page.locator("#sync-tip")).to_be_visible()
+    expect(page.locator("#sync-tip")).to_have_text("Last manual sync: never")
+
+    # the first Sync All, from the bar
+    bar.get_by_role("button", name="Sync All").click()
     wait_for(lambda: services.run_history(site.hub, STORE, 1), 10, "the run to be requested")
     run_id = services.run_history(site.hub, STORE, 1)[0].id
     progress = page.locator("#progress")
@@ -165,6 +181,13 @@ def test_a_new_merchant_goes_from_an_empty_hub_to_a_first_successful_sync_all(
     assert run is not None and run.status is RunStatus.SUCCEEDED, run
     assert run.trigger == "manual"
     assert site.bc.stock() == {"TEE-1": 12, "TEE-2": 4, "MUG-1": 9}
+    # the bar's tooltip now names that manual sync, in the store's time zone
+    assert run.finished_at is not None
+    local = run.finished_at.astimezone(ZoneInfo(services.describe_store(site.hub, STORE).timezone))
+    bar.get_by_role("button", name="Sync All").hover()
+    expect(page.locator("#sync-tip")).to_have_text(
+        f"Last manual sync: {local.strftime('%Y-%m-%d %H:%M:%S')} {local.tzname()}"
+    )
 
 
 def test_screenshots_of_the_setup_pages_at_desktop_and_phone_width(

@@ -74,7 +74,7 @@ def test_an_empty_hub_offers_setup_and_a_store_is_added_only_with_good_input(
         assert made.status_code == 303 and made.headers["location"] == "/stores/shop/setup"
         settings = services.describe_store(site.hub, "shop")
         assert settings.timezone == "America/Chicago" and settings.inventory_source == "web"
-        assert settings.sync_all_button
+        assert not settings.sync_all_button  # even a form asking for it: Options only
         for data, status, reason in (
             ({"name": "shop"}, 409, "exists already"),
             ({"name": "two", "timezone": "Mars/Base"}, 422, "unknown time zone"),

@@ -7,6 +7,9 @@ show (the ``Alerter`` in ``alerts.py`` reads the facts and keeps the incidents).
   which the step ran without failing that item breaks it.
 - ``orders_pending``: a web order the hub took in longer ago than
   ``pending_order_hours`` (default 24) has still not reached the back office.
+- ``stale``: no completed run for ``stale_after_hours``, counted in business days'
+  hours (``domain/business_time.py``) when the store's Sync All runs on business days
+  only, so a business-day schedule does not alert over a weekend or a holiday.
 - ``drift``: the store's drift (SKUs, ``domain/drift.py``) was above ``drift_threshold``
   (default 10) in each of its last ``DRIFT_CHECKS`` measurements (drift reports and
   inventory-in's web reads; a repair's own record does not count).
@@ -16,7 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from stockbridge.domain.business_time import business_time_between
 
 __all__ = [
     "DRIFT_CHECKS",
@@ -27,7 +33,24 @@ __all__ = [
     "failing_detail",
     "failing_items",
     "pending_detail",
+    "stale_elapsed",
 ]
+
+
+def stale_elapsed(
+    since: datetime,
+    now: datetime,
+    timezone: str,
+    *,
+    business_days: bool,
+    holidays: tuple[date, ...] = (),
+) -> timedelta:
+    """The time without a completed sync that counts toward the stale alert: all of it,
+    or only business days' (store time) when the store syncs on business days only."""
+    if not business_days:
+        return now - since
+    return business_time_between(since, now, ZoneInfo(timezone), holidays)
+
 
 #: Measurements in a row the drift must stay above the threshold for an alert.
 DRIFT_CHECKS = 3

@@ -7,7 +7,8 @@ Incidents, per store (``alert_incidents``):
   shown, not an outage). Opened once; later failures while it is open add nothing; a
   later completed run resolves it.
 - ``stale``: no completed run for ``stale_after_hours`` (default 24; counted from the
-  store's creation if it never synced). Resolved once a run completes.
+  store's creation if it never synced; only business days' hours count when the store's
+  Sync All schedule runs on business days only). Resolved once a run completes.
 - ``item_failing``: runs that end ``partial`` with the same item failing each time
   (``failing_item_runs`` runs in a row, default 3; ``alert_rules.failing_items``).
   Resolved once no item fails that way.
@@ -51,6 +52,7 @@ from stockbridge.alert_rules import (
     failing_detail,
     failing_items,
     pending_detail,
+    stale_elapsed,
 )
 from stockbridge.alert_settings import (
     DEFAULT_STALE_AFTER_HOURS,
@@ -63,6 +65,7 @@ from stockbridge.alert_settings import (
 from stockbridge.db.models import AlertIncident, Store
 from stockbridge.db.runs import parse_steps
 from stockbridge.db.uow import UnitOfWork
+from stockbridge.domain.schedule import parse_holidays
 
 __all__ = [
     "DEFAULT_STALE_AFTER_HOURS",
@@ -190,11 +193,21 @@ class Alerter:
 
                 hours = alert_settings(store.options).stale_after_hours
                 since = ok_at or store.created_at
-                stale = now - since >= timedelta(hours=hours)
+                plan = uow.schedules.get(store.id, "all")
+                business = plan is not None and plan.enabled and plan.business_days
+                elapsed = stale_elapsed(
+                    since,
+                    now,
+                    store.timezone,
+                    business_days=business,
+                    holidays=parse_holidays(plan.holidays) if plan and business else (),
+                )
+                stale = elapsed >= timedelta(hours=hours)
                 open_stale = incidents.get((store.id, IncidentKind.STALE.value))
                 if stale and open_stale is None:
                     what = "since " + since.isoformat() if ok_at else "since the store was added"
-                    detail = f"No sync has completed for {store.name} {what} (limit {hours} h)."
+                    limit = f"{hours} h of business days" if business else f"{hours} h"
+                    detail = f"No sync has completed for {store.name} {what} (limit {limit})."
                     opened = uow.alerts.open(store.id, IncidentKind.STALE, detail, now)
                     result.opened.append(opened.id)
                 elif not stale and open_stale is not None:

@@ -55,6 +55,7 @@ def default_registry() -> ConnectorRegistry:
         webhooks=bigcommerce_webhooks.ADAPTER,
         # the single-click app's install, load, uninstall and remove_user callbacks
         web_routes="stockbridge.connectors.bigcommerce.web_routes",
+        title="BigCommerce",
     )
     registry.register(
         qbo.KIND,
@@ -62,13 +63,20 @@ def default_registry() -> ConnectorRegistry:
         commands="stockbridge.connectors.qbo.cli",
         web_routes="stockbridge.connectors.qbo.web_routes",  # Connect to QuickBooks (OAuth)
         connect_button=qbo.CONNECT_BUTTON,
+        title="QuickBooks Online",
     )
-    registry.register(feed.KIND, feed.make_back_office, commands="stockbridge.connectors.feed.cli")
+    registry.register(
+        feed.KIND,
+        feed.make_back_office,
+        commands="stockbridge.connectors.feed.cli",
+        title="ERP feed",
+    )
     registry.register(
         qbwc.KIND,
         qbwc.make_back_office,
         commands="stockbridge.connectors.qbwc.cli",
         web_routes="stockbridge.connectors.qbwc.web_routes",
+        title="QuickBooks Desktop / Point of Sale",
     )
     return registry
 

@@ -239,7 +239,8 @@ def start_demo(settings: Settings, *, webhook_base_url: str | None = None, seed:
     )
     hub.initialise()
     add_store(hub, DEMO_STORE, timezone="America/Chicago")
-    update_store(hub, DEMO_STORE, sync_all_button=True)  # the demo shows every button
+    # The demo turns Sync All on explicitly, through the Options (General) a merchant uses.
+    update_store(hub, DEMO_STORE, sync_all_button=True)
     connect_sandboxes(
         hub,
         DEMO_STORE,

@@ -16,6 +16,7 @@ from stockbridge.bootstrap import Hub
 from stockbridge.cli.common import HubLoader, JsonOption, StoreOption, fail, mapped_errors
 from stockbridge.cli.common import print_json as show_json
 from stockbridge.domain.model import InventorySource
+from stockbridge.domain.wording import MODE_TITLES, mode_title
 from stockbridge.services.inventory import (
     SetHubQuantity,
     VariantStock,
@@ -81,7 +82,7 @@ def _table(variants: list[VariantStock]) -> Table:
     ):
         table.add_column(column)
     for v in variants:
-        mode = v.mode + ("" if v.source_override is None else " (own)")
+        mode = mode_title(v.mode) + ("" if v.source_override is None else " (own)")
         table.add_row(
             v.sku, v.name or "", "yes" if v.assigned else "no", mode, v.source_of_truth,
             *_default_level(v),
@@ -94,7 +95,7 @@ def _carry(hub: Hub, run_id: int | None) -> None:
     if run_id is None:
         return
     report = carry_out(hub, run_id)
-    typer.echo(f"inventory-out run {run_id}: {report.status.value}")
+    typer.echo(f"Sync data to the web (inventory-out) run {run_id}: {report.status.value}")
     if exit_code(report):
         raise typer.Exit(exit_code(report))
 
@@ -180,7 +181,12 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
         sku: str,
         source: Annotated[
             SourceChoice,
-            typer.Option("--source", help="The product's own mode; 'store' follows the store's."),
+            typer.Option(
+                "--source",
+                help="The product's own mode ("
+                + "; ".join(f"{m.value}: {t}" for m, t in MODE_TITLES.items())
+                + "); 'store' follows the store's.",
+            ),
         ],
         store: StoreOption = None,
     ) -> None:

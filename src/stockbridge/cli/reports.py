@@ -11,12 +11,15 @@ from rich.table import Table
 
 from stockbridge.bootstrap import Hub
 from stockbridge.domain.model import SYNC_ALL, Step
+from stockbridge.domain.wording import STEP_TITLES
 from stockbridge.services.runs import sync
 from stockbridge.sync.context import StepOutcome
 from stockbridge.sync.preview import SyncPlan
 from stockbridge.sync.runner import RunReport
 
 __all__ = ["RichListener", "print_plan", "print_report", "report_json", "sync_now"]
+
+STEP_IDS = frozenset(step.value for step in Step)
 
 MAX_ERRORS_SHOWN = 50
 
@@ -30,7 +33,7 @@ class RichListener:
 
     def step_started(self, step: Step, total: int | None) -> None:
         if step not in self.tasks:
-            self.tasks[step] = self.progress.add_task(step.value, total=total)
+            self.tasks[step] = self.progress.add_task(STEP_TITLES[step], total=total)
         else:
             self.progress.update(self.tasks[step], total=total)
 
@@ -40,7 +43,7 @@ class RichListener:
     def step_finished(self, step: Step, outcome: StepOutcome) -> None:
         task = self.tasks[step]
         colour = "green" if outcome.status == "succeeded" else "yellow"
-        label = f"{step.value} [{colour}]{outcome.status}"
+        label = f"{STEP_TITLES[step]} [{colour}]{outcome.status}"
         total = self.progress.tasks[task].total
         self.progress.update(
             task, description=label, completed=total or outcome.done, total=total or outcome.done
@@ -81,7 +84,7 @@ def print_report(console: Console, report: RunReport) -> None:
         table.add_column(column)
     for step, entry in report.steps.items():
         table.add_row(
-            step,
+            STEP_TITLES.get(Step(step), step) if step in STEP_IDS else step,
             str(entry.get("status")),
             str(entry.get("done", 0)),
             str(entry.get("changed", 0)),

@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from stockbridge.cli.common import (
     HubLoader,
@@ -19,10 +18,13 @@ from stockbridge.cli.common import (
     print_json,
 )
 from stockbridge.cli.reports import print_plan, print_report, report_json, sync_now
+from stockbridge.cli.run_lines import local_time, run_lines
 from stockbridge.domain.model import SYNC_ALL, Step
+from stockbridge.domain.wording import STEP_TITLES, mode_title
 from stockbridge.services.preview import plan_json_chunks, preview
 from stockbridge.services.runs import exit_code, run_history
 from stockbridge.services.status import store_status
+from stockbridge.services.stores import describe_store
 
 __all__ = ["StepChoice", "register"]
 
@@ -38,14 +40,17 @@ class StepChoice(StrEnum):
         return SYNC_ALL if self is StepChoice.ALL else (Step(self.value),)
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
-
-
 def register(app: typer.Typer, hub: HubLoader) -> None:
     @app.command("sync")
     def sync_command(
-        step: Annotated[StepChoice, typer.Argument(help="all, or one step.")],
+        step: Annotated[
+            StepChoice,
+            typer.Argument(
+                help="all (Sync All, the four steps in order), or one step: orders-in, "
+                "orders-out, inventory-in (Sync data from the back office) or inventory-out "
+                "(Sync data to the web)."
+            ),
+        ],
         store: StoreOption = None,
         as_json: JsonOption = False,
         dry_run: Annotated[
@@ -100,32 +105,17 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
         if as_json:
             print_json(history)
             return
-        console = Console()
-        table = Table()
-        for column in ("run", "store", "trigger", "steps", "status", "finished", "counts"):
-            table.add_column(column)
-        for run in history:
-            counts = "; ".join(
-                f"{step} {e.get('changed', 0)} changed {e.get('failed', 0)} failed"
-                for step, e in run.progress.items()
-            )
-            table.add_row(
-                str(run.id),
-                run.store,
-                run.trigger.value,
-                ",".join(step.value for step in run.steps),
-                run.status.value,
-                _iso(run.finished_at) or "",
-                counts,
-            )
-        console.print(table)
-        for run in history:
-            for error in run.item_errors:
-                console.print(
-                    f"run {run.id} {error.step} {error.item}: {error.message}",
-                    highlight=False,
-                    markup=False,
-                )
+        zones: dict[str, str] = {}
+
+        def zone_of(name: str) -> str:
+            if name not in zones:
+                zones[name] = describe_store(hub(), name).timezone
+            return zones[name]
+
+        if not history:
+            typer.echo("no runs yet")
+        for line in run_lines(history, zone_of):
+            typer.echo(line)
 
     @app.command()
     def status(store: StoreOption = None, as_json: JsonOption = False) -> None:
@@ -138,14 +128,19 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
         if not result:
             typer.echo("no store yet: add one with `stockbridge store add NAME`")
         for entry in result:
-            typer.echo(f"store {entry.store} ({entry.inventory_source.value})")
-            typer.echo(f"  last manual sync:    {_iso(entry.last_manual_sync_at) or 'never'}")
-            typer.echo(f"  last automatic sync: {_iso(entry.last_automatic_sync_at) or 'never'}")
+            zone = describe_store(hub(), entry.store).timezone
+
+            def at(moment: datetime | None, zone: str = zone) -> str:
+                return local_time(moment, zone) if moment else "never"
+
+            typer.echo(f"store {entry.store} ({mode_title(entry.inventory_source)})")
+            typer.echo(f"  last manual sync:    {at(entry.last_manual_sync_at)}")
+            typer.echo(f"  last automatic sync: {at(entry.last_automatic_sync_at)}")
             for step, last in entry.steps.items():
                 text = "never"
                 if last is not None:
-                    text = f"{last.status} at {_iso(last.finished_at)} ({last.trigger.value}, "
+                    text = f"{last.status} at {at(last.finished_at)} ({last.trigger.value}, "
                     text += f"run {last.run_id})"
-                typer.echo(f"  {step:<14} {text}")
+                typer.echo(f"  {STEP_TITLES[Step(step)]}: {text}")
             conns = ", ".join(f"{c.role}={c.kind} ({c.health})" for c in entry.connections)
             typer.echo(f"  connections: {conns or 'none'}")

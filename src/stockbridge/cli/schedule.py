@@ -51,7 +51,8 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
             typer.Option(
                 "--step",
                 help="all (Sync All), stock (inventory-in then -out), orders-in, orders-out, "
-                "inventory-in or inventory-out.",
+                "inventory-in (Sync data from the back office) or inventory-out (Sync data to "
+                "the web).",
             ),
         ] = "all",
         off: Annotated[bool, typer.Option("--off", help="Turn this schedule off.")] = False,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
@@ -12,6 +13,7 @@ from rich.table import Table
 
 from stockbridge.cli.common import HubLoader, JsonOption, mapped_errors, print_json, secret_value
 from stockbridge.domain.model import InventorySource
+from stockbridge.domain.wording import MODE_TITLES, mode_title
 from stockbridge.jsonable import json_object
 from stockbridge.services.connections import disconnect_supplier
 from stockbridge.services.stores import (
@@ -53,7 +55,12 @@ TimezoneOption = Annotated[
 ]
 SourceOption = Annotated[
     InventorySource | None,
-    typer.Option("--inventory-source", help="Which system's stock the web store shows."),
+    typer.Option(
+        "--inventory-source",
+        help="The inventory mode: "
+        + "; ".join(f"{mode.value}: {title}" for mode, title in MODE_TITLES.items())
+        + ".",
+    ),
 ]
 ErpOption = Annotated[
     str | None, typer.Option("--erp-name", help="The ERP's name, for reference only.")
@@ -68,7 +75,8 @@ def _connection(c: ConnectionHealth) -> str:
     if c.role == "supplier":
         owned = f", owns {c.owns}" if c.owns else ""
         return f"supplier:{c.name}={c.kind} ({c.health}{owned})"
-    return f"{c.role}={c.kind} ({c.health})"
+    account = f", account {c.account}" if c.account else ""
+    return f"{c.role}={c.kind} ({c.health}{account})"
 
 
 def register(app: typer.Typer, hub: HubLoader) -> None:
@@ -108,7 +116,7 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
             table.add_row(
                 s.name,
                 s.timezone,
-                s.inventory_source.value,
+                mode_title(s.inventory_source),
                 s.erp_name or "",
                 _connections(s.connections) or "none",
             )
@@ -125,6 +133,16 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
         for key, value in json_object(store).items():
             if key == "connections":
                 value = _connections(store.connections) or "none"
+            elif key == "inventory_source":
+                value = f"{value} ({mode_title(store.inventory_source)})"
+            elif key == "sync_all_button":
+                typer.echo(
+                    "Sync All: shown in the dashboard's back-office bar"
+                    if value
+                    else "Sync All: hidden (turn it on in the Options: "
+                    f"stockbridge store set {shlex.quote(name)} --sync-all-button on)"
+                )
+                continue
             elif key == "erp_name" and value:
                 value = f"{value} (for reference; does not change how data syncs)"
             typer.echo(f"{key}: {'' if value is None else value}")
@@ -155,7 +173,11 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
         inventory_source: SourceOption = None,
         erp_name: ErpOption = None,
         sync_all_button: Annotated[
-            OnOff | None, typer.Option("--sync-all-button", help="Show the Sync All button.")
+            OnOff | None,
+            typer.Option(
+                "--sync-all-button",
+                help="Options (General): show Sync All in the dashboard's back-office bar.",
+            ),
         ] = None,
         alert_email: Annotated[
             str | None,

@@ -142,6 +142,9 @@ class ConnectorRegistry:
     web_routes: dict[str, str] = field(default_factory=dict)
     #: kind -> its connect button on the dashboard (a partner with a consent flow).
     connect_buttons: dict[str, ConnectButton] = field(default_factory=dict)
+    #: kind -> the partner's name as the merchant knows it ("QuickBooks Online"), for
+    #: the dashboard's back-office bar; a kind without one shows as itself.
+    titles: dict[str, str] = field(default_factory=dict)
 
     def register(
         self,
@@ -152,12 +155,14 @@ class ConnectorRegistry:
         webhooks: WebhookAdapter | None = None,
         web_routes: str | None = None,
         connect_button: ConnectButton | None = None,
+        title: str | None = None,
     ) -> None:
         """Serve connections of ``kind`` with ``factory``; ``commands`` names the module of
         its CLI commands; with ``webhooks``, also accept that partner's deliveries at
         ``/webhooks/{kind}/{store}``; ``web_routes`` names the module whose
         ``routes(hub, queue)`` adds the partner's own HTTP routes to the service;
-        ``connect_button`` offers its connect flow on the dashboard."""
+        ``connect_button`` offers its connect flow on the dashboard; ``title`` is the
+        partner's name as the merchant knows it."""
         if webhooks is not None and webhooks.kind != kind:
             raise ValueError(f"the webhook adapter of {kind!r} says it is {webhooks.kind!r}")
         self.factories[kind] = factory
@@ -169,6 +174,12 @@ class ConnectorRegistry:
             self.web_routes[kind] = web_routes
         if connect_button is not None:
             self.connect_buttons[kind] = connect_button
+        if title is not None:
+            self.titles[kind] = title
+
+    def title(self, kind: str) -> str:
+        """The partner's name for the merchant (the kind itself when none is registered)."""
+        return self.titles.get(kind, kind)
 
     def create(self, kind: str, env: ConnectorEnv) -> WebStore | BackOffice:
         try:

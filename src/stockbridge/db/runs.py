@@ -199,8 +199,13 @@ class RunRepository:
         *,
         trigger: str | None = None,
         status: str | None = None,
+        before: int | None = None,
     ) -> Sequence[SyncRun]:
+        """The newest ``limit`` runs (older than run ``before``, when given: the next
+        page of a keyset-paged history)."""
         query = select(SyncRun).order_by(SyncRun.id.desc()).limit(limit)
+        if before is not None:
+            query = query.where(SyncRun.id < before)
         if store_id is not None:
             query = query.where(SyncRun.store_id == store_id)
         if trigger is not None:

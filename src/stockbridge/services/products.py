@@ -21,6 +21,7 @@ from stockbridge.domain.ownership import (
     stock_owner,
 )
 from stockbridge.services.errors import InvalidSetting
+from stockbridge.services.hints import unknown_sku_hint
 from stockbridge.services.stores import find_store
 from stockbridge.sync.runner import RunReport
 
@@ -144,7 +145,7 @@ def assign_products(hub: Hub, command: AssignProducts) -> AssignmentChanged:
             raise UnknownProducts(
                 f"store {store.name!r} has no SKU {', '.join(unknown[:20])}"
                 f"{f' (and {len(unknown) - 20} more)' if len(unknown) > 20 else ''}; "
-                "nothing was changed"
+                f"nothing was changed. Hint: {unknown_sku_hint(uow, store)}"
             )
         if pattern is not None:
             matched = uow.catalog.variants_matching(store.id, pattern, MAX_PRODUCTS)
@@ -195,7 +196,8 @@ def set_product_source(hub: Hub, command: SetProductSource) -> ProductSourceSet:
         variant = uow.catalog.variant(store.id, command.sku)
         if variant is None:
             raise UnknownProducts(
-                f"store {store.name!r} has no SKU {command.sku!r}; nothing was changed"
+                f"store {store.name!r} has no SKU {command.sku!r}; nothing was changed. "
+                f"Hint: {unknown_sku_hint(uow, store)}"
             )
         uow.catalog.set_source_override(variant, command.source)
         run, _merged = uow.runs.request(store.id, (Step.INVENTORY_OUT,), Trigger.MANUAL)

@@ -170,8 +170,10 @@ def run_history(
     *,
     trigger: Trigger | None = None,
     status: RunStatus | None = None,
+    before: int | None = None,
 ) -> list[RunSummary]:
-    """The newest runs first, of one store (or of every store with no name)."""
+    """The newest runs first, of one store (or of every store with no name); with
+    ``before``, those older than that run (the next page)."""
     hub.runner().reap_dead_runs()  # a run whose process died shows as interrupted
     with hub.uow() as uow:
         uow.read_only()  # a page or listing: never queue for SQLite's write lock
@@ -198,6 +200,7 @@ def run_history(
                 limit,
                 trigger=trigger.value if trigger else None,
                 status=status.value if status else None,
+                before=before,
             )
         ]
 

@@ -13,7 +13,14 @@ from stockbridge.domain.model import SYNC_ALL, InventorySource, RunStatus, Step,
 from stockbridge.jsonable import JSON_AS
 from stockbridge.services.stores import ConnectionHealth, connections_of, find_store
 
-__all__ = ["ActiveRun", "LastStepRun", "StoreStatus", "store_status"]
+__all__ = [
+    "ActiveRun",
+    "BackOfficeBar",
+    "LastStepRun",
+    "StoreStatus",
+    "back_office_bar",
+    "store_status",
+]
 
 
 @dataclass(frozen=True)
@@ -84,3 +91,28 @@ def store_status(hub: Hub, store_name: str | None) -> list[StoreStatus]:
                 )
             )
         return result
+
+
+@dataclass(frozen=True)
+class BackOfficeBar:
+    """What the dashboard's back-office bar shows: the back office by the name the
+    merchant knows it (None: none connected yet), whether Sync All is turned on in the
+    store's Options (General), and the last manual sync (its tooltip)."""
+
+    back_office: str | None
+    sync_all: bool
+    last_manual_sync_at: datetime | None
+
+
+def back_office_bar(hub: Hub, store_name: str) -> BackOfficeBar:
+    """The bar of ``store_name`` (``StoreNotFound`` for an unknown store)."""
+    with hub.uow() as uow:
+        uow.read_only()
+        store = find_store(uow, store_name)
+        office = next((c for c in connections_of(uow, store.id) if c.role == "back_office"), None)
+        manual = uow.runs.last_finished(store.id, manual_only=True)
+        return BackOfficeBar(
+            back_office=None if office is None else hub.registry.title(office.kind),
+            sync_all=store.sync_all_button,
+            last_manual_sync_at=manual[0].finished_at if manual else None,
+        )

@@ -58,6 +58,9 @@ class ConnectionHealth:
     last_error: str | None
     name: str = ""
     owns: str | None = None
+    #: The partner's own id of the account connected: the QuickBooks company's realm id,
+    #: the BigCommerce store hash (None: the partner has none to show).
+    account: str | None = None
 
     @property
     def label(self) -> str:
@@ -83,6 +86,8 @@ class StoreSettings:
     failing_item_runs: int
     pending_order_hours: int
     connections: tuple[ConnectionHealth, ...]
+    #: Alert when the drift (SKUs) stays above this.
+    drift_threshold: int = 10
     #: The books (docs/facts-qbo-books.md): one customer or one per buyer; how a posted
     #: order cancelled on the web is reversed; the deposit account; web payment method
     #: -> back-office payment method id; the web status written back after posting
@@ -152,10 +157,10 @@ def add_store(
     timezone: str = "UTC",
     inventory_source: InventorySource = InventorySource.BACK_OFFICE,
     erp_name: str | None = None,
-    sync_all_button: bool = False,
 ) -> StoreSettings:
     """Add a store (``DuplicateStore`` when the name is taken; nothing saved then).
-    ``sync_all_button``: show the dashboard's Sync All button from the start."""
+    Every new store starts with Sync All hidden, whichever path made it: the merchant
+    turns it on in the store's Options (General), ``update_store(sync_all_button=True)``."""
     with hub.uow() as uow:
         store = uow.stores.add(
             _check_name(name),
@@ -163,7 +168,6 @@ def add_store(
             inventory_source=inventory_source,
             erp_name=erp_name or None,
         )
-        store.sync_all_button = sync_all_button
         uow.commit()
         return _settings(uow, store)
 
@@ -191,6 +195,12 @@ def update_store(
     """Change the given settings (None: unchanged; "" clears an alert channel;
     ``catalog_price_source`` "auto" follows the inventory mode). Every value is checked
     before anything is saved."""
+    if alert_email and alert_email.strip() and not hub.settings.smtp_host:
+        raise InvalidSetting(
+            "alert email needs an SMTP server, and none is configured: set "
+            "STOCKBRIDGE_SMTP_HOST (and _FROM, _USERNAME, _PASSWORD as your provider says), "
+            "restart, then set the address; or use an alert webhook. Nothing was saved"
+        )
     with hub.uow() as uow:
         store = find_store(uow, name)
         try:
@@ -341,9 +351,21 @@ def describe_store(hub: Hub, name: str) -> StoreSettings:
         return _settings(uow, find_store(uow, name))
 
 
+#: The connection settings that name the partner's account, in the order looked for.
+ACCOUNT_SETTINGS = ("realm_id", "store_hash")
+
+
+def _account(settings: Mapping[str, object] | None) -> str | None:
+    values = settings or {}
+    found = next((values[k] for k in ACCOUNT_SETTINGS if values.get(k)), None)
+    return None if found is None else str(found)
+
+
 def connections_of(uow: UnitOfWork, store_id: int) -> tuple[ConnectionHealth, ...]:
     return tuple(
-        ConnectionHealth(c.role, c.kind, c.health, c.last_error, c.name, c.owns)
+        ConnectionHealth(
+            c.role, c.kind, c.health, c.last_error, c.name, c.owns, _account(c.settings)
+        )
         for c in uow.stores.connections(store_id)
     )
 
@@ -365,6 +387,7 @@ def _settings(uow: UnitOfWork, store: Store) -> StoreSettings:
         failing_item_runs=alerts.failing_item_runs,
         pending_order_hours=alerts.pending_order_hours,
         connections=connections_of(uow, store.id),
+        drift_threshold=alerts.drift_threshold,
         customer_mode=CustomerMode(store.customer_mode or "single"),
         cancel_as=CancelAs(store.cancel_as or "void"),
         deposit_account=store.deposit_account,

@@ -46,6 +46,7 @@ from stockbridge.web.dashboard import mount_dashboard
 from stockbridge.web.dashboard.guard import FRAME_ANCESTORS, RunId
 from stockbridge.web.errors import Forbidden
 from stockbridge.web.inbox_writer import InboxWriter
+from stockbridge.web.options_api import option_routes
 from stockbridge.web.products_api import product_routes
 from stockbridge.web.service import Caller, Conflict, Invalid, NotFound, PushItem, Unauthorized
 from stockbridge.web.setup_api import setup_routes
@@ -340,10 +341,15 @@ def create_app(hub: Hub, queue: JobQueue) -> FastAPI:
 
     @app.get("/api/v1/stores/{store}/runs")
     def runs(
-        store: StoreName, who: CallerDep, limit: Annotated[int, Query(ge=1, le=500)] = 20
+        store: StoreName,
+        who: CallerDep,
+        limit: Annotated[int, Query(ge=1, le=500)] = 20,
+        before: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
     ) -> list[dict[str, Any]]:
+        """The newest runs first; ``before``: only runs older than that one (the next
+        page: the last id of this one)."""
         _visible(hub, who, store)
-        return json_list(run_history(hub, store, limit))
+        return json_list(run_history(hub, store, limit, before=before))
 
     @app.get("/api/v1/stores/{store}/runs/{run_id}")
     def run(store: StoreName, run_id: RunId, who: CallerDep) -> dict[str, Any]:
@@ -384,6 +390,7 @@ def create_app(hub: Hub, queue: JobQueue) -> FastAPI:
     app.include_router(product_routes(hub, queue))
     app.include_router(books_routes(hub))
     app.include_router(setup_routes(hub))
+    app.include_router(option_routes(hub, queue))
     # Partners' own routes (OAuth callbacks, app install), named by the registry: the web
     # layer imports no partner package itself.
     for module in hub.registry.web_routes.values():

@@ -24,6 +24,7 @@ from stockbridge.domain.model import (
     Trigger,
 )
 from stockbridge.domain.ownership import OWNER_WORDS, accepts_push, effective_source, stock_owner
+from stockbridge.services.hints import unknown_sku_hint
 from stockbridge.web.errors import Conflict, Invalid, NotFound, Unauthorized
 
 __all__ = [
@@ -144,7 +145,7 @@ def push_inventory(
             )
             uow.commit()
             raise Invalid(
-                "unknown SKUs; nothing was applied",
+                f"unknown SKUs; nothing was applied. Hint: {unknown_sku_hint(uow, store)}",
                 [{"sku": sku, "problem": "unknown SKU"} for sku in unknown[:50]],
             )
         if refused:

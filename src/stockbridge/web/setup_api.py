@@ -84,6 +84,12 @@ class SettingsIn(BaseModel):
     stale_after_hours: int | None = Field(default=None, ge=1, le=10_000)
     failing_item_runs: int | None = Field(default=None, ge=1, le=1000)
     pending_order_hours: int | None = Field(default=None, ge=1, le=10_000)
+    drift_threshold: int | None = Field(default=None, ge=0, le=1_000_000)
+    catalog_create_new: bool | None = None
+    catalog_new_visible: bool | None = None
+    catalog_price_source: Literal["back_office", "web", "auto"] | None = None
+    catalog_push_names: bool | None = None
+    catalog_inactive: Literal["zero", "hide"] | None = None
 
 
 class ScheduleIn(BaseModel):
@@ -204,6 +210,12 @@ def setup_routes(hub: Hub) -> APIRouter:
                     stale_after_hours=body.stale_after_hours,
                     failing_item_runs=body.failing_item_runs,
                     pending_order_hours=body.pending_order_hours,
+                    drift_threshold=body.drift_threshold,
+                    catalog_create_new=body.catalog_create_new,
+                    catalog_new_visible=body.catalog_new_visible,
+                    catalog_price_source=body.catalog_price_source,
+                    catalog_push_names=body.catalog_push_names,
+                    catalog_inactive=body.catalog_inactive,
                 )
             )
 

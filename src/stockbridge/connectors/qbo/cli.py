@@ -4,6 +4,7 @@ only when its command runs."""
 from __future__ import annotations
 
 import contextlib
+import socket
 import time
 import webbrowser
 from typing import Annotated
@@ -247,6 +248,10 @@ def register(commands: PartnerCommands) -> None:
         sandbox.books.client_id, sandbox.books.client_secret = client_id, client_secret
         for n in range(items):
             sandbox.books.add_item({"sku": f"SKU-{n:06d}", "qty": 100, "price": "9.99"})
+        # Bind first, so the address printed is the one listening (--port 0: the free port
+        # the system chose, never ":0").
+        listener = socket.create_server(("127.0.0.1", port))
+        port = listener.getsockname()[1]
         typer.echo(
             f"QuickBooks sandbox: realm {sandbox.books.realm_id}; API base "
             f"http://127.0.0.1:{port}; token endpoint "
@@ -254,7 +259,8 @@ def register(commands: PartnerCommands) -> None:
             f"POST /admin/tokens/issue; client id {client_id!r} with the client secret "
             f"given by --client-secret (the secret is never printed)"
         )
-        uvicorn.run(sandbox, host="127.0.0.1", port=port, log_level="warning")
+        config = uvicorn.Config(sandbox, log_level="warning")
+        uvicorn.Server(config).run(sockets=[listener])
 
 
 def _connect_in_browser(

@@ -524,7 +524,7 @@ class QboBackOffice:
                 error=ItemError(
                     label,
                     "a refund receipt is paid from an account: set the store's deposit "
-                    "account (stockbridge store set --deposit-account ID)",
+                    "account (stockbridge store books --deposit-account ID)",
                     "DepositToAccountRef",
                 ),
             )

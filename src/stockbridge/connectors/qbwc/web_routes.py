@@ -24,6 +24,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from stockbridge.bootstrap import Hub
 from stockbridge.connectors.qbwc import soap
 from stockbridge.connectors.qbwc.conversation import BROKER
+from stockbridge.connectors.qbwc.web_api import qbwc_routes
 from stockbridge.jobs.queue import JobQueue
 from stockbridge.services import qbwc as service
 from stockbridge.services.errors import StoreNotFound
@@ -40,6 +41,7 @@ XML = "text/xml; charset=utf-8"
 
 def routes(hub: Hub, queue: JobQueue) -> APIRouter:
     router = APIRouter()
+    router.include_router(qbwc_routes(hub))  # connect from the dashboard or API; status
     ready = float(os.environ.get("STOCKBRIDGE_QBWC_READY_SECONDS", "30"))
     answer_wait = float(os.environ.get("STOCKBRIDGE_QBWC_ANSWER_SECONDS", "300"))
 

@@ -30,6 +30,7 @@ from markupsafe import Markup, escape
 from stockbridge import accounts
 from stockbridge.bootstrap import Hub
 from stockbridge.domain.model import SYNC_ALL, RunStatus, Step, Trigger
+from stockbridge.domain.wording import STEP_TITLES, mode_title
 from stockbridge.jobs.queue import JobQueue
 from stockbridge.services.charts import OUTCOMES, StoreCharts, store_charts
 from stockbridge.services.errors import InvalidSetting, StoreNotFound
@@ -45,7 +46,7 @@ from stockbridge.services.runs import (
     run_detail,
     run_history,
 )
-from stockbridge.services.status import store_status
+from stockbridge.services.status import back_office_bar, store_status
 from stockbridge.services.stores import (
     StoreSettings,
     describe_store,
@@ -68,6 +69,7 @@ from stockbridge.web.dashboard.guard import (
     set_cookie,
     viewer,
 )
+from stockbridge.web.dashboard.help import add_help_routes
 from stockbridge.web.dashboard.inventory import PageTools, add_inventory_routes
 from stockbridge.web.dashboard.settings import add_settings_routes
 from stockbridge.web.dashboard.setup import add_setup_routes
@@ -82,13 +84,10 @@ _env = Environment(
     lstrip_blocks=True,
 )
 ViewerDep = Annotated[Viewer, Depends(viewer)]
-STEP_LABELS = {
-    "orders-in": "Orders in",
-    "orders-out": "Orders out",
-    "inventory-in": "Inventory in",
-    "inventory-out": "Inventory out",
-}
-HISTORY_LIMIT = 100
+#: The steps in the seed's words (the forms post the machine ids).
+STEP_LABELS = {step.value: title for step, title in STEP_TITLES.items()}
+#: Runs per page of the history (older pages by ``?before=<run id>``).
+HISTORY_PAGE = 25
 #: Stock changes a preview page lists (the count is whole; the CLI and API list all).
 PREVIEW_ROWS = 500
 #: Pages are never cached, framed by another site, or sent with a Referer off the site.
@@ -134,7 +133,13 @@ def _percent(entry: dict[str, Any]) -> int:
 
 
 _env.filters["local"] = _local
-_env.globals.update(duration=_duration, percent=_percent, STEP_LABELS=STEP_LABELS, quote=quote)
+_env.globals.update(
+    duration=_duration,
+    percent=_percent,
+    STEP_LABELS=STEP_LABELS,
+    quote=quote,
+    mode_title=mode_title,
+)
 
 
 def _render(
@@ -209,9 +214,11 @@ def mount_dashboard(app: FastAPI, hub: Hub, queue: JobQueue) -> None:
         except StoreNotFound as exc:
             raise Refused(404, str(exc)) from None
         stores = await run_in_threadpool(_visible_stores, who)
+        bar = await run_in_threadpool(back_office_bar, hub, store)
         return {
             "who": who,
             "store": described,
+            "bar": bar,
             "stores": [s.name for s in stores],
             "timezone": described.timezone,
             # partners' own connect flows (e.g. OAuth consent), named by the registry
@@ -314,7 +321,10 @@ def mount_dashboard(app: FastAPI, hub: Hub, queue: JobQueue) -> None:
         chosen = form.get("steps", "")
         if chosen == "all":
             if not page["store"].sync_all_button:
-                raise Refused(409, "Sync All is turned off for this store (Settings)")
+                raise Refused(
+                    409,
+                    "Sync All is turned off for this store: turn it on in its Options (General)",
+                )
             steps: tuple[Step, ...] = SYNC_ALL
         elif chosen in STEP_LABELS:
             steps = (Step(chosen),)
@@ -355,6 +365,7 @@ def mount_dashboard(app: FastAPI, hub: Hub, queue: JobQueue) -> None:
         who: ViewerDep,
         trigger: str = "",
         status: str = "",
+        before: str = "",
     ) -> Response:
         page = await _store_page(who, store)
         try:
@@ -362,21 +373,32 @@ def mount_dashboard(app: FastAPI, hub: Hub, queue: JobQueue) -> None:
             chosen_status = RunStatus(status) if status else None
         except ValueError:
             raise Refused(422, "unknown trigger or status filter") from None
+        if before and not (before.isascii() and before.isdigit() and len(before) <= 19):
+            raise Refused(422, "before: a run number")
+        older_than = int(before) if before else None
         runs = await run_in_threadpool(
             lambda: run_history(
-                hub, store, HISTORY_LIMIT, trigger=chosen_trigger, status=chosen_status
+                hub,
+                store,
+                HISTORY_PAGE + 1,  # one more: is there an older page?
+                trigger=chosen_trigger,
+                status=chosen_status,
+                before=older_than,
             )
         )
+        shown = runs[:HISTORY_PAGE]
         return _render(
             request,
             "history.html",
             page="history",
-            runs=runs,
-            chart=history_chart(runs),
+            runs=shown,
+            chart=history_chart(shown),
             trigger=trigger,
             status=status,
             triggers=[t.value for t in Trigger],
             statuses=[s.value for s in RunStatus],
+            older=shown[-1].id if len(runs) > HISTORY_PAGE else None,
+            paged=older_than is not None,
             **page,
         )
 
@@ -410,6 +432,7 @@ def mount_dashboard(app: FastAPI, hub: Hub, queue: JobQueue) -> None:
     add_setup_routes(router, hub, tools)
     add_drift_routes(router, hub, queue, tools)
     add_books_routes(router, hub, tools)
+    add_help_routes(router, tools)
 
     @router.get("/stores/{store}/rejected")
     async def rejected(request: Request, store: str, who: ViewerDep) -> Response:

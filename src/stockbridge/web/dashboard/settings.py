@@ -60,6 +60,7 @@ def add_settings_routes(router: APIRouter, hub: Hub, tools: PageTools) -> None:
             stale = form.get("stale_after_hours", "").strip()
             streak = form.get("failing_item_runs", "").strip()
             waiting = form.get("pending_order_hours", "").strip()
+            drift = form.get("drift_threshold", "").strip()
             webhook = form.get("alert_webhook", "").strip()
             await run_in_threadpool(
                 lambda: update_store(
@@ -76,6 +77,7 @@ def add_settings_routes(router: APIRouter, hub: Hub, tools: PageTools) -> None:
                     stale_after_hours=int(stale) if stale else None,
                     failing_item_runs=int(streak) if streak else None,
                     pending_order_hours=int(waiting) if waiting else None,
+                    drift_threshold=int(drift) if drift else None,
                 )
             )
         except ValueError as exc:  # InvalidSetting, an unknown source, a non-number

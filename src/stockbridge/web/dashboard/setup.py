@@ -129,7 +129,6 @@ def add_setup_routes(router: APIRouter, hub: Hub, tools: PageTools) -> None:
                     name,
                     timezone=form.get("timezone", "").strip() or "UTC",
                     inventory_source=source,
-                    sync_all_button=form.get("sync_all_button") == "on",
                 )
             )
         except DuplicateStore as exc:
