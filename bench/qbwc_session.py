@@ -3,9 +3,10 @@ and the SOAP round trips they took against the minimum the message-set sizes all
 
 A fresh SQLite hub runs as a service on 127.0.0.1 (the /qbwc endpoint, the worker); an
 in-memory web store has N orders (1-3 lines each); the simulated QuickBooks Desktop
-company has M inventory items. One Web Connector session, driven over real HTTP by the
-simulated Web Connector, takes the orders in, posts them as sales receipts (``--batch``
-per request) and reads every item (``--page`` per iterator chunk). Minimum round trips:
+company has M inventory items. The orders are taken in (a Sync All); then one Web
+Connector session, driven over real HTTP by the simulated Web Connector, posts them as
+sales receipts (``--batch`` per request) and reads every item (``--page`` per iterator
+chunk). Minimum round trips:
 ceil(N / batch) adds + ceil(M / page) item chunks. A second session finds nothing to post
 and reads nothing changed.
 
@@ -68,6 +69,7 @@ def run(orders: int, items: int, batch: int, page: int) -> dict[str, Any]:
             wc = WebConnector(
                 f"{server.url}/qbwc", connected.user_name, connected.password, company
             )
+            services.sync(hub, "shop")  # the web orders in (a webhook or schedule does it)
             started = time.perf_counter()
             first = wc.session()
             seconds = time.perf_counter() - started

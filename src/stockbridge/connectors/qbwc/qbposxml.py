@@ -158,13 +158,13 @@ def _index(rs: etree._Element, size: int) -> int:
     return index
 
 
-def parse_receipt_adds(answer: str, requests: Sequence[PostRequest]) -> dict[str, str | ItemError]:
+def parse_receipt_adds(answer: str, web_ids: Sequence[str]) -> dict[str, str | ItemError]:
+    """As ``qbxml.parse_receipt_adds``: web order id -> TxnID or ItemError."""
     outcome: dict[str, str | ItemError] = {}
     for rs in _parse(answer).iterfind("SalesReceiptAddRs"):
-        request = requests[_index(rs, len(requests))]
+        web_id = web_ids[_index(rs, len(web_ids))]
         code, error, message = _status(rs)
         txn = rs.findtext("SalesReceiptRet/TxnID")
-        web_id = request.order.web_id
         if not error and txn:
             outcome[web_id] = txn
         else:

@@ -23,6 +23,7 @@ __all__ = [
     "InventoryPage",
     "ReceiptFound",
     "add_receipts",
+    "carries_key",
     "find_receipts",
     "inventory_query",
     "item_refs_query",
@@ -74,6 +75,12 @@ def ref_number(order_number: str) -> str:
 
 def memo_for(request: PostRequest) -> str:
     return f"{MEMO_PREFIX} {request.order.number} ({request.idempotency_key})"
+
+
+def carries_key(memo: str, key: str) -> bool:
+    """Whether a receipt's Memo (POS: Comments) is ours for exactly ``key``: it ends with
+    "(key)", as ``memo_for`` writes it (``sb-1-12`` is not ``sb-1-120``)."""
+    return memo.rstrip().endswith(f"({key})")
 
 
 def _document(
@@ -220,14 +227,18 @@ def _status(rs: etree._Element) -> _Status:
     return _Status(code, rs.get("statusSeverity", ""), rs.get("statusMessage", ""))
 
 
-def parse_receipt_adds(answer: str, requests: Sequence[PostRequest]) -> dict[str, str | ItemError]:
-    """web order id -> TxnID (posted) or ItemError (refused, in QuickBooks' words).
-    Orders without a response (a stopOnError set stopped early) are absent."""
+def parse_receipt_adds(answer: str, web_ids: Sequence[str]) -> dict[str, str | ItemError]:
+    """web order id -> TxnID (posted) or ItemError (refused, in QuickBooks' words);
+    ``web_ids`` in the order of the requests (requestID = the index). Orders without a
+    response (a stopOnError set stopped early) are absent."""
     msgs = _parse(answer)
     outcome: dict[str, str | ItemError] = {}
     for rs in msgs.iterfind("SalesReceiptAddRs"):
         try:
-            request = requests[int(rs.get("requestID", ""))]
+            index = int(rs.get("requestID", ""))
+            if index < 0:
+                raise IndexError(index)
+            web_id = web_ids[index]
         except (ValueError, IndexError):
             raise PartnerResponseError(
                 f"a SalesReceiptAddRs answers an unknown requestID {rs.get('requestID')!r}",
@@ -236,7 +247,6 @@ def parse_receipt_adds(answer: str, requests: Sequence[PostRequest]) -> dict[str
             ) from None
         status = _status(rs)
         txn = rs.findtext("SalesReceiptRet/TxnID")
-        web_id = request.order.web_id
         if not status.error and txn:
             outcome[web_id] = txn
         else:

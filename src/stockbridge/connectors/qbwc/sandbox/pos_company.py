@@ -107,6 +107,13 @@ class PosCompany:
             self.items[item.list_id] = item
             return item
 
+    def set_quantity(self, alu: str, quantity: int) -> None:
+        """A change made in the shop (an in-store sale, a count): TimeModified moves."""
+        with self._lock:
+            item = next(i for i in self.items.values() if i.alu == alu)
+            item.quantity = Decimal(quantity)
+            item.modified = self.tick()
+
     def quantity(self, alu: str) -> int:
         with self._lock:
             return int(next(i.quantity for i in self.items.values() if i.alu == alu))
