@@ -5,11 +5,11 @@ all in the transaction of the ``receiveResponseXML`` call that brought the answe
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from stockbridge.connectors.qbwc.connector import QbwcSetup
-from stockbridge.db.models import QbwcExchange, QbwcSession
+from stockbridge.db.models import Connection, QbwcExchange, QbwcSession
 from stockbridge.db.sources import SUPPLIER_ROLE
 from stockbridge.db.uow import UnitOfWork
 from stockbridge.domain.model import PostRequest, WebOrder, WebOrderStatus
@@ -18,7 +18,7 @@ from stockbridge.domain.sources import SourceMap, Supplier
 from stockbridge.sync.inventory_in import ITEMS_STREAM
 from stockbridge.sync.sources import STOCK_READ_MARK, apply_report
 
-__all__ = ["MAX_NOTED", "apply_answer"]
+__all__ = ["MAX_NOTED", "OFFSET_SETTING", "apply_answer", "company_offset", "learn_offset"]
 
 #: How many refusals a session keeps for its closing note.
 MAX_NOTED = 20
@@ -71,6 +71,8 @@ def apply_answer(
         # Orders QuickBooks did not answer for stay uncertain (looked up next session).
         return False
     page = setup.read_items(answer)
+    if page.utc_offset is not None:
+        learn_offset(uow, connection_id, page.utc_offset)
     store = uow.stores.settings(store_id)
     assert store is not None
     conflicts = apply_report(
@@ -100,6 +102,24 @@ def apply_answer(
     state["phase"] = "done"
     state.pop("iterator", None)
     return True
+
+
+#: The connection setting that keeps the company's UTC offset, learned from its answers.
+OFFSET_SETTING = "utc_offset_minutes"
+
+
+def company_offset(uow: UnitOfWork, connection_id: int) -> timedelta | None:
+    """The company's UTC offset as its answers last showed it (None: not known yet)."""
+    connection = uow.session.get(Connection, connection_id)
+    minutes = (connection.settings or {}).get(OFFSET_SETTING) if connection else None
+    return None if minutes is None else timedelta(minutes=int(minutes))
+
+
+def learn_offset(uow: UnitOfWork, connection_id: int, offset: timedelta) -> None:
+    connection = uow.session.get(Connection, connection_id)
+    minutes = int(offset.total_seconds() // 60)
+    if connection is not None and (connection.settings or {}).get(OFFSET_SETTING) != minutes:
+        connection.settings = {**(connection.settings or {}), OFFSET_SETTING: minutes}
 
 
 def _number(uow: UnitOfWork, store_id: int, web_id: str) -> str:

@@ -33,7 +33,7 @@ from stockbridge.db.models import Connection, QbwcExchange, QbwcSession, QbwcUse
 from stockbridge.db.uow import UnitOfWork
 from stockbridge.domain.model import BooksOptions, PostRequest
 from stockbridge.domain.orders import PendingOrder, idempotency_key
-from stockbridge.services.qbwc_answers import apply_answer
+from stockbridge.services.qbwc_answers import apply_answer, company_offset
 from stockbridge.sync.inventory_in import ITEMS_STREAM
 
 __all__ = [
@@ -48,6 +48,8 @@ __all__ = [
     "send_request",
 ]
 
+#: How far past the start of an item read its range filter reaches (clock skew).
+CLOCK_MARGIN = timedelta(days=1)
 #: A session quiet for longer than this is over (its requests in flight stay uncertain).
 SESSION_EXPIRY = timedelta(minutes=30)
 UNKNOWN_TICKET = "unknown or expired session ticket: the next scheduled update starts anew"
@@ -203,8 +205,13 @@ def _next(
                 state["since"] = since.isoformat() if since is not None else None
             since_text = state.get("since")
             since = datetime.fromisoformat(since_text) if since_text else None
+            # qbposXML requires both ends of the range; the far end leaves a day for a
+            # PC clock ahead of the hub's (the cursor is the newest time QuickBooks gave).
+            until = datetime.fromisoformat(str(state["items_started"])) + CLOCK_MARGIN
             _exchange(uow, row, "items", {"iterator": state.get("iterator")})
-            return setup.items_request(since, state.get("iterator"))
+            return setup.items_request(
+                since, until, state.get("iterator"), company_offset(uow, row.connection_id)
+            )
         else:
             return None
 

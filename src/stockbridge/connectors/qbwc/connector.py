@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from stockbridge.connectors.errors import TransientPartnerError
@@ -89,14 +89,25 @@ class QbwcSetup:
         """SKU -> ListID."""
         return self.read_items(answer).list_ids
 
-    def items_request(self, since: datetime | None, iterator_id: str | None) -> str:
-        if self.pos:
-            return qbposxml.inventory_query(
-                since=since, max_returned=self.page_size, iterator_id=iterator_id
-            )
-        return qbxml.inventory_query(
-            since=since, max_returned=self.page_size, iterator_id=iterator_id
+    def items_request(
+        self,
+        since: datetime | None,
+        until: datetime,
+        iterator_id: str | None,
+        utc_offset: timedelta | None,
+    ) -> str:
+        """Items modified from ``since`` to ``until`` (UTC in the hub; sent in the
+        company's local time with ``utc_offset``, or a window wide enough for any
+        offset while it is not known), or the next page of ``iterator_id``."""
+        xml = qbposxml if self.pos else qbxml
+        query: str = xml.inventory_query(
+            since=since,
+            until=until,
+            max_returned=self.page_size,
+            iterator_id=iterator_id,
+            utc_offset=utc_offset,
         )
+        return query
 
     def read_items(self, answer: str) -> InventoryPage:
         if self.pos:

@@ -10,7 +10,7 @@ default, ItemNumber or UPC) once per run.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from lxml import etree
@@ -20,7 +20,9 @@ from stockbridge.connectors.qbwc.qbxml import (
     InventoryPage,
     ReceiptFound,
     memo_for,
+    offset_of,
     status_message,
+    time_window,
 )
 from stockbridge.domain.model import BackOfficeItem, ItemError, PostRequest
 
@@ -80,26 +82,39 @@ def add_receipts(requests: Sequence[PostRequest], *, refs: dict[str, str]) -> st
 
 
 def find_receipts(requests: Sequence[PostRequest]) -> str:
-    """A SalesReceiptQueryRq per order, filtered on Comments containing its reference."""
+    """A SalesReceiptQueryRq per order, filtered on Comments ending with "(its key)"
+    (as ``memo_for`` writes it): ``sb-1-12`` never finds ``sb-1-120``."""
     root, msgs = _document(on_error="continueOnError")
     for index, request in enumerate(requests):
         rq = etree.SubElement(msgs, "SalesReceiptQueryRq", requestID=str(index))
         comments = etree.SubElement(rq, "CommentsFilter")
-        _text(comments, "MatchStringCriterion", "Contains")
-        _text(comments, "Comments", request.idempotency_key)
+        _text(comments, "MatchStringCriterion", "EndsWith")
+        _text(comments, "Comments", f"({request.idempotency_key})")
         for element in ("TxnID", "SalesReceiptNumber", "Comments"):
             _text(rq, "IncludeRetElement", element)
     return _serialise(root)
 
 
-def inventory_query(*, since: datetime | None, max_returned: int, iterator_id: str | None) -> str:
+def inventory_query(
+    *,
+    since: datetime | None,
+    until: datetime,
+    max_returned: int,
+    iterator_id: str | None,
+    utc_offset: timedelta | None = None,
+) -> str:
+    """ItemInventoryQueryRq: a new iterator or the next page of ``iterator_id``. The
+    range filter carries both ends (qbposXML 3.0 requires FromTimeModified AND
+    ToTimeModified), in the shop's local time with its offset."""
     root, msgs = _document(on_error="stopOnError")
     if iterator_id is None:
         rq = etree.SubElement(msgs, "ItemInventoryQueryRq", requestID="items", iterator="Start")
         _text(rq, "MaxReturned", str(max_returned))
         if since is not None:
+            start, end = time_window(since, until, utc_offset)
             window = etree.SubElement(rq, "TimeModifiedRangeFilter")
-            _text(window, "FromTimeModified", since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+            _text(window, "FromTimeModified", start)
+            _text(window, "ToTimeModified", end)
     else:
         rq = etree.SubElement(
             msgs,
@@ -231,7 +246,7 @@ def parse_inventory(answer: str, *, sku_field: str) -> InventoryPage:
         raise PartnerResponseError(
             f"bad ItemInventoryRet: {exc}", partner=PARTNER, code="malformed"
         ) from None
-    return InventoryPage(items, rs.get("iteratorID"), remaining, newest, list_ids)
+    return InventoryPage(items, rs.get("iteratorID"), remaining, newest, list_ids, offset_of(rs))
 
 
 def _decimal(value: str) -> Decimal:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 
 from lxml import etree
@@ -24,15 +24,18 @@ __all__ = [
     "ReceiptFound",
     "add_receipts",
     "carries_key",
+    "company_time",
     "find_receipts",
     "inventory_query",
     "item_refs_query",
     "memo_for",
+    "offset_of",
     "parse_inventory",
     "parse_receipt_adds",
     "parse_receipt_query",
     "ref_number",
     "status_message",
+    "time_window",
 ]
 
 QBXML_VERSION = "13.0"
@@ -145,21 +148,45 @@ def find_receipts(requests: Sequence[PostRequest]) -> str:
     return _serialise(root)
 
 
+#: The widest UTC offsets in use (UTC-12:00 .. UTC+14:00): a read whose company offset is
+#: not known yet widens its window by this much on each side, so it misses nothing
+#: whether QuickBooks honours the offset we send or reads the time as its local time.
+WIDEST_OFFSET = timedelta(hours=14)
+
+
+def company_time(moment: datetime, utc_offset: timedelta | None) -> str:
+    """A moment as QuickBooks reads it: the company's local time with its offset (the
+    hub keeps UTC); in UTC with +00:00 while the offset is not known."""
+    zone = timezone(utc_offset) if utc_offset is not None else UTC
+    return moment.astimezone(zone).isoformat(timespec="seconds")
+
+
+def time_window(since: datetime, until: datetime, utc_offset: timedelta | None) -> tuple[str, str]:
+    """(from, to) of a modified-time range filter, both ends, in the company's time."""
+    if utc_offset is None:
+        since, until = since - WIDEST_OFFSET, until + WIDEST_OFFSET
+    return company_time(since, utc_offset), company_time(until, utc_offset)
+
+
 def inventory_query(
     *,
     since: datetime | None,
+    until: datetime,
     max_returned: int,
     iterator_id: str | None,
+    utc_offset: timedelta | None = None,
 ) -> str:
-    """ItemInventoryQueryRq: a new iterator (modified since ``since``) or the next page of
-    ``iterator_id``."""
+    """ItemInventoryQueryRq: a new iterator (modified from ``since`` to ``until``) or the
+    next page of ``iterator_id``."""
     root, msgs = _document(on_error="stopOnError")
     if iterator_id is None:
         rq = etree.SubElement(msgs, "ItemInventoryQueryRq", requestID="items", iterator="Start")
         _text(rq, "MaxReturned", str(max_returned))
         _text(rq, "ActiveStatus", "All")
         if since is not None:
-            _text(rq, "FromModifiedDate", since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00"))
+            start, end = time_window(since, until, utc_offset)
+            _text(rq, "FromModifiedDate", start)
+            _text(rq, "ToModifiedDate", end)
     else:
         rq = etree.SubElement(
             msgs,
@@ -291,6 +318,8 @@ class InventoryPage:
     newest: datetime | None
     #: ListID by the SKU field (for posting by ManufacturerPartNumber).
     list_ids: dict[str, str]
+    #: The company's UTC offset as its answer's times carry it (None: no time with one).
+    utc_offset: timedelta | None = None
 
 
 def _time(value: str | None) -> datetime | None:
@@ -357,4 +386,16 @@ def parse_inventory(answer: str, *, sku_field: str) -> InventoryPage:
                 partner_id=list_id or None,
             )
         )
-    return InventoryPage(items, rs.get("iteratorID"), remaining, newest, list_ids)
+    return InventoryPage(items, rs.get("iteratorID"), remaining, newest, list_ids, offset_of(rs))
+
+
+def offset_of(rs: etree._Element) -> timedelta | None:
+    """The UTC offset the answer's first TimeModified carries, if any."""
+    for text in rs.iterfind("*/TimeModified"):
+        try:
+            moment = datetime.fromisoformat(text.text or "")
+        except ValueError:
+            continue
+        if moment.tzinfo is not None:
+            return moment.utcoffset()
+    return None
