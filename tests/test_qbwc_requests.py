@@ -28,14 +28,37 @@ SETUPS = [
 ]
 
 
-def _request(number: str, lines: tuple[OrderLine, ...]) -> PostRequest:
-    order = WebOrder(number, number, WebOrderStatus.OPEN, NOW, lines, placed_at=NOW)
+def _request(
+    number: str,
+    lines: tuple[OrderLine, ...],
+    *,
+    shipping: Decimal = Decimal(0),
+    discount: Decimal = Decimal(0),
+    tax: Decimal = Decimal(0),
+) -> PostRequest:
+    order = WebOrder(
+        number,
+        number,
+        WebOrderStatus.OPEN,
+        NOW,
+        lines,
+        placed_at=NOW,
+        shipping=shipping,
+        discount=discount,
+        tax=tax,
+    )
     return PostRequest(order, idempotency_key(1, number))
 
 
 ORDERS = [
     _request("12", (OrderLine("A", 3, Decimal("4.50"), "Widget A"),)),
-    _request("120", (OrderLine("A", 1, Decimal("4.50")), OrderLine("B", 2, Decimal("10")))),
+    _request(
+        "120",
+        (OrderLine("A", 1, Decimal("4.50")), OrderLine("B", 2, Decimal("10"))),
+        shipping=Decimal("5"),
+        discount=Decimal("1.50"),
+        tax=Decimal("1.44"),
+    ),
 ]
 WINDOW = "QBPOSXMLMsgsRq/ItemInventoryQueryRq/TimeModifiedRangeFilter"
 REFS = {"A": "80000001-1700000000", "B": "80000002-1700000001"}

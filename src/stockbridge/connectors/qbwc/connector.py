@@ -20,7 +20,7 @@ before it is ever sent again.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -55,6 +55,8 @@ class QbwcSetup:
     batch_size: int = DEFAULT_BATCH
     page_size: int = DEFAULT_PAGE
     user_name: str = ""
+    #: Desktop: the items shipping, discount and sales tax lines name.
+    charges: qbxml.ChargeItems = field(default_factory=qbxml.ChargeItems)
 
     @classmethod
     def of(cls, settings: Mapping[str, Any]) -> QbwcSetup:
@@ -69,7 +71,14 @@ class QbwcSetup:
         page = int(settings.get("page_size") or DEFAULT_PAGE)
         if not 1 <= batch <= 100 or not 1 <= page <= 1000:
             raise ValueError("batch_size must be 1-100 and page_size 1-1000")
-        return cls(flavour, sku_field, batch, page, str(settings.get("user_name") or ""))
+        defaults = qbxml.ChargeItems()
+        charges = qbxml.ChargeItems(
+            str(settings.get("shipping_item") or defaults.shipping)[:159],
+            str(settings.get("discount_item") or defaults.discount)[:159],
+            str(settings.get("sales_tax_item") or defaults.sales_tax)[:159],
+        )
+        user = str(settings.get("user_name") or "")
+        return cls(flavour, sku_field, batch, page, user, charges)
 
     @property
     def pos(self) -> bool:
@@ -128,7 +137,9 @@ class QbwcSetup:
     def post_request(self, requests: Sequence[PostRequest], refs: Mapping[str, str]) -> str:
         if self.pos:
             return qbposxml.add_receipts(requests, refs=dict(refs))
-        return qbxml.add_receipts(requests, sku_field=self.sku_field, refs=dict(refs))
+        return qbxml.add_receipts(
+            requests, sku_field=self.sku_field, refs=dict(refs), charges=self.charges
+        )
 
     def read_posts(self, answer: str, web_ids: Sequence[str]) -> list[PostOutcome]:
         """One outcome per order QuickBooks answered for (absent: unknown, look it up)."""

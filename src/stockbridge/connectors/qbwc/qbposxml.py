@@ -63,16 +63,25 @@ def _serialise(root: etree._Element) -> str:
 
 
 def add_receipts(requests: Sequence[PostRequest], *, refs: dict[str, str]) -> str:
-    """A SalesReceiptAddRq per order (requestID = its index); ``refs``: SKU -> ListID."""
+    """A SalesReceiptAddRq per order (requestID = its index); ``refs``: SKU -> ListID.
+    Money as POS books it: the lines at their unit price before tax, the order's discount
+    as the receipt's Discount, shipping in ShippingInformation; the tax POS computes
+    itself from the items' tax codes and the store's tax location (no qbposXML element
+    carries a tax amount)."""
     root, msgs = _document()
     for index, request in enumerate(requests):
         order = request.order
         rq = etree.SubElement(msgs, "SalesReceiptAddRq", requestID=str(index))
         add = etree.SubElement(rq, "SalesReceiptAdd")
         _text(add, "Comments", memo_for(request)[:2000])
+        if order.discount:
+            _text(add, "Discount", f"{order.discount:.2f}")
         _text(add, "SalesReceiptType", "Sales")
         placed = order.placed_at or order.modified_at
         _text(add, "TxnDate", placed.astimezone(UTC).date().isoformat())
+        if order.shipping:
+            shipping = etree.SubElement(add, "ShippingInformation")
+            _text(shipping, "Shipping", f"{order.shipping:.2f}")
         for line in order.lines:
             item = etree.SubElement(add, "SalesReceiptItemAdd")
             _text(item, "ListID", refs[line.sku])

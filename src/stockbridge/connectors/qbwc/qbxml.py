@@ -20,6 +20,7 @@ from stockbridge.domain.model import BackOfficeItem, ItemError, PostRequest
 __all__ = [
     "QBXML_VERSION",
     "REF_NUMBER_MAX",
+    "ChargeItems",
     "InventoryPage",
     "ReceiptFound",
     "add_receipts",
@@ -109,11 +110,30 @@ def _money(value: Decimal) -> str:
     return f"{value.quantize(Decimal('0.01'))}"
 
 
+@dataclass(frozen=True)
+class ChargeItems:
+    """The company's items a receipt's other lines name (settings of the connection):
+    an Other Charge item for shipping, a Discount item, and a Sales Tax item the web
+    order's tax is booked to (so tax reaches the books as tax, not as revenue)."""
+
+    shipping: str = "Shipping"
+    discount: str = "Discount"
+    sales_tax: str = "Sales Tax"
+
+
 def add_receipts(
-    requests: Sequence[PostRequest], *, sku_field: str, refs: dict[str, str] | None = None
+    requests: Sequence[PostRequest],
+    *,
+    sku_field: str,
+    refs: dict[str, str] | None = None,
+    charges: ChargeItems | None = None,
 ) -> str:
     """One message set: a SalesReceiptAddRq per order, requestID = its index. With
-    ``sku_field`` manufacturer_part_number, ``refs`` maps each SKU to the item's ListID."""
+    ``sku_field`` manufacturer_part_number, ``refs`` maps each SKU to the item's ListID.
+    Lines: each web line (Quantity x Rate, the unit price before tax), then shipping, the
+    discount (a negative amount) and the order's tax, each on its item; the receipt
+    comes to the web order's total."""
+    names = charges or ChargeItems()
     root, msgs = _document()
     for index, request in enumerate(requests):
         order = request.order
@@ -134,6 +154,16 @@ def add_receipts(
                 _text(row, "Desc", line.name[:4095])
             _text(row, "Quantity", str(line.quantity))
             _text(row, "Rate", _money(line.unit_price))
+        for name, desc, amount in (
+            (names.shipping, "Shipping", order.shipping),
+            (names.discount, "Discount", -order.discount),
+            (names.sales_tax, "Sales tax", order.tax),
+        ):
+            if amount:
+                row = etree.SubElement(add, "SalesReceiptLineAdd")
+                _text(etree.SubElement(row, "ItemRef"), "FullName", name)
+                _text(row, "Desc", desc)
+                _text(row, "Amount", _money(amount))
     return _serialise(root)
 
 

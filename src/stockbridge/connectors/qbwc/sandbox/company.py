@@ -61,6 +61,9 @@ class Receipt:
     lines: list[tuple[str, Decimal]]
     #: What the receipt comes to: each line's Amount (Quantity x Rate when no Amount).
     total: Decimal = Decimal("0")
+    #: The lines of items that are no inventory (shipping, discount, sales tax): name ->
+    #: amount.
+    charges: dict[str, Decimal] = field(default_factory=dict)
 
 
 class DesktopCompany:
@@ -77,6 +80,13 @@ class DesktopCompany:
         self._clock = datetime.now(UTC).replace(microsecond=0)
         #: Faults for the next SalesReceiptAdd of these RefNumbers: statusCode, message.
         self.refuse: dict[str, tuple[str, str]] = {}
+        #: Items that are no inventory (never in an ItemInventoryQuery): name -> type.
+        #: A company set up for web sales has these (their names are settings).
+        self.other_items: dict[str, str] = {
+            "Shipping": "ItemOtherCharge",
+            "Discount": "ItemDiscount",
+            "Sales Tax": "ItemSalesTax",
+        }
         #: Faults for the next SalesReceiptQuery requests, in turn: statusCode, message.
         self.query_faults: list[tuple[str, str]] = []
         self.documents = 0
@@ -269,11 +279,19 @@ class DesktopCompany:
             code, message = self.refuse.pop(ref)
             return _status(rs, code, "Error", message)
         lines: list[tuple[Item, Decimal, Decimal]] = []
+        charges: dict[str, Decimal] = {}
         for line in add.iterfind("SalesReceiptLineAdd"):
             item_ref = line.find("ItemRef")
             assert item_ref is not None
             key = item_ref[0].text or ""
             item = self.items.get(key) if item_ref[0].tag == "ListID" else self._by_name(key)
+            if item is None and item_ref[0].tag == "FullName" and key in self.other_items:
+                try:
+                    amount = Decimal(line.findtext("Amount") or "0")
+                except InvalidOperation:
+                    return _status(rs, "3020", "Error", "There was an error converting Amount")
+                charges[key] = charges.get(key, Decimal("0")) + amount
+                continue
             if item is None:
                 return _status(
                     rs,
@@ -295,8 +313,10 @@ class DesktopCompany:
             item.quantity -= quantity
             item.modified = self.tick()
             item.edit_sequence += 1
-        total = sum((a for _i, _q, a in lines), Decimal("0"))
-        self.receipts.append(Receipt(txn, ref, memo, [(i.name, q) for i, q, _a in lines], total))
+        total = sum((a for _i, _q, a in lines), Decimal("0")) + sum(charges.values(), Decimal(0))
+        self.receipts.append(
+            Receipt(txn, ref, memo, [(i.name, q) for i, q, _a in lines], total, charges)
+        )
         _status(rs, "0", "Info", "Status OK")
         ret = etree.SubElement(rs, "SalesReceiptRet")
         etree.SubElement(ret, "TxnID").text = txn

@@ -47,6 +47,14 @@ class PosReceipt:
     txn_id: str
     number: int
     comments: str
+    subtotal: Decimal = Decimal("0")
+    discount: Decimal = Decimal("0")
+    tax: Decimal = Decimal("0")
+    shipping: Decimal = Decimal("0")
+
+    @property
+    def total(self) -> Decimal:
+        return self.subtotal - self.discount + self.tax + self.shipping
 
 
 class PosCompany:
@@ -59,6 +67,9 @@ class PosCompany:
         #: The shop's time zone (a US shop by default): POS answers its times in local
         #: time with this offset, and reads a time sent without an offset as local time.
         self.utc_offset = utc_offset
+        #: The store's sales tax rate: POS computes a receipt's tax itself, on its items
+        #: after the receipt's discount (shipping untaxed).
+        self.tax_rate = Decimal("0")
         self._lock = threading.Lock()
         self.items: dict[str, PosItem] = {}
         self.receipts: list[PosReceipt] = []
@@ -218,7 +229,7 @@ class PosCompany:
         if found and found.group(1) in self.refuse:
             code, message = self.refuse.pop(found.group(1))
             return _status(rs, code, "Error", message)
-        lines: list[tuple[PosItem, Decimal]] = []
+        lines: list[tuple[PosItem, Decimal, Decimal]] = []
         for line in add.iterfind("SalesReceiptItemAdd"):
             list_id = line.findtext("ListID") or ""
             item = self.items.get(list_id)
@@ -227,14 +238,27 @@ class PosCompany:
                     rs, "3140", "Error", f'There is an invalid reference to item "{list_id}".'
                 )
             try:
-                lines.append((item, Decimal(line.findtext("Qty") or "1")))
+                qty = Decimal(line.findtext("Qty") or "1")
+                price = Decimal(line.findtext("Price") or str(item.price))
             except InvalidOperation:
-                return _status(rs, "3020", "Error", "Qty is not a number")
-        for item, qty in lines:
+                return _status(rs, "3020", "Error", "Qty or Price is not a number")
+            lines.append((item, qty, price))
+        for item, qty, _price in lines:
             item.quantity -= qty
             item.modified = self.tick()
+        cent = Decimal("0.01")
+        subtotal = sum((q * p for _i, q, p in lines), Decimal("0")).quantize(cent)
+        discount = Decimal(add.findtext("Discount") or "0")
+        shipping = Decimal(add.findtext("ShippingInformation/Shipping") or "0")
+        tax = ((subtotal - discount) * self.tax_rate).quantize(cent)
         receipt = PosReceipt(
-            f"-{9_000_000_000 + len(self.receipts)}", len(self.receipts) + 1, comments
+            f"-{9_000_000_000 + len(self.receipts)}",
+            len(self.receipts) + 1,
+            comments,
+            subtotal,
+            discount,
+            tax,
+            shipping,
         )
         self.receipts.append(receipt)
         _status(rs, "0", "Info", "Status OK")
