@@ -65,3 +65,36 @@ def test_a_pos_receipt_has_the_discount_and_shipping_and_pos_computes_the_tax(
     )
     assert receipt.tax == Decimal("2.40")  # 8% of 30.00, as POS computes it
     assert receipt.total == Decimal("37.40")
+
+
+@pytest.mark.parametrize("shop", ["desktop", "pos"], indirect=True)
+def test_an_order_cancelled_after_posting_is_reversed_once(shop: Shop) -> None:
+    """Desktop voids the receipt; POS books a return receipt. Even when the answer is
+    lost, its items come back on hand in QuickBooks once, however many sessions follow."""
+    wc = shop.connector()
+    wc.session()
+    shop.settle()
+    number = str(shop.web.order([("A", 2), ("B", 1)])["id"])
+    shop.sync()
+    wc.session()
+    shop.settle()
+    assert shop.qb_quantity("A") == 18
+    shop.web.call("PUT", f"/orders/{number}", json={"status_id": 5})  # cancelled
+    shop.sync()  # the hub learns of it: a reversal is due
+    company = shop.company
+    # QuickBooks applies the reversal and the session drops before the answer comes back.
+    reversing = "TxnVoidRq" if isinstance(company, DesktopCompany) else "SalesReceiptAddRq"
+    assert wc.session(drop_on=reversing).dropped
+    assert shop.qb_quantity("A") == 20
+    for _ in range(2):  # the next sessions find it done (POS) or void again (no effect)
+        assert wc.session().percents[-1] == 100
+        shop.settle()
+    assert shop.qb_quantity("A") == 20 and shop.qb_quantity("B") == 21
+    if isinstance(company, DesktopCompany):
+        (receipt,) = [r for r in company.receipts if r.ref_number == number]
+        assert receipt.voided and receipt.voids <= 2
+    else:
+        returns = [r for r in company.receipts if r.kind == "Return"]
+        assert len(returns) == 1 and f"order {number} (" in returns[0].comments
+        assert returns[0].subtotal == Decimal("30.00")  # 2 x 10.00 + 1 x 10.00
+    assert shop.web_stock() == {"A": 20, "B": 21, "C": 22}

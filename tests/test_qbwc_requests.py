@@ -15,6 +15,7 @@ from lxml import etree
 from stockbridge.connectors.qbwc.connector import QbwcSetup
 from stockbridge.connectors.qbwc.sandbox import DesktopCompany, PosCompany
 from stockbridge.connectors.qbwc.sandbox.operations import ModelError, validate_document
+from stockbridge.domain.books import Reversal, ReversalKind, ReversalLine, ReversalRequest
 from stockbridge.domain.model import OrderLine, PostRequest, WebOrder, WebOrderStatus
 from stockbridge.domain.orders import idempotency_key
 from tests.qbwc_support import Shop, shop_fixture  # noqa: F401  (the shop fixture)
@@ -64,9 +65,24 @@ WINDOW = "QBPOSXMLMsgsRq/ItemInventoryQueryRq/TimeModifiedRangeFilter"
 REFS = {"A": "80000001-1700000000", "B": "80000002-1700000001"}
 
 
+def _reversal() -> ReversalRequest:
+    order = ORDERS[1].order
+    lines = (ReversalLine("A", 1, Decimal("4.50")), ReversalLine("B", 2, Decimal("20")))
+    reversal = Reversal(
+        "cancel", ReversalKind.VOID, lines, Decimal("5"), Decimal("1.44"), order.total
+    )
+    return ReversalRequest(order, reversal, "1-1700000000", 1, "sbr-1-120-1")
+
+
 def _documents(setup: QbwcSetup) -> list[str]:
     """One of each request the hub can send with this setup."""
+    reversals = (
+        [setup.return_request([_reversal()], REFS), setup.find_returns_request([_reversal()])]
+        if setup.pos
+        else [setup.void_request(["1-1700000000", "2-1700000001"])]
+    )
     return [
+        *reversals,
         setup.refs_request(),
         setup.items_request(None, NOW, None, None),
         setup.items_request(NOW - timedelta(days=2), NOW, None, timedelta(hours=-6)),

@@ -15,6 +15,7 @@ from stockbridge.db.uow import UnitOfWork
 from stockbridge.domain.model import PostRequest, WebOrder, WebOrderStatus
 from stockbridge.domain.orders import idempotency_key
 from stockbridge.domain.sources import SourceMap, Supplier
+from stockbridge.services.qbwc_reversals import apply_reversal_answer
 from stockbridge.sync.inventory_in import ITEMS_STREAM
 from stockbridge.sync.sources import STOCK_READ_MARK, apply_report
 
@@ -46,6 +47,9 @@ def apply_answer(
     """Apply the answer to ``exchange``; returns whether the item read just finished."""
     store_id, connection_id = row.store_id, row.connection_id
     web_ids = list((exchange.covers or {}).get("orders", []))
+    if exchange.kind in ("void", "return", "find_rev"):
+        apply_reversal_answer(uow, row, setup, exchange, answer, state)
+        return False
     if exchange.kind == "refs":
         state["refs"] = setup.read_refs(answer)
         state["phase"] = "orders"

@@ -34,6 +34,7 @@ from stockbridge.db.uow import UnitOfWork
 from stockbridge.domain.model import BooksOptions, PostRequest
 from stockbridge.domain.orders import PendingOrder, idempotency_key
 from stockbridge.services.qbwc_answers import apply_answer, company_offset
+from stockbridge.services.qbwc_reversals import next_reversals
 from stockbridge.sync.inventory_in import ITEMS_STREAM
 
 __all__ = [
@@ -55,7 +56,7 @@ SESSION_EXPIRY = timedelta(minutes=30)
 UNKNOWN_TICKET = "unknown or expired session ticket: the next scheduled update starts anew"
 SUPERSEDED = "a new Web Connector session of this store began"
 #: Percent done reported per phase (``receiveResponseXML``; 100 = the session is done).
-_PERCENT = {"start": 1, "refs": 5, "orders": 10, "items": 50}
+_PERCENT = {"start": 1, "refs": 5, "orders": 10, "reversals": 40, "items": 50}
 
 
 @dataclass(frozen=True)
@@ -188,13 +189,20 @@ def _next(
         if phase == "start":
             state["phase"] = "refs" if setup.by_list_id else "orders"
         elif phase == "refs":
-            if uow.orders.count_to_post(store_id) == 0:
+            if uow.orders.count_to_post(store_id) + uow.orders.count_reversals(store_id) == 0:
                 state["phase"] = "items"
                 continue
             _exchange(uow, row, "refs", {})
             return setup.refs_request()
         elif phase == "orders":
             request = _next_orders(uow, row, setup, state)
+            if request is not None:
+                return request
+            state["phase"] = "reversals"
+        elif phase == "reversals":
+            request = next_reversals(
+                uow, row, setup, state, lambda kind, covers: _exchange(uow, row, kind, covers)
+            )
             if request is not None:
                 return request
             state["phase"] = "items"

@@ -20,13 +20,14 @@ before it is ever sent again.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from stockbridge.connectors.errors import TransientPartnerError
 from stockbridge.connectors.qbwc import qbposxml, qbxml
 from stockbridge.connectors.qbwc.qbxml import InventoryPage
+from stockbridge.domain.books import ReversalRequest
 from stockbridge.domain.model import BackOfficeItem, ItemError, Page, PostOutcome, PostRequest
 
 __all__ = ["FLAVOURS", "SKU_FIELDS", "WAITING", "QbwcBackOffice", "QbwcSetup"]
@@ -174,6 +175,38 @@ class QbwcSetup:
                     posted[request.order.web_id] = receipt.txn_id
                     break
         return posted
+
+    # -- reversals of posted orders (Desktop: voids; POS: return receipts) -------------
+
+    def void_request(self, txn_ids: Sequence[str]) -> str:
+        return qbxml.void_receipts(txn_ids)
+
+    def read_voids(self, answer: str, count: int) -> dict[int, str | ItemError]:
+        return qbxml.parse_voids(answer, count)
+
+    def unreturnable(self, request: ReversalRequest, refs: Mapping[str, str]) -> str | None:
+        return qbposxml.returnable(request, dict(refs))
+
+    def return_request(self, requests: Sequence[ReversalRequest], refs: Mapping[str, str]) -> str:
+        return qbposxml.add_returns(requests, refs=dict(refs))
+
+    def read_returns(self, answer: str, keys: Sequence[str]) -> dict[str, str | ItemError]:
+        """reversal key -> TxnID of its return receipt, or ItemError."""
+        return qbposxml.parse_receipt_adds(answer, keys)
+
+    def find_returns_request(self, requests: Sequence[ReversalRequest]) -> str:
+        return qbposxml.find_receipts([_keyed(r) for r in requests])
+
+    def read_found_returns(
+        self, answer: str, requests: Sequence[ReversalRequest]
+    ) -> dict[str, str]:
+        """reversal key -> TxnID of the return receipts that are ours (our key, exactly)."""
+        return self.read_found(answer, [_keyed(r) for r in requests])
+
+
+def _keyed(request: ReversalRequest) -> PostRequest:
+    """A reversal as the receipt look-up sees it: known by its own key."""
+    return PostRequest(replace(request.order, web_id=request.key), request.key)
 
 
 class QbwcBackOffice:

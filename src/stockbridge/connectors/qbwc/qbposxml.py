@@ -24,18 +24,21 @@ from stockbridge.connectors.qbwc.qbxml import (
     status_message,
     time_window,
 )
+from stockbridge.domain.books import ReversalRequest
 from stockbridge.domain.model import BackOfficeItem, ItemError, PostRequest
 
 __all__ = [
     "QBPOSXML_VERSION",
     "SKU_FIELDS",
     "add_receipts",
+    "add_returns",
     "find_receipts",
     "inventory_query",
     "item_refs_query",
     "parse_inventory",
     "parse_receipt_adds",
     "parse_receipt_query",
+    "returnable",
 ]
 
 QBPOSXML_VERSION = "3.0"
@@ -88,6 +91,49 @@ def add_receipts(requests: Sequence[PostRequest], *, refs: dict[str, str]) -> st
             _text(item, "Price", f"{line.unit_price:.2f}")
             _text(item, "Qty", str(line.quantity))
     return _serialise(root)
+
+
+RETURN_PREFIX = "Stockbridge return for order"
+
+
+def add_returns(requests: Sequence[ReversalRequest], *, refs: dict[str, str]) -> str:
+    """A return receipt (SalesReceiptType Return) per reversal of a posted order: the
+    quantities given back at the price they were sold at, its discount and shipping;
+    POS puts the items back on hand and computes the tax as on the sale. Comments carry
+    our key, as on sales receipts, so a lost answer is looked up, never re-sent."""
+    root, msgs = _document()
+    for index, request in enumerate(requests):
+        reversal = request.reversal
+        rq = etree.SubElement(msgs, "SalesReceiptAddRq", requestID=str(index))
+        add = etree.SubElement(rq, "SalesReceiptAdd")
+        _text(add, "Comments", f"{RETURN_PREFIX} {request.order.number} ({request.key})")
+        if reversal.discount:
+            _text(add, "Discount", f"{reversal.discount:.2f}")
+        _text(add, "SalesReceiptType", "Return")
+        _text(add, "TxnDate", datetime.now(UTC).date().isoformat())
+        if reversal.shipping:
+            shipping = etree.SubElement(add, "ShippingInformation")
+            _text(shipping, "Shipping", f"{reversal.shipping:.2f}")
+        for line in reversal.lines:
+            item = etree.SubElement(add, "SalesReceiptItemAdd")
+            _text(item, "ListID", refs[line.sku])
+            _text(item, "Price", f"{line.amount / line.quantity:.2f}")
+            _text(item, "Qty", str(line.quantity))
+    return _serialise(root)
+
+
+def returnable(request: ReversalRequest, refs: dict[str, str]) -> str | None:
+    """Why a reversal cannot be a POS return receipt (None: it can)."""
+    lines = request.reversal.lines
+    if not lines or any(line.quantity <= 0 for line in lines):
+        return (
+            "a refund of money without items returned is not booked in Point of Sale by "
+            "Stockbridge: book it by hand"
+        )
+    missing = [line.sku for line in lines if line.sku not in refs]
+    if missing:
+        return f"no Point of Sale item for {', '.join(missing)}"
+    return None
 
 
 def find_receipts(requests: Sequence[PostRequest]) -> str:

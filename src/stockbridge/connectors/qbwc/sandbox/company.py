@@ -4,9 +4,11 @@ attribute, a missing required element or a value too long fails like QuickBooks 
 a document it cannot parse is refused whole (an HRESULT for the Web Connector to report),
 a request it can read but not carry out gets its statusCode.
 
-Supported: ItemInventoryQueryRq (iterators: Start / Continue, MaxReturned,
-ActiveStatus, FromModifiedDate, IncludeRetElement), SalesReceiptAddRq (lines by ItemRef
-FullName or ListID; stock goes down) and SalesReceiptQueryRq (by RefNumber,
+Supported (every request checked against ``operations.json`` first): TxnVoidRq of a
+sales receipt (its items back on hand), ItemInventoryQueryRq (iterators: Start /
+Continue, MaxReturned, ActiveStatus, From/ToModifiedDate, IncludeRetElement),
+SalesReceiptAddRq (lines by ItemRef FullName or ListID; stock goes down; other-charge,
+discount and sales-tax items add their Amount) and SalesReceiptQueryRq (by RefNumber,
 IncludeRetElement). Written from the reference, not from the hub's client.
 """
 
@@ -64,6 +66,12 @@ class Receipt:
     #: The lines of items that are no inventory (shipping, discount, sales tax): name ->
     #: amount.
     charges: dict[str, Decimal] = field(default_factory=dict)
+    #: How many TxnVoid requests named it (voided once, it stays voided).
+    voids: int = 0
+
+    @property
+    def voided(self) -> bool:
+        return self.voids > 0
 
 
 class DesktopCompany:
@@ -193,9 +201,33 @@ class DesktopCompany:
             self._items(rq, rs)
         elif rq.tag == "SalesReceiptAddRq":
             self._add(rq[0], rs)
+        elif rq.tag == "TxnVoidRq":
+            self._void(rq, rs)
         else:
             self._query_receipts(rq, rs)
         return rs
+
+    def _void(self, rq: etree._Element, rs: etree._Element) -> None:
+        """Void a sales receipt: its amounts go to zero and its items back on hand; a
+        receipt voided already stays as it is."""
+        txn_id = rq.findtext("TxnID") or ""
+        receipt = next((r for r in self.receipts if r.txn_id == txn_id), None)
+        if receipt is None:
+            return _status(
+                rs, "3120", "Error", f'Object "{txn_id}" specified in the request cannot be found.'
+            )
+        if not receipt.voided:
+            for name, quantity in receipt.lines:
+                item = self._by_name(name)
+                if item is not None:
+                    item.quantity += quantity
+                    item.modified = self.tick()
+                    item.edit_sequence += 1
+        receipt.voids += 1
+        _status(rs, "0", "Info", "Status OK")
+        etree.SubElement(rs, "TxnVoidType").text = "SalesReceipt"
+        etree.SubElement(rs, "TxnID").text = txn_id
+        return None
 
     def _items(self, rq: etree._Element, rs: etree._Element) -> None:
         try:

@@ -4,9 +4,10 @@ request it can read but not carry out gets its statusCode. POS numbers its own s
 receipts (``SalesReceiptNumber``); items carry ItemNumber (assigned by POS), ALU and UPC
 and are named on receipt lines by ListID.
 
-Supported: ItemInventoryQueryRq (iterators, MaxReturned, TimeModifiedRangeFilter,
-IncludeRetElement), SalesReceiptAddRq (SalesReceiptItemAdd by ListID; stock goes down),
-SalesReceiptQueryRq (CommentsFilter, IncludeRetElement).
+Supported (every request checked against ``operations.json`` first):
+ItemInventoryQueryRq (iterators, MaxReturned, TimeModifiedRangeFilter, IncludeRetElement),
+SalesReceiptAddRq (SalesReceiptItemAdd by ListID; stock goes down, or back up for a
+SalesReceiptType Return), SalesReceiptQueryRq (CommentsFilter, IncludeRetElement).
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ class PosReceipt:
     discount: Decimal = Decimal("0")
     tax: Decimal = Decimal("0")
     shipping: Decimal = Decimal("0")
+    #: "Sales", or "Return" (its items come back on hand).
+    kind: str = "Sales"
 
     @property
     def total(self) -> Decimal:
@@ -243,8 +246,10 @@ class PosCompany:
             except InvalidOperation:
                 return _status(rs, "3020", "Error", "Qty or Price is not a number")
             lines.append((item, qty, price))
+        kind = add.findtext("SalesReceiptType") or "Sales"
+        sign = 1 if kind == "Return" else -1
         for item, qty, _price in lines:
-            item.quantity -= qty
+            item.quantity += sign * qty
             item.modified = self.tick()
         cent = Decimal("0.01")
         subtotal = sum((q * p for _i, q, p in lines), Decimal("0")).quantize(cent)
@@ -259,6 +264,7 @@ class PosCompany:
             discount,
             tax,
             shipping,
+            kind,
         )
         self.receipts.append(receipt)
         _status(rs, "0", "Info", "Status OK")
