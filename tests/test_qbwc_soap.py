@@ -5,6 +5,7 @@ queued changed."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import httpx
 import zeep
@@ -17,6 +18,7 @@ from stockbridge.connectors.qbwc.sandbox import DesktopCompany, WebConnector
 from stockbridge.connectors.qbwc.web_routes import MAX_BODY
 from stockbridge.db.models import Variant
 from stockbridge.services import qbwc as qbwc_service
+from stockbridge.services import qbwc_mailbox as mailbox
 from tests.dashboard_helpers import log_in
 from tests.qbwc_support import Shop, shop_fixture  # noqa: F401  (the shop fixture)
 
@@ -202,3 +204,24 @@ def test_an_item_page_over_a_megabyte_is_taken_and_applied(shop: Shop) -> None:
         )
     assert bulk == 4000
     assert wc.call("closeConnection", ticket=ticket) == "OK"
+
+
+def test_a_quiet_session_expires_and_its_ticket_is_refused(shop: Shop) -> None:
+    """A session quiet past the expiry is over: its ticket gets no request, -1 and the
+    reason; the next session does the work (the order handed over before is looked up,
+    not added again)."""
+    hub = shop.running.hub
+    wc = shop.connector()
+    wc.session()
+    shop.settle()
+    order = str(shop.web.order([("A", 1)])["id"])
+    shop.sync()
+    assert wc.session(drop_on="SalesReceiptAddRq").dropped  # applied, answer lost
+    ticket = wc.call("authenticate", strUserName=shop.user_name, strPassword=shop.password)[0]
+    assert isinstance(ticket, str)
+    assert mailbox.send_request(hub, ticket, expiry=timedelta(0)) == ""
+    assert "expired" in mailbox.last_error(hub, ticket)
+    assert mailbox.receive_response(hub, ticket, "<QBXML/>", "", "").percent == -1
+    assert wc.session().percents[-1] == 100
+    shop.settle()
+    assert shop.company.receipts_by_ref() == {order: 1}
