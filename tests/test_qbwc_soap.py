@@ -225,3 +225,31 @@ def test_a_quiet_session_expires_and_its_ticket_is_refused(shop: Shop) -> None:
     assert wc.session().percents[-1] == 100
     shop.settle()
     assert shop.company.receipts_by_ref() == {order: 1}
+
+
+def test_an_answer_that_cannot_be_read_applies_nothing_and_ends_the_session(shop: Shop) -> None:
+    wc = shop.connector()
+    wc.session()
+    shop.settle()
+    order = str(shop.web.order([("A", 1)])["id"])
+    shop.sync()
+    ticket = wc.call("authenticate", strUserName=shop.user_name, strPassword=shop.password)[0]
+    request = wc.call(
+        "sendRequestXML",
+        ticket=ticket,
+        strHCPResponse="",
+        strCompanyFileName="",
+        qbXMLCountry="US",
+        qbXMLMajorVers=13,
+        qbXMLMinorVers=0,
+    )
+    assert isinstance(request, str) and "SalesReceiptAddRq" in request
+    shop.company.handle(request)  # QuickBooks applied it; its answer arrives mangled
+    percent = wc.call(
+        "receiveResponseXML", ticket=ticket, response="<QBXML>", hresult="", message=""
+    )
+    assert int(str(percent)) == -1
+    assert "could not be read" in str(wc.call("getLastError", ticket=ticket))
+    assert wc.session().percents[-1] == 100  # the order is looked up, not added again
+    shop.settle()
+    assert shop.company.receipts_by_ref() == {order: 1}

@@ -299,15 +299,16 @@ def receive_response(
         try:
             read_through = apply_answer(uow, row, setup, exchange, response, state)
         except PartnerResponseError as exc:
-            uow.session.rollback()  # nothing of an answer we cannot read is applied
-            return _unreadable(hub, ticket, str(exc))
-        row.state = state
-        row.exchanges += 1
-        exchange.outcome = "applied"
-        percent = 100 if state.get("phase") == "done" else _percent(state)
-        store_id = row.store_id
-        uow.commit()
-        return Answered(percent, store_id, read_through)
+            unreadable = str(exc)  # nothing of it applied: this unit of work rolls back
+        else:
+            row.state = state
+            row.exchanges += 1
+            exchange.outcome = "applied"
+            percent = 100 if state.get("phase") == "done" else _percent(state)
+            store_id = row.store_id
+            uow.commit()
+            return Answered(percent, store_id, read_through)
+    return _unreadable(hub, ticket, unreadable)
 
 
 def _unreadable(hub: Hub, ticket: str, why: str) -> Answered:
