@@ -224,18 +224,11 @@ def test_qbwc_session_that_posts_an_order_twice_exits_1(
 ) -> None:
     from bench import qbwc_session
 
-    from stockbridge.connectors.qbwc.connector import QbwcBackOffice
+    from stockbridge.connectors.qbwc.connector import QbwcSetup
 
-    # Every batch sent twice (the first answer dropped on the floor): the bench's own
-    # checks must see the duplicate receipts.
-    original = QbwcBackOffice.post_orders
-    calls = {"n": 0}
-
-    def twice(self: QbwcBackOffice, requests: Any) -> Any:
-        calls["n"] += 1
-        if calls["n"] == 1:
-            original(self, requests)  # applied, and then posted again: a duplicate
-        return original(self, requests)
-
-    monkeypatch.setattr(QbwcBackOffice, "post_orders", twice)
+    # Every answer to a batch of receipts lost, and the look-up finding nothing: each
+    # batch is added again by the second session. The bench's own checks must see the
+    # duplicate receipts.
+    monkeypatch.setattr(QbwcSetup, "read_posts", lambda self, answer, web_ids: [])
+    monkeypatch.setattr(QbwcSetup, "read_found", lambda self, answer, requests: {})
     assert qbwc_session.main(["--orders", "30", "--items", "200", "--page", "100"]) == 1

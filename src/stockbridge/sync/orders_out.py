@@ -51,7 +51,10 @@ def orders_out(ctx: StepContext) -> StepOutcome:
     if isinstance(back_office, SnapshotBackOffice) and not back_office.accepts_orders:
         return StepOutcome("skipped", message="the back office takes no orders")
     if isinstance(back_office, PulledBackOffice) and back_office.waiting_for:
-        return StepOutcome("skipped", message=back_office.waiting_for)
+        # It posts when it calls the hub; the web store still hears of what it posted.
+        refused = _acknowledge_posted(ctx)
+        status = "partial" if refused else "skipped"
+        return StepOutcome(status, failed=refused, message=back_office.waiting_for)
     store_id = ctx.store.id
     posted = failed = 0
     after = 0

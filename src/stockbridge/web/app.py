@@ -55,6 +55,8 @@ from stockbridge.web.webhook_receiver import WebhookReceiver
 __all__ = ["MAX_BODY_BYTES", "create_app"]
 
 MAX_BODY_BYTES = 1_000_000
+#: Paths that read their body as a stream under their own limit (the Web Connector's).
+OWN_BODY_LIMITS = ("/qbwc",)
 StepName = Literal["all", "orders-in", "orders-out", "inventory-in", "inventory-out"]
 StoreName = Annotated[str, Path(min_length=1, max_length=100)]
 
@@ -104,14 +106,17 @@ class _BodyLimit:
     """Refuse bodies over ``limit`` bytes with 413 before the app reads any of it. A body
     with a Content-Length is judged by it (the server never delivers more); one without
     (chunked) is read here first, up to the limit, and handed on whole: inside the app a
-    failing read would become FastAPI's 400 "error parsing the body"."""
+    failing read would become FastAPI's 400 "error parsing the body". Paths in ``own``
+    read their body as a stream under a limit of their own (the Web Connector's SOAP
+    endpoint: 32 MB, answered with a SOAP fault) and are passed through untouched."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, own: tuple[str, ...] = ()) -> None:
         self.app = app
         self.limit = limit
+        self.own = own
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope.get("path") in self.own:
             await self.app(scope, receive, send)
             return
         length = dict(scope["headers"]).get(b"content-length")
@@ -218,7 +223,7 @@ def create_app(hub: Hub, queue: JobQueue) -> FastAPI:
         description="Keeps an online store and its back office in step.",
     )
     app.state.hub = hub
-    app.add_middleware(_BodyLimit, limit=MAX_BODY_BYTES)
+    app.add_middleware(_BodyLimit, limit=MAX_BODY_BYTES, own=OWN_BODY_LIMITS)
     # Per app: they read this hub's database. Store names only for the metrics token.
     metrics_token = hub.settings.metrics_token
     gauges = CollectorRegistry()

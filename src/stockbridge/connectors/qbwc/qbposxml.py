@@ -10,7 +10,7 @@ default, ItemNumber or UPC) once per run.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from lxml import etree
@@ -20,20 +20,25 @@ from stockbridge.connectors.qbwc.qbxml import (
     InventoryPage,
     ReceiptFound,
     memo_for,
+    offset_of,
     status_message,
+    time_window,
 )
+from stockbridge.domain.books import ReversalRequest
 from stockbridge.domain.model import BackOfficeItem, ItemError, PostRequest
 
 __all__ = [
     "QBPOSXML_VERSION",
     "SKU_FIELDS",
     "add_receipts",
+    "add_returns",
     "find_receipts",
     "inventory_query",
     "item_refs_query",
     "parse_inventory",
     "parse_receipt_adds",
     "parse_receipt_query",
+    "returnable",
 ]
 
 QBPOSXML_VERSION = "3.0"
@@ -61,16 +66,25 @@ def _serialise(root: etree._Element) -> str:
 
 
 def add_receipts(requests: Sequence[PostRequest], *, refs: dict[str, str]) -> str:
-    """A SalesReceiptAddRq per order (requestID = its index); ``refs``: SKU -> ListID."""
+    """A SalesReceiptAddRq per order (requestID = its index); ``refs``: SKU -> ListID.
+    Money as POS books it: the lines at their unit price before tax, the order's discount
+    as the receipt's Discount, shipping in ShippingInformation; the tax POS computes
+    itself from the items' tax codes and the store's tax location (no qbposXML element
+    carries a tax amount)."""
     root, msgs = _document()
     for index, request in enumerate(requests):
         order = request.order
         rq = etree.SubElement(msgs, "SalesReceiptAddRq", requestID=str(index))
         add = etree.SubElement(rq, "SalesReceiptAdd")
         _text(add, "Comments", memo_for(request)[:2000])
+        if order.discount:
+            _text(add, "Discount", f"{order.discount:.2f}")
         _text(add, "SalesReceiptType", "Sales")
         placed = order.placed_at or order.modified_at
         _text(add, "TxnDate", placed.astimezone(UTC).date().isoformat())
+        if order.shipping:
+            shipping = etree.SubElement(add, "ShippingInformation")
+            _text(shipping, "Shipping", f"{order.shipping:.2f}")
         for line in order.lines:
             item = etree.SubElement(add, "SalesReceiptItemAdd")
             _text(item, "ListID", refs[line.sku])
@@ -79,27 +93,83 @@ def add_receipts(requests: Sequence[PostRequest], *, refs: dict[str, str]) -> st
     return _serialise(root)
 
 
+RETURN_PREFIX = "Stockbridge return for order"
+
+
+def add_returns(requests: Sequence[ReversalRequest], *, refs: dict[str, str]) -> str:
+    """A return receipt (SalesReceiptType Return) per reversal of a posted order: the
+    quantities given back at the price they were sold at, its discount and shipping;
+    POS puts the items back on hand and computes the tax as on the sale. Comments carry
+    our key, as on sales receipts, so a lost answer is looked up, never re-sent."""
+    root, msgs = _document()
+    for index, request in enumerate(requests):
+        reversal = request.reversal
+        rq = etree.SubElement(msgs, "SalesReceiptAddRq", requestID=str(index))
+        add = etree.SubElement(rq, "SalesReceiptAdd")
+        _text(add, "Comments", f"{RETURN_PREFIX} {request.order.number} ({request.key})")
+        if reversal.discount:
+            _text(add, "Discount", f"{reversal.discount:.2f}")
+        _text(add, "SalesReceiptType", "Return")
+        _text(add, "TxnDate", datetime.now(UTC).date().isoformat())
+        if reversal.shipping:
+            shipping = etree.SubElement(add, "ShippingInformation")
+            _text(shipping, "Shipping", f"{reversal.shipping:.2f}")
+        for line in reversal.lines:
+            item = etree.SubElement(add, "SalesReceiptItemAdd")
+            _text(item, "ListID", refs[line.sku])
+            _text(item, "Price", f"{line.amount / line.quantity:.2f}")
+            _text(item, "Qty", str(line.quantity))
+    return _serialise(root)
+
+
+def returnable(request: ReversalRequest, refs: dict[str, str]) -> str | None:
+    """Why a reversal cannot be a POS return receipt (None: it can)."""
+    lines = request.reversal.lines
+    if not lines or any(line.quantity <= 0 for line in lines):
+        return (
+            "a refund of money without items returned is not booked in Point of Sale by "
+            "Stockbridge: book it by hand"
+        )
+    missing = [line.sku for line in lines if line.sku not in refs]
+    if missing:
+        return f"no Point of Sale item for {', '.join(missing)}"
+    return None
+
+
 def find_receipts(requests: Sequence[PostRequest]) -> str:
-    """A SalesReceiptQueryRq per order, filtered on Comments containing its reference."""
+    """A SalesReceiptQueryRq per order, filtered on Comments ending with "(its key)"
+    (as ``memo_for`` writes it): ``sb-1-12`` never finds ``sb-1-120``."""
     root, msgs = _document(on_error="continueOnError")
     for index, request in enumerate(requests):
         rq = etree.SubElement(msgs, "SalesReceiptQueryRq", requestID=str(index))
         comments = etree.SubElement(rq, "CommentsFilter")
-        _text(comments, "MatchStringCriterion", "Contains")
-        _text(comments, "Comments", request.idempotency_key)
+        _text(comments, "MatchStringCriterion", "EndsWith")
+        _text(comments, "Comments", f"({request.idempotency_key})")
         for element in ("TxnID", "SalesReceiptNumber", "Comments"):
             _text(rq, "IncludeRetElement", element)
     return _serialise(root)
 
 
-def inventory_query(*, since: datetime | None, max_returned: int, iterator_id: str | None) -> str:
+def inventory_query(
+    *,
+    since: datetime | None,
+    until: datetime,
+    max_returned: int,
+    iterator_id: str | None,
+    utc_offset: timedelta | None = None,
+) -> str:
+    """ItemInventoryQueryRq: a new iterator or the next page of ``iterator_id``. The
+    range filter carries both ends (qbposXML 3.0 requires FromTimeModified AND
+    ToTimeModified), in the shop's local time with its offset."""
     root, msgs = _document(on_error="stopOnError")
     if iterator_id is None:
         rq = etree.SubElement(msgs, "ItemInventoryQueryRq", requestID="items", iterator="Start")
         _text(rq, "MaxReturned", str(max_returned))
         if since is not None:
+            start, end = time_window(since, until, utc_offset)
             window = etree.SubElement(rq, "TimeModifiedRangeFilter")
-            _text(window, "FromTimeModified", since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+            _text(window, "FromTimeModified", start)
+            _text(window, "ToTimeModified", end)
     else:
         rq = etree.SubElement(
             msgs,
@@ -158,13 +228,13 @@ def _index(rs: etree._Element, size: int) -> int:
     return index
 
 
-def parse_receipt_adds(answer: str, requests: Sequence[PostRequest]) -> dict[str, str | ItemError]:
+def parse_receipt_adds(answer: str, web_ids: Sequence[str]) -> dict[str, str | ItemError]:
+    """As ``qbxml.parse_receipt_adds``: web order id -> TxnID or ItemError."""
     outcome: dict[str, str | ItemError] = {}
     for rs in _parse(answer).iterfind("SalesReceiptAddRs"):
-        request = requests[_index(rs, len(requests))]
+        web_id = web_ids[_index(rs, len(web_ids))]
         code, error, message = _status(rs)
         txn = rs.findtext("SalesReceiptRet/TxnID")
-        web_id = request.order.web_id
         if not error and txn:
             outcome[web_id] = txn
         else:
@@ -231,7 +301,7 @@ def parse_inventory(answer: str, *, sku_field: str) -> InventoryPage:
         raise PartnerResponseError(
             f"bad ItemInventoryRet: {exc}", partner=PARTNER, code="malformed"
         ) from None
-    return InventoryPage(items, rs.get("iteratorID"), remaining, newest, list_ids)
+    return InventoryPage(items, rs.get("iteratorID"), remaining, newest, list_ids, offset_of(rs))
 
 
 def _decimal(value: str) -> Decimal:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 
 from lxml import etree
@@ -20,18 +20,25 @@ from stockbridge.domain.model import BackOfficeItem, ItemError, PostRequest
 __all__ = [
     "QBXML_VERSION",
     "REF_NUMBER_MAX",
+    "ChargeItems",
     "InventoryPage",
     "ReceiptFound",
     "add_receipts",
+    "carries_key",
+    "company_time",
     "find_receipts",
     "inventory_query",
     "item_refs_query",
     "memo_for",
+    "offset_of",
     "parse_inventory",
     "parse_receipt_adds",
     "parse_receipt_query",
+    "parse_voids",
     "ref_number",
     "status_message",
+    "time_window",
+    "void_receipts",
 ]
 
 QBXML_VERSION = "13.0"
@@ -76,6 +83,12 @@ def memo_for(request: PostRequest) -> str:
     return f"{MEMO_PREFIX} {request.order.number} ({request.idempotency_key})"
 
 
+def carries_key(memo: str, key: str) -> bool:
+    """Whether a receipt's Memo (POS: Comments) is ours for exactly ``key``: it ends with
+    "(key)", as ``memo_for`` writes it (``sb-1-12`` is not ``sb-1-120``)."""
+    return memo.rstrip().endswith(f"({key})")
+
+
 def _document(
     version: str = QBXML_VERSION, on_error: str = "continueOnError"
 ) -> tuple[etree._Element, etree._Element]:
@@ -99,11 +112,30 @@ def _money(value: Decimal) -> str:
     return f"{value.quantize(Decimal('0.01'))}"
 
 
+@dataclass(frozen=True)
+class ChargeItems:
+    """The company's items a receipt's other lines name (settings of the connection):
+    an Other Charge item for shipping, a Discount item, and a Sales Tax item the web
+    order's tax is booked to (so tax reaches the books as tax, not as revenue)."""
+
+    shipping: str = "Shipping"
+    discount: str = "Discount"
+    sales_tax: str = "Sales Tax"
+
+
 def add_receipts(
-    requests: Sequence[PostRequest], *, sku_field: str, refs: dict[str, str] | None = None
+    requests: Sequence[PostRequest],
+    *,
+    sku_field: str,
+    refs: dict[str, str] | None = None,
+    charges: ChargeItems | None = None,
 ) -> str:
     """One message set: a SalesReceiptAddRq per order, requestID = its index. With
-    ``sku_field`` manufacturer_part_number, ``refs`` maps each SKU to the item's ListID."""
+    ``sku_field`` manufacturer_part_number, ``refs`` maps each SKU to the item's ListID.
+    Lines: each web line (Quantity x Rate, the unit price before tax), then shipping, the
+    discount (a negative amount) and the order's tax, each on its item; the receipt
+    comes to the web order's total."""
+    names = charges or ChargeItems()
     root, msgs = _document()
     for index, request in enumerate(requests):
         order = request.order
@@ -124,7 +156,52 @@ def add_receipts(
                 _text(row, "Desc", line.name[:4095])
             _text(row, "Quantity", str(line.quantity))
             _text(row, "Rate", _money(line.unit_price))
+        for name, desc, amount in (
+            (names.shipping, "Shipping", order.shipping),
+            (names.discount, "Discount", -order.discount),
+            (names.sales_tax, "Sales tax", order.tax),
+        ):
+            if amount:
+                row = etree.SubElement(add, "SalesReceiptLineAdd")
+                _text(etree.SubElement(row, "ItemRef"), "FullName", name)
+                _text(row, "Desc", desc)
+                _text(row, "Amount", _money(amount))
     return _serialise(root)
+
+
+def void_receipts(txn_ids: Sequence[str]) -> str:
+    """A TxnVoidRq per sales receipt (requestID = its index): a web order cancelled
+    after it was posted. Voiding a receipt already voided changes nothing, so a void
+    whose answer was lost is simply sent again."""
+    root, msgs = _document()
+    for index, txn_id in enumerate(txn_ids):
+        rq = etree.SubElement(msgs, "TxnVoidRq", requestID=str(index))
+        _text(rq, "TxnVoidType", "SalesReceipt")
+        _text(rq, "TxnID", txn_id)
+    return _serialise(root)
+
+
+def parse_voids(answer: str, count: int) -> dict[int, str | ItemError]:
+    """request index -> the voided TxnID, or ItemError (absent: no answer for it)."""
+    outcome: dict[int, str | ItemError] = {}
+    for rs in _parse(answer).iterfind("TxnVoidRs"):
+        try:
+            index = int(rs.get("requestID", ""))
+        except ValueError:
+            index = -1
+        if not 0 <= index < count:
+            raise PartnerResponseError(
+                f"a TxnVoidRs answers an unknown requestID {rs.get('requestID')!r}",
+                partner=PARTNER,
+                code="malformed",
+            )
+        status = _status(rs)
+        if status.error:
+            message = status_message(status.code, status.message or "refused")
+            outcome[index] = ItemError(str(index), message, status.code)
+        else:
+            outcome[index] = rs.findtext("TxnID") or ""
+    return outcome
 
 
 def find_receipts(requests: Sequence[PostRequest]) -> str:
@@ -138,21 +215,45 @@ def find_receipts(requests: Sequence[PostRequest]) -> str:
     return _serialise(root)
 
 
+#: The widest UTC offsets in use (UTC-12:00 .. UTC+14:00): a read whose company offset is
+#: not known yet widens its window by this much on each side, so it misses nothing
+#: whether QuickBooks honours the offset we send or reads the time as its local time.
+WIDEST_OFFSET = timedelta(hours=14)
+
+
+def company_time(moment: datetime, utc_offset: timedelta | None) -> str:
+    """A moment as QuickBooks reads it: the company's local time with its offset (the
+    hub keeps UTC); in UTC with +00:00 while the offset is not known."""
+    zone = timezone(utc_offset) if utc_offset is not None else UTC
+    return moment.astimezone(zone).isoformat(timespec="seconds")
+
+
+def time_window(since: datetime, until: datetime, utc_offset: timedelta | None) -> tuple[str, str]:
+    """(from, to) of a modified-time range filter, both ends, in the company's time."""
+    if utc_offset is None:
+        since, until = since - WIDEST_OFFSET, until + WIDEST_OFFSET
+    return company_time(since, utc_offset), company_time(until, utc_offset)
+
+
 def inventory_query(
     *,
     since: datetime | None,
+    until: datetime,
     max_returned: int,
     iterator_id: str | None,
+    utc_offset: timedelta | None = None,
 ) -> str:
-    """ItemInventoryQueryRq: a new iterator (modified since ``since``) or the next page of
-    ``iterator_id``."""
+    """ItemInventoryQueryRq: a new iterator (modified from ``since`` to ``until``) or the
+    next page of ``iterator_id``."""
     root, msgs = _document(on_error="stopOnError")
     if iterator_id is None:
         rq = etree.SubElement(msgs, "ItemInventoryQueryRq", requestID="items", iterator="Start")
         _text(rq, "MaxReturned", str(max_returned))
         _text(rq, "ActiveStatus", "All")
         if since is not None:
-            _text(rq, "FromModifiedDate", since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00"))
+            start, end = time_window(since, until, utc_offset)
+            _text(rq, "FromModifiedDate", start)
+            _text(rq, "ToModifiedDate", end)
     else:
         rq = etree.SubElement(
             msgs,
@@ -220,14 +321,18 @@ def _status(rs: etree._Element) -> _Status:
     return _Status(code, rs.get("statusSeverity", ""), rs.get("statusMessage", ""))
 
 
-def parse_receipt_adds(answer: str, requests: Sequence[PostRequest]) -> dict[str, str | ItemError]:
-    """web order id -> TxnID (posted) or ItemError (refused, in QuickBooks' words).
-    Orders without a response (a stopOnError set stopped early) are absent."""
+def parse_receipt_adds(answer: str, web_ids: Sequence[str]) -> dict[str, str | ItemError]:
+    """web order id -> TxnID (posted) or ItemError (refused, in QuickBooks' words);
+    ``web_ids`` in the order of the requests (requestID = the index). Orders without a
+    response (a stopOnError set stopped early) are absent."""
     msgs = _parse(answer)
     outcome: dict[str, str | ItemError] = {}
     for rs in msgs.iterfind("SalesReceiptAddRs"):
         try:
-            request = requests[int(rs.get("requestID", ""))]
+            index = int(rs.get("requestID", ""))
+            if index < 0:
+                raise IndexError(index)
+            web_id = web_ids[index]
         except (ValueError, IndexError):
             raise PartnerResponseError(
                 f"a SalesReceiptAddRs answers an unknown requestID {rs.get('requestID')!r}",
@@ -236,7 +341,6 @@ def parse_receipt_adds(answer: str, requests: Sequence[PostRequest]) -> dict[str
             ) from None
         status = _status(rs)
         txn = rs.findtext("SalesReceiptRet/TxnID")
-        web_id = request.order.web_id
         if not status.error and txn:
             outcome[web_id] = txn
         else:
@@ -281,6 +385,8 @@ class InventoryPage:
     newest: datetime | None
     #: ListID by the SKU field (for posting by ManufacturerPartNumber).
     list_ids: dict[str, str]
+    #: The company's UTC offset as its answer's times carry it (None: no time with one).
+    utc_offset: timedelta | None = None
 
 
 def _time(value: str | None) -> datetime | None:
@@ -347,4 +453,16 @@ def parse_inventory(answer: str, *, sku_field: str) -> InventoryPage:
                 partner_id=list_id or None,
             )
         )
-    return InventoryPage(items, rs.get("iteratorID"), remaining, newest, list_ids)
+    return InventoryPage(items, rs.get("iteratorID"), remaining, newest, list_ids, offset_of(rs))
+
+
+def offset_of(rs: etree._Element) -> timedelta | None:
+    """The UTC offset the answer's first TimeModified carries, if any."""
+    for text in rs.iterfind("*/TimeModified"):
+        try:
+            moment = datetime.fromisoformat(text.text or "")
+        except ValueError:
+            continue
+        if moment.tzinfo is not None:
+            return moment.utcoffset()
+    return None

@@ -1,13 +1,16 @@
 """``/qbwc``: the SOAP service the QuickBooks Web Connector calls (its WSDL at
 ``/qbwc?wsdl``), and the .qwc file for the dashboard (``/stores/{store}/qbwc.qwc``).
 
-Each session: ``authenticate`` signs the store's Web Connector user in, opens a
-conversation and queues a sync run; the run's back-office calls become the requests
-``sendRequestXML`` hands out, and ``receiveResponseXML`` hands QuickBooks' answers back
-(``conversation.py``). Errors are answered the way the Web Connector expects: a wrong
-user or password gets "nvu"; an unknown ticket gets an empty request, -1 and an
-explanation from ``getLastError``; a body that is no call of this service gets a SOAP
-Client fault (HTTP 500), an oversized one 413.
+Each session: ``authenticate`` signs the store's Web Connector user in and opens a
+session in the durable mailbox (``services/qbwc_mailbox.py``); ``sendRequestXML`` hands
+out the next request prepared from the hub's tables and ``receiveResponseXML`` applies
+QuickBooks' answer, each in one transaction of whichever process takes the call; when
+the items are read through, a run of the store pushes its stock to the web. Errors are
+answered the way the Web Connector expects: a wrong user or password gets "nvu"; an
+unknown or expired ticket gets an empty request, -1 and an explanation from
+``getLastError``; a body that is no call of this service gets a SOAP
+Client fault (HTTP 500), and so does one over the documented 32 MB (read as a stream,
+nothing of it applied).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import html
 import os
 import secrets
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -23,10 +27,10 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from stockbridge.bootstrap import Hub
 from stockbridge.connectors.qbwc import soap
-from stockbridge.connectors.qbwc.conversation import BROKER
 from stockbridge.connectors.qbwc.web_api import qbwc_routes
 from stockbridge.jobs.queue import JobQueue
 from stockbridge.services import qbwc as service
+from stockbridge.services import qbwc_mailbox as mailbox
 from stockbridge.services.errors import StoreNotFound
 from stockbridge.web.dashboard.guard import Refused, Viewer, viewer
 
@@ -35,15 +39,19 @@ __all__ = ["MAX_BODY", "routes"]
 #: The largest call accepted: a page of 1,000 items answered by QuickBooks fits well.
 MAX_BODY = 32 * 1024 * 1024
 SERVER_VERSION = "Stockbridge 0.1"
-UNKNOWN_TICKET = "unknown or expired session ticket: the next scheduled update starts anew"
 XML = "text/xml; charset=utf-8"
 
 
 def routes(hub: Hub, queue: JobQueue) -> APIRouter:
     router = APIRouter()
     router.include_router(qbwc_routes(hub))  # connect from the dashboard or API; status
-    ready = float(os.environ.get("STOCKBRIDGE_QBWC_READY_SECONDS", "30"))
-    answer_wait = float(os.environ.get("STOCKBRIDGE_QBWC_ANSWER_SECONDS", "300"))
+    expiry = timedelta(
+        seconds=float(
+            os.environ.get(
+                "STOCKBRIDGE_QBWC_SESSION_SECONDS", str(mailbox.SESSION_EXPIRY.total_seconds())
+            )
+        )
+    )
 
     @router.get("/qbwc", include_in_schema=False)
     def describe(request: Request) -> Response:
@@ -104,11 +112,19 @@ def routes(hub: Hub, queue: JobQueue) -> APIRouter:
 
     @router.post("/qbwc", include_in_schema=False)
     async def call(request: Request) -> Response:
+        too_large = Response(
+            soap.fault(f"the request is larger than {MAX_BODY} bytes; nothing was applied"),
+            500,
+            media_type=XML,
+        )
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+            return too_large
         body = bytearray()
         async for chunk in request.stream():
             body.extend(chunk)
             if len(body) > MAX_BODY:
-                return Response(soap.fault("the request is too large"), 413, media_type=XML)
+                return too_large
         try:
             parsed = soap.parse_call(bytes(body))
         except soap.SoapError as exc:
@@ -126,59 +142,29 @@ def routes(hub: Hub, queue: JobQueue) -> APIRouter:
             case "authenticate":
                 return _authenticate(p["strUserName"], p["strPassword"])
             case "sendRequestXML":
-                conversation = BROKER.by_ticket(p["ticket"])
-                if conversation is None:
-                    return ""
-                return conversation.next_request() or ""
+                return mailbox.send_request(hub, p["ticket"], expiry=expiry)
             case "receiveResponseXML":
-                conversation = BROKER.by_ticket(p["ticket"])
-                if conversation is None:
-                    return -1
-                if p["hresult"]:
-                    conversation.fail(
-                        f"QuickBooks could not answer ({p['hresult']}): {p['message']}"
-                    )
-                    return -1
-                return conversation.deliver(p["response"])
-            case "connectionError":
-                conversation = BROKER.end(
-                    p["ticket"], "the Web Connector could not reach QuickBooks"
+                answered = mailbox.receive_response(
+                    hub, p["ticket"], p["response"], p["hresult"], p["message"], expiry=expiry
                 )
-                if conversation is not None:
-                    message = (
-                        "the Web Connector could not reach QuickBooks "
-                        f"({p['hresult']}): {p['message']}"
-                    )
-                    conversation.fail(message)
-                    service.note_call(hub, conversation.store_id, message)
+                if answered.read_through and answered.store_id is not None:
+                    # The items are in: the store's stock goes out (an ordinary run).
+                    service.start_session(hub, queue, answered.store_id)
+                return answered.percent
+            case "connectionError":
+                mailbox.connection_error(hub, p["ticket"], p["hresult"], p["message"])
                 return "done"
             case "getLastError":
-                conversation = BROKER.by_ticket(p["ticket"])
-                if conversation is None:
-                    return UNKNOWN_TICKET
-                return conversation.last_error or "no error"
+                return mailbox.last_error(hub, p["ticket"])
             case _:  # closeConnection
-                conversation = BROKER.end(p["ticket"], "the Web Connector closed the session")
-                if conversation is None:
-                    return UNKNOWN_TICKET
-                outcome = conversation.last_error or (
-                    f"session complete: {conversation.exchanges} request(s) answered"
-                )
-                service.note_call(hub, conversation.store_id, outcome)
-                return "OK"
+                return mailbox.close_session(hub, p["ticket"])
 
     def _authenticate(user_name: str, password: str) -> list[str]:
         sign_in = service.authenticate(hub, user_name, password)
         if sign_in is None:
             return [secrets.token_urlsafe(24), "nvu"]
-        conversation = BROKER.open(
-            sign_in.store_id,
-            sign_in.connection_id,
-            ready_seconds=ready,
-            answer_seconds=answer_wait,
-        )
-        service.note_call(hub, sign_in.store_id, "session started")
-        service.start_session(hub, queue, sign_in.store_id)
-        return [conversation.ticket, ""]
+        ticket = mailbox.open_session(hub, sign_in.store_id, sign_in.connection_id)
+        service.start_session(hub, queue, sign_in.store_id)  # web orders in, meanwhile
+        return [ticket, ""]
 
     return router

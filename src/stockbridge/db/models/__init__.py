@@ -19,7 +19,7 @@ from stockbridge.db.models.commerce import (
     Variant,
 )
 from stockbridge.db.models.oauth import OAuthGrant
-from stockbridge.db.models.qbwc import QbwcUser
+from stockbridge.db.models.qbwc import QbwcExchange, QbwcSession, QbwcUser
 from stockbridge.db.models.service import (
     AlertIncident,
     ApiToken,
@@ -52,6 +52,8 @@ __all__ = [
     "OrderLineRow",
     "OrderReversal",
     "PartnerLink",
+    "QbwcExchange",
+    "QbwcSession",
     "QbwcUser",
     "RejectedInput",
     "RunError",

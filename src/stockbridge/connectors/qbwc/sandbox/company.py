@@ -4,9 +4,11 @@ attribute, a missing required element or a value too long fails like QuickBooks 
 a document it cannot parse is refused whole (an HRESULT for the Web Connector to report),
 a request it can read but not carry out gets its statusCode.
 
-Supported: ItemInventoryQueryRq (iterators: Start / Continue, MaxReturned,
-ActiveStatus, FromModifiedDate, IncludeRetElement), SalesReceiptAddRq (lines by ItemRef
-FullName or ListID; stock goes down) and SalesReceiptQueryRq (by RefNumber,
+Supported (every request checked against ``operations.json`` first): TxnVoidRq of a
+sales receipt (its items back on hand), ItemInventoryQueryRq (iterators: Start /
+Continue, MaxReturned, ActiveStatus, From/ToModifiedDate, IncludeRetElement),
+SalesReceiptAddRq (lines by ItemRef FullName or ListID; stock goes down; other-charge,
+discount and sales-tax items add their Amount) and SalesReceiptQueryRq (by RefNumber,
 IncludeRetElement). Written from the reference, not from the hub's client.
 """
 
@@ -21,6 +23,8 @@ from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 
+from stockbridge.connectors.qbwc.sandbox.operations import ModelError, validate_document
+
 __all__ = ["DesktopCompany", "ParseFailure"]
 
 #: What QuickBooks reports (as HRESULT) for a request document it cannot parse.
@@ -28,34 +32,6 @@ PARSE_HRESULT = "0x80040400"
 PARSE_MESSAGE = "QuickBooks found an error when parsing the provided XML text stream."
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
-_ADD_ORDER = (
-    "CustomerRef",
-    "ClassRef",
-    "TemplateRef",
-    "TxnDate",
-    "RefNumber",
-    "BillAddress",
-    "ShipAddress",
-    "IsPending",
-    "CheckNumber",
-    "PaymentMethodRef",
-    "DueDate",
-    "SalesRepRef",
-    "ShipDate",
-    "ShipMethodRef",
-    "FOB",
-    "Memo",
-    "SalesReceiptLineAdd",
-)
-_LINE_ORDER = ("ItemRef", "Desc", "Quantity", "UnitOfMeasure", "Rate", "Amount")
-_INV_QUERY = (
-    "MaxReturned",
-    "ActiveStatus",
-    "FromModifiedDate",
-    "ToModifiedDate",
-    "IncludeRetElement",
-)
-_RECEIPT_QUERY = ("RefNumber", "IncludeLineItems", "IncludeRetElement")
 
 
 class ParseFailure(Exception):
@@ -85,6 +61,17 @@ class Receipt:
     ref_number: str
     memo: str
     lines: list[tuple[str, Decimal]]
+    #: What the receipt comes to: each line's Amount (Quantity x Rate when no Amount).
+    total: Decimal = Decimal("0")
+    #: The lines of items that are no inventory (shipping, discount, sales tax): name ->
+    #: amount.
+    charges: dict[str, Decimal] = field(default_factory=dict)
+    #: How many TxnVoid requests named it (voided once, it stays voided).
+    voids: int = 0
+
+    @property
+    def voided(self) -> bool:
+        return self.voids > 0
 
 
 class DesktopCompany:
@@ -101,6 +88,15 @@ class DesktopCompany:
         self._clock = datetime.now(UTC).replace(microsecond=0)
         #: Faults for the next SalesReceiptAdd of these RefNumbers: statusCode, message.
         self.refuse: dict[str, tuple[str, str]] = {}
+        #: Items that are no inventory (never in an ItemInventoryQuery): name -> type.
+        #: A company set up for web sales has these (their names are settings).
+        self.other_items: dict[str, str] = {
+            "Shipping": "ItemOtherCharge",
+            "Discount": "ItemDiscount",
+            "Sales Tax": "ItemSalesTax",
+        }
+        #: Faults for the next SalesReceiptQuery requests, in turn: statusCode, message.
+        self.query_faults: list[tuple[str, str]] = []
         self.documents = 0
         #: Request documents answered, by the first request they carry.
         self.documents_by_request: Counter[str] = Counter()
@@ -180,47 +176,22 @@ class DesktopCompany:
         pis = [n for n in _before(root) if isinstance(n, etree._ProcessingInstruction)]
         if not any(pi.target == "qbxml" and "version=" in (pi.text or "") for pi in pis):
             raise ParseFailure("the <?qbxml version?> instruction is missing")
-        if root.tag != "QBXML" or len(root) != 1 or root[0].tag != "QBXMLMsgsRq":
-            raise ParseFailure("the document must be QBXML/QBXMLMsgsRq")
-        msgs = root[0]
-        on_error = msgs.get("onError")
-        if on_error not in ("stopOnError", "continueOnError"):
-            raise ParseFailure("QBXMLMsgsRq needs onError stopOnError or continueOnError")
-        requests = [child for child in msgs if isinstance(child.tag, str)]
+        try:
+            requests = validate_document("qbxml", root)
+        except ModelError as exc:
+            raise ParseFailure(str(exc)) from None
         for rq in requests:
             self._validate(rq)
-        return requests, on_error
+        return requests, str(root[0].get("onError"))
 
     def _validate(self, rq: etree._Element) -> None:
-        allowed_attrs = {"requestID"}
-        if rq.tag == "ItemInventoryQueryRq":
-            allowed_attrs |= {"iterator", "iteratorID", "metaData"}
-            _sequence(rq, _INV_QUERY)
-            if rq.get("iterator") not in (None, "Start", "Continue"):
-                raise ParseFailure(f"bad iterator {rq.get('iterator')!r}")
-            if rq.get("iterator") == "Continue" and not rq.get("iteratorID"):
-                raise ParseFailure("iterator Continue needs an iteratorID")
-        elif rq.tag == "SalesReceiptAddRq":
-            if len(rq) != 1 or rq[0].tag != "SalesReceiptAdd":
-                raise ParseFailure("SalesReceiptAddRq holds one SalesReceiptAdd")
-            add = rq[0]
-            _sequence(add, _ADD_ORDER)
-            lines = add.findall("SalesReceiptLineAdd")
-            if not lines:
-                raise ParseFailure("a SalesReceiptAdd needs a SalesReceiptLineAdd")
-            for line in lines:
-                _sequence(line, _LINE_ORDER)
-                ref = line.find("ItemRef")
-                if ref is None or [c.tag for c in ref] not in (["ListID"], ["FullName"]):
-                    raise ParseFailure("SalesReceiptLineAdd/ItemRef needs ListID or FullName")
-        elif rq.tag == "SalesReceiptQueryRq":
-            allowed_attrs |= {"metaData", "iterator", "iteratorID"}
-            _sequence(rq, _RECEIPT_QUERY)
-        else:
-            raise ParseFailure(f"unknown request {rq.tag!r}")
-        for name in rq.attrib:
-            if name not in allowed_attrs:
-                raise ParseFailure(f"unknown attribute {name!r} on {rq.tag}")
+        """What the operation model cannot say: an iterator's Continue names its id; a
+        line names its item."""
+        if rq.get("iterator") == "Continue" and not rq.get("iteratorID"):
+            raise ParseFailure("iterator Continue needs an iteratorID")
+        for ref in rq.iterfind("SalesReceiptAdd/SalesReceiptLineAdd/ItemRef"):
+            if [c.tag for c in ref] not in (["ListID"], ["FullName"]):
+                raise ParseFailure("SalesReceiptLineAdd/ItemRef needs ListID or FullName")
 
     def _one(self, rq: etree._Element) -> etree._Element:
         rs = etree.Element(str(rq.tag)[:-2] + "Rs")
@@ -230,9 +201,33 @@ class DesktopCompany:
             self._items(rq, rs)
         elif rq.tag == "SalesReceiptAddRq":
             self._add(rq[0], rs)
+        elif rq.tag == "TxnVoidRq":
+            self._void(rq, rs)
         else:
             self._query_receipts(rq, rs)
         return rs
+
+    def _void(self, rq: etree._Element, rs: etree._Element) -> None:
+        """Void a sales receipt: its amounts go to zero and its items back on hand; a
+        receipt voided already stays as it is."""
+        txn_id = rq.findtext("TxnID") or ""
+        receipt = next((r for r in self.receipts if r.txn_id == txn_id), None)
+        if receipt is None:
+            return _status(
+                rs, "3120", "Error", f'Object "{txn_id}" specified in the request cannot be found.'
+            )
+        if not receipt.voided:
+            for name, quantity in receipt.lines:
+                item = self._by_name(name)
+                if item is not None:
+                    item.quantity += quantity
+                    item.modified = self.tick()
+                    item.edit_sequence += 1
+        receipt.voids += 1
+        _status(rs, "0", "Info", "Status OK")
+        etree.SubElement(rs, "TxnVoidType").text = "SalesReceipt"
+        etree.SubElement(rs, "TxnID").text = txn_id
+        return None
 
     def _items(self, rq: etree._Element, rs: etree._Element) -> None:
         try:
@@ -316,11 +311,19 @@ class DesktopCompany:
             code, message = self.refuse.pop(ref)
             return _status(rs, code, "Error", message)
         lines: list[tuple[Item, Decimal, Decimal]] = []
+        charges: dict[str, Decimal] = {}
         for line in add.iterfind("SalesReceiptLineAdd"):
             item_ref = line.find("ItemRef")
             assert item_ref is not None
             key = item_ref[0].text or ""
             item = self.items.get(key) if item_ref[0].tag == "ListID" else self._by_name(key)
+            if item is None and item_ref[0].tag == "FullName" and key in self.other_items:
+                try:
+                    amount = Decimal(line.findtext("Amount") or "0")
+                except InvalidOperation:
+                    return _status(rs, "3020", "Error", "There was an error converting Amount")
+                charges[key] = charges.get(key, Decimal("0")) + amount
+                continue
             if item is None:
                 return _status(
                     rs,
@@ -332,15 +335,20 @@ class DesktopCompany:
             try:
                 quantity = Decimal(line.findtext("Quantity") or "1")
                 rate = Decimal(line.findtext("Rate") or "0")
+                amount_text = line.findtext("Amount")
+                amount = Decimal(amount_text) if amount_text else (quantity * rate)
             except InvalidOperation:
                 return _status(rs, "3020", "Error", "There was an error when converting a number")
-            lines.append((item, quantity, rate))
+            lines.append((item, quantity, amount.quantize(Decimal("0.01"))))
         txn = f"{len(self.receipts) + 1:X}-{1_700_000_000 + len(self.receipts)}"
         for item, quantity, _rate in lines:
             item.quantity -= quantity
             item.modified = self.tick()
             item.edit_sequence += 1
-        self.receipts.append(Receipt(txn, ref, memo, [(i.name, q) for i, q, _r in lines]))
+        total = sum((a for _i, _q, a in lines), Decimal("0")) + sum(charges.values(), Decimal(0))
+        self.receipts.append(
+            Receipt(txn, ref, memo, [(i.name, q) for i, q, _a in lines], total, charges)
+        )
         _status(rs, "0", "Info", "Status OK")
         ret = etree.SubElement(rs, "SalesReceiptRet")
         etree.SubElement(ret, "TxnID").text = txn
@@ -350,6 +358,9 @@ class DesktopCompany:
         return None
 
     def _query_receipts(self, rq: etree._Element, rs: etree._Element) -> None:
+        if self.query_faults:
+            code, message = self.query_faults.pop(0)
+            return _status(rs, code, "Error", message)
         refs = {e.text or "" for e in rq.findall("RefNumber")}
         found = [r for r in self.receipts if not refs or r.ref_number in refs]
         if not found:
@@ -373,20 +384,6 @@ def _before(root: etree._Element) -> list[object]:
         nodes.append(node)
         node = node.getprevious()
     return nodes
-
-
-def _sequence(parent: etree._Element, order: tuple[str, ...]) -> None:
-    """The children are known elements in the schema's order."""
-    position = 0
-    for child in parent:
-        if not isinstance(child.tag, str):
-            continue
-        if child.tag not in order:
-            raise ParseFailure(f"unknown element {child.tag!r} in {parent.tag!s}")
-        index = order.index(child.tag)
-        if index < position:
-            raise ParseFailure(f"{child.tag} is out of order in {parent.tag!s}")
-        position = index
 
 
 def _status(rs: etree._Element, code: str, severity: str, message: str) -> None:

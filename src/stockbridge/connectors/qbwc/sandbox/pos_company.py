@@ -4,9 +4,10 @@ request it can read but not carry out gets its statusCode. POS numbers its own s
 receipts (``SalesReceiptNumber``); items carry ItemNumber (assigned by POS), ALU and UPC
 and are named on receipt lines by ListID.
 
-Supported: ItemInventoryQueryRq (iterators, MaxReturned, TimeModifiedRangeFilter,
-IncludeRetElement), SalesReceiptAddRq (SalesReceiptItemAdd by ListID; stock goes down),
-SalesReceiptQueryRq (CommentsFilter, IncludeRetElement).
+Supported (every request checked against ``operations.json`` first):
+ItemInventoryQueryRq (iterators, MaxReturned, TimeModifiedRangeFilter, IncludeRetElement),
+SalesReceiptAddRq (SalesReceiptItemAdd by ListID; stock goes down, or back up for a
+SalesReceiptType Return), SalesReceiptQueryRq (CommentsFilter, IncludeRetElement).
 """
 
 from __future__ import annotations
@@ -16,40 +17,17 @@ import threading
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 
-from stockbridge.connectors.qbwc.sandbox.company import ParseFailure, _sequence, _status
+from stockbridge.connectors.qbwc.sandbox.company import ParseFailure, _status
+from stockbridge.connectors.qbwc.sandbox.operations import ModelError, validate_document
 
 __all__ = ["PosCompany"]
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
-_ADD_ORDER = (
-    "Associate",
-    "Cashier",
-    "Comments",
-    "CustomerListID",
-    "Discount",
-    "DiscountPercent",
-    "PriceLevelNumber",
-    "PromoCode",
-    "SalesOrderTxnID",
-    "SalesReceiptType",
-    "ShipDate",
-    "StoreNumber",
-    "TaxCategory",
-    "TipReceiver",
-    "TxnDate",
-    "TxnState",
-    "Workstation",
-    "SalesReceiptItemAdd",
-)
-_ITEM_ORDER = ("ListID", "Desc1", "Price", "Qty")
-_INV_QUERY = ("MaxReturned", "TimeModifiedRangeFilter", "IncludeRetElement")
-_RECEIPT_QUERY = ("CommentsFilter", "IncludeRetElement")
-_MATCH = ("Equal", "StartsWith", "Contains", "EndsWith")
 _ORDER_IN_COMMENTS = re.compile(r"web order (\S+)")
 
 
@@ -70,6 +48,16 @@ class PosReceipt:
     txn_id: str
     number: int
     comments: str
+    subtotal: Decimal = Decimal("0")
+    discount: Decimal = Decimal("0")
+    tax: Decimal = Decimal("0")
+    shipping: Decimal = Decimal("0")
+    #: "Sales", or "Return" (its items come back on hand).
+    kind: str = "Sales"
+
+    @property
+    def total(self) -> Decimal:
+        return self.subtotal - self.discount + self.tax + self.shipping
 
 
 class PosCompany:
@@ -78,7 +66,13 @@ class PosCompany:
     #: The qbXMLMajorVers the Web Connector reports for POS.
     qbxml_major = 3
 
-    def __init__(self) -> None:
+    def __init__(self, utc_offset: timedelta = timedelta(hours=-6)) -> None:
+        #: The shop's time zone (a US shop by default): POS answers its times in local
+        #: time with this offset, and reads a time sent without an offset as local time.
+        self.utc_offset = utc_offset
+        #: The store's sales tax rate: POS computes a receipt's tax itself, on its items
+        #: after the receipt's discount (shipping untaxed).
+        self.tax_rate = Decimal("0")
         self._lock = threading.Lock()
         self.items: dict[str, PosItem] = {}
         self.receipts: list[PosReceipt] = []
@@ -106,6 +100,17 @@ class PosCompany:
             )
             self.items[item.list_id] = item
             return item
+
+    def _local(self, moment: datetime) -> str:
+        """A time as POS answers it: the shop's local time with its offset."""
+        return moment.astimezone(timezone(self.utc_offset)).isoformat(timespec="seconds")
+
+    def set_quantity(self, alu: str, quantity: int) -> None:
+        """A change made in the shop (an in-store sale, a count): TimeModified moves."""
+        with self._lock:
+            item = next(i for i in self.items.values() if i.alu == alu)
+            item.quantity = Decimal(quantity)
+            item.modified = self.tick()
 
     def quantity(self, alu: str) -> int:
         with self._lock:
@@ -156,44 +161,14 @@ class PosCompany:
             pi = pi.getprevious()
         if pi is None:
             raise ParseFailure("the <?qbposxml version?> instruction is missing")
-        if root.tag != "QBPOSXML" or len(root) != 1 or root[0].tag != "QBPOSXMLMsgsRq":
-            raise ParseFailure("the document must be QBPOSXML/QBPOSXMLMsgsRq")
-        on_error = root[0].get("onError")
-        if on_error not in ("stopOnError", "continueOnError"):
-            raise ParseFailure("QBPOSXMLMsgsRq needs onError stopOnError or continueOnError")
-        requests = [c for c in root[0] if isinstance(c.tag, str)]
+        try:
+            requests = validate_document("qbposxml", root)
+        except ModelError as exc:
+            raise ParseFailure(str(exc)) from None
+        on_error = str(root[0].get("onError"))
         for rq in requests:
-            attrs = {"requestID"}
-            if rq.tag == "ItemInventoryQueryRq":
-                attrs |= {"iterator", "iteratorID"}
-                _sequence(rq, _INV_QUERY)
-                window = rq.find("TimeModifiedRangeFilter")
-                if window is not None:
-                    _sequence(window, ("FromTimeModified", "ToTimeModified"))
-                if rq.get("iterator") == "Continue" and not rq.get("iteratorID"):
-                    raise ParseFailure("iterator Continue needs an iteratorID")
-            elif rq.tag == "SalesReceiptAddRq":
-                if len(rq) != 1 or rq[0].tag != "SalesReceiptAdd":
-                    raise ParseFailure("SalesReceiptAddRq holds one SalesReceiptAdd")
-                _sequence(rq[0], _ADD_ORDER)
-                lines = rq[0].findall("SalesReceiptItemAdd")
-                if not lines:
-                    raise ParseFailure("a SalesReceiptAdd needs a SalesReceiptItemAdd")
-                for line in lines:
-                    _sequence(line, _ITEM_ORDER)
-                    if line.find("ListID") is None:
-                        raise ParseFailure("SalesReceiptItemAdd needs its item's ListID")
-            elif rq.tag == "SalesReceiptQueryRq":
-                _sequence(rq, _RECEIPT_QUERY)
-                for flt in rq.findall("CommentsFilter"):
-                    _sequence(flt, ("MatchStringCriterion", "Comments"))
-                    if flt.findtext("MatchStringCriterion") not in _MATCH:
-                        raise ParseFailure("MatchStringCriterion is not one of its values")
-            else:
-                raise ParseFailure(f"unknown request {rq.tag!r}")
-            for name in rq.attrib:
-                if name not in attrs:
-                    raise ParseFailure(f"unknown attribute {name!r} on {rq.tag!s}")
+            if rq.get("iterator") == "Continue" and not rq.get("iteratorID"):
+                raise ParseFailure("iterator Continue needs an iteratorID")
         return requests, on_error
 
     def _items(self, rq: etree._Element, rs: etree._Element) -> None:
@@ -205,16 +180,23 @@ class PosCompany:
             if pending is None:
                 return _status(rs, "3120", "Error", f"The iterator {iterator_id} is not valid")
         else:
-            text = rq.findtext("TimeModifiedRangeFilter/FromTimeModified")
-            since = None
-            if text:
-                try:
-                    since = datetime.fromisoformat(text)
-                except ValueError:
-                    return _status(rs, "3020", "Error", f'Invalid date "{text}"')
-                since = since if since.tzinfo else since.replace(tzinfo=UTC)
+            window = []
+            for tag in ("FromTimeModified", "ToTimeModified"):
+                text = rq.findtext(f"TimeModifiedRangeFilter/{tag}")
+                if text:
+                    try:
+                        moment = datetime.fromisoformat(text)
+                    except ValueError:
+                        return _status(rs, "3020", "Error", f'Invalid date "{text}"')
+                    zone = timezone(self.utc_offset)
+                    window.append(moment if moment.tzinfo else moment.replace(tzinfo=zone))
+            since, until = (window[0], window[1]) if window else (None, None)
             pending = sorted(
-                (i for i in self.items.values() if since is None or i.modified >= since),
+                (
+                    i
+                    for i in self.items.values()
+                    if since is None or (until is not None and since <= i.modified <= until)
+                ),
                 key=lambda i: i.item_number,
             )
             iterator_id = "{" + str(uuid.uuid4()).upper() + "}" if rq.get("iterator") else ""
@@ -235,7 +217,7 @@ class PosCompany:
                 ("ItemNumber", str(item.item_number)),
                 ("Price1", f"{item.price:.2f}"),
                 ("QuantityOnHand", f"{item.quantity}"),
-                ("TimeModified", item.modified.strftime("%Y-%m-%dT%H:%M:%S")),
+                ("TimeModified", self._local(item.modified)),
                 ("UPC", item.upc),
             ):
                 if (not wanted or tag in wanted) and value:
@@ -250,7 +232,7 @@ class PosCompany:
         if found and found.group(1) in self.refuse:
             code, message = self.refuse.pop(found.group(1))
             return _status(rs, code, "Error", message)
-        lines: list[tuple[PosItem, Decimal]] = []
+        lines: list[tuple[PosItem, Decimal, Decimal]] = []
         for line in add.iterfind("SalesReceiptItemAdd"):
             list_id = line.findtext("ListID") or ""
             item = self.items.get(list_id)
@@ -259,14 +241,30 @@ class PosCompany:
                     rs, "3140", "Error", f'There is an invalid reference to item "{list_id}".'
                 )
             try:
-                lines.append((item, Decimal(line.findtext("Qty") or "1")))
+                qty = Decimal(line.findtext("Qty") or "1")
+                price = Decimal(line.findtext("Price") or str(item.price))
             except InvalidOperation:
-                return _status(rs, "3020", "Error", "Qty is not a number")
-        for item, qty in lines:
-            item.quantity -= qty
+                return _status(rs, "3020", "Error", "Qty or Price is not a number")
+            lines.append((item, qty, price))
+        kind = add.findtext("SalesReceiptType") or "Sales"
+        sign = 1 if kind == "Return" else -1
+        for item, qty, _price in lines:
+            item.quantity += sign * qty
             item.modified = self.tick()
+        cent = Decimal("0.01")
+        subtotal = sum((q * p for _i, q, p in lines), Decimal("0")).quantize(cent)
+        discount = Decimal(add.findtext("Discount") or "0")
+        shipping = Decimal(add.findtext("ShippingInformation/Shipping") or "0")
+        tax = ((subtotal - discount) * self.tax_rate).quantize(cent)
         receipt = PosReceipt(
-            f"-{9_000_000_000 + len(self.receipts)}", len(self.receipts) + 1, comments
+            f"-{9_000_000_000 + len(self.receipts)}",
+            len(self.receipts) + 1,
+            comments,
+            subtotal,
+            discount,
+            tax,
+            shipping,
+            kind,
         )
         self.receipts.append(receipt)
         _status(rs, "0", "Info", "Status OK")

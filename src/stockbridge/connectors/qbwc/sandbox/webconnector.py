@@ -9,6 +9,7 @@ a document QuickBooks cannot parse (reported with its HRESULT).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 from xml.sax.saxutils import escape
@@ -60,7 +61,12 @@ class WebConnector:
         company: Company,
         *,
         client: httpx.Client | None = None,
+        also: Sequence[str] = (),
     ) -> None:
+        #: The service's addresses, taken in turn call by call (``also``: more processes
+        #: behind a round-robin load balancer, each answering calls of the same session).
+        self.urls = [url, *also]
+        self._turn = 0
         self.url = url
         self.user_name = user_name
         self.password = password
@@ -74,8 +80,10 @@ class WebConnector:
             f'<soap:Body><{operation} xmlns="{NS}">{fields}</{operation}></soap:Body>'
             "</soap:Envelope>"
         )
+        url = self.urls[self._turn % len(self.urls)]
+        self._turn += 1
         answer = self.client.post(
-            self.url,
+            url,
             content=body.encode(),
             headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{NS}{operation}"'},
         )
