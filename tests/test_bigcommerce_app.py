@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -137,7 +138,7 @@ class AppEnv:
             "iat": moment,
             "nbf": moment,
             "exp": moment + 86_400,
-            "jti": "test",
+            "jti": str(uuid.uuid4()),
             "sub": f"stores/{self.bc.hash}",
             "user": {"id": owner.id, "email": owner.email, "locale": "en-US"},
             "owner": {"id": owner.id, "email": owner.email},

@@ -15,8 +15,9 @@ many stores): registered by ``bootstrap`` with ``web_routes=``, mounted by the w
 
 Without the app's client id, secret and URL in the hub's settings every route answers 503
 naming the missing setting. Bad input answers 400 (missing or malformed parameters), 401
-(a signed payload that fails verification: forged, expired, another app's), 404 (a store
-the app is not installed for), with nothing saved.
+(a signed payload that fails verification: forged, expired, another app's; or one used
+before, or issued before the latest install or the user's removal: each ``jti`` acts
+once), 404 (a store the app is not installed for), with nothing saved.
 """
 
 from __future__ import annotations
@@ -45,7 +46,9 @@ from stockbridge.jobs.queue import JobQueue
 from stockbridge.services.app_installs import (
     APP_SESSION_LIFETIME,
     AppNotInstalled,
+    CallRefused,
     PartnerUser,
+    SignedCall,
     install_app,
     open_app_session,
     remove_app_user,
@@ -127,6 +130,10 @@ def _set_session(response: Response, session_id: str) -> None:
     name, value = response.raw_headers[-1]
     assert name == b"set-cookie"
     response.raw_headers[-1] = (name, value + b"; Partitioned")
+
+
+def _call(payload: Payload) -> SignedCall:
+    return SignedCall(payload.jti, payload.issued_at, payload.expires_at)
 
 
 def _store_path(name: str) -> str:
@@ -233,7 +240,10 @@ def routes(hub: Hub, queue: JobQueue) -> APIRouter:
                 external_id=payload.store_hash,
                 user=PartnerUser(payload.user.id, payload.user.email),
                 frame_ancestors=framers,
+                call=_call(payload),
             )
+        except CallRefused as exc:
+            return _page(401, "Cannot open Stockbridge", str(exc))
         except AppNotInstalled:
             return _page(
                 404,
@@ -256,9 +266,15 @@ def routes(hub: Hub, queue: JobQueue) -> APIRouter:
         try:
             done = await run_in_threadpool(
                 lambda: uninstall_app(
-                    hub, kind=KIND, external_id=payload.store_hash, reason=UNINSTALLED_REASON
+                    hub,
+                    kind=KIND,
+                    external_id=payload.store_hash,
+                    reason=UNINSTALLED_REASON,
+                    call=_call(payload),
                 )
             )
+        except CallRefused as exc:
+            return JSONResponse({"error": str(exc)}, status_code=401)
         except AppNotInstalled as exc:
             return JSONResponse({"error": str(exc)}, status_code=404)
         return JSONResponse(
@@ -283,8 +299,12 @@ def routes(hub: Hub, queue: JobQueue) -> APIRouter:
         user = PartnerUser(payload.user.id, payload.user.email)
         try:
             removed = await run_in_threadpool(
-                lambda: remove_app_user(hub, kind=KIND, external_id=payload.store_hash, user=user)
+                lambda: remove_app_user(
+                    hub, kind=KIND, external_id=payload.store_hash, user=user, call=_call(payload)
+                )
             )
+        except CallRefused as exc:
+            return JSONResponse({"error": str(exc)}, status_code=401)
         except AppNotInstalled as exc:
             return JSONResponse({"error": str(exc)}, status_code=404)
         except InvalidSetting as exc:
