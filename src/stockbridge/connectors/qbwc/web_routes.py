@@ -46,7 +46,9 @@ def routes(hub: Hub, queue: JobQueue) -> APIRouter:
     @router.get("/qbwc", include_in_schema=False)
     def describe(request: Request) -> Response:
         if "wsdl" in {key.lower() for key in request.query_params}:
-            return Response(soap.wsdl(str(request.url.remove_query_params("wsdl"))), media_type=XML)
+            # The address from the configuration, never from the Host header.
+            location = hub.settings.qbwc_url or service.DEFAULT_APP_URL
+            return Response(soap.wsdl(location), media_type=XML)
         return PlainTextResponse("Stockbridge's QuickBooks Web Connector service (SOAP).")
 
     @router.get("/qbwc/support", include_in_schema=False)
