@@ -7,8 +7,6 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from stockbridge.cli.common import (
     HubLoader,
@@ -19,6 +17,7 @@ from stockbridge.cli.common import (
     print_json,
 )
 from stockbridge.cli.reports import print_plan, print_report, report_json, sync_now
+from stockbridge.cli.terminal import Console, Table, echo
 from stockbridge.domain.model import SYNC_ALL, Step
 from stockbridge.services.preview import plan_json_chunks, preview
 from stockbridge.services.runs import exit_code, run_history
@@ -65,8 +64,8 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
             try:
                 if as_json:
                     for chunk in plan_json_chunks(plan):
-                        typer.echo(chunk, nl=False)
-                    typer.echo("")
+                        echo(chunk, nl=False)
+                    echo("")
                 else:
                     print_plan(Console(), plan)
             finally:
@@ -136,16 +135,16 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
             print_json(result)
             return
         if not result:
-            typer.echo("no store yet: add one with `stockbridge store add NAME`")
+            echo("no store yet: add one with `stockbridge store add NAME`")
         for entry in result:
-            typer.echo(f"store {entry.store} ({entry.inventory_source.value})")
-            typer.echo(f"  last manual sync:    {_iso(entry.last_manual_sync_at) or 'never'}")
-            typer.echo(f"  last automatic sync: {_iso(entry.last_automatic_sync_at) or 'never'}")
+            echo(f"store {entry.store} ({entry.inventory_source.value})")
+            echo(f"  last manual sync:    {_iso(entry.last_manual_sync_at) or 'never'}")
+            echo(f"  last automatic sync: {_iso(entry.last_automatic_sync_at) or 'never'}")
             for step, last in entry.steps.items():
                 text = "never"
                 if last is not None:
                     text = f"{last.status} at {_iso(last.finished_at)} ({last.trigger.value}, "
                     text += f"run {last.run_id})"
-                typer.echo(f"  {step:<14} {text}")
+                echo(f"  {step:<14} {text}")
             conns = ", ".join(f"{c.role}={c.kind} ({c.health})" for c in entry.connections)
-            typer.echo(f"  connections: {conns or 'none'}")
+            echo(f"  connections: {conns or 'none'}")

@@ -10,6 +10,8 @@ check the partner's signatures and codes and call these with plain values.
   one already connected to it (an API account), else a new one. The credentials are
   checked and the webhooks registered by ``connect_partner`` before anything is saved;
   a store created for an install that then fails is removed again.
+- The install opens no dashboard session (its callback URL would be a login link for
+  whoever opened it first); the first signed load does.
 - ``open_app_session``: the partner's user becomes (once) a dashboard user without a
   password, granted this store; the session may be framed by the given origins only.
 - ``uninstall_app``: the web connection's secrets are deleted (token, webhook secret:
@@ -112,8 +114,6 @@ class Installed:
     created: bool  # a new hub store
     reenabled: bool  # installed before, uninstalled, now installed again
     reached: str  # what the credentials check reached (and the webhooks registered)
-    session_id: str
-    csrf_token: str
 
 
 @dataclass(frozen=True)
@@ -146,13 +146,15 @@ def install_app(
     owner: PartnerUser | None,
     scope: str | None,
     account_uuid: str | None,
-    frame_ancestors: str,
     now: datetime | None = None,
 ) -> Installed:
     """Install the app for the partner store ``external_id`` (see the module). The new
     store, if one is made, is called ``store_name`` (made unique). ``settings_for(name)``
-    gives the web connection's settings for the store's final name. Returns the store and
-    a session for the installing user."""
+    gives the web connection's settings for the store's final name. Returns the store.
+    No session is opened: the install callback's URL carries the one-time code in its
+    query, and whoever opened it first would be signed in as the installer (a login
+    link). The installer gets the dashboard from the partner's signed load, used once
+    (``open_app_session``)."""
     now = now or datetime.now(UTC)
     with hub.uow() as uow:
         uow.read_only()
@@ -205,12 +207,8 @@ def install_app(
         install.paused_schedules = []
         for person in {p.external_id: p for p in (owner, installer) if p is not None}.values():
             apps.grant(_app_user(apps, kind, person, now), store_row.id)
-        user_id = _app_user(apps, kind, installer, now)
-        session_id, csrf = uow.users.open_session(
-            user_id, now, APP_SESSION_LIFETIME, frame_ancestors=frame_ancestors
-        )
         uow.commit()
-    return Installed(existing, created, reenabled, reached, session_id, csrf)
+    return Installed(existing, created, reenabled, reached)
 
 
 def open_app_session(

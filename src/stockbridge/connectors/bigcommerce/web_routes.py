@@ -5,7 +5,8 @@ many stores): registered by ``bootstrap`` with ``web_routes=``, mounted by the w
   control panel): the code is exchanged for the store's permanent token, the store is
   created (or re-enabled, or the one already connected to that store hash), connected
   (token encrypted in the vault) and its webhooks registered, and a page in the control
-  panel's iframe opens the store's dashboard for the installing user.
+  panel's iframe says so. It opens no session: the URL, with its code, would be a login
+  link for whoever opened it first; the dashboard opens from the signed load.
 - ``GET /bigcommerce/load``: the app opened in the control panel: the signed payload is
   verified and the store's dashboard opens as that BigCommerce user (a dashboard user
   made on first load, granted this store only) in a session the control panel may frame.
@@ -205,7 +206,6 @@ def routes(hub: Hub, queue: JobQueue) -> APIRouter:
                 owner=owner_of(),
                 scope=grant.scope,
                 account_uuid=grant.account_uuid,
-                frame_ancestors=framers,
             )
         except ConnectFailed as exc:
             return _page(502, "Install failed", str(exc))
@@ -215,14 +215,14 @@ def routes(hub: Hub, queue: JobQueue) -> APIRouter:
             return _page(422, "Install failed", str(exc))
         allow_framing(request, framers)
         what = "installed again" if installed.reenabled else "installed"
-        response = _page(
+        # No session here: this URL (its code in the query) would sign in whoever opened
+        # it first. The dashboard opens from the control panel's signed load, used once.
+        return _page(
             200,
             "Stockbridge is installed",
-            f"Stockbridge is {what} for this store ({installed.store}): {installed.reached}.",
-            (_store_path(installed.store), "Open the store's dashboard"),
+            f"Stockbridge is {what} for this store ({installed.store}): {installed.reached}. "
+            "Open Stockbridge from the Apps menu of the control panel to see its dashboard.",
         )
-        _set_session(response, installed.session_id)
-        return response
 
     @router.get("/bigcommerce/load")
     def load(request: Request) -> Response:

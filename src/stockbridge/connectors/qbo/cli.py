@@ -13,6 +13,7 @@ import typer
 
 from stockbridge.cli.common import (
     PartnerCommands,
+    echo,
     fail,
     mapped_errors,
     on_command_line,
@@ -202,7 +203,7 @@ def register(commands: PartnerCommands) -> None:
                 settings=settings,
                 secrets=secrets,
             )
-            typer.echo(f"connected to QuickBooks company {reached!r}")
+            echo(f"connected to QuickBooks company {reached!r}")
 
     @commands.sandbox.command("qbo")
     def sandbox_qbo(
@@ -247,7 +248,7 @@ def register(commands: PartnerCommands) -> None:
         sandbox.books.client_id, sandbox.books.client_secret = client_id, client_secret
         for n in range(items):
             sandbox.books.add_item({"sku": f"SKU-{n:06d}", "qty": 100, "price": "9.99"})
-        typer.echo(
+        echo(
             f"QuickBooks sandbox: realm {sandbox.books.realm_id}; API base "
             f"http://127.0.0.1:{port}; token endpoint "
             f"http://127.0.0.1:{port}/oauth2/v1/tokens/bearer; a refresh token from "
@@ -272,8 +273,8 @@ def _connect_in_browser(
     with mapped_errors():
         link, name = create_link(hub, KIND, store)
     url = f"{base.rstrip('/')}/oauth/qbo/start?{urlencode({'store': name, 'link': link})}"
-    typer.echo("Open this link in a browser within 10 minutes (it works once):")
-    typer.echo(url)
+    echo("Open this link in a browser within 10 minutes (it works once):")
+    echo(url)
     if open_it:
         with contextlib.suppress(Exception):  # no browser here: the printed link will do
             webbrowser.open(url)
@@ -289,4 +290,4 @@ def _connect_in_browser(
     result, detail = outcome
     if result != "connected":
         fail(detail, code=1)
-    typer.echo(detail)
+    echo(detail)

@@ -87,7 +87,8 @@ def routes(hub: Hub, queue: JobQueue) -> APIRouter:
         return HTMLResponse(
             f"<!doctype html><title>QuickBooks Web Connector</title>"
             f"<h1>QuickBooks Web Connector: {html.escape(store)}</h1><table>{body}</table>"
-            f'<p><a href="{link}" download>Download the .qwc file</a></p>'
+            f'<p><a href="{link}" download>Download the .qwc file</a></p>',
+            headers={"Cache-Control": "no-store"},
         )
 
     @router.get("/stores/{store}/qbwc.qwc", include_in_schema=False)
@@ -99,7 +100,10 @@ def routes(hub: Hub, queue: JobQueue) -> APIRouter:
         return Response(
             document,
             media_type="application/xml",
-            headers={"Content-Disposition": f'attachment; filename="{store}.qwc"'},
+            headers={
+                "Content-Disposition": f'attachment; filename="{store}.qwc"',
+                "Cache-Control": "no-store",
+            },
         )
 
     @router.post("/qbwc", include_in_schema=False)
