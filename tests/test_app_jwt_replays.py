@@ -27,6 +27,13 @@ def app_fixture(
     yield from _app_env(f"sqlite:///{tmp_path / 'hub.db'}", tmp_path, bc_sandbox)
 
 
+@pytest.fixture(name="app_any_db")
+def app_any_db_fixture(
+    tmp_path: Any, database_url: str, bc_sandbox: tuple[BigCommerceSandbox, ServerThread]
+) -> Iterator[AppEnv]:
+    yield from _app_env(database_url, tmp_path, bc_sandbox)
+
+
 def _get(app: AppEnv, path: str, token: str) -> httpx.Response:
     with app.http() as client:
         return client.get(path, params={"signed_payload_jwt": token})
@@ -46,8 +53,9 @@ def _installed_second(app: AppEnv) -> int:
 
 
 def test_a_load_link_opens_one_session_even_when_opened_three_times_at_once(
-    app: AppEnv,
+    app_any_db: AppEnv,
 ) -> None:
+    app = app_any_db
     assert app.install().status_code == 200
     url = app.load_url()  # the sandbox's real signed link
     sessions = app.count(DashboardSession)
