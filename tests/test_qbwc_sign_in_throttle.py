@@ -93,9 +93,9 @@ def test_a_burst_of_wrong_passwords_is_throttled_and_bounded_in_memory(
     with shop.running.hub.uow() as uow:
         keys = set(uow.session.scalars(select(LoginThrottle.key)))
     assert keys == {
-        "a|qbwc|127.0.0.1",
-        f"u|qbwc|{shop.user_name}",
-        f"p|qbwc|{shop.user_name}|127.0.0.1",
+        "qbwc:a|127.0.0.1",
+        f"qbwc:u|{shop.user_name}",
+        f"qbwc:p|{shop.user_name}|127.0.0.1",
     }
     # The store's user still signs in from another address (and the dashboard's
     # throttle rows are not the Web Connector's).

@@ -80,8 +80,10 @@ def throttle_keys(name: str, client: str, realm: str = "") -> tuple[str, str, st
     """The throttle rows of an attempt, in locking order: address, user, pair. The
     dashboard's realm is "" (its rows keep their names); another sign-in's is its own."""
     name, client = name[:MAX_NAME], client[:100]
-    prefix = f"{realm}|" if realm else ""
-    return f"a|{prefix}{client}", f"u|{prefix}{name}", f"p|{prefix}{name}|{client}"
+    # Another realm's keys start "<realm>:" and the dashboard's with one letter and "|":
+    # no user name of one realm can make a key of the other.
+    prefix = f"{realm}:" if realm else ""
+    return f"{prefix}a|{client}", f"{prefix}u|{name}", f"{prefix}p|{name}|{client}"
 
 
 def reserve(
