@@ -109,6 +109,7 @@ class SftpServer:
         self.client_key = asyncssh.generate_private_key("ssh-ed25519")
         self.port = 0
         self.logins = 0
+        self.connections = 0  # TCP connections that reached the SSH server
         self.renames = 0
         #: Appended to a file right after the server answered a ``stat`` of it: a file
         #: that grows between the size check and the download.
@@ -132,6 +133,9 @@ class SftpServer:
         server = self
 
         class Auth(asyncssh.SSHServer):
+            def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+                server.connections += 1
+
             def begin_auth(self, username: str) -> bool:
                 return True
 

@@ -68,6 +68,7 @@ def shop_fixture(
     hub = sqlite_harness.hub
     hub.partners_override = None  # the real registry and saved connections
     running = start_service(hub)
+    hub.settings.qbwc_url = f"{running.server.url}/qbwc"  # the WSDL's soap:address
     services.add_store(hub, "shop")
     bc_store.seed(
         [{"name": s, "sku": s, "tracking": "product", "inventory_level": 5} for s in SKUS]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -137,7 +138,7 @@ class AppEnv:
             "iat": moment,
             "nbf": moment,
             "exp": moment + 86_400,
-            "jti": "test",
+            "jti": str(uuid.uuid4()),
             "sub": f"stores/{self.bc.hash}",
             "user": {"id": owner.id, "email": owner.email, "locale": "en-US"},
             "owner": {"id": owner.id, "email": owner.email},
@@ -232,7 +233,10 @@ def test_install_creates_the_store_with_its_token_encrypted_and_webhooks_registe
     assert app.store_name in answer.text
     policy = answer.headers["content-security-policy"]
     assert f"frame-ancestors https://store-{app.bc.hash}.mybigcommerce.com" in policy
-    session = _session_of(answer)
+    # The install URL is no login link (issue 27, row 6): no session; the signed load is.
+    assert "set-cookie" not in answer.headers and "Apps menu" in answer.text
+    with httpx.Client(timeout=30) as browser:
+        session = _session_of(browser.get(app.load_url()))
 
     token = app.sandbox.stores[app.bc.hash].app_tokens[app.client_id]
     connection = app.web_connection()
@@ -251,7 +255,7 @@ def test_install_creates_the_store_with_its_token_encrypted_and_webhooks_registe
     assert partners.web is not None and app.bc.hash in partners.web.check()
     app.hub.release_partners(partners)
 
-    # The installing owner sees this store's dashboard, framed by the control panel only.
+    # The owner (from the load) sees this store's dashboard, framed by the control panel only.
     with app.http(session) as client:
         page = client.get(f"/stores/{app.store_name}")
         assert page.status_code == 200
@@ -409,8 +413,9 @@ def test_load_accepts_a_minute_of_clock_skew_only(app: AppEnv) -> None:
 
 
 def test_uninstall_stops_syncing_deletes_the_token_and_keeps_history(app: AppEnv) -> None:
-    answer = app.install()
-    owner_session = _session_of(answer)
+    assert app.install().status_code == 200
+    with httpx.Client(timeout=30) as browser:
+        owner_session = _session_of(browser.get(app.load_url()))
     old_secret = app.hub.cipher.decrypt(app.web_connection().credentials or b"")["webhook_secret"]
     services.set_schedule(app.hub, app.store_name, every_minutes=15)
     done = services.request_sync(app.hub, services.RequestSync(app.store_name, (Step.ORDERS_IN,)))

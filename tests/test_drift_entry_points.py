@@ -12,12 +12,14 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
+from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from stockbridge import accounts, services
 from stockbridge.alert_rules import drift_stays_above
 from stockbridge.alerts import Alerter
 from stockbridge.cli import build_app
+from stockbridge.db.models import DriftCheck
 from stockbridge.domain.model import DEFAULT_LOCATION, SYNC_ALL, RunStatus
 from stockbridge.metrics.database import register_database_gauges
 from tests.conftest import Harness
@@ -81,19 +83,26 @@ def test_drift_api_cli_and_dashboard(shop: Shop) -> None:
 
     with httpx.Client(base_url=shop.running.server.url, timeout=30) as browser:
         csrf = log_in(browser, "ann", PASSWORD)
-        page = browser.get("/stores/shop/drift")
+        offer = browser.get("/stores/shop/drift")  # a GET reads no partner
+        assert offer.status_code == 200 and 'id="check-drift"' in offer.text
+        assert "web-differs</td>" not in offer.text
+        form = {"csrf_token": csrf}
+        assert browser.post("/stores/shop/drift", data={}).status_code == 403  # no CSRF token
+        page = browser.post("/stores/shop/drift", data=form)
         assert page.status_code == 200 and 'id="repair"' in page.text
         assert page.text.count("web-differs</td>") == 2
-        only_a = browser.get("/stores/shop/drift", params={"q": "a"})
+        only_a = browser.post("/stores/shop/drift", data={**form, "q": "a"})
         assert only_a.text.count("web-differs</td>") == 1
-        assert browser.get("/stores/shop/drift", params={"kind": "bogus"}).status_code == 422
-        assert browser.get("/stores/shop/drift", params={"q": "x" * 101}).status_code == 422
-        exported = browser.get("/stores/shop/drift.csv", params={"kind": "web-differs"})
+        assert browser.post("/stores/shop/drift", data={**form, "kind": "bogus"}).status_code == 422
+        assert browser.post("/stores/shop/drift", data={**form, "q": "x" * 101}).status_code == 422
+        exported = browser.post("/stores/shop/drift.csv", data={**form, "kind": "web-differs"})
         assert exported.headers["content-type"].startswith("text/csv")
+        assert exported.headers["cache-control"] == "no-store"
         assert sorted(exported.text.splitlines()[1:]) == [
             "A,default,web-differs,99,5,5",
             "B,default,web-differs,0,7,7",
         ]
+        assert browser.get("/stores/shop/drift.csv").status_code == 405
         assert browser.get("/stores/other/drift").status_code == 404
         assert browser.post("/stores/shop/drift/repair", data={}).status_code == 403
         repaired = browser.post("/stores/shop/drift/repair", data={"csrf_token": csrf})
@@ -159,3 +168,26 @@ def test_drift_alert_when_it_stays_above_the_threshold(sqlite_harness: Harness) 
 )
 def test_drift_stays_above(counts: list[int], threshold: int, fires: bool) -> None:
     assert drift_stays_above(counts, threshold) is fires
+
+
+def _drift_checks(shop: Shop) -> int:
+    with shop.running.hub.uow() as uow:
+        return int(uow.session.scalar(select(func.count()).select_from(DriftCheck)) or 0)
+
+
+def test_opening_the_drift_page_reads_no_partner_and_records_no_check(shop: Shop) -> None:
+    """Issue 27, row 8: a GET (a cross-site link, an image) has no side effect; the check
+    is a POST with the session's CSRF token."""
+    shop.drift_behind_the_hubs_back()
+    checks, reads = _drift_checks(shop), sum(shop.web.calls.values())
+    with httpx.Client(base_url=shop.running.server.url, timeout=30) as browser:
+        csrf = log_in(browser, "ann", PASSWORD)
+        for _ in range(3):
+            assert browser.get("/stores/shop/drift").status_code == 200
+            assert browser.get("/stores/shop/drift.csv").status_code == 405
+        assert (_drift_checks(shop), sum(shop.web.calls.values())) == (checks, reads)
+        assert browser.post("/stores/shop/drift", data={}).status_code == 403
+        assert _drift_checks(shop) == checks
+        assert browser.post("/stores/shop/drift", data={"csrf_token": csrf}).status_code == 200
+    assert _drift_checks(shop) == checks + 1
+    assert sum(shop.web.calls.values()) > reads

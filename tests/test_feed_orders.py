@@ -311,6 +311,7 @@ def sb(home: Path, database_url: str, *args: str) -> subprocess.Popen[str]:
         "STOCKBRIDGE_HOME": str(home),
         "STOCKBRIDGE_DATABASE_URL": database_url,
         "STOCKBRIDGE_RETRY_BASE_DELAY": "0",
+        "STOCKBRIDGE_OUTBOUND_ALLOW": "loopback",  # the SFTP test server is on 127.0.0.1
     }
     return subprocess.Popen(
         [EXE, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True

@@ -23,7 +23,7 @@ from stockbridge.alerts import Alert, AlertSettings, IncidentKind, NotifyFailed,
 from stockbridge.bootstrap import bootstrap
 from stockbridge.config import Settings
 from stockbridge.domain.model import RunStatus
-from stockbridge.outbound import OutboundPolicy, guarded_transport
+from stockbridge.outbound import OutboundPolicy, OutboundRefused, guarded_transport
 from stockbridge.sandbox_server import ServerThread
 from tests.bc_helpers import SandboxStore
 from tests.feed_support import (
@@ -285,3 +285,24 @@ def test_a_feed_on_loopback_needs_the_operator_to_allow_it(
             secrets={},
         )
     assert feed_server.requests == 0
+
+
+@pytest.mark.parametrize("order", ["allowed first", "refused first"])
+def test_a_name_answering_an_allowed_and_a_refused_address_is_refused_whole(
+    listener: Listener, order: str
+) -> None:
+    """Every address a name resolves to is judged: one refused address refuses the name,
+    even when another (here the listener, allowed by the operator) would be allowed."""
+    answer = ["127.0.0.1", "10.0.0.7"]
+    if order == "refused first":
+        answer.reverse()
+    policy = OutboundPolicy(
+        allowed_networks=OutboundPolicy.parse("127.0.0.1/32").allowed_networks,
+        resolver=lambda host, port: answer if host == "mixed.test" else [],
+    )
+    url = f"http://mixed.test:{listener.port}/hook"
+    with pytest.raises(NotifyFailed, match=r"mixed.test \(10.0.0.7\) is a private address"):
+        post_alert(policy, url)
+    with pytest.raises(OutboundRefused, match="is a private address"):
+        policy.check_url(url)
+    assert listener.hits == []

@@ -11,11 +11,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from sqlalchemy import update
 
 from stockbridge import services
 from stockbridge.bootstrap import Hub, bootstrap
 from stockbridge.config import Settings
 from stockbridge.connectors.qbo.sandbox import QboSandbox
+from stockbridge.db.models import OAuthGrant
 from stockbridge.sandbox_server import ServerThread
 from stockbridge.services import oauth
 
@@ -128,10 +130,16 @@ def test_a_state_is_used_up_once_when_two_processes_present_it_together(
     second.engine.dispose()
 
 
-def test_a_start_link_not_opened_in_time_ends_the_waiting_command(tmp_path: Path) -> None:
+def _link_hub(tmp_path: Path) -> Hub:
     hub = bootstrap(Settings(home=tmp_path / "home"))
     hub.initialise()
     services.add_store(hub, "shop")
+    services.add_store(hub, "other")  # exists: a link for "shop" is refused by its store
+    return hub
+
+
+def test_a_start_link_not_opened_in_time_ends_the_waiting_command(tmp_path: Path) -> None:
+    hub = _link_hub(tmp_path)
     link, name = oauth.create_link(hub, "qbo", "shop")
     assert name == "shop" and oauth.link_outcome(hub, link) is None
     later = datetime.now(UTC) + oauth.LINK_LIFETIME + timedelta(seconds=1)
@@ -139,9 +147,34 @@ def test_a_start_link_not_opened_in_time_ends_the_waiting_command(tmp_path: Path
         "failed",
         "the link was not opened within 10 minutes",
     )
-    with pytest.raises(oauth.OAuthRefused):
+    hub.engine.dispose()
+
+
+def test_a_start_link_works_for_its_own_store_only_and_once(tmp_path: Path) -> None:
+    """The other store exists and the link is fresh: only the store rule refuses it."""
+    hub = _link_hub(tmp_path)
+    link, _ = oauth.create_link(hub, "qbo", "shop")
+    with pytest.raises(oauth.OAuthRefused, match="not valid"):
         oauth.use_link(hub, "qbo", "other", link)  # made for another store
-    oauth.use_link(hub, "qbo", "shop", link)
-    with pytest.raises(oauth.OAuthRefused):
+    oauth.use_link(hub, "qbo", "shop", link)  # unused by the refusal: still good
+    with pytest.raises(oauth.OAuthRefused, match="used or has expired"):
         oauth.use_link(hub, "qbo", "shop", link)  # once only
+    hub.engine.dispose()
+
+
+def test_a_start_link_past_its_lifetime_is_refused(tmp_path: Path) -> None:
+    """The link is used (for its own store, never used before) after it expired: only
+    the expiry refuses it."""
+    hub = _link_hub(tmp_path)
+    link, _ = oauth.create_link(hub, "qbo", "shop")
+    with hub.uow() as uow:  # eleven minutes later
+        uow.session.execute(
+            update(OAuthGrant)
+            .where(OAuthGrant.purpose == "link")
+            .values(expires_at=datetime.now(UTC) - timedelta(minutes=1))
+        )
+        uow.commit()
+    with pytest.raises(oauth.OAuthRefused, match="used or has expired"):
+        oauth.use_link(hub, "qbo", "shop", link)
+    assert oauth.link_outcome(hub, link) == ("failed", "the link was not opened within 10 minutes")
     hub.engine.dispose()

@@ -203,29 +203,42 @@ def _expire(running: Running, token_id: int) -> None:
         uow.commit()
 
 
-def test_tokens_are_created_listed_and_revoked_within_the_callers_store(
+def test_tokens_are_created_by_operators_and_a_store_token_revokes_only_itself(
     running: Running,
 ) -> None:
     beta = services.issue_token(running.hub, "beta", operator=False)
-    with running.client(running.token("alpha")) as api:
-        made = api.post("/api/v1/tokens", json={"store": "alpha", "expires_in_days": 30})
+    sibling = services.issue_token(running.hub, "alpha", operator=False)
+    with running.client(running.token()) as operator:
+        made = operator.post("/api/v1/tokens", json={"store": "alpha", "expires_in_days": 30})
         assert made.status_code == 201, made.text
         new = made.json()
         assert new["token"].startswith("sbt_") and new["store"] == "alpha"
+        bodies: list[dict[str, object]] = [
+            {"store": "alpha", "expires_in_days": 0},
+            {"store": 7},
+            {"x": 1},
+        ]
+        for body in bodies:
+            assert operator.post("/api/v1/tokens", json=body).status_code == 422, body
+        assert operator.delete("/api/v1/tokens/0").status_code == 422
+        assert operator.delete(f"/api/v1/tokens/{2**64}").status_code == 422
+        assert operator.delete("/api/v1/tokens/999999").status_code == 404
+    with running.client(new["token"]) as api:
         listed = api.get("/api/v1/tokens").json()
         assert {t["store"] for t in listed} == {"alpha"}
         assert new["token"] not in str(listed) and "token_hash" not in str(listed)
         assert new["id"] in {t["id"] for t in listed}
-        # another store's token: as if it did not exist, and it keeps working
-        assert api.post("/api/v1/tokens", json={"store": "beta"}).status_code == 404
+        # a store token mints nothing, for its store or another
+        mints: list[dict[str, str]] = [{"store": "alpha"}, {"store": "beta"}, {}]
+        for mint in mints:
+            assert api.post("/api/v1/tokens", json=mint).status_code == 403, mint
+        # another store's token, or a sibling of its own store: as if it did not exist
         assert api.delete(f"/api/v1/tokens/{beta.id}").status_code == 404
+        assert api.delete(f"/api/v1/tokens/{sibling.id}").status_code == 404
         assert api.delete("/api/v1/tokens/999999").status_code == 404
-        for body in ({"store": "alpha", "expires_in_days": 0}, {"store": 7}, {"x": 1}):
-            assert api.post("/api/v1/tokens", json=body).status_code == 422, body
-        assert api.delete("/api/v1/tokens/0").status_code == 422
-        assert api.delete(f"/api/v1/tokens/{2**64}").status_code == 422
-    with running.client(beta.token) as other:
-        assert other.get("/api/v1/stores/beta").status_code == 200
+    for kept in (beta, sibling):
+        with running.client(kept.token) as other:
+            assert other.get("/api/v1/tokens").status_code == 200
 
     with running.client(new["token"]) as fresh:
         assert fresh.get("/api/v1/stores/alpha/status").status_code == 200
@@ -234,6 +247,8 @@ def test_tokens_are_created_listed_and_revoked_within_the_callers_store(
         assert refused.status_code == 401
     states = {t.id: t.state for t in list_tokens(running.hub)}
     assert states[new["id"]] == "revoked" and states[beta.id] == "live"
+    assert states[sibling.id] == "live"
+    assert len(list_tokens(running.hub)) == 4  # beta, sibling, the operator's, new
 
 
 def test_an_expired_token_is_refused_at_once(running: Running) -> None:

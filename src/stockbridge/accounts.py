@@ -39,7 +39,6 @@ duplicate; an unknown store raises ``services.StoreNotFound``),
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -48,6 +47,18 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from stockbridge.bootstrap import Hub
+from stockbridge.db.uow import UnitOfWork
+from stockbridge.login_guard import (
+    MAX_ADDRESS_FAILURES,
+    MAX_FAILURES,
+    USER_DELAY_AFTER,
+    LoginBusy,
+    LoginThrottled,
+    password_slots,
+    release_slot,
+    reserve,
+    take_back,
+)
 from stockbridge.services import StoreNotFound
 
 __all__ = [
@@ -69,14 +80,10 @@ __all__ = [
     "session_info",
 ]
 
-MAX_FAILURES = 5  # per (user name, address)
-MAX_ADDRESS_FAILURES = 30  # per address, any name
-USER_DELAY_AFTER = 10  # per user name, any address: then exponential delays
-MAX_USER_DELAY = timedelta(minutes=5)
-THROTTLE_WINDOW = timedelta(minutes=15)
 SESSION_LIFETIME = timedelta(hours=12)
 MIN_PASSWORD, MAX_PASSWORD = 8, 1024
 MAX_NAME = 100
+_password_slots = password_slots  # the throttle itself lives in ``login_guard``
 
 _hasher = PasswordHasher()  # Argon2id with the library's recommended parameters
 _DUMMY_HASH = _hasher.hash("not a password anyone has")
@@ -88,30 +95,6 @@ class InvalidAccount(ValueError):
 
 class LoginFailed(Exception):
     pass
-
-
-class LoginThrottled(Exception):
-    def __init__(self, retry_after: int, message: str | None = None) -> None:
-        super().__init__(message or f"too many failed logins: try again in {retry_after} seconds")
-        self.retry_after = retry_after
-
-
-class LoginBusy(LoginThrottled):
-    """Every password-check slot is taken; nothing was counted."""
-
-    def __init__(self) -> None:
-        super().__init__(1, "the hub is busy checking other logins: try again in a second")
-
-
-_slots: dict[int, threading.BoundedSemaphore] = {}
-_slots_lock = threading.Lock()
-
-
-def _password_slots(hub: Hub) -> threading.BoundedSemaphore:
-    """This process's password-check slots (one semaphore per configured size)."""
-    size = hub.settings.login_concurrency
-    with _slots_lock:
-        return _slots.setdefault(size, threading.BoundedSemaphore(size))
 
 
 @dataclass(frozen=True)
@@ -256,53 +239,20 @@ def remove_user(hub: Hub, name: str) -> None:
         uow.commit()
 
 
-def _throttle_keys(name: str, client: str) -> tuple[str, str, str]:
-    """The throttle rows of an attempt, in locking order: address, user, pair."""
-    name, client = name[:MAX_NAME], client[:100]
-    return f"a|{client}", f"u|{name}", f"p|{name}|{client}"
-
-
-def _reserve(hub: Hub, name: str, client: str, now: datetime) -> tuple[int | None, str]:
-    """Count the attempt in all three throttles, take a password-check slot, and read the
-    user's hash: returns (user id or None, hash to check). Raises ``LoginThrottled`` or
-    ``LoginBusy`` with nothing counted. The caller releases the slot."""
-    address, user_key, pair = _throttle_keys(name, client)
-    slots = _password_slots(hub)
-    with hub.uow() as uow:
-        users = uow.users
-        waits = [
-            users.reserve_attempt(address, now, THROTTLE_WINDOW, MAX_ADDRESS_FAILURES),
-            users.reserve_delayed_attempt(
-                user_key, now, THROTTLE_WINDOW, USER_DELAY_AFTER, MAX_USER_DELAY
-            ),
-            users.reserve_attempt(pair, now, THROTTLE_WINDOW, MAX_FAILURES),
-        ]
-        wait = max((w for w in waits if w is not None), default=None)
-        if wait is not None:
-            raise LoginThrottled(max(1, int(wait.total_seconds())))  # rolled back: not counted
-        if not slots.acquire(blocking=False):
-            raise LoginBusy  # rolled back: not counted
-        try:
-            users.forget_old_failures(now - THROTTLE_WINDOW, keep=(address, user_key, pair))
-            user = users.by_name(name) if len(name) <= MAX_NAME else None
-            found = (user.id, user.password_hash) if user else (None, _DUMMY_HASH)
-            uow.commit()
-        except BaseException:
-            slots.release()
-            raise
-    return found
-
-
 def log_in(
     hub: Hub, name: str, password: str, client: str, *, now: datetime | None = None
 ) -> tuple[str, str]:
     """Check the password and open a session: returns (session id, CSRF token). Raises
     ``LoginFailed``, ``LoginThrottled`` or ``LoginBusy`` (see the module for the rules)."""
     now = now or datetime.now(UTC)
-    address, user_key, pair = _throttle_keys(name, client)
+
+    def look_up(uow: UnitOfWork) -> tuple[int | None, str]:
+        user = uow.users.by_name(name) if len(name) <= MAX_NAME else None
+        return (user.id, user.password_hash) if user else (None, _DUMMY_HASH)
+
     # 1. A short write: count this attempt as a failure (under the throttle rows' locks,
     #    so parallel attempts count one by one) unless a limit is reached; read the hash.
-    user_id, stored_hash = _reserve(hub, name, client, now)
+    user_id, stored_hash = reserve(hub, name, client, now, look_up)
     # 2. Argon2 with no transaction open, in the slot taken above. An unknown user costs
     #    the same hash as a known one: timing tells nothing.
     try:
@@ -314,7 +264,7 @@ def log_in(
             raise LoginFailed("unknown user or wrong password")  # the failure is counted already
         new_hash = _hasher.hash(password) if _hasher.check_needs_rehash(stored_hash) else None
     finally:
-        _password_slots(hub).release()
+        release_slot(hub)
     # 3. A short write: the attempt was no failure after all; open the session.
     with hub.uow() as uow:
         found = uow.users.get(user_id)
@@ -323,9 +273,7 @@ def log_in(
             raise LoginFailed("unknown user or wrong password")
         if new_hash is not None:
             found.password_hash = new_hash
-        uow.users.undo_attempt(address)
-        uow.users.undo_attempt(user_key)
-        uow.users.clear_failures(pair)
+        take_back(uow, name, client)
         uow.users.purge_expired_sessions(now)
         session_id, csrf = uow.users.open_session(user_id, now, SESSION_LIFETIME)
         uow.commit()

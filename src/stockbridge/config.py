@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     #: The origin of a store's control panel, which frames the app (``{store_hash}`` is
     #: replaced): the only page allowed to frame that store's app sessions.
     bigcommerce_control_panel: str = "https://store-{store_hash}.mybigcommerce.com"
+    #: The public address of the QuickBooks Web Connector service (e.g.
+    #: ``https://hub.example.com/qbwc``): the ``soap:address`` of the WSDL at /qbwc?wsdl.
+    #: Never taken from a request's Host header. Unset: https://localhost:8000/qbwc.
+    qbwc_url: str | None = None
     #: "Connect to QuickBooks" (OAuth 2 authorization code): the Intuit app's keys, and the
     #: redirect URL registered with the app (None: this service's /oauth/qbo/callback as
     #: the browser reached it). The endpoints default to Intuit's production ones; the

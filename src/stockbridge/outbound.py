@@ -24,10 +24,12 @@ Enforcement (``guarded_transport``): an httpx transport whose network backend re
 the host, judges every address and opens the TCP connection to an allowed *address*
 itself, so the address checked is the address connected to: DNS rebinding (a name that
 answers a public address to the check and 127.0.0.1 to the connect) has no second lookup
-to exploit. Everything above TCP stays httpx's: the Host header is the URL's host, and TLS
-sends it as SNI and verifies the certificate for it. Each connection is checked, so each
-redirect hop is as well; env proxies are not used (they would connect for us). ``check_url``
-runs the same judgement ahead of time, for a form saving a URL.
+to exploit. A name is refused when any of its addresses is (a public and an internal
+answer together is refused whole). Everything above TCP stays httpx's: the Host header
+is the URL's host, and TLS sends it as SNI and verifies the certificate for it. Each
+connection is checked, so each redirect hop is as well; env proxies are not used (they
+would connect for us). ``check_url`` runs the same judgement ahead of time, for a form
+saving a URL.
 
 Errors: ``OutboundRefused`` (a ``ValueError``) names the host, the address and the rule.
 It is deliberately not an ``httpx.TransportError``: a refusal is not worth retrying.
@@ -167,16 +169,17 @@ class OutboundPolicy:
         return None
 
     def addresses(self, host: str, port: int) -> list[str]:
-        """The host's addresses this policy allows, in the resolver's order; raises
-        ``OutboundRefused`` naming the rule when it allows none."""
+        """The host's addresses, in the resolver's order, when this policy allows every
+        one of them; raises ``OutboundRefused`` naming the first refused address and its
+        rule otherwise. A name answering a public and an internal address at once is
+        refused whole: which one a client would use is not ours to guess."""
         found = self.resolver(host.strip("[]"), port)
-        allowed = [a for a in found if self.refusal(a) is None]
-        if allowed:
-            return allowed
         if not found:
             raise OutboundRefused(f"{host} resolves to no address")
-        address = found[0]
-        rule = self.refusal(address)
+        refused = [(a, r) for a in found if (r := self.refusal(a)) is not None]
+        if not refused:
+            return found
+        address, rule = refused[0]
         named = host if host.strip("[]") == address else f"{host} ({address})"
         raise OutboundRefused(
             f"{named} is a {rule} address: the hub does not call {rule} addresses for a "

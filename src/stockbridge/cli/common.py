@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import Annotated, NoReturn
 
 import typer
-from rich.console import Console
 
 from stockbridge.bootstrap import Hub, NotInitialised
+from stockbridge.cli.terminal import Console, echo
 from stockbridge.credentials import CredentialsUnreadable
 from stockbridge.jsonable import jsonable
 from stockbridge.services.errors import (
@@ -37,6 +37,7 @@ __all__ = [
     "JsonOption",
     "PartnerCommands",
     "StoreOption",
+    "echo",
     "fail",
     "mapped_errors",
     "on_command_line",
@@ -81,7 +82,7 @@ def mapped_errors() -> Iterator[None]:
 
 def print_json(value: object) -> None:
     """A typed result (or plain JSON values) as indented JSON on stdout."""
-    typer.echo(json.dumps(jsonable(value), indent=2, default=str))
+    echo(json.dumps(jsonable(value), indent=2, default=str))
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from stockbridge.cli.common import HubLoader, mapped_errors
 from stockbridge.cli.reports import print_report, sync_now
+from stockbridge.cli.terminal import Console
 from stockbridge.domain.model import RunStatus
 from stockbridge.services.runs import RequestSync, request_sync
 from stockbridge.services.tokens import create_token

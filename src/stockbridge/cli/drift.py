@@ -6,11 +6,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from stockbridge.cli.common import HubLoader, JsonOption, StoreOption, mapped_errors, print_json
 from stockbridge.cli.reports import print_report
+from stockbridge.cli.terminal import Console, Table
 from stockbridge.services.drift import drift_json, drift_report, request_repair
 from stockbridge.services.runs import exit_code
 

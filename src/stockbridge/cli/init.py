@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from stockbridge.cli.common import HubLoader, mapped_errors
+from stockbridge.cli.terminal import echo
 
 __all__ = ["register"]
 
@@ -16,4 +17,4 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
         with mapped_errors():
             instance = hub(initialised=False)
             instance.initialise()
-            typer.echo(f"hub ready: {instance.engine.url.render_as_string(hide_password=True)}")
+            echo(f"hub ready: {instance.engine.url.render_as_string(hide_password=True)}")

@@ -9,12 +9,11 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from stockbridge.bootstrap import Hub
 from stockbridge.cli.common import HubLoader, JsonOption, StoreOption, fail, mapped_errors
 from stockbridge.cli.common import print_json as show_json
+from stockbridge.cli.terminal import Console, Table, echo
 from stockbridge.domain.model import InventorySource
 from stockbridge.domain.wording import MODE_TITLES, mode_title
 from stockbridge.services.inventory import (
@@ -95,7 +94,7 @@ def _carry(hub: Hub, run_id: int | None) -> None:
     if run_id is None:
         return
     report = carry_out(hub, run_id)
-    typer.echo(f"Sync data to the web (inventory-out) run {run_id}: {report.status.value}")
+    echo(f"Sync data to the web (inventory-out) run {run_id}: {report.status.value}")
     if exit_code(report):
         raise typer.Exit(exit_code(report))
 
@@ -137,13 +136,13 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
         if as_json:
             show_json(detail)
             return
-        typer.echo(f"{detail.sku}: {detail.name or ''}")
-        typer.echo(f"assigned: {'yes' if detail.assigned else 'no'}")
+        echo(f"{detail.sku}: {detail.name or ''}")
+        echo(f"assigned: {'yes' if detail.assigned else 'no'}")
         own = " (the product's own)" if detail.source_override else " (the store's)"
-        typer.echo(f"mode: {detail.mode}{own}")
-        typer.echo(f"source of truth: {detail.source_of_truth}")
+        echo(f"mode: {detail.mode}{own}")
+        echo(f"source of truth: {detail.source_of_truth}")
         for level in detail.stock:
-            typer.echo(
+            echo(
                 f"  {level.location}: web {level.web}, back office {level.back_office}, "
                 f"hub {level.hub}"
             )
@@ -157,9 +156,9 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
                 loaded, AssignProducts(store, tuple(skus or ()), pattern, assigned)
             )
         verb = "assigned to the hub" if assigned else "no longer assigned"
-        typer.echo(f"{verb}: {', '.join(changed.changed) or 'none'}")
+        echo(f"{verb}: {', '.join(changed.changed) or 'none'}")
         if changed.unchanged:
-            typer.echo(f"already so: {', '.join(changed.unchanged)}")
+            echo(f"already so: {', '.join(changed.unchanged)}")
         _carry(loaded, changed.run_id)
 
     @product_app.command("assign")
@@ -195,7 +194,7 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
         with mapped_errors():
             loaded = hub()
             done = set_product_source(loaded, SetProductSource(store, sku, chosen))
-        typer.echo(f"{sku}: {done.product.explanation}")
+        echo(f"{sku}: {done.product.explanation}")
         _carry(loaded, done.run_id)
 
     @product_app.command("set-quantity")
@@ -204,5 +203,5 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
         with mapped_errors():
             loaded = hub()
             requested = set_hub_quantity(loaded, SetHubQuantity(store, sku, quantity))
-        typer.echo(f"{sku}: hub quantity {quantity}")
+        echo(f"{sku}: hub quantity {quantity}")
         _carry(loaded, requested.run_id)

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
-from rich.table import Table
 
 from stockbridge.bootstrap import Hub
+from stockbridge.cli.terminal import Console, Table
 from stockbridge.domain.model import SYNC_ALL, Step
 from stockbridge.domain.wording import STEP_TITLES
 from stockbridge.services.runs import sync

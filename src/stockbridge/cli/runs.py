@@ -7,7 +7,6 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from stockbridge.cli.common import (
     HubLoader,
@@ -19,6 +18,7 @@ from stockbridge.cli.common import (
 )
 from stockbridge.cli.reports import print_plan, print_report, report_json, sync_now
 from stockbridge.cli.run_lines import local_time, run_lines
+from stockbridge.cli.terminal import Console, echo
 from stockbridge.domain.model import SYNC_ALL, Step
 from stockbridge.domain.wording import STEP_TITLES, mode_title
 from stockbridge.services.preview import plan_json_chunks, preview
@@ -70,8 +70,8 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
             try:
                 if as_json:
                     for chunk in plan_json_chunks(plan):
-                        typer.echo(chunk, nl=False)
-                    typer.echo("")
+                        echo(chunk, nl=False)
+                    echo("")
                 else:
                     print_plan(Console(), plan)
             finally:
@@ -126,21 +126,21 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
             print_json(result)
             return
         if not result:
-            typer.echo("no store yet: add one with `stockbridge store add NAME`")
+            echo("no store yet: add one with `stockbridge store add NAME`")
         for entry in result:
             zone = describe_store(hub(), entry.store).timezone
 
             def at(moment: datetime | None, zone: str = zone) -> str:
                 return local_time(moment, zone) if moment else "never"
 
-            typer.echo(f"store {entry.store} ({mode_title(entry.inventory_source)})")
-            typer.echo(f"  last manual sync:    {at(entry.last_manual_sync_at)}")
-            typer.echo(f"  last automatic sync: {at(entry.last_automatic_sync_at)}")
+            echo(f"store {entry.store} ({mode_title(entry.inventory_source)})")
+            echo(f"  last manual sync:    {at(entry.last_manual_sync_at)}")
+            echo(f"  last automatic sync: {at(entry.last_automatic_sync_at)}")
             for step, last in entry.steps.items():
                 text = "never"
                 if last is not None:
                     text = f"{last.status} at {at(last.finished_at)} ({last.trigger.value}, "
                     text += f"run {last.run_id})"
-                typer.echo(f"  {STEP_TITLES[Step(step)]}: {text}")
+                echo(f"  {STEP_TITLES[Step(step)]}: {text}")
             conns = ", ".join(f"{c.role}={c.kind} ({c.health})" for c in entry.connections)
-            typer.echo(f"  connections: {conns or 'none'}")
+            echo(f"  connections: {conns or 'none'}")

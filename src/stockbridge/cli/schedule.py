@@ -8,13 +8,14 @@ from zoneinfo import ZoneInfo
 import typer
 
 from stockbridge.cli.common import HubLoader, JsonOption, mapped_errors, print_json
+from stockbridge.cli.terminal import echo
 from stockbridge.services.schedules import StoreSchedules, set_schedule, show_schedule
 
 __all__ = ["print_schedules", "register"]
 
 
 def print_schedules(result: StoreSchedules) -> None:
-    typer.echo(f"store {result.store} ({result.timezone})")
+    echo(f"store {result.store} ({result.timezone})")
     zone = ZoneInfo(result.timezone)
     for entry in result.schedules:
         timing = []
@@ -27,10 +28,10 @@ def print_schedules(result: StoreSchedules) -> None:
         if entry.business_days:
             days = " on business days (Monday-Friday"
             days += f", except {', '.join(entry.holidays)})" if entry.holidays else ")"
-        typer.echo(f"  {entry.step}: {' and '.join(timing) or 'no timing'}{days} ({state})")
+        echo(f"  {entry.step}: {' and '.join(timing) or 'no timing'}{days} ({state})")
         for moment in entry.next_runs:
             local = moment.astimezone(zone)
-            typer.echo(f"    next: {local:%Y-%m-%d %H:%M} {local.tzname()} ({local:%z})")
+            echo(f"    next: {local:%Y-%m-%d %H:%M} {local.tzname()} ({local:%z})")
 
 
 def register(app: typer.Typer, hub: HubLoader) -> None:

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from stockbridge.cli.common import HubLoader, fail, mapped_errors
+from stockbridge.cli.terminal import echo
 
 __all__ = ["register"]
 
@@ -58,7 +59,7 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
                 queue, close = open_queue(loaded)
                 closers.append(close)
             service = Service(loaded, workers=workers, queue=queue).start()
-        typer.echo(
+        echo(
             f"Stockbridge serving on http://{host}:{port} (dashboard at /, API at /api/v1, "
             "docs at /docs; dashboard users: stockbridge user add NAME --store STORE)"
         )

@@ -8,10 +8,9 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from stockbridge.cli.common import HubLoader, JsonOption, mapped_errors, print_json, secret_value
+from stockbridge.cli.terminal import Console, Table, echo
 from stockbridge.domain.model import InventorySource
 from stockbridge.domain.wording import MODE_TITLES, mode_title
 from stockbridge.jsonable import json_object
@@ -99,7 +98,7 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
                 inventory_source=inventory_source or InventorySource.BACK_OFFICE,
                 erp_name=erp_name,
             )
-            typer.echo(f"store {store.name!r} added")
+            echo(f"store {store.name!r} added")
 
     @store_app.command("list")
     def store_list(as_json: JsonOption = False) -> None:
@@ -145,7 +144,7 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
                 continue
             elif key == "erp_name" and value:
                 value = f"{value} (for reference; does not change how data syncs)"
-            typer.echo(f"{key}: {'' if value is None else value}")
+            echo(f"{key}: {'' if value is None else value}")
 
     @store_app.command("disconnect")
     def store_disconnect(
@@ -159,7 +158,7 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
         """Disconnect a supplier: its SKUs go back to the store's back office."""
         with mapped_errors():
             removed = disconnect_supplier(hub(), store, supplier)
-        typer.echo(
+        echo(
             f"supplier {removed.supplier!r} disconnected from {removed.store!r}; "
             f"{removed.released} SKU(s) back with the back office (stock unknown until it "
             "reports them)"
@@ -288,7 +287,7 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
                 catalog_push_names=_on(push_names),
                 catalog_inactive=None if inactive is None else inactive.value,
             )
-            typer.echo(f"store {name!r} updated")
+            echo(f"store {name!r} updated")
 
     @store_app.command("books")
     def store_books(
@@ -358,13 +357,13 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
                 status_after_post=status,
                 status_after_post_off=off,
             )
-        typer.echo(f"store {name!r} books:")
-        typer.echo(f"customers: {store.customer_mode.value}")
-        typer.echo(f"cancel_as: {store.cancel_as.value}")
-        typer.echo(f"deposit_account: {store.deposit_account or '(back office default)'}")
+        echo(f"store {name!r} books:")
+        echo(f"customers: {store.customer_mode.value}")
+        echo(f"cancel_as: {store.cancel_as.value}")
+        echo(f"deposit_account: {store.deposit_account or '(back office default)'}")
         mapped = ", ".join(f"{k}={v}" for k, v in store.payment_methods.items())
-        typer.echo(f"payment_methods: {mapped or 'none'}")
-        typer.echo(f"status_after_post: {store.status_after_post or 'off'}")
+        echo(f"payment_methods: {mapped or 'none'}")
+        echo(f"status_after_post: {store.status_after_post or 'off'}")
 
     @store_app.command("rotate-webhook-secret")
     def store_rotate_webhook_secret(
@@ -382,11 +381,11 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
         """Give the store's webhooks a new random secret and re-register them with it."""
         with mapped_errors():
             rotation = rotate_webhook_secret(hub(), name, grace=timedelta(minutes=grace_minutes))
-        typer.echo(f"store {name!r}: new {rotation.kind} webhook secret stored")
+        echo(f"store {name!r}: new {rotation.kind} webhook secret stored")
         if rotation.previous_until is not None:
             until = datetime.fromtimestamp(rotation.previous_until, UTC)
-            typer.echo(f"the old secret is accepted until {until:%Y-%m-%d %H:%M:%S} UTC")
+            echo(f"the old secret is accepted until {until:%Y-%m-%d %H:%M:%S} UTC")
         for note in rotation.notes:
-            typer.echo(note)
+            echo(note)
         if not rotation.notes:
-            typer.echo("no hooks to re-register (no webhook URL, or none registered yet)")
+            echo("no hooks to re-register (no webhook URL, or none registered yet)")

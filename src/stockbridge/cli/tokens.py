@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from stockbridge.cli.common import HubLoader, JsonOption, StoreOption, mapped_errors, print_json
+from stockbridge.cli.terminal import Console, Table, echo
 from stockbridge.services.stores import resolve_store
 from stockbridge.services.tokens import MAX_TOKEN_DAYS, create_token, list_tokens, revoke_token
 
@@ -37,10 +36,8 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
             token = create_token(hub(), store, operator=operator, expires_in_days=expires_in)
         scope = "every store" if operator else f"store {store!r}"
         until = f", for {expires_in} days" if expires_in else ""
-        typer.echo(
-            f"API token for {scope}{until} (shown once; use 'Authorization: Bearer <token>'):"
-        )
-        typer.echo(token)
+        echo(f"API token for {scope}{until} (shown once; use 'Authorization: Bearer <token>'):")
+        echo(token)
 
     @token_app.command("list")
     def token_list(store: StoreOption = None, as_json: JsonOption = False) -> None:
@@ -74,4 +71,4 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
         """Revoke a token (by its id in `token list`): refused from its next request on."""
         with mapped_errors():
             revoke_token(hub(), token_id)
-        typer.echo(f"API token {token_id} revoked.")
+        echo(f"API token {token_id} revoked.")

@@ -6,11 +6,10 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from stockbridge import accounts
 from stockbridge.cli.common import HubLoader, JsonOption, fail, mapped_errors, print_json
+from stockbridge.cli.terminal import Console, Table, echo
 
 __all__ = ["register"]
 
@@ -54,7 +53,7 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
             except accounts.InvalidAccount as exc:
                 fail(str(exc))
         scope = "every store" if operator else ", ".join(sorted(set(stores or ())))
-        typer.echo(
+        echo(
             f"user {name!r} added, sees {scope}: log in at the dashboard "
             "(stockbridge serve, /login)"
         )
@@ -96,7 +95,7 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
                 fail(str(exc))
         scope = "every store" if user.operator else ", ".join(user.stores) or "no store"
         note = "; password changed, sessions ended" if password is not None else ""
-        typer.echo(f"user {name!r} sees {scope}{note}")
+        echo(f"user {name!r} sees {scope}{note}")
 
     @user_app.command("remove")
     def user_remove(name: str) -> None:
@@ -106,7 +105,7 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
                 accounts.remove_user(hub(), name)
             except accounts.InvalidAccount as exc:
                 fail(str(exc))
-        typer.echo(f"user {name!r} removed")
+        echo(f"user {name!r} removed")
 
     @user_app.command("list")
     def user_list(as_json: JsonOption = False) -> None:

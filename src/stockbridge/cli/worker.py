@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from stockbridge.cli.common import HubLoader, fail, mapped_errors
+from stockbridge.cli.terminal import echo
 
 __all__ = ["register", "scaled_unavailable"]
 
@@ -92,7 +93,7 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
             from stockbridge.metrics import REGISTRY
 
             start_http_server(metrics_port, addr=metrics_host, registry=REGISTRY)
-        typer.echo(f"Stockbridge worker: queues {', '.join(wanted)}, concurrency {concurrency}")
+        echo(f"Stockbridge worker: queues {', '.join(wanted)}, concurrency {concurrency}")
         try:
             runtime.run_worker(name=name)
         finally:

@@ -7,11 +7,14 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from stockbridge.db.models import (
+    AppCallUse,
     AppInstall,
     AppUser,
+    AppUserRemoval,
     Connection,
     DashboardSession,
     Schedule,
@@ -146,3 +149,33 @@ class AppInstallRepository:
                 .where(AppUser.kind == kind, UserStore.store_id == store_id)
             )
         )
+
+    # signed callbacks used once, users removed ---------------------------------
+
+    def use_call(self, kind: str, jti: str, expires_at: datetime, now: datetime) -> bool:
+        """Record that the signed callback ``jti`` is acted on; False when it was
+        already (a replay, or a parallel use of the same link that got here first).
+        Uses past their expiry are dropped: the JWT itself is refused from then on."""
+        self.session.execute(delete(AppCallUse).where(AppCallUse.expires_at < now))
+        try:  # the primary key decides, also between two parallel uses
+            with self.session.begin_nested():
+                self.session.add(AppCallUse(kind=kind, jti=jti, expires_at=expires_at))
+        except IntegrityError:
+            return False
+        return True
+
+    def user_removed_at(self, kind: str, store: str, user: str) -> datetime | None:
+        """When the partner last took the store ``store`` away from ``user``."""
+        found = self.session.get(AppUserRemoval, (kind, store, user))
+        return found.removed_at if found is not None else None
+
+    def note_user_removed(self, kind: str, store: str, user: str, now: datetime) -> None:
+        found = self.session.get(AppUserRemoval, (kind, store, user))
+        if found is None:
+            self.session.add(
+                AppUserRemoval(
+                    kind=kind, store_external_id=store, user_external_id=user, removed_at=now
+                )
+            )
+        else:
+            found.removed_at = now

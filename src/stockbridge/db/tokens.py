@@ -27,9 +27,14 @@ class TokenRepository:
         self.session = session
 
     def create(
-        self, store_id: int | None, label: str | None = None, expires_at: datetime | None = None
+        self,
+        store_id: int | None,
+        label: str | None = None,
+        expires_at: datetime | None = None,
+        parent_id: int | None = None,
     ) -> str:
-        """A new random token; only its hash is kept. The token is returned once."""
+        """A new random token; only its hash is kept. The token is returned once.
+        ``parent_id``: the token that minted it (the caller caps the expiry)."""
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         self.session.add(
             ApiToken(
@@ -38,6 +43,7 @@ class TokenRepository:
                 label=label,
                 created_at=datetime.now(UTC),
                 expires_at=expires_at,
+                parent_id=parent_id,
             )
         )
         return token
@@ -68,11 +74,19 @@ class TokenRepository:
         return self.session.get(ApiToken, token_id)
 
     def revoke(self, token_id: int, now: datetime) -> ApiToken | None:
-        """Revoke a token (it stays listed); None if there is no such token. Revoking
-        twice keeps the first time."""
+        """Revoke a token and every token it minted, theirs too (they stay listed); None
+        if there is no such token. Revoking twice keeps the first time."""
         row = self.session.get(ApiToken, token_id)
-        if row is not None and row.revoked_at is None:
-            row.revoked_at = now
+        if row is None:
+            return None
+        pending = [row]
+        while pending:
+            token = pending.pop()
+            if token.revoked_at is None:
+                token.revoked_at = now
+            pending.extend(
+                self.session.scalars(select(ApiToken).where(ApiToken.parent_id == token.id))
+            )
         return row
 
     def idempotent_answer(self, store_id: int, key: str) -> IdempotencyRecord | None:

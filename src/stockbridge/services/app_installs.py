@@ -10,6 +10,8 @@ check the partner's signatures and codes and call these with plain values.
   one already connected to it (an API account), else a new one. The credentials are
   checked and the webhooks registered by ``connect_partner`` before anything is saved;
   a store created for an install that then fails is removed again.
+- The install opens no dashboard session (its callback URL would be a login link for
+  whoever opened it first); the first signed load does.
 - ``open_app_session``: the partner's user becomes (once) a dashboard user without a
   password, granted this store; the session may be framed by the given origins only.
 - ``uninstall_app``: the web connection's secrets are deleted (token, webhook secret:
@@ -20,7 +22,15 @@ check the partner's signatures and codes and call these with plain values.
 - ``remove_app_user``: the partner's user loses the store (the owner's access goes only
   with the app).
 
-Errors: ``AppNotInstalled`` (no live install for that partner store), ``InvalidSetting``,
+Signed callbacks (load, uninstall, remove_user: ``SignedCall``) act once each: a ``jti``
+seen before is refused until its JWT expires, and so is one issued before the app's
+latest install (an uninstall link of the last install replayed after a re-install) or,
+for a load, before the partner last removed that user (a load link replayed after
+``remove_user`` does not grant the store again). Times are compared to the second the
+partner stamps (``iat``): a link issued in the very second of an install is accepted.
+
+Errors: ``AppNotInstalled`` (no live install for that partner store), ``CallRefused``
+(a signed callback used before, or issued too early), ``InvalidSetting``,
 ``ConnectFailed`` (from ``connect_partner``).
 """
 
@@ -44,8 +54,10 @@ __all__ = [
     "APP_SESSION_LIFETIME",
     "AppNotInstalled",
     "AppSession",
+    "CallRefused",
     "Installed",
     "PartnerUser",
+    "SignedCall",
     "Uninstalled",
     "install_app",
     "open_app_session",
@@ -62,6 +74,32 @@ class AppNotInstalled(LookupError):
     """No live install of the app for that partner store."""
 
 
+class CallRefused(PermissionError):
+    """A signed callback used before, or issued before the latest install (or, for a
+    load, before its user was removed). The message is safe to show."""
+
+
+@dataclass(frozen=True)
+class SignedCall:
+    """A partner's signed callback: its id (``jti``), when it was issued and until when
+    it is valid (seconds since the epoch, as the partner stamped them)."""
+
+    jti: str
+    issued_at: int
+    expires_at: int
+
+
+def _use_once(
+    apps: AppInstallRepository, kind: str, install: AppInstall, call: SignedCall, now: datetime
+) -> None:
+    """Refuse ``call`` if it was used before or issued before ``install``; record it."""
+    expires = datetime.fromtimestamp(max(call.expires_at, int(now.timestamp())) + 60, UTC)
+    if not apps.use_call(kind, call.jti, expires, now):
+        raise CallRefused("this signed link was used already: open the app again")
+    if call.issued_at < int(install.installed_at.timestamp()):  # rolled back with the use
+        raise CallRefused("this signed link was issued before the app's latest install")
+
+
 @dataclass(frozen=True)
 class PartnerUser:
     """A user of the partner (its own id and email)."""
@@ -76,8 +114,6 @@ class Installed:
     created: bool  # a new hub store
     reenabled: bool  # installed before, uninstalled, now installed again
     reached: str  # what the credentials check reached (and the webhooks registered)
-    session_id: str
-    csrf_token: str
 
 
 @dataclass(frozen=True)
@@ -110,13 +146,15 @@ def install_app(
     owner: PartnerUser | None,
     scope: str | None,
     account_uuid: str | None,
-    frame_ancestors: str,
     now: datetime | None = None,
 ) -> Installed:
     """Install the app for the partner store ``external_id`` (see the module). The new
     store, if one is made, is called ``store_name`` (made unique). ``settings_for(name)``
-    gives the web connection's settings for the store's final name. Returns the store and
-    a session for the installing user."""
+    gives the web connection's settings for the store's final name. Returns the store.
+    No session is opened: the install callback's URL carries the one-time code in its
+    query, and whoever opened it first would be signed in as the installer (a login
+    link). The installer gets the dashboard from the partner's signed load, used once
+    (``open_app_session``)."""
     now = now or datetime.now(UTC)
     with hub.uow() as uow:
         uow.read_only()
@@ -169,12 +207,8 @@ def install_app(
         install.paused_schedules = []
         for person in {p.external_id: p for p in (owner, installer) if p is not None}.values():
             apps.grant(_app_user(apps, kind, person, now), store_row.id)
-        user_id = _app_user(apps, kind, installer, now)
-        session_id, csrf = uow.users.open_session(
-            user_id, now, APP_SESSION_LIFETIME, frame_ancestors=frame_ancestors
-        )
         uow.commit()
-    return Installed(existing, created, reenabled, reached, session_id, csrf)
+    return Installed(existing, created, reenabled, reached)
 
 
 def open_app_session(
@@ -184,14 +218,20 @@ def open_app_session(
     external_id: str,
     user: PartnerUser,
     frame_ancestors: str,
+    call: SignedCall,
     now: datetime | None = None,
 ) -> AppSession:
     """A dashboard session for the partner's ``user`` on the store the app is installed
-    for; the user is made and granted the store on their first load."""
+    for; the user is made and granted the store on their first load. ``CallRefused``
+    for a load link used before, issued before the install or the user's removal."""
     now = now or datetime.now(UTC)
     with hub.uow() as uow:
         apps = AppInstallRepository(uow.session)
-        _, store = _live_install(uow, apps, kind, external_id)
+        install, store = _live_install(uow, apps, kind, external_id)
+        removed = apps.user_removed_at(kind, external_id, user.external_id)
+        if removed is not None and call.issued_at < removed.timestamp():
+            raise CallRefused("this signed link was issued before the user lost the store")
+        _use_once(apps, kind, install, call, now)
         user_id = _app_user(apps, kind, user, now)
         apps.grant(user_id, store.id)
         found = uow.users.get(user_id)
@@ -204,10 +244,17 @@ def open_app_session(
 
 
 def uninstall_app(
-    hub: Hub, *, kind: str, external_id: str, reason: str, now: datetime | None = None
+    hub: Hub,
+    *,
+    kind: str,
+    external_id: str,
+    reason: str,
+    call: SignedCall,
+    now: datetime | None = None,
 ) -> Uninstalled:
     """Stop the store syncing and delete its token (see the module). A repeated uninstall
-    changes nothing (``already``)."""
+    changes nothing (``already``); ``CallRefused`` for a link used before or issued
+    before the latest install."""
     now = now or datetime.now(UTC)
     with hub.uow() as uow:
         apps = AppInstallRepository(uow.session)
@@ -215,7 +262,9 @@ def uninstall_app(
         store = uow.stores.get(install.store_id) if install is not None else None
         if install is None or store is None:
             raise AppNotInstalled(f"the app is not installed for {external_id!r}")
+        _use_once(apps, kind, install, call, now)
         if install.uninstalled_at is not None:
+            uow.commit()
             return Uninstalled(store.name, True, 0, 0, 0)
         connection = apps.web_connection(store.id, kind)
         if connection is not None:
@@ -236,15 +285,25 @@ def uninstall_app(
 
 
 def remove_app_user(
-    hub: Hub, *, kind: str, external_id: str, user: PartnerUser, now: datetime | None = None
+    hub: Hub,
+    *,
+    kind: str,
+    external_id: str,
+    user: PartnerUser,
+    call: SignedCall,
+    now: datetime | None = None,
 ) -> bool:
     """Take the store away from the partner's ``user``; False if they did not have it.
-    The owner's access is not removed (``InvalidSetting``)."""
+    The owner's access is not removed (``InvalidSetting``). The removal's time is kept:
+    a load link issued before it no longer opens the store for that user."""
+    now = now or datetime.now(UTC)
     with hub.uow() as uow:
         apps = AppInstallRepository(uow.session)
         install, store = _live_install(uow, apps, kind, external_id)
         if install.owner_external_id == user.external_id:
             raise InvalidSetting("the store owner keeps the app's store until it is uninstalled")
+        _use_once(apps, kind, install, call, now)
+        apps.note_user_removed(kind, external_id, user.external_id, now)
         found = apps.app_user(kind, user.external_id)
         removed = found is not None and apps.revoke(found.user_id, store.id)
         uow.commit()

@@ -18,7 +18,7 @@ outbound policy (``outbound.guarded_transport``) like every URL a user chose.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from stockbridge.bootstrap import Hub
@@ -27,6 +27,7 @@ from stockbridge.connectors.errors import PartnerAuthError, PartnerError
 from stockbridge.connectors.feed import KIND as FEED_KIND
 from stockbridge.connectors.feed import FeedBackOffice
 from stockbridge.connectors.feed.formats import BadRecord, RawRecord, Unreadable, read_records
+from stockbridge.connectors.feed.source_sftp import SftpSource
 from stockbridge.connectors.registry import ConnectorEnv, MemoryVault
 from stockbridge.services.connections import connect_partner
 from stockbridge.services.errors import ConnectFailed, InvalidSetting
@@ -260,6 +261,10 @@ def preview_feed(
     except ValueError as exc:
         raise InvalidSetting(str(exc)) from None
     assert isinstance(connector, FeedBackOffice)
+    if isinstance(connector.source, SftpSource):
+        # Nothing is pinned yet (the vault is this preview's own): trust the key the
+        # server shows for this one look, as connecting the feed will on first use.
+        connector.source.endpoint = replace(connector.source.endpoint, trust_first_use=True)
     try:
         label = connector.source.label  # fetching reaches it: one download, no extra check
         files = connector.source.fetch()  # a generator: closed below, nothing accepted

@@ -19,8 +19,10 @@ from stockbridge.connectors.qbwc import KIND
 from stockbridge.connectors.qbwc.connector import FLAVOURS, SKU_FIELDS
 from stockbridge.connectors.qbwc.qwc import QwcFile, check_app_url
 from stockbridge.db.models import Connection, QbwcUser, Store
+from stockbridge.db.uow import UnitOfWork
 from stockbridge.domain.model import SYNC_ALL, Trigger
 from stockbridge.jobs.queue import JobQueue
+from stockbridge.login_guard import LoginThrottled, release_slot, reserve, take_back
 from stockbridge.services.connections import connect_partner
 from stockbridge.services.errors import InvalidSetting, StoreNotFound
 from stockbridge.services.stores import find_store
@@ -41,6 +43,7 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("no Web Connector user has this password")
 MIN_PASSWORD, MAX_PASSWORD = 12, 256
 DEFAULT_APP_URL = "https://localhost:8000/qbwc"
+REALM = "qbwc"  # the login throttle's rows of Web Connector sign-ins
 
 
 @dataclass(frozen=True)
@@ -164,15 +167,20 @@ def qwc_for(hub: Hub, store_id: int) -> str | None:
         ).render()
 
 
-def authenticate(hub: Hub, user_name: str, password: str) -> QbwcSignIn | None:
+def authenticate(
+    hub: Hub, user_name: str, password: str, client: str, *, now: datetime | None = None
+) -> QbwcSignIn | None:
     """The store a Web Connector user signs in for; None for a wrong name or password
-    (the same work either way: a hash is checked for an unknown name too). The check
-    runs with no transaction open."""
+    (the same work either way: a hash is checked for an unknown name too), and None
+    without any check while the sign-in is throttled or every password-check slot is
+    busy: the dashboard's login throttle and slots (``login_guard``), realm "qbwc",
+    ``client`` the caller's address. The check runs with no transaction open."""
     if len(password) > MAX_PASSWORD or len(user_name) > 100:
         return None
-    with hub.uow() as uow:
-        uow.read_only()
-        row = uow.session.execute(
+    now = now or datetime.now(UTC)
+
+    def look_up(uow: UnitOfWork) -> tuple[int, str, int] | None:
+        found = uow.session.execute(
             select(QbwcUser.store_id, QbwcUser.password_hash, Connection.id)
             .join(
                 Connection,
@@ -182,13 +190,24 @@ def authenticate(hub: Hub, user_name: str, password: str) -> QbwcSignIn | None:
             )
             .where(QbwcUser.user_name == user_name)
         ).first()
-    stored = row[1] if row is not None else _DUMMY_HASH
+        return None if found is None else (found[0], found[1], found[2])
+
     try:
-        _hasher.verify(stored, password)
-    except (VerificationError, InvalidHashError):
+        row = reserve(hub, user_name, client, now, look_up, realm=REALM)
+    except LoginThrottled:  # LoginBusy too: "nvu" at once, no hash checked
         return None
-    if row is None:
-        return None
+    try:
+        try:
+            ok: bool = _hasher.verify(row[1] if row is not None else _DUMMY_HASH, password)
+        except (VerificationError, InvalidHashError):
+            ok = False
+    finally:
+        release_slot(hub)
+    if not ok or row is None:
+        return None  # the failure is counted already
+    with hub.uow() as uow:
+        take_back(uow, user_name, client, realm=REALM)
+        uow.commit()
     return QbwcSignIn(row[0], row[2])
 
 

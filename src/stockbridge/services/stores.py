@@ -143,9 +143,10 @@ def _check_timezone(name: str) -> str:
 
 def _check_name(name: str) -> str:
     name = name.strip()
-    if not name or len(name) > MAX_NAME or any(c in name for c in "/\\\n\r\t"):
+    if not name or len(name) > MAX_NAME or any(c in name for c in "/\\") or not name.isprintable():
         raise InvalidSetting(
-            f"store names are 1-{MAX_NAME} characters without slashes or line breaks"
+            f"store names are 1-{MAX_NAME} characters without slashes, line breaks or "
+            "other control characters"
         )
     return name
 

@@ -1,5 +1,12 @@
 """API tokens: shown once when created; only their hash is kept. A token may expire, and a
-revoked or expired token is refused from its next request on (nothing caches tokens)."""
+revoked or expired token is refused from its next request on (nothing caches tokens).
+
+Who mints tokens: operators (the CLI, an operator token through the API) and the
+dashboard (a user for the stores they see). A store token mints none and revokes none but
+itself: a leaked store token cannot make itself a successor that outlives its revocation,
+nor lock its store's other integrations out. A token minted through the API by another
+token (``parent``) never outlives it: its expiry is capped at the parent's, and revoking
+the parent revokes it (and what it minted in turn)."""
 
 from __future__ import annotations
 
@@ -62,10 +69,17 @@ def create_token(
 
 
 def issue_token(
-    hub: Hub, store_name: str | None, *, operator: bool, expires_in_days: int | None = None
+    hub: Hub,
+    store_name: str | None,
+    *,
+    operator: bool,
+    expires_in_days: int | None = None,
+    parent_id: int | None = None,
 ) -> IssuedToken:
-    """``create_token`` with the new token's id and scope. Bad input raises
-    ``InvalidSetting`` (an unknown store ``StoreNotFound``); nothing is saved then."""
+    """``create_token`` with the new token's id and scope. ``parent_id``: the token
+    minting this one through the API; the new token expires no later than it and is
+    revoked with it. Bad input raises ``InvalidSetting`` (an unknown store
+    ``StoreNotFound``); nothing is saved then."""
     if operator == (store_name is not None):
         raise InvalidSetting("give either --store NAME or --operator")
     if expires_in_days is not None and not 1 <= expires_in_days <= MAX_TOKEN_DAYS:
@@ -73,9 +87,20 @@ def issue_token(
     now = datetime.now(UTC)
     expires_at = None if expires_in_days is None else now + timedelta(days=expires_in_days)
     with hub.uow() as uow:
+        if parent_id is not None:
+            parent = uow.tokens.get(parent_id)
+            if parent is None or parent.revoked_at is not None:
+                raise TokenNotFound("the minting token is revoked")
+            if parent.expires_at is not None and (
+                expires_at is None or expires_at > parent.expires_at
+            ):
+                expires_at = parent.expires_at  # never outlives its parent
         store_id = None if operator else find_store(uow, store_name).id
         token = uow.tokens.create(
-            store_id, label="operator" if operator else store_name, expires_at=expires_at
+            store_id,
+            label="operator" if operator else store_name,
+            expires_at=expires_at,
+            parent_id=parent_id,
         )
         uow.commit()
         row = uow.tokens.get_by_hash(hash_token(token))
@@ -113,12 +138,17 @@ def _state(revoked_at: datetime | None, expires_at: datetime | None, now: dateti
     return "live"
 
 
-def revoke_token(hub: Hub, token_id: int, stores: Collection[str] | None = None) -> None:
-    """Revoke a token at once: its next request gets 401. ``TokenNotFound`` (an
-    ``InvalidSetting``) for an unknown id, or, with ``stores``, for a token of another
-    store or an operator token: nothing changes then."""
+def revoke_token(
+    hub: Hub, token_id: int, stores: Collection[str] | None = None, *, only: int | None = None
+) -> None:
+    """Revoke a token at once, with every token it minted: their next request gets 401.
+    ``TokenNotFound`` (an ``InvalidSetting``) for an unknown id, or, with ``stores``, for
+    a token of another store or an operator token, or, with ``only`` (a store token
+    revoking), for any token but that one: nothing changes then."""
     with hub.uow() as uow:
         row = uow.tokens.get(token_id)
+        if only is not None and token_id != only:
+            row = None
         if row is not None and stores is not None:
             store = None if row.store_id is None else uow.stores.get(row.store_id)
             if store is None or store.name not in stores:

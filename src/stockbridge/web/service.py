@@ -40,9 +40,11 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is calling: a store's token (``store_id``) or an operator's (None)."""
+    """Who is calling: a store's token (``store_id``) or an operator's (None), and which
+    token it is (``token_id``: a token it mints is that token's child)."""
 
     store_id: int | None
+    token_id: int | None = None
 
     def may_see(self, store_id: int) -> bool:
         return self.store_id is None or self.store_id == store_id
@@ -58,7 +60,7 @@ def authenticate(hub: Hub, authorization: str | None) -> Caller:
             raise Unauthorized("unknown or revoked token")
         row.last_used_at = datetime.now(UTC)
         uow.commit()
-        return Caller(row.store_id)
+        return Caller(row.store_id, row.id)
 
 
 def store_for(uow: UnitOfWork, caller: Caller, name: str) -> Store:

@@ -5,8 +5,9 @@ grants. Hub quantities and assignments are ``products_api.py``'s.
 
 Who may do what: an operator token (every store) may do everything; a store token sees
 only its own store (any other store answers 404, word for word as one that does not
-exist), may list, create and revoke only its store's tokens, and gets 403 on the
-operator routes (creating stores, users and grants, operator tokens). Every use case
+exist), may list its store's tokens and revoke itself, and gets 403 on the operator
+routes (creating stores, users, grants and tokens: only operators and the dashboard
+mint tokens, see ``services.tokens``). Every use case
 checks its input before writing: bad input is 422, an unknown name 404, a duplicate 409,
 and nothing is half-applied.
 """
@@ -285,13 +286,9 @@ def setup_routes(hub: Hub) -> APIRouter:
 
     @router.post("/tokens", status_code=201)
     def create_token(who: CallerDep, body: TokenIn) -> dict[str, Any]:
-        """A new token; its secret is in this answer only. A store token may create tokens
-        for its own store only."""
-        mine = own_store(who)
-        if body.store is None:
-            _operator(who)
-        elif mine is not None:
-            visible(who, body.store)
+        """A new token (operator tokens only); its secret is in this answer only. It
+        expires no later than the token minting it and is revoked with it."""
+        _operator(who)
         with _mapped():
             return json_object(
                 issue_token(
@@ -299,16 +296,19 @@ def setup_routes(hub: Hub) -> APIRouter:
                     body.store,
                     operator=body.store is None,
                     expires_in_days=body.expires_in_days,
+                    parent_id=who.token_id,
                 )
             )
 
     @router.delete("/tokens/{token_id}", status_code=204)
     def revoke(token_id: TokenId, who: CallerDep) -> Response:
-        """Revoke a token at once (its next request gets 401). A store token may revoke
-        its own store's tokens only (any other id: 404)."""
+        """Revoke a token at once, with the tokens it minted (their next request gets
+        401). A store token may revoke itself only (any other id: 404)."""
         mine = own_store(who)
         with _mapped():
-            revoke_token(hub, token_id, None if mine is None else {mine})
+            revoke_token(
+                hub, token_id, None if mine is None else {mine}, only=who.token_id if mine else None
+            )
         return Response(status_code=204)
 
     # users -------------------------------------------------------------------------

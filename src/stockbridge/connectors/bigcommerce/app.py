@@ -48,7 +48,7 @@ __all__ = [
 CONTEXT = re.compile(r"stores/([A-Za-z0-9]{1,64})")
 LEEWAY_SECONDS = 60
 MAX_JWT = 8192
-_REQUIRED = ["aud", "iss", "iat", "nbf", "exp", "sub"]
+_REQUIRED = ["aud", "iss", "iat", "nbf", "exp", "sub", "jti"]
 
 
 class BadPayload(ValueError):
@@ -103,6 +103,11 @@ class Payload:
     user: AppUserClaim
     owner: AppUserClaim | None
     url: str | None
+    #: The JWT's id (``jti``), when it was issued (``iat``) and until when it is valid
+    #: (``exp``), in seconds since the epoch: a callback acts once per ``jti``.
+    jti: str = ""
+    issued_at: int = 0
+    expires_at: int = 0
 
 
 def store_hash_of(context: str) -> str | None:
@@ -172,7 +177,8 @@ def exchange_code(
 def verify_payload(config: AppConfig, token: str) -> Payload:
     """Check a ``signed_payload_jwt`` (signature with the client secret, HS256 only;
     ``aud`` the client id, ``iss`` "bc", ``exp``/``nbf``/``iat`` with a minute's leeway,
-    ``sub`` a store) and return who and which store it names. ``BadPayload`` says why
+    ``sub`` a store, a ``jti``) and return who and which store it names, and the JWT's
+    id and times (the caller uses each ``jti`` once). ``BadPayload`` says why
     not."""
     if not token or len(token) > MAX_JWT:
         raise BadPayload(f"signed_payload_jwt is missing or over {MAX_JWT} characters")
@@ -207,8 +213,19 @@ def verify_payload(config: AppConfig, token: str) -> Payload:
     if user is None:
         raise BadPayload("the signed payload names no user (id and email)")
     url = claims.get("url")
+    jti, iat, exp = claims.get("jti"), claims.get("iat"), claims.get("exp")
+    if not isinstance(jti, str) or not 1 <= len(jti) <= 200 or not jti.isprintable():
+        raise BadPayload("the signed payload's jti is not an id of 1-200 characters")
+    if not isinstance(iat, int | float) or not isinstance(exp, int | float):
+        raise BadPayload("the signed payload's iat and exp are not times")
     return Payload(
-        store_hash, user, _user(claims.get("owner")), url if isinstance(url, str) else None
+        store_hash,
+        user,
+        _user(claims.get("owner")),
+        url if isinstance(url, str) else None,
+        jti,
+        int(iat),
+        int(exp),
     )
 
 

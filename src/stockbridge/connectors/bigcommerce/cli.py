@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from stockbridge.cli.common import PartnerCommands, fail, mapped_errors, secret_value
+from stockbridge.cli.common import PartnerCommands, echo, fail, mapped_errors, secret_value
 from stockbridge.connectors.bigcommerce.app import webhook_url
 from stockbridge.connectors.bigcommerce.client import DEFAULT_API_URL
 from stockbridge.services.connections import connect_partner
@@ -74,9 +74,9 @@ def register(commands: PartnerCommands) -> None:
                 settings=settings,
                 secrets={"access_token": token or ""},
             )
-        typer.echo(f"connected {store!r} to {reached}")
+        echo(f"connected {store!r} to {reached}")
         if webhook_base_url:
-            typer.echo(f"webhooks deliver to {settings['webhook_url']}")
+            echo(f"webhooks deliver to {settings['webhook_url']}")
 
     @commands.sandbox.command("bigcommerce")
     def sandbox_bigcommerce(
@@ -131,7 +131,7 @@ def register(commands: PartnerCommands) -> None:
         )
         sandbox.stores[store_hash] = store
         base = f"http://127.0.0.1:{port}"
-        typer.echo(
+        echo(
             f"BigCommerce sandbox on {base} (store hash {store_hash}); "
             f"connect with --api-url {base}"
         )
@@ -146,7 +146,7 @@ def register(commands: PartnerCommands) -> None:
                 remove_user_callback=f"{hub}/bigcommerce/remove_user",
                 scope="store_v2_orders store_v2_products",
             )
-            typer.echo(
+            echo(
                 f"app {app_client_id!r}: install at {base}/app/{app_client_id}/install"
                 f"?store_hash={store_hash}&user_id={store.owner().id} "
                 f"(hub: STOCKBRIDGE_BIGCOMMERCE_LOGIN_URL={base} "

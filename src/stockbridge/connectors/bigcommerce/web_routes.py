@@ -5,7 +5,8 @@ many stores): registered by ``bootstrap`` with ``web_routes=``, mounted by the w
   control panel): the code is exchanged for the store's permanent token, the store is
   created (or re-enabled, or the one already connected to that store hash), connected
   (token encrypted in the vault) and its webhooks registered, and a page in the control
-  panel's iframe opens the store's dashboard for the installing user.
+  panel's iframe says so. It opens no session: the URL, with its code, would be a login
+  link for whoever opened it first; the dashboard opens from the signed load.
 - ``GET /bigcommerce/load``: the app opened in the control panel: the signed payload is
   verified and the store's dashboard opens as that BigCommerce user (a dashboard user
   made on first load, granted this store only) in a session the control panel may frame.
@@ -15,8 +16,9 @@ many stores): registered by ``bootstrap`` with ``web_routes=``, mounted by the w
 
 Without the app's client id, secret and URL in the hub's settings every route answers 503
 naming the missing setting. Bad input answers 400 (missing or malformed parameters), 401
-(a signed payload that fails verification: forged, expired, another app's), 404 (a store
-the app is not installed for), with nothing saved.
+(a signed payload that fails verification: forged, expired, another app's; or one used
+before, or issued before the latest install or the user's removal: each ``jti`` acts
+once), 404 (a store the app is not installed for), with nothing saved.
 """
 
 from __future__ import annotations
@@ -45,7 +47,9 @@ from stockbridge.jobs.queue import JobQueue
 from stockbridge.services.app_installs import (
     APP_SESSION_LIFETIME,
     AppNotInstalled,
+    CallRefused,
     PartnerUser,
+    SignedCall,
     install_app,
     open_app_session,
     remove_app_user,
@@ -129,6 +133,10 @@ def _set_session(response: Response, session_id: str) -> None:
     response.raw_headers[-1] = (name, value + b"; Partitioned")
 
 
+def _call(payload: Payload) -> SignedCall:
+    return SignedCall(payload.jti, payload.issued_at, payload.expires_at)
+
+
 def _store_path(name: str) -> str:
     return f"/stores/{quote(name, safe='')}"
 
@@ -198,7 +206,6 @@ def routes(hub: Hub, queue: JobQueue) -> APIRouter:
                 owner=owner_of(),
                 scope=grant.scope,
                 account_uuid=grant.account_uuid,
-                frame_ancestors=framers,
             )
         except ConnectFailed as exc:
             return _page(502, "Install failed", str(exc))
@@ -208,14 +215,14 @@ def routes(hub: Hub, queue: JobQueue) -> APIRouter:
             return _page(422, "Install failed", str(exc))
         allow_framing(request, framers)
         what = "installed again" if installed.reenabled else "installed"
-        response = _page(
+        # No session here: this URL (its code in the query) would sign in whoever opened
+        # it first. The dashboard opens from the control panel's signed load, used once.
+        return _page(
             200,
             "Stockbridge is installed",
-            f"Stockbridge is {what} for this store ({installed.store}): {installed.reached}.",
-            (_store_path(installed.store), "Open the store's dashboard"),
+            f"Stockbridge is {what} for this store ({installed.store}): {installed.reached}. "
+            "Open Stockbridge from the Apps menu of the control panel to see its dashboard.",
         )
-        _set_session(response, installed.session_id)
-        return response
 
     @router.get("/bigcommerce/load")
     def load(request: Request) -> Response:
@@ -233,7 +240,10 @@ def routes(hub: Hub, queue: JobQueue) -> APIRouter:
                 external_id=payload.store_hash,
                 user=PartnerUser(payload.user.id, payload.user.email),
                 frame_ancestors=framers,
+                call=_call(payload),
             )
+        except CallRefused as exc:
+            return _page(401, "Cannot open Stockbridge", str(exc))
         except AppNotInstalled:
             return _page(
                 404,
@@ -256,9 +266,15 @@ def routes(hub: Hub, queue: JobQueue) -> APIRouter:
         try:
             done = await run_in_threadpool(
                 lambda: uninstall_app(
-                    hub, kind=KIND, external_id=payload.store_hash, reason=UNINSTALLED_REASON
+                    hub,
+                    kind=KIND,
+                    external_id=payload.store_hash,
+                    reason=UNINSTALLED_REASON,
+                    call=_call(payload),
                 )
             )
+        except CallRefused as exc:
+            return JSONResponse({"error": str(exc)}, status_code=401)
         except AppNotInstalled as exc:
             return JSONResponse({"error": str(exc)}, status_code=404)
         return JSONResponse(
@@ -283,8 +299,12 @@ def routes(hub: Hub, queue: JobQueue) -> APIRouter:
         user = PartnerUser(payload.user.id, payload.user.email)
         try:
             removed = await run_in_threadpool(
-                lambda: remove_app_user(hub, kind=KIND, external_id=payload.store_hash, user=user)
+                lambda: remove_app_user(
+                    hub, kind=KIND, external_id=payload.store_hash, user=user, call=_call(payload)
+                )
             )
+        except CallRefused as exc:
+            return JSONResponse({"error": str(exc)}, status_code=401)
         except AppNotInstalled as exc:
             return JSONResponse({"error": str(exc)}, status_code=404)
         except InvalidSetting as exc:

@@ -92,7 +92,7 @@ def _source(env: ConnectorEnv) -> Source:
             max_bytes=max_bytes,
         )
     if where.startswith("sftp://"):
-        endpoint = replace(parse_sftp_url(where), legacy_host_key=True)
+        endpoint = replace(parse_sftp_url(where), legacy_host_key=True, outbound=env.outbound)
         return SftpSource(endpoint, env.vault, max_bytes=max_bytes)
     if "://" in where:
         raise ValueError(f"unsupported source {where!r}: use http(s)://, sftp:// or a folder")
@@ -112,7 +112,7 @@ def _orders(env: ConnectorEnv) -> OrderDestination | None:
     if not where:
         return None
     if where.startswith("sftp://"):
-        endpoint = parse_sftp_url(where)
+        endpoint = replace(parse_sftp_url(where), outbound=env.outbound)
         # The single host key of earlier versions belongs to the source's server, or
         # to this one when the source is not on SFTP.
         source = str(env.settings.get("source") or "")

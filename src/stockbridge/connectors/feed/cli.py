@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from stockbridge.cli.common import PartnerCommands, mapped_errors, secret_value
+from stockbridge.cli.common import PartnerCommands, echo, mapped_errors, secret_value
 from stockbridge.connectors.feed import KIND
 from stockbridge.connectors.feed.sftp import is_fingerprint, parse_sftp_url
 from stockbridge.domain.schedule import STOCK_STEPS
@@ -254,10 +254,10 @@ def register(commands: PartnerCommands) -> None:
                 supplier=supplier,
                 owns=owns,
             )
-            typer.echo(f"connected to {reached}")
+            echo(f"connected to {reached}")
             if every is not None:
                 set_schedule(hub, store, every_minutes=every, step=STOCK_STEPS)
-                typer.echo(f"pulling the feed every {every} minute(s)")
+                echo(f"pulling the feed every {every} minute(s)")
 
 
 def _trusted(fingerprints: list[str], *where: str | None) -> dict[str, str]:

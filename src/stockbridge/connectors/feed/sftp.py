@@ -19,9 +19,17 @@ recorded for (``legacy_host_key``: the source, or the orders destination when th
 is not SFTP), and copied to the per-host name on first use. Secrets used: ``password``
 and/or ``sftp_key`` (an OpenSSH private key, as text).
 
+Where it connects: the host is resolved and judged by the hub's outbound policy
+(``outbound.OutboundPolicy``, as for URL feeds): a loopback, private, link-local ...
+address is refused unless the operator allows it, before any packet is sent, and the
+connection goes to the judged address itself (no second lookup), while the host key is
+still looked up and pinned by the host's name (asyncssh's ``host_key_alias``).
+
 Errors: refused credentials or a changed host key -> ``PartnerAuthError``; a missing file
-or folder -> ``PartnerError`` (retrying will not help); a dropped or refused connection
--> ``TransientPartnerError``.
+or folder, or an address the policy refuses -> ``PartnerError`` (retrying will not help);
+no SSH session at an allowed address -> ``TransientPartnerError`` with one message for
+every cause (refused, reset, timed out, not an SSH server, a name that does not resolve),
+so the answer does not tell open, closed and filtered ports apart.
 """
 
 from __future__ import annotations
@@ -35,9 +43,12 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 from urllib.parse import unquote, urlsplit
 
+import httpcore
+
 from stockbridge.connectors.errors import PartnerAuthError, PartnerError, TransientPartnerError
 from stockbridge.connectors.feed.ssh_lib import asyncssh
 from stockbridge.connectors.registry import CredentialVault
+from stockbridge.outbound import OutboundPolicy, OutboundRefused
 
 __all__ = [
     "HOST_KEY",
@@ -103,6 +114,12 @@ class SftpEndpoint:
     port: int
     path: str
     legacy_host_key: bool = field(default=False, compare=False)
+    #: The hub's outbound policy: which addresses may be connected to (strict unless
+    #: the operator allows more).
+    outbound: OutboundPolicy = field(default_factory=OutboundPolicy, compare=False)
+    #: "Test this source": trust the key shown when none is pinned (the vault is a
+    #: throwaway one; nothing is pinned for the connection).
+    trust_first_use: bool = field(default=False, compare=False)
 
     @property
     def host_key_secret(self) -> str:
@@ -163,11 +180,12 @@ class SftpEndpoint:
         own = secrets.get(self.host_key_secret)
         pinned = own or (secrets.get(HOST_KEY) if self.legacy_host_key else None)
         confirmed = frozenset(secrets.get(self.trust_secret, "").split()) if pin else frozenset()
-        if not pinned and not pin:
+        first_use = pin or self.trust_first_use
+        if not pinned and not first_use:
             raise PartnerAuthError(
                 f"no host key pinned for {self.host}: connect the feed again", partner=PARTNER
             )
-        check = _HostKeyCheck(confirmed, first_use=pin and not pinned and not confirmed)
+        check = _HostKeyCheck(confirmed, first_use=first_use and not pinned and not confirmed)
         known_hosts: object = (
             asyncssh.import_known_hosts(f"{self._pattern()} {pinned}\n")
             if pinned
@@ -181,26 +199,29 @@ class SftpEndpoint:
                 raise PartnerAuthError(
                     f"the SFTP key cannot be read: {exc}", partner=PARTNER
                 ) from None
+        options = {
+            "username": self.user,
+            "password": secrets.get("password") or None,
+            "client_keys": keys,
+            "agent_path": None,
+            "known_hosts": known_hosts,
+            "client_factory": lambda: check,
+            # Confirming a change: let the server show a key of another type too
+            # (otherwise only the pinned key's type is asked for).
+            "server_host_key_algs": "default" if confirmed else (),
+            "connect_timeout": 15,
+            "login_timeout": 15,
+        }
         try:
-            async with asyncssh.connect(
-                self.host,
-                self.port,
-                username=self.user,
-                password=secrets.get("password") or None,
-                client_keys=keys,
-                agent_path=None,
-                known_hosts=known_hosts,
-                client_factory=lambda: check,
-                # Confirming a change: let the server show a key of another type too
-                # (otherwise only the pinned key's type is asked for).
-                server_host_key_algs="default" if confirmed else (),
-                connect_timeout=15,
-                login_timeout=15,
-            ) as connection:
+            connection = await self._connect(options)
+            try:
                 shown = connection.get_server_host_key()
                 trusted = self._record(vault, own, pinned, shown, confirmed)
                 async with connection.start_sftp_client() as sftp:
                     return await work(sftp), trusted
+            finally:
+                connection.close()
+                await connection.wait_closed()
         except asyncssh.PermissionDenied as exc:
             raise PartnerAuthError(
                 f"{self.label}: credentials refused ({exc.reason})", partner=PARTNER
@@ -219,6 +240,30 @@ class SftpEndpoint:
             raise TransientPartnerError(
                 f"{self.label}: {type(exc).__name__}: {exc}", partner=PARTNER
             ) from exc
+
+    async def _connect(self, options: dict[str, object]) -> asyncssh.SSHClientConnection:
+        """An SSH connection to an address the outbound policy allows, tried in the
+        resolver's order; the host key is checked under the host's name. One error for
+        every way of not getting an SSH session (see the module)."""
+        try:
+            addresses = self.outbound.addresses(self.host, self.port)
+        except OutboundRefused as exc:
+            raise PartnerError(f"{self.label}: refused: {exc}", partner=PARTNER) from None
+        except httpcore.ConnectError:
+            addresses = []
+        for address in addresses:
+            try:
+                return await asyncssh.connect(
+                    address, self.port, host_key_alias=self.host, **options
+                )
+            except (asyncssh.PermissionDenied, asyncssh.HostKeyNotVerifiable):
+                raise
+            except (TimeoutError, asyncssh.Error, OSError):
+                continue
+        raise TransientPartnerError(
+            f"{self.label}: no SSH session could be opened with {self.host}:{self.port}",
+            partner=PARTNER,
+        )
 
     def _record(
         self,

@@ -14,6 +14,7 @@ import typer
 
 from stockbridge.cli.common import (
     PartnerCommands,
+    echo,
     fail,
     mapped_errors,
     on_command_line,
@@ -203,7 +204,7 @@ def register(commands: PartnerCommands) -> None:
                 settings=settings,
                 secrets=secrets,
             )
-            typer.echo(f"connected to QuickBooks company {reached!r}")
+            echo(f"connected to QuickBooks company {reached!r}")
 
     @commands.sandbox.command("qbo")
     def sandbox_qbo(
@@ -252,7 +253,7 @@ def register(commands: PartnerCommands) -> None:
         # the system chose, never ":0").
         listener = socket.create_server(("127.0.0.1", port))
         port = listener.getsockname()[1]
-        typer.echo(
+        echo(
             f"QuickBooks sandbox: realm {sandbox.books.realm_id}; API base "
             f"http://127.0.0.1:{port}; token endpoint "
             f"http://127.0.0.1:{port}/oauth2/v1/tokens/bearer; a refresh token from "
@@ -278,8 +279,8 @@ def _connect_in_browser(
     with mapped_errors():
         link, name = create_link(hub, KIND, store)
     url = f"{base.rstrip('/')}/oauth/qbo/start?{urlencode({'store': name, 'link': link})}"
-    typer.echo("Open this link in a browser within 10 minutes (it works once):")
-    typer.echo(url)
+    echo("Open this link in a browser within 10 minutes (it works once):")
+    echo(url)
     if open_it:
         with contextlib.suppress(Exception):  # no browser here: the printed link will do
             webbrowser.open(url)
@@ -295,4 +296,4 @@ def _connect_in_browser(
     result, detail = outcome
     if result != "connected":
         fail(detail, code=1)
-    typer.echo(detail)
+    echo(detail)

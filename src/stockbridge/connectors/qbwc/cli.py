@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from stockbridge.cli.common import PartnerCommands, fail, mapped_errors
+from stockbridge.cli.common import PartnerCommands, echo, fail, mapped_errors
 from stockbridge.services.qbwc import DEFAULT_APP_URL, connect_qbwc
 
 __all__ = ["register"]
@@ -67,10 +67,10 @@ def register(commands: PartnerCommands) -> None:
             path.write_text(done.qwc, encoding="utf-8")
         except OSError as exc:
             fail(f"could not write {path}: {exc.strerror}")
-        typer.echo(f"connected store {done.store!r}: {done.reached}")
-        typer.echo(f"wrote {path}: open it in the Web Connector; user {done.user_name}")
+        echo(f"connected store {done.store!r}: {done.reached}")
+        echo(f"wrote {path}: open it in the Web Connector; user {done.user_name}")
         if done.password is not None:
-            typer.echo(f"Web Connector password (shown once): {done.password}")
+            echo(f"Web Connector password (shown once): {done.password}")
 
     @commands.sandbox.command("qbwc")
     def sandbox(
@@ -95,7 +95,7 @@ def register(commands: PartnerCommands) -> None:
         connector = WebConnector(url, user, password, company)
         while True:
             log = connector.session()
-            typer.echo(
+            echo(
                 f"update: {log.auth or 'signed in'}; {log.requests} request(s); "
                 f"{log.ended}{'; ' + log.last_error if log.last_error else ''}"
             )

@@ -56,7 +56,9 @@ def routes(hub: Hub, queue: JobQueue) -> APIRouter:
     @router.get("/qbwc", include_in_schema=False)
     def describe(request: Request) -> Response:
         if "wsdl" in {key.lower() for key in request.query_params}:
-            return Response(soap.wsdl(str(request.url.remove_query_params("wsdl"))), media_type=XML)
+            # The address from the configuration, never from the Host header.
+            location = hub.settings.qbwc_url or service.DEFAULT_APP_URL
+            return Response(soap.wsdl(location), media_type=XML)
         return PlainTextResponse("Stockbridge's QuickBooks Web Connector service (SOAP).")
 
     @router.get("/qbwc/support", include_in_schema=False)
@@ -95,7 +97,8 @@ def routes(hub: Hub, queue: JobQueue) -> APIRouter:
         return HTMLResponse(
             f"<!doctype html><title>QuickBooks Web Connector</title>"
             f"<h1>QuickBooks Web Connector: {html.escape(store)}</h1><table>{body}</table>"
-            f'<p><a href="{link}" download>Download the .qwc file</a></p>'
+            f'<p><a href="{link}" download>Download the .qwc file</a></p>',
+            headers={"Cache-Control": "no-store"},
         )
 
     @router.get("/stores/{store}/qbwc.qwc", include_in_schema=False)
@@ -107,7 +110,10 @@ def routes(hub: Hub, queue: JobQueue) -> APIRouter:
         return Response(
             document,
             media_type="application/xml",
-            headers={"Content-Disposition": f'attachment; filename="{store}.qwc"'},
+            headers={
+                "Content-Disposition": f'attachment; filename="{store}.qwc"',
+                "Cache-Control": "no-store",
+            },
         )
 
     @router.post("/qbwc", include_in_schema=False)
@@ -129,10 +135,11 @@ def routes(hub: Hub, queue: JobQueue) -> APIRouter:
             parsed = soap.parse_call(bytes(body))
         except soap.SoapError as exc:
             return Response(soap.fault(str(exc)), 500, media_type=XML)
-        result = await run_in_threadpool(dispatch, parsed)
+        client = request.client.host if request.client else "unknown"
+        result = await run_in_threadpool(dispatch, parsed, client)
         return Response(soap.answer(parsed.operation, result), media_type=XML)
 
-    def dispatch(call: soap.SoapCall) -> str | int | list[str]:
+    def dispatch(call: soap.SoapCall, client: str) -> str | int | list[str]:
         p = call.params
         match call.operation:
             case "serverVersion":
@@ -140,7 +147,7 @@ def routes(hub: Hub, queue: JobQueue) -> APIRouter:
             case "clientVersion":
                 return ""  # every Web Connector version we know of speaks this protocol
             case "authenticate":
-                return _authenticate(p["strUserName"], p["strPassword"])
+                return _authenticate(p["strUserName"], p["strPassword"], client)
             case "sendRequestXML":
                 return mailbox.send_request(hub, p["ticket"], expiry=expiry)
             case "receiveResponseXML":
@@ -159,8 +166,10 @@ def routes(hub: Hub, queue: JobQueue) -> APIRouter:
             case _:  # closeConnection
                 return mailbox.close_session(hub, p["ticket"])
 
-    def _authenticate(user_name: str, password: str) -> list[str]:
-        sign_in = service.authenticate(hub, user_name, password)
+    def _authenticate(user_name: str, password: str, client: str) -> list[str]:
+        # Under the dashboard's login throttle and password-check slots: "nvu" at once
+        # when throttled or busy (services.qbwc.authenticate).
+        sign_in = service.authenticate(hub, user_name, password, client)
         if sign_in is None:
             return [secrets.token_urlsafe(24), "nvu"]
         ticket = mailbox.open_session(hub, sign_in.store_id, sign_in.connection_id)

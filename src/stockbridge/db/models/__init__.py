@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from stockbridge.db.models.accounts import DashboardSession, LoginThrottle, User, UserStore
-from stockbridge.db.models.apps import AppInstall, AppUser
+from stockbridge.db.models.apps import AppCallUse, AppInstall, AppUser, AppUserRemoval
 from stockbridge.db.models.base import Base, Money, UtcDateTime
 from stockbridge.db.models.commerce import (
     Connection,
@@ -36,8 +36,10 @@ from stockbridge.db.models.service import (
 __all__ = [
     "AlertIncident",
     "ApiToken",
+    "AppCallUse",
     "AppInstall",
     "AppUser",
+    "AppUserRemoval",
     "Base",
     "Connection",
     "Cursor",

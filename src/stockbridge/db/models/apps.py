@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from stockbridge.db.models.base import Base, UtcDateTime
 
-__all__ = ["AppInstall", "AppUser"]
+__all__ = ["AppCallUse", "AppInstall", "AppUser", "AppUserRemoval"]
 
 
 class AppInstall(Base):
@@ -53,3 +53,27 @@ class AppUser(Base):
     )
     email: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class AppCallUse(Base):
+    """A partner's signed callback (BigCommerce's load / uninstall / remove_user JWT,
+    by its ``jti``) already acted on. Kept until the JWT expires, so a replay of the same
+    link is refused; rows past ``expires_at`` are dropped as new ones come in."""
+
+    __tablename__ = "app_call_uses"
+
+    kind: Mapped[str] = mapped_column(String(40), primary_key=True)
+    jti: Mapped[str] = mapped_column(String(200), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class AppUserRemoval(Base):
+    """When the partner last took a store away from one of its users (``remove_user``):
+    a signed load issued before that moment no longer opens the store for them."""
+
+    __tablename__ = "app_user_removals"
+
+    kind: Mapped[str] = mapped_column(String(40), primary_key=True)
+    store_external_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    user_external_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    removed_at: Mapped[datetime] = mapped_column(UtcDateTime)

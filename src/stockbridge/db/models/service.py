@@ -143,6 +143,12 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    #: The token that minted this one through the API (None: the CLI or the dashboard).
+    #: A child never outlives it: its expiry is capped at the parent's, and revoking the
+    #: parent revokes it.
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("api_tokens.id", ondelete="CASCADE"), index=True
+    )
 
 
 class IdempotencyRecord(Base):

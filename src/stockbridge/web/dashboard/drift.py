@@ -1,6 +1,12 @@
 """The dashboard's drift page: counts per kind, a table filtered by kind and SKU, the
-same as CSV, and Repair (a run of its own, queued behind a run holding the store). The
-page reads the web store's catalog each time it is shown (``services/drift.py``)."""
+same as CSV, and Repair (a run of its own, queued behind a run holding the store).
+
+A check reads the web store's catalog and records the measurement
+(``services/drift.py``), so it is a POST with the session's CSRF token: ``GET
+/stores/{store}/drift`` only offers the check (a cross-site link or image cannot make the
+hub read the partner or add to the drift history). ``POST /stores/{store}/drift`` checks
+and shows the result (filtered by ``kind`` and ``q``); ``POST .../drift.csv`` checks and
+answers the CSV, never cached."""
 
 from __future__ import annotations
 
@@ -25,11 +31,14 @@ ViewerDep = Annotated[Viewer, Depends(viewer)]
 MAX_QUERY = 100
 
 
-def _filtered(report: DriftReport, kind: str, q: str) -> list[DriftEntry]:
+def _check_filters(kind: str, q: str) -> None:
     if kind and kind not in DRIFT_KINDS:
         raise Refused(422, f"unknown kind {kind!r}: choose {', '.join(DRIFT_KINDS)}")
     if len(q) > MAX_QUERY:
         raise Refused(422, f"the SKU filter is at most {MAX_QUERY} characters")
+
+
+def _filtered(report: DriftReport, kind: str, q: str) -> list[DriftEntry]:
     needle = q.casefold()
     return [
         e
@@ -46,10 +55,26 @@ def add_drift_routes(router: APIRouter, hub: Hub, queue: JobQueue, tools: PageTo
             raise Refused(404, str(exc)) from None
 
     @router.get("/stores/{store}/drift")
-    async def drift_page(
-        request: Request, store: str, who: ViewerDep, kind: str = "", q: str = ""
-    ) -> Response:
+    async def drift_offer(request: Request, store: str, who: ViewerDep) -> Response:
         page = await tools.store_page(who, store)
+        return tools.render(
+            request,
+            "drift.html",
+            page="drift",
+            report=None,
+            entries=[],
+            kind="",
+            q="",
+            kinds=DRIFT_KINDS,
+            **page,
+        )
+
+    @router.post("/stores/{store}/drift")
+    async def drift_page(request: Request, store: str, who: ViewerDep) -> Response:
+        form = await tools.posted(request, who)
+        page = await tools.store_page(who, store)
+        kind, q = str(form.get("kind", "")), str(form.get("q", ""))
+        _check_filters(kind, q)  # bad filters refused before the partner is read
         report = await _report(store)
         entries = _filtered(report, kind, q)
         return tools.render(
@@ -64,15 +89,21 @@ def add_drift_routes(router: APIRouter, hub: Hub, queue: JobQueue, tools: PageTo
             **page,
         )
 
-    @router.get("/stores/{store}/drift.csv")
-    async def drift_export(store: str, who: ViewerDep, kind: str = "", q: str = "") -> Response:
+    @router.post("/stores/{store}/drift.csv")
+    async def drift_export(request: Request, store: str, who: ViewerDep) -> Response:
+        form = await tools.posted(request, who)
         await tools.store_page(who, store)
+        kind, q = str(form.get("kind", "")), str(form.get("q", ""))
+        _check_filters(kind, q)
         report = await _report(store)
         entries = _filtered(report, kind, q)
         return StreamingResponse(
             drift_csv(entries),
             media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": 'attachment; filename="drift.csv"'},
+            headers={
+                "Content-Disposition": 'attachment; filename="drift.csv"',
+                "Cache-Control": "no-store",
+            },
         )
 
     @router.post("/stores/{store}/drift/repair")
