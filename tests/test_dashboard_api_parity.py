@@ -100,6 +100,10 @@ TWINS: dict[str, tuple[str, str, dict[str, str]]] = {
         },
     ),
     "/stores/{store}/drift/repair": ("post", f"{S}/drift/repair", {}),
+    # A drift check (a POST since it reads the partner and records a check) and its CSV:
+    # the API's twin answers every entry; the form's kind/q filters pick from its entries.
+    "/stores/{store}/drift": ("get", f"{S}/drift", {}),
+    "/stores/{store}/drift.csv": ("get", f"{S}/drift", {}),
     "/stores/{store}/setup/web": (
         "put",
         f"{S}/connections/web",

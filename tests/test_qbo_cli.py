@@ -68,6 +68,7 @@ def test_connect_with_a_good_grant_saves_the_connection(home: Path, qbo: Qbo) ->
             "last_error": None,
             "name": "",  # a supplier's name; the back office has none
             "owns": None,
+            "account": qbo.realm,  # the QuickBooks company (realm id) it is connected to
         }
     ]
     for secret in (token, CLIENT_SECRET):
