@@ -3,7 +3,7 @@ the domain's rules, as the SQL repositories do."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -269,6 +269,44 @@ class MemoryCatalog:
         self, store_id: int, source: str, drifted: int, web_only: int = 0, hub_only: int = 0
     ) -> None:
         self.s.drift_checks.append((store_id, source, drifted, web_only, hub_only))
+
+    def stock_rows_of(
+        self,
+        store_id: int,
+        *,
+        web_connection_id: int,
+        store_source: InventorySource,
+        skus: Collection[str],
+    ) -> list[StockRow]:
+        wanted = set(skus)
+        rows: list[StockRow] = []
+        after = 0
+        while True:
+            chunk = self.stock_rows(
+                store_id,
+                web_connection_id=web_connection_id,
+                store_source=store_source,
+                after=after,
+                limit=1000,
+            )
+            if not chunk.rows:
+                return rows
+            rows += [row for row in chunk.rows if row.sku in wanted]
+            after = chunk.resume_after
+
+    def assigned_refs(self, store_id: int, web_connection_id: int) -> list[str]:
+        refs = (
+            self._partner_ref(web_connection_id, v.id)
+            for v in self._store_variants(store_id)
+            if v.hub_managed
+        )
+        return [ref for ref in refs if ref is not None]
+
+    def record_echoes(
+        self, connection_id: int, changes: Mapping[str, int | None], sent_at: datetime
+    ) -> None:
+        for product, change in changes.items():
+            self.s.echoes[(connection_id, product)] = (change, sent_at)
 
     def record_sent(self, connection_id: int, sent: Sequence[tuple[int, int]]) -> None:
         for stock_id, quantity in sent:

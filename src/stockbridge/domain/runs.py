@@ -25,3 +25,5 @@ class RunRecord:
     status: RunStatus
     progress: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    #: The web products whose stock the run reads (webhook news); None: the whole store.
+    targets: tuple[str, ...] | None = None

@@ -21,10 +21,11 @@ from datetime import UTC, datetime
 
 from stockbridge.connectors.base import BackOffice, PulledBackOffice, Snapshot, SnapshotBackOffice
 from stockbridge.connectors.errors import PartnerAuthError, PartnerError, PartnerResponseError
-from stockbridge.domain.model import BackOfficeItem, ItemError
+from stockbridge.domain.model import BackOfficeItem, ItemError, Trigger
 from stockbridge.domain.snapshot import diff_snapshot
 from stockbridge.sync.context import StepContext, StepOutcome
 from stockbridge.sync.sources import STOCK_READ_MARK, apply_report, source_state
+from stockbridge.sync.web_changes import read_assigned, read_targets
 
 __all__ = [
     "CATALOG_READ_MARK",
@@ -47,6 +48,8 @@ SOURCE_FAILED = "source_failed"
 
 
 def inventory_in(ctx: StepContext) -> StepOutcome:
+    if ctx.targets is not None:  # webhook news: the web's stock of just those products
+        return read_targets(ctx, ctx.targets)
     partners = ctx.partners
     if partners.back_office is None and partners.web is None and not partners.suppliers:
         return StepOutcome("skipped", message="no partner connected")
@@ -76,6 +79,8 @@ def inventory_in(ctx: StepContext) -> StepOutcome:
         raise primary_error
     if partners.web is not None and partners.web_connection_id is not None:
         done += _read_web(ctx, partners.web_connection_id)
+        if ctx.trigger is Trigger.MANUAL:  # a manual sync: assigned products in full
+            done += read_assigned(ctx)
     status = "partial" if failed else "succeeded"
     return StepOutcome(status, done=done, failed=failed, message=waiting)
 

@@ -78,6 +78,12 @@ class RunTracker:
 
     def finish(self, outcome: StepOutcome) -> None:
         self.entry.update(status=outcome.status, message=outcome.message, changed=outcome.done)
+        # Honest counts where the step kept them: read from partners, written to one,
+        # and read but unchanged (the hub already had that value).
+        if outcome.read is not None:
+            self.entry.update(read=outcome.read, unchanged=max(0, outcome.read - outcome.done))
+        if outcome.written is not None:
+            self.entry["written"] = outcome.written
         RUN_ITEMS.labels(self.step.value, "changed").inc(outcome.done)
         RUN_ITEMS.labels(self.step.value, "failed").inc(max(self.entry["failed"], outcome.failed))
         if outcome.status != "running":
