@@ -312,23 +312,25 @@ def plan_catalog(
     inventory mode, for the default price source). Pure: the same rows and settings
     always give the same plan, and a row whose web copy is what the hub last sent gives
     nothing. In a mode where the catalog does not flow to the web
-    (``domain/directions.py``) the plan is empty whatever the settings say."""
+    (``domain/directions.py``) nothing is created or updated whatever the settings say;
+    a back-office SKU the web lacks is only marked absent (left out of stock pushes)."""
     plan = CatalogPlan()
-    if not catalog_flows_to_web(mode):
-        return plan
+    flows = catalog_flows_to_web(mode)
     push_prices = settings.price_master(mode) is PriceSource.BACK_OFFICE
     for row in rows:
         if not on_web(row):
             if row.creating:
                 plan.look_up.append(row)
                 continue
-            wanted = new_product(row, settings)
+            wanted = new_product(row, settings) if flows else None
             if wanted is not None:
                 plan.create.append(wanted)
             elif row.partner_ref is None and row.from_back_office:
                 plan.absent.append(row)
             continue
         assert row.partner_ref is not None
+        if not flows:
+            continue
         price = (
             row.price
             if push_prices
