@@ -9,7 +9,12 @@ from decimal import Decimal
 from typing import Any
 
 from stockbridge.domain.books import ReversalPlan, plan_reversals
-from stockbridge.domain.catalog import VariantState, merge_back_office_item, merge_web_variant
+from stockbridge.domain.catalog import (
+    VariantState,
+    changes_hub,
+    merge_back_office_item,
+    merge_web_variant,
+)
 from stockbridge.domain.inventory import StockChunk, StockRow
 from stockbridge.domain.model import (
     DEFAULT_LOCATION,
@@ -130,16 +135,19 @@ class MemoryCatalog:
         pairs = [self.ensure(store_id, i.sku, i.location) for i in items]
         changed = 0
         for item, (variant, level) in zip(items, pairs, strict=True):
-            merged = merge_back_office_item(_held(variant, level.back_office_qty), item)
+            held = _held(variant, level.back_office_qty)
+            merged = merge_back_office_item(held, item)
             if merged is None:
                 continue
+            moved = changes_hub(held, merged)
             variant.name, variant.price, variant.active = merged.name, merged.price, merged.active
             variant.back_office_modified_at = merged.back_office_modified_at
             level.back_office_qty = merged.quantity
             source = effective_source(store_source, variant.inventory_source)
             if item.quantity is not None and erp_sets_hub_quantity(source, variant.hub_managed):
+                moved = moved or level.hub_qty != item.quantity
                 level.hub_qty = item.quantity
-            changed += 1
+            changed += moved
         return changed
 
     def apply_web_variants(
@@ -154,11 +162,11 @@ class MemoryCatalog:
         changed = 0
         for seen, (variant, level) in zip(variants_seen, pairs, strict=True):
             source = effective_source(store_source, variant.inventory_source)
-            merged = merge_web_variant(
-                _held(variant, level.web_qty), seen, web_is_master=source.web_is_master
-            )
+            held = _held(variant, level.web_qty)
+            merged = merge_web_variant(held, seen, web_is_master=source.web_is_master)
             if merged is None:
                 continue
+            changed += changes_hub(held, merged)
             variant.name, variant.price = merged.name, merged.price
             variant.web_modified_at = merged.web_modified_at
             level.web_qty = merged.quantity
@@ -175,7 +183,6 @@ class MemoryCatalog:
                 sent.sent_value = (
                     None if sent.sent_value != str(merged.quantity) else sent.sent_value
                 )
-            changed += 1
         return changed
 
     def iter_back_office_state(self, store_id: int) -> Iterator[HubRowLike]:
@@ -312,6 +319,7 @@ class MemoryCatalog:
         for stock_id, quantity in sent:
             link = self.s.links.setdefault((connection_id, "stock", stock_id), MemLink())
             link.sent_value = str(quantity)
+            self.s.levels[stock_id].web_qty = quantity
 
     def catalog_rows(
         self, store_id: int, *, web_connection_id: int, after: int, limit: int

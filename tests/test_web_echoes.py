@@ -15,8 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
-from stockbridge import services
+from stockbridge import accounts, services
 from stockbridge.connectors.base import Delivery
 from stockbridge.connectors.bigcommerce.sandbox.catalog import inventory_event
 from stockbridge.connectors.bigcommerce.webhooks import ADAPTER
@@ -24,12 +25,15 @@ from stockbridge.domain.echoes import ECHO_WINDOW, SentStock, StockEvent, sort_e
 from stockbridge.domain.model import InventorySource, Trigger
 from tests.bc_helpers import SandboxStore
 from tests.conftest import Harness
+from tests.dashboard_helpers import log_in
 from tests.modes_support import STORE, Shop, connect_qbo, open_shop, start_qbo
 from tests.service_helpers import wait_for
 
 FIXTURE = Path(__file__).parent / "fixtures" / "bigcommerce_webhook_inventory.json"
 N = 40  # SKUs a Sync All pushes
 BURST = 500
+PASSWORD = "correct horse battery staple"
+SCRAPE = "scrape-me-0123"
 
 
 def test_the_adapter_reads_bigcommerces_documented_inventory_event() -> None:
@@ -124,6 +128,15 @@ def test_a_sync_all_is_followed_by_no_run_and_a_later_change_by_one(
     wait_for(lambda: outcomes(shop).get("echo") == N + 1, what="the write-back's echo")
     assert len(runs(shop)) == 2
 
+    # Honest counts: a Sync All now reads the web again and changes nothing, and says so.
+    again = shop.ok("sync", "all", "--store", STORE)
+    assert "This run changed nothing" in again.output
+    latest = runs(shop)[0]["progress"]
+    web_read = latest["inventory-in"]
+    assert web_read["read"] > 0 and web_read["changed"] == 0
+    assert web_read["unchanged"] == web_read["read"]
+    assert latest["inventory-out"]["written"] == 0
+
 
 def test_a_burst_of_events_gives_one_run(
     sqlite_harness: Harness, bc_store: SandboxStore, tmp_path: Path, stack: ExitStack
@@ -132,6 +145,7 @@ def test_a_burst_of_events_gives_one_run(
     bc_store.seed(
         [{"name": s, "sku": s, "tracking": "product", "inventory_level": 5} for s in skus]
     )
+    sqlite_harness.hub.settings.metrics_token = SecretStr(SCRAPE)
     shop = open_shop(sqlite_harness, bc_store, tmp_path, InventorySource.WEB)
     stack.callback(shop.stop)
     shop.ok("sync", "all", "--store", STORE)
@@ -149,5 +163,13 @@ def test_a_burst_of_events_gives_one_run(
     # The products named, in pages of 50 ids: not the whole catalog by date.
     assert bc_calls(shop, "GET /v3/catalog/products") == reads_before + BURST // 50
     with httpx.Client(base_url=shop.running.server.url) as client:
-        metrics = client.get("/metrics").text
-    assert 'stockbridge_webhook_events_total{outcome="coalesced"}' in metrics
+        metrics = client.get("/metrics", headers={"Authorization": f"Bearer {SCRAPE}"}).text
+        assert 'stockbridge_webhook_events_total{outcome="coalesced"}' in metrics
+        line = f'stockbridge_webhook_events_24h{{outcome="coalesced",store="{STORE}"}}'
+        assert f"{line} {BURST - 1}.0" in metrics  # per store, with the metrics token
+        # The dashboard's store page shows the figures.
+        accounts.add_user(shop.running.hub, "ann", PASSWORD, stores=[STORE])
+        log_in(client, "ann", PASSWORD)
+        page = client.get(f"/stores/{STORE}").text
+    assert f'<dd id="webhook-coalesced">{BURST - 1}</dd>' in page
+    assert '<dd id="webhook-runs">1</dd>' in page

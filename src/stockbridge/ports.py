@@ -138,7 +138,8 @@ class CatalogRepository(Protocol):
         ...
 
     def record_sent(self, connection_id: int, sent: Sequence[tuple[int, int]]) -> None:
-        """Remember (stock row id, quantity) as what the web connection last received."""
+        """Remember (stock row id, quantity) as what the web connection last received,
+        and as what the web shows now (the stock row's web figure)."""
         ...
 
     def stock_rows_of(

@@ -256,7 +256,8 @@ class StockToWeb:
         EchoRepository(self.session).record_writes(connection_id, changes, sent_at)
 
     def record_sent(self, connection_id: int, sent: Sequence[tuple[int, int]]) -> None:
-        """Remember the quantity each stock row (by id) was last sent to the web store.
+        """Remember the quantity each stock row (by id) was last sent to the web store
+        (and that the web store shows it now).
 
         The hot path of inventory-out: one driver-level executemany, portable SQL
         (``ON CONFLICT`` is understood by SQLite and PostgreSQL alike).
@@ -277,6 +278,12 @@ class StockToWeb:
         )
         connection.exec_driver_sql(
             sql, [(connection_id, stock_id, str(quantity), now) for stock_id, quantity in sent]
+        )
+        # What the web shows now, as far as the hub knows: its own write. A later read of
+        # the same figure is then no change (the honest "changed" count).
+        connection.exec_driver_sql(
+            f"UPDATE stock_levels SET web_qty = {mark} WHERE id = {mark}",
+            [(quantity, stock_id) for stock_id, quantity in sent],
         )
 
 

@@ -190,9 +190,9 @@ def _apply_page(
     cursor: datetime | None,
 ) -> tuple[int, int]:
     """Apply one page a source reported (and its cursor, in the same commit); returns
-    (applied, conflicts), the conflicts reported on the run."""
+    (items that changed the hub, conflicts), the conflicts reported on the run."""
     with ctx.uow() as uow:
-        conflicts = apply_report(
+        conflicts, changed = apply_report(
             uow,
             ctx.store.id,
             ctx.partners.sources,
@@ -206,12 +206,13 @@ def _apply_page(
         uow.commit()
     if conflicts:
         ctx.tracker.item_failed(conflicts)
-    ctx.tracker.advance(len(items))
+    ctx.tracker.advance(len(items))  # read
     ctx.tracker.checkpoint()
-    return len(items) - len(conflicts), len(conflicts)
+    return changed, len(conflicts)
 
 
 def _read_web(ctx: StepContext, connection_id: int) -> int:
+    """Read the web catalog since the cursor; returns how many variants changed the hub."""
     web = ctx.partners.web
     assert web is not None
     started = datetime.now(UTC)
@@ -223,7 +224,7 @@ def _read_web(ctx: StepContext, connection_id: int) -> int:
             # Drift the read found: variants whose web stock moved away from what the hub
             # last sent (the next inventory-out sets them right; the count is kept).
             drifted += uow.catalog.web_drift(ctx.store.id, connection_id, page.items)
-            uow.catalog.apply_web_variants(
+            done += uow.catalog.apply_web_variants(
                 ctx.store.id,
                 connection_id,
                 page.items,
@@ -231,8 +232,7 @@ def _read_web(ctx: StepContext, connection_id: int) -> int:
             )
             uow.stores.advance_cursor(connection_id, CATALOG_STREAM, page.cursor)
             uow.commit()
-        done += len(page.items)
-        ctx.tracker.advance(len(page.items))
+        ctx.tracker.advance(len(page.items))  # read
         ctx.tracker.checkpoint()
     with ctx.uow() as uow:
         uow.catalog.record_drift(ctx.store.id, DRIFT_SOURCE, drifted)

@@ -48,7 +48,7 @@ def read_targets(ctx: StepContext, targets: Sequence[str]) -> StepOutcome:
 
 def read_assigned(ctx: StepContext) -> int:
     """A manual sync's full read of the assigned products' web stock (whatever the
-    cursor says); returns how many variants it read."""
+    cursor says); returns how many variants changed the hub."""
     web, connection_id = ctx.partners.web, ctx.partners.web_connection_id
     if not isinstance(web, StockReadingWebStore) or connection_id is None:
         return 0
@@ -59,8 +59,8 @@ def read_assigned(ctx: StepContext) -> int:
     if not products:
         return 0
     seen = web.read_products(products)
-    _apply(ctx, connection_id, seen)
-    return len(seen)
+    ctx.tracker.advance(len(seen))  # read
+    return _apply(ctx, connection_id, seen)
 
 
 def _apply(ctx: StepContext, connection_id: int, seen: Sequence[WebVariant]) -> int:
