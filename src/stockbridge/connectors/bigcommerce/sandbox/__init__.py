@@ -9,9 +9,9 @@ delivered to registered destinations with the hook's custom headers, retried wit
 gaps and deactivated after repeated failures; an inventory write through the API or the
 control panel fires ``store/product/inventory/updated`` per product with the documented
 ``data.inventory`` (``product_id``, ``method``, ``value``: the change), the hub's own
-writes included, as BigCommerce does (docs/facts-bigcommerce-webhooks.md). Destinations must be HTTPS on port 443
-unless the store was created with ``allow_insecure_webhooks`` (for loopback tests and the
-demo).
+writes included, as BigCommerce does (docs/facts-bigcommerce-webhooks.md). Destinations
+must be HTTPS on port 443 unless the store was created with ``allow_insecure_webhooks``
+(for loopback tests and the demo).
 
 Fault injection per store: 5xx, latency, a dropped connection before anything is applied
 (``drop``), and "applied, then the connection dropped" (``drop_after``).
