@@ -111,10 +111,12 @@ class Service:
                 done = process_inbox(uow, INBOX_BATCH)
                 uow.commit()
             count_pass(done)
-            # A new run waits for the window, so the rest of a burst merges into it; a
-            # merged one is already submitted.
-            window = self.hub.settings.webhook_window_seconds
+            # A new run for stock news waits for the window, so the rest of a burst merges
+            # into it; a merged one is already submitted.
             for run_id in done.new_run_ids:
+                self.queue.submit_run(run_id)
+            window = self.hub.settings.webhook_window_seconds
+            for run_id in done.held_run_ids:
                 if window > 0:
                     timer = threading.Timer(window, self.queue.submit_run, (run_id,))
                     timer.daemon = True

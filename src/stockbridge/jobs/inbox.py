@@ -15,8 +15,9 @@ events processed: an event is never lost between the two.
   the hub sets the web stock of any product (``domain.ownership.hub_pushes_any``: every
   mode but erp_via_web), whose inventory-out writes back only those SKUs
   (``sync/web_changes.py``). Events of one store share one run while it is queued
-  (outcome ``coalesced``); the service holds a new webhook run back for a short window
-  (``STOCKBRIDGE_WEBHOOK_WINDOW``) so that a burst lands in it.
+  (outcome ``coalesced``); the service holds such a new run back for a short window
+  (``STOCKBRIDGE_WEBHOOK_WINDOW_SECONDS``) so that a burst lands in it. Runs for orders
+  start at once.
 """
 
 from __future__ import annotations
@@ -56,7 +57,9 @@ def steps_for(kind: str, source: InventorySource, has_back_office: bool) -> set[
 class InboxPass:
     events: int  # how many pending events this pass took (at most the batch)
     run_ids: list[int]  # the runs it requested (new or merged into)
-    new_run_ids: list[int] = field(default_factory=list)  # of those, the ones it created
+    new_run_ids: list[int] = field(default_factory=list)  # of those, new: submit them now
+    #: new runs for stock news: submit them after the window, so a burst merges into them
+    held_run_ids: list[int] = field(default_factory=list)
     echoes: dict[int, int] = field(default_factory=dict)  # store -> echoes confirmed
     coalesced: dict[int, int] = field(default_factory=dict)  # store -> events merged
 
@@ -152,7 +155,7 @@ def _stock_events(
     named = sorted({e.product for e in news if e.product is not None})
     whole = any(e.product is None for e in news)  # an event naming no product: read all
     run, merged = uow.runs.request(store_id, steps, Trigger.WEBHOOK, None if whole else named)
-    _note(result, run.id, merged)
+    _note(result, run.id, merged, held=True)
     ids = [e.event_id for e in news]
     first = [] if merged else ids[:1]
     outcomes[RUN] += first
@@ -180,11 +183,12 @@ def _ordered(steps: set[Step]) -> tuple[Step, ...]:
     return tuple(step for step in SYNC_ALL if step in steps)
 
 
-def _note(result: InboxPass, run_id: int, merged: bool) -> None:
+def _note(result: InboxPass, run_id: int, merged: bool, *, held: bool = False) -> None:
     if run_id not in result.run_ids:
         result.run_ids.append(run_id)
-    if not merged and run_id not in result.new_run_ids:
-        result.new_run_ids.append(run_id)
+    if merged or run_id in result.new_run_ids or run_id in result.held_run_ids:
+        return
+    (result.held_run_ids if held else result.new_run_ids).append(run_id)
 
 
 def count_pass(done: InboxPass) -> None:

@@ -248,9 +248,11 @@ class ScaledRuntime:
                 done = process_inbox(uow, INBOX_BATCH)
                 uow.commit()
             count_pass(done)
-            if done.new_run_ids:  # the rest of a burst merges into them meanwhile
-                time.sleep(self.hub.settings.webhook_window_seconds)
             for run_id in done.new_run_ids:
+                self.queue.submit_run(run_id)
+            if done.held_run_ids:  # stock news: the rest of a burst merges meanwhile
+                time.sleep(self.hub.settings.webhook_window_seconds)
+            for run_id in done.held_run_ids:
                 self.queue.submit_run(run_id)
             if done.events < INBOX_BATCH:
                 return
