@@ -18,7 +18,7 @@ import pytest
 from pydantic import SecretStr
 
 from stockbridge import accounts, services
-from stockbridge.connectors.base import Delivery
+from stockbridge.connectors.base import BadWebhook, Delivery
 from stockbridge.connectors.bigcommerce.sandbox.catalog import inventory_event
 from stockbridge.connectors.bigcommerce.webhooks import ADAPTER
 from stockbridge.domain.echoes import ECHO_WINDOW, SentStock, StockEvent, sort_events
@@ -44,6 +44,16 @@ def test_the_adapter_reads_bigcommerces_documented_inventory_event() -> None:
     fired = inventory_event(167, "relative", -3)
     assert fired.keys() == body["data"].keys()
     assert fired["inventory"].keys() == body["data"]["inventory"].keys()
+
+
+def test_an_inventory_event_with_a_wrong_typed_change_is_refused_whole() -> None:
+    body = json.loads(FIXTURE.read_text())
+    body["data"]["inventory"]["value"] = "three"
+    with pytest.raises(BadWebhook, match="data.inventory.value"):
+        ADAPTER.parse(Delivery(json.dumps(body).encode(), {}))
+    del body["data"]["inventory"]  # no change reported: kept, and taken for news later
+    event = ADAPTER.parse(Delivery(json.dumps(body).encode(), {}))
+    assert (event.product_id, event.change) == ("167", None)
 
 
 def test_an_echo_is_the_write_it_reports_once_and_in_time() -> None:
