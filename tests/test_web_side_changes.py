@@ -32,7 +32,7 @@ BO, WEB, ERP_VIA_WEB, API = (
     InventorySource.API,
 )
 #: What the web shows once a shop is set up (the owner's figure of each product).
-START = {BO: {"PRE": 25, "TEE": 7}, WEB: {"PRE": 25, "TEE": 10}, API: {"PRE": 6, "TEE": 8}}
+START = {BO: {"PRE": 5, "TEE": 7}, WEB: {"PRE": 25, "TEE": 10}, API: {"PRE": 6, "TEE": 8}}
 START[ERP_VIA_WEB] = {"PRE": 25, "TEE": 10}
 #: The cells where the web store is the master: the hub adopts the web's figure.
 ADOPTED = {(WEB, "TEE"), (ERP_VIA_WEB, "PRE"), (ERP_VIA_WEB, "TEE")}
