@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 from sqlalchemy import event
 
+from bench.checks import Checks
 from stockbridge import services
 from stockbridge.bootstrap import bootstrap
 from stockbridge.config import Settings
@@ -136,6 +137,12 @@ def main(argv: list[str]) -> int:
             runs_after = len(services.run_history(hub, STORE, 1000)) - runs_before
             figures = getattr(services, "webhook_figures", None)
             outcomes = figures(hub, STORE).outcomes if figures else None
+            expected = {s: 1 + i % 50 for i, s in enumerate(skus)}
+            store.settle(everything=True)
+            shown = store.stock()
+            wrong = sum(1 for s, q in expected.items() if shown.get(s) != q)
+            with hub.uow() as uow:
+                pending = uow.inbox.depth()
         finally:
             server.stop()
             service.stop()
@@ -151,7 +158,11 @@ def main(argv: list[str]) -> int:
         "statements"
     )
     print(f"  inventory events: {outcomes if outcomes is not None else '-'}")
-    return 0
+    checks = Checks("echo_push")
+    checks.equal(wrong, 0, f"SKUs whose storefront stock is not the back office's (of {n})")
+    checks.equal(pending, 0, "webhook events left unprocessed")
+    checks.expect(bc_sandbox.deliveries["ok"] >= n, "every pushed product's webhook delivered")
+    return checks.exit_code()
 
 
 def _calls(store: SStore, qbo: QboSandbox) -> dict[str, int]:
