@@ -3,13 +3,18 @@ the domain's rules, as the SQL repositories do."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from stockbridge.domain.books import ReversalPlan, plan_reversals
-from stockbridge.domain.catalog import VariantState, merge_back_office_item, merge_web_variant
+from stockbridge.domain.catalog import (
+    VariantState,
+    changes_hub,
+    merge_back_office_item,
+    merge_web_variant,
+)
 from stockbridge.domain.inventory import StockChunk, StockRow
 from stockbridge.domain.model import (
     DEFAULT_LOCATION,
@@ -131,16 +136,19 @@ class MemoryCatalog:
         pairs = [self.ensure(store_id, i.sku, i.location) for i in items]
         changed = 0
         for item, (variant, level) in zip(items, pairs, strict=True):
-            merged = merge_back_office_item(_held(variant, level.back_office_qty), item)
+            held = _held(variant, level.back_office_qty)
+            merged = merge_back_office_item(held, item)
             if merged is None:
                 continue
+            moved = changes_hub(held, merged)
             variant.name, variant.price, variant.active = merged.name, merged.price, merged.active
             variant.back_office_modified_at = merged.back_office_modified_at
             level.back_office_qty = merged.quantity
             source = effective_source(store_source, variant.inventory_source)
             if item.quantity is not None and erp_sets_hub_quantity(source, variant.hub_managed):
+                moved = moved or level.hub_qty != item.quantity
                 level.hub_qty = item.quantity
-            changed += 1
+            changed += moved
         return changed
 
     def apply_web_variants(
@@ -155,11 +163,11 @@ class MemoryCatalog:
         changed = 0
         for seen, (variant, level) in zip(variants_seen, pairs, strict=True):
             source = effective_source(store_source, variant.inventory_source)
-            merged = merge_web_variant(
-                _held(variant, level.web_qty), seen, web_is_master=source.web_is_master
-            )
+            held = _held(variant, level.web_qty)
+            merged = merge_web_variant(held, seen, web_is_master=source.web_is_master)
             if merged is None:
                 continue
+            changed += changes_hub(held, merged)
             variant.name, variant.price = merged.name, merged.price
             variant.web_modified_at = merged.web_modified_at
             level.web_qty = merged.quantity
@@ -176,7 +184,6 @@ class MemoryCatalog:
                 sent.sent_value = (
                     None if sent.sent_value != str(merged.quantity) else sent.sent_value
                 )
-            changed += 1
         return changed
 
     def iter_back_office_state(self, store_id: int) -> Iterator[HubRowLike]:
@@ -271,10 +278,49 @@ class MemoryCatalog:
     ) -> None:
         self.s.drift_checks.append((store_id, source, drifted, web_only, hub_only))
 
+    def stock_rows_of(
+        self,
+        store_id: int,
+        *,
+        web_connection_id: int,
+        store_source: InventorySource,
+        skus: Collection[str],
+    ) -> list[StockRow]:
+        wanted = set(skus)
+        rows: list[StockRow] = []
+        after = 0
+        while True:
+            chunk = self.stock_rows(
+                store_id,
+                web_connection_id=web_connection_id,
+                store_source=store_source,
+                after=after,
+                limit=1000,
+            )
+            if not chunk.rows:
+                return rows
+            rows += [row for row in chunk.rows if row.sku in wanted]
+            after = chunk.resume_after
+
+    def assigned_refs(self, store_id: int, web_connection_id: int) -> list[str]:
+        refs = (
+            self._partner_ref(web_connection_id, v.id)
+            for v in self._store_variants(store_id)
+            if v.hub_managed
+        )
+        return [ref for ref in refs if ref is not None]
+
+    def record_echoes(
+        self, connection_id: int, changes: Mapping[str, int | None], sent_at: datetime
+    ) -> None:
+        for product, change in changes.items():
+            self.s.echoes[(connection_id, product)] = (change, sent_at)
+
     def record_sent(self, connection_id: int, sent: Sequence[tuple[int, int]]) -> None:
         for stock_id, quantity in sent:
             link = self.s.links.setdefault((connection_id, "stock", stock_id), MemLink())
             link.sent_value = str(quantity)
+            self.s.levels[stock_id].web_qty = quantity
 
     def catalog_rows(
         self, store_id: int, *, web_connection_id: int, after: int, limit: int

@@ -104,6 +104,7 @@ class MemRun:
     error: str | None = None
     merged_requests: int = 0
     resumed_by: int | None = None
+    targets: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -135,6 +136,8 @@ class MemoryState:
     #: (store, source, drifted, web only, hub only), in the order measured
     drift_checks: list[tuple[int, str, int, int, int]] = field(default_factory=list)
     reversals: dict[int, MemReversal] = field(default_factory=dict)
+    #: (web connection, product) -> (expected change, sent at): writes awaiting an echo
+    echoes: dict[tuple[int, str], tuple[int | None, datetime]] = field(default_factory=dict)
 
     def new_id(self) -> int:
         self.last_id += 1
@@ -164,4 +167,5 @@ class MemoryState:
             claims=dict(self.claims),
             drift_checks=list(self.drift_checks),
             reversals=records(self.reversals),
+            echoes=dict(self.echoes),
         )

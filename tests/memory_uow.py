@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -144,18 +144,33 @@ class MemoryRuns:
     def __init__(self, state: MemoryState) -> None:
         self.s = state
 
-    def queue(self, store_id: int, steps: Sequence[Step], trigger: Trigger) -> tuple[int, bool]:
+    def queue(
+        self,
+        store_id: int,
+        steps: Sequence[Step],
+        trigger: Trigger,
+        targets: Collection[str] | None = None,
+    ) -> tuple[int, bool]:
         for run in sorted(self.s.runs.values(), key=lambda r: r.id):
             if (
                 run.store_id == store_id
                 and run.status is RunStatus.QUEUED
                 and run.trigger is trigger
                 and set(steps) <= set(run.steps)
+                and (run.targets is None) == (targets is None)
             ):
                 run.merged_requests += 1
+                if targets is not None and run.targets is not None:
+                    run.targets = tuple(sorted(set(run.targets) | set(targets)))
                 return run.id, True
         run_id = self.s.new_id()
-        self.s.runs[run_id] = MemRun(run_id, store_id, trigger, tuple(steps))
+        self.s.runs[run_id] = MemRun(
+            run_id,
+            store_id,
+            trigger,
+            tuple(steps),
+            targets=None if targets is None else tuple(sorted(set(targets))),
+        )
         return run_id, False
 
     def record(self, run_id: int) -> RunRecord | None:
@@ -227,6 +242,7 @@ class MemoryRuns:
             run.status,
             copy.deepcopy(run.progress),
             run.error,
+            run.targets,
         )
 
     def finish(self, run_id: int, status: RunStatus, error: str | None) -> None:

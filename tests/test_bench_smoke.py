@@ -104,6 +104,14 @@ SMOKE: list[tuple[str, list[str], list[str]]] = [
         ],
     ),
     (
+        "echo_push",
+        ["--skus", "200"],
+        [
+            "ok  SKUs whose storefront stock is not the back office's (of 200): 0",
+            "ok  webhook events left unprocessed: 0",
+        ],
+    ),
+    (
         "latency",
         ["--samples", "2"],
         [

@@ -75,7 +75,7 @@ def test_store_lifecycle(home: Path) -> None:
     data = json.loads(sb(home, "store", "show", "shop", "--json").stdout)
     assert data["sync_all_button"] is True and data["inventory_source"] == "api"
     assert (data["catalog_create_new"], data["catalog_inactive"]) == (True, "zero")
-    assert data["catalog_price_source"] == "back_office"  # api mode: the back office's
+    assert data["catalog_price_source"] == "web"  # api mode: never the ERP's (not vice versa)
     changed = sb(
         home, "store", "set", "shop", "--create-new", "off", "--inactive", "hide",
         "--price-source", "web", "--new-visible", "on", "--push-names", "on",

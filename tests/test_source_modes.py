@@ -40,7 +40,9 @@ BO, WEB, ERP_VIA_WEB, API = (
 )
 MODES = [BO, WEB, ERP_VIA_WEB, API]
 #: What the web shows once a shop is set up (the owner's figure of each product).
-START = {BO: (25, 7), WEB: (25, 10), ERP_VIA_WEB: (25, 10), API: (6, 8)}
+#: In back_office mode the Sync All pushes QuickBooks' 5 for PRE before it is assigned, and
+#: assigning takes what the web shows then (5): assigning moves nothing on the web.
+START = {BO: (5, 7), WEB: (25, 10), ERP_VIA_WEB: (25, 10), API: (6, 8)}
 
 
 @pytest.fixture

@@ -113,6 +113,13 @@ def test_one_pass_converges_and_the_web_shows_what_the_settings_say(
 ) -> None:
     after = carry_out(held, chosen, mode)
     assert plan_catalog(after, chosen, mode).empty  # nothing left: only changes move
+    if mode is not InventorySource.BACK_OFFICE:  # the catalog flows web -> hub only
+        for before, row in zip(held, after, strict=True):  # at most marked absent
+            # (a creation started earlier is looked up, read only, and ends absent)
+            assert row.partner_ref in (before.partner_ref, ABSENT_REF)
+            written = ("sent_price", "sent_name", "hidden", "web_visible")
+            assert [getattr(row, f) for f in written] == [getattr(before, f) for f in written]
+        return
     push_prices = chosen.price_master(mode) is PriceSource.BACK_OFFICE
     for before, row in zip(held, after, strict=True):
         if on_web(row) and push_prices and row.price is not None and row.from_back_office:
@@ -125,6 +132,7 @@ def test_one_pass_converges_and_the_web_shows_what_the_settings_say(
             assert not row.hidden and row.web_visible is True  # restored
         newly = not on_web(before) and on_web(row)
         if newly:  # created only from an active back-office item with a price
+            assert mode is InventorySource.BACK_OFFICE  # "not vice versa" in the others
             assert chosen.create_new and row.active and row.from_back_office
             assert row.price is not None and row.web_visible is chosen.new_visible
 
@@ -146,7 +154,7 @@ def test_settings_survive_the_store_options(chosen: CatalogSettings) -> None:
 def test_the_default_price_master_follows_the_inventory_mode() -> None:
     defaults = CatalogSettings()
     assert defaults.price_master(InventorySource.BACK_OFFICE) is PriceSource.BACK_OFFICE
-    assert defaults.price_master(InventorySource.API) is PriceSource.BACK_OFFICE
+    assert defaults.price_master(InventorySource.API) is PriceSource.WEB
     assert defaults.price_master(InventorySource.WEB) is PriceSource.WEB
     assert defaults.price_master(InventorySource.ERP_VIA_WEB) is PriceSource.WEB
     assert catalog_settings({"catalog_inactive": "explode", "catalog_create_new": "yes"}) == (

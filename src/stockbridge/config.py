@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     #: Webhook deliveries whose event time (BigCommerce's ``created_at``) is older than this
     #: many seconds are refused as replays (422, kept as rejected input).
     webhook_max_age_seconds: int = Field(default=3600, ge=60)
+    #: How long a run started by webhook news waits before it starts, so that the events
+    #: of a burst (a bulk edit, an ERP's import) land in it: one run, not one per event.
+    webhook_window_seconds: float = Field(default=2.0, ge=0, le=60)
     #: Send Strict-Transport-Security on every response (the hub is only reached over
     #: https, e.g. behind a TLS proxy). Requests that arrive over https get it anyway.
     hsts: bool = False

@@ -15,12 +15,12 @@ loads state, calls them and stores their decision.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
 
-from stockbridge.domain.inventory import StockChunk
+from stockbridge.domain.inventory import StockChunk, StockRow
 from stockbridge.domain.model import (
     BackOfficeItem,
     InventorySource,
@@ -139,7 +139,32 @@ class CatalogRepository(Protocol):
         ...
 
     def record_sent(self, connection_id: int, sent: Sequence[tuple[int, int]]) -> None:
-        """Remember (stock row id, quantity) as what the web connection last received."""
+        """Remember (stock row id, quantity) as what the web connection last received,
+        and as what the web shows now (the stock row's web figure)."""
+        ...
+
+    def stock_rows_of(
+        self,
+        store_id: int,
+        *,
+        web_connection_id: int,
+        store_source: InventorySource,
+        skus: Collection[str],
+    ) -> list[StockRow]:
+        """The stock rows of the store's variants among ``skus`` (unknown SKUs are left
+        out), as ``stock_rows`` gives them: a targeted run reads only these."""
+        ...
+
+    def assigned_refs(self, store_id: int, web_connection_id: int) -> list[str]:
+        """The web connection's partner references of the store's assigned variants: a
+        manual sync reads their web stock in full."""
+        ...
+
+    def record_echoes(
+        self, connection_id: int, changes: Mapping[str, int | None], sent_at: datetime
+    ) -> None:
+        """Remember, per web product, the change a push just made (None: unknown) and
+        when: the webhook reporting it is its echo (``domain/echoes.py``)."""
         ...
 
     def web_drift(self, store_id: int, connection_id: int, seen: Sequence[WebVariant]) -> int:
@@ -302,9 +327,17 @@ class OrderRepository(Protocol):
 class RunRepository(Protocol):
     """Sync runs and the per-store lease that keeps two runs of a store apart."""
 
-    def queue(self, store_id: int, steps: Sequence[Step], trigger: Trigger) -> tuple[int, bool]:
+    def queue(
+        self,
+        store_id: int,
+        steps: Sequence[Step],
+        trigger: Trigger,
+        targets: Collection[str] | None = None,
+    ) -> tuple[int, bool]:
         """A queued run that will do ``steps``: one already queued with the same trigger
-        that covers them (merged), or a new one. Returns (run id, merged)."""
+        that covers them (merged), or a new one. Returns (run id, merged). ``targets``
+        (web product ids) limits the run to those products' stock; it merges only with a
+        targeted run (their union), a whole-store request only with a whole-store run."""
         ...
 
     def record(self, run_id: int) -> RunRecord | None:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from fastapi import FastAPI
 
 from stockbridge.bootstrap import Hub
-from stockbridge.jobs.inbox import INBOX_BATCH, process_inbox
+from stockbridge.jobs.inbox import INBOX_BATCH, count_pass, process_inbox
 from stockbridge.jobs.queue import InProcessQueue, JobQueue
 from stockbridge.web.app import create_app
 
@@ -110,8 +110,19 @@ class Service:
             with self.hub.uow() as uow:
                 done = process_inbox(uow, INBOX_BATCH)
                 uow.commit()
-            for run_id in done.run_ids:
+            count_pass(done)
+            # A new run for stock news waits for the window, so the rest of a burst merges
+            # into it; a merged one is already submitted.
+            for run_id in done.new_run_ids:
                 self.queue.submit_run(run_id)
+            window = self.hub.settings.webhook_window_seconds
+            for run_id in done.held_run_ids:
+                if window > 0:
+                    timer = threading.Timer(window, self.queue.submit_run, (run_id,))
+                    timer.daemon = True
+                    timer.start()
+                else:
+                    self.queue.submit_run(run_id)
             if done.events < INBOX_BATCH:
                 return
 

@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from stockbridge.bootstrap import Hub
 from stockbridge.cli.terminal import Console, Table
 from stockbridge.domain.model import SYNC_ALL, Step
+from stockbridge.domain.runs import changed_nothing
 from stockbridge.domain.wording import STEP_TITLES
 from stockbridge.services.runs import sync
 from stockbridge.sync.context import StepOutcome
@@ -79,18 +80,21 @@ def report_json(report: RunReport) -> dict[str, Any]:
 
 def print_report(console: Console, report: RunReport) -> None:
     table = Table(title=f"Run {report.run_id}: {report.status.value}")
-    for column in ("step", "status", "read", "changed", "failed", "note"):
+    for column in ("step", "status", "read", "changed", "written", "failed", "note"):
         table.add_column(column)
     for step, entry in report.steps.items():
         table.add_row(
             STEP_TITLES.get(Step(step), step) if step in STEP_IDS else step,
             str(entry.get("status")),
-            str(entry.get("done", 0)),
+            str(entry.get("read", entry.get("done", 0))),
             str(entry.get("changed", 0)),
+            str(entry.get("written", 0)),
             str(entry.get("failed", 0)),
             str(entry.get("message") or ""),
         )
     console.print(table)
+    if changed_nothing(report.steps):
+        console.print("This run changed nothing: every item read was as the hub had it.")
     if report.error:
         console.print(f"[red]{report.error}[/red]", highlight=False)
     for error in report.errors[:MAX_ERRORS_SHOWN]:

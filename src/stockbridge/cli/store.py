@@ -239,8 +239,8 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
             PriceSourceChoice | None,
             typer.Option(
                 "--price-source",
-                help="Whose prices the web store shows (auto: the back office in the "
-                "back_office and api modes, else the web store).",
+                help="Whose prices the web store shows (auto: the back office in "
+                "back_office mode; in the other modes always the web store's own).",
             ),
         ] = None,
         push_names: Annotated[

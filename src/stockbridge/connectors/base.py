@@ -110,6 +110,21 @@ class WebStore(Protocol):
 
 
 @runtime_checkable
+class StockReadingWebStore(WebStore, Protocol):
+    """A web store whose current stock the hub can read for chosen products (a webhook's
+    products, the assigned products on a manual sync), not only changes since a cursor."""
+
+    def product_of(self, partner_ref: str) -> str | None:
+        """The web product id a partner reference belongs to (None: none)."""
+        ...
+
+    def read_products(self, product_ids: Sequence[str]) -> list[WebVariant]:
+        """The current variants (stock included) of these products; products the store
+        no longer has are left out. Read-only, in the largest pages the store allows."""
+        ...
+
+
+@runtime_checkable
 class CatalogWebStore(WebStore, Protocol):
     """A web store the hub can also create products on and send prices, names and
     visibility to (``sync/catalog_out.py``). A store without these methods still takes

@@ -23,7 +23,12 @@ from stockbridge.db.catalog_stock import POSTABLE_STATUSES, StockToWeb
 from stockbridge.db.catalog_web import CatalogToWeb
 from stockbridge.db.models import PartnerLink, StockLevel, Store, Variant
 from stockbridge.db.upsert import upsert
-from stockbridge.domain.catalog import VariantState, merge_back_office_item, merge_web_variant
+from stockbridge.domain.catalog import (
+    VariantState,
+    changes_hub,
+    merge_back_office_item,
+    merge_web_variant,
+)
 from stockbridge.domain.model import (
     DEFAULT_LOCATION,
     BackOfficeItem,
@@ -120,9 +125,11 @@ class CatalogRepository(CatalogReads, StockToWeb, CatalogToWeb):
         for item in items:
             variant = variants[item.sku]
             level = levels[(variant.id, item.location)]
-            merged = merge_back_office_item(_held(variant, level.back_office_qty), item)
+            held = _held(variant, level.back_office_qty)
+            merged = merge_back_office_item(held, item)
             if merged is None:
                 continue
+            moved = changes_hub(held, merged)
             variant.name, variant.price, variant.active = merged.name, merged.price, merged.active
             variant.back_office_modified_at = merged.back_office_modified_at
             variant.updated_at = now
@@ -138,7 +145,8 @@ class CatalogRepository(CatalogReads, StockToWeb, CatalogToWeb):
             ):
                 level.hub_qty = item.quantity
                 level.updated_at = now
-            changed += 1
+                moved = True
+            changed += moved
         return changed
 
     def apply_web_variants(
@@ -169,11 +177,11 @@ class CatalogRepository(CatalogReads, StockToWeb, CatalogToWeb):
             variant = variants[seen.sku]
             level = levels[(variant.id, seen.location)]
             source = effective_source(store_source, variant.inventory_source)
-            merged = merge_web_variant(
-                _held(variant, level.web_qty), seen, web_is_master=source.web_is_master
-            )
+            held = _held(variant, level.web_qty)
+            merged = merge_web_variant(held, seen, web_is_master=source.web_is_master)
             if merged is None:
                 continue
+            changed += changes_hub(held, merged)
             variant.name, variant.price = merged.name, merged.price
             variant.web_modified_at = merged.web_modified_at
             level.web_qty = merged.quantity
@@ -201,7 +209,6 @@ class CatalogRepository(CatalogReads, StockToWeb, CatalogToWeb):
                         "updated_at": now,
                     }
                 )
-            changed += 1
         self.session.flush()
         upsert(
             self.session,

@@ -7,7 +7,7 @@ query per item.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 
+from stockbridge.db.echoes import EchoRepository
 from stockbridge.db.models import (
     DriftCheck,
     Order,
@@ -98,38 +99,42 @@ class StockToWeb:
             if last is None:
                 return StockChunk([], after)
             after = last
-        return StockChunk(
-            [
-                StockRow(
-                    stock_id=sid,
-                    sku=sku,
-                    location=location,
-                    source=InventorySource(override) if override else store_source,
-                    hub_managed=bool(hub_managed),
-                    back_office_qty=bo_qty,
-                    hub_qty=hub_qty,
-                    last_sent=None if sent_qty is None else int(sent_qty),
-                    partner_ref=partner,
-                    web_qty=web_qty,
-                    active=bool(active),
+        return StockChunk(_as_rows(rows, store_source), rows[-1][0])
+
+    def stock_rows_of(
+        self,
+        store_id: int,
+        *,
+        web_connection_id: int,
+        store_source: InventorySource,
+        skus: Collection[str],
+    ) -> list[StockRow]:
+        """The stock rows of the store's variants among ``skus``. See the port."""
+        wanted = sorted(set(skus))
+        found: list[StockRow] = []
+        for start in range(0, len(wanted), 500):
+            statement = _stock_select(web_connection_id).where(
+                Variant.store_id == store_id, Variant.sku.in_(wanted[start : start + 500])
+            )
+            found += _as_rows(self.session.execute(statement).all(), store_source)
+        return found
+
+    def assigned_refs(self, store_id: int, web_connection_id: int) -> list[str]:
+        """The partner references of the store's assigned variants. See the port."""
+        return [
+            str(ref)
+            for ref in self.session.scalars(
+                select(PartnerLink.partner_id)
+                .join(Variant, Variant.id == PartnerLink.hub_id)
+                .where(
+                    Variant.store_id == store_id,
+                    Variant.hub_managed,
+                    PartnerLink.connection_id == web_connection_id,
+                    PartnerLink.entity == "variant",
+                    PartnerLink.partner_id.is_not(None),
                 )
-                for (
-                    _vid,
-                    sid,
-                    sku,
-                    location,
-                    hub_managed,
-                    override,
-                    bo_qty,
-                    hub_qty,
-                    sent_qty,
-                    partner,
-                    web_qty,
-                    active,
-                ) in rows
-            ],
-            rows[-1][0],
-        )
+            )
+        ]
 
     def _stock_page(
         self, store_id: int, web_connection_id: int, after: int, limit: int
@@ -244,8 +249,15 @@ class StockToWeb:
         )
         self.session.flush()
 
+    def record_echoes(
+        self, connection_id: int, changes: Mapping[str, int | None], sent_at: datetime
+    ) -> None:
+        """Remember the change a push made per web product. See the port."""
+        EchoRepository(self.session).record_writes(connection_id, changes, sent_at)
+
     def record_sent(self, connection_id: int, sent: Sequence[tuple[int, int]]) -> None:
-        """Remember the quantity each stock row (by id) was last sent to the web store.
+        """Remember the quantity each stock row (by id) was last sent to the web store
+        (and that the web store shows it now).
 
         The hot path of inventory-out: one driver-level executemany, portable SQL
         (``ON CONFLICT`` is understood by SQLite and PostgreSQL alike).
@@ -267,6 +279,12 @@ class StockToWeb:
         connection.exec_driver_sql(
             sql, [(connection_id, stock_id, str(quantity), now) for stock_id, quantity in sent]
         )
+        # What the web shows now, as far as the hub knows: its own write. A later read of
+        # the same figure is then no change (the honest "changed" count).
+        connection.exec_driver_sql(
+            f"UPDATE stock_levels SET web_qty = {mark} WHERE id = {mark}",
+            [(quantity, stock_id) for stock_id, quantity in sent],
+        )
 
 
 _STOCK_PAGES: dict[tuple[str, str], SQLCompiler] = {}
@@ -284,9 +302,6 @@ def _compiled_stock_page(dialect: Dialect) -> SQLCompiler:
     compiled = _STOCK_PAGES.get(key)
     if compiled is not None:
         return compiled
-    sent = aliased(PartnerLink)
-    ref = aliased(PartnerLink)
-    connection_id: Any = bindparam("connection_id")
     page_ids = (
         select(Variant.id)
         .where(Variant.store_id == bindparam("store_id"), Variant.id > bindparam("after"))
@@ -294,7 +309,19 @@ def _compiled_stock_page(dialect: Dialect) -> SQLCompiler:
         .limit(bindparam("limit"))
         .scalar_subquery()
     )
-    statement = (
+    statement = _stock_select(bindparam("connection_id")).where(Variant.id.in_(page_ids))
+    compiled = statement.compile(dialect=dialect)
+    assert isinstance(compiled, SQLCompiler)
+    _STOCK_PAGES[key] = compiled
+    return compiled
+
+
+def _stock_select(connection_id: Any) -> Any:
+    """Stock rows with what the web connection last received and the partner reference,
+    in (variant, stock row) order; the caller says which variants."""
+    sent = aliased(PartnerLink)
+    ref = aliased(PartnerLink)
+    return (
         select(
             Variant.id,
             StockLevel.id,
@@ -326,10 +353,37 @@ def _compiled_stock_page(dialect: Dialect) -> SQLCompiler:
                 ref.hub_id == Variant.id,
             ),
         )
-        .where(Variant.id.in_(page_ids))
         .order_by(Variant.id, StockLevel.id)
     )
-    compiled = statement.compile(dialect=dialect)
-    assert isinstance(compiled, SQLCompiler)
-    _STOCK_PAGES[key] = compiled
-    return compiled
+
+
+def _as_rows(rows: Sequence[Any], store_source: InventorySource) -> list[StockRow]:
+    return [
+        StockRow(
+            stock_id=sid,
+            sku=sku,
+            location=location,
+            source=InventorySource(override) if override else store_source,
+            hub_managed=bool(hub_managed),
+            back_office_qty=bo_qty,
+            hub_qty=hub_qty,
+            last_sent=None if sent_qty is None else int(sent_qty),
+            partner_ref=partner,
+            web_qty=web_qty,
+            active=bool(active),
+        )
+        for (
+            _vid,
+            sid,
+            sku,
+            location,
+            hub_managed,
+            override,
+            bo_qty,
+            hub_qty,
+            sent_qty,
+            partner,
+            web_qty,
+            active,
+        ) in rows
+    ]

@@ -67,19 +67,51 @@ class InboxRepository:
         ).all()
         return [(r[0], r[1], r[2]) for r in rows]
 
-    def mark_processed(self, event_ids: Sequence[int], error: str | None = None) -> None:
-        if event_ids:
+    def payloads(self, event_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """The stored payloads of these events, by id (the inbox pass reads them for
+        inventory events only: they name the product and the change)."""
+        found: dict[int, dict[str, Any]] = {}
+        ids = list(event_ids)
+        for start in range(0, len(ids), 500):
+            for event_id, payload in self.session.execute(
+                select(InboxEvent.id, InboxEvent.payload).where(
+                    InboxEvent.id.in_(ids[start : start + 500])
+                )
+            ):
+                found[event_id] = payload if isinstance(payload, dict) else {}
+        return found
+
+    def mark_processed(
+        self, event_ids: Sequence[int], error: str | None = None, outcome: str | None = None
+    ) -> None:
+        ids = list(event_ids)
+        for start in range(0, len(ids), 5000):
             self.session.execute(
                 update(InboxEvent)
-                .where(InboxEvent.id.in_(list(event_ids)))
+                .where(InboxEvent.id.in_(ids[start : start + 5000]))
                 .values(
                     processed_at=datetime.now(UTC),
                     error=error,
+                    outcome=outcome,
                     attempts=InboxEvent.attempts + 1,
                 )
                 # no objects to refresh: passes read plain rows (pending_refs)
                 .execution_options(synchronize_session=False)
             )
+
+    def outcomes(self, store_id: int, since: datetime) -> dict[str, int]:
+        """How many of the store's events processed since ``since`` had each outcome
+        ("echo", "run", "coalesced"): the dashboard's webhook figures."""
+        rows = self.session.execute(
+            select(InboxEvent.outcome, func.count(InboxEvent.id))
+            .where(
+                InboxEvent.store_id == store_id,
+                InboxEvent.processed_at >= since,
+                InboxEvent.outcome.is_not(None),
+            )
+            .group_by(InboxEvent.outcome)
+        ).all()
+        return {str(outcome): int(count) for outcome, count in rows}
 
     def depth(self) -> int:
         return int(

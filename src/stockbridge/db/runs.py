@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,11 +29,19 @@ class RunRepository:
         self.session = session
 
     def request(
-        self, store_id: int, steps: Sequence[Step], trigger: Trigger
+        self,
+        store_id: int,
+        steps: Sequence[Step],
+        trigger: Trigger,
+        targets: Collection[str] | None = None,
     ) -> tuple[SyncRun, bool]:
         """A queued run that will do ``steps``: an already queued run with the same trigger
         that covers them (the request is merged into it), or a new one. Returns
         (run, merged). Runs of different triggers stay apart, so "last manual sync" is true.
+
+        ``targets`` (web product ids) limits the run to those products' stock: it merges
+        only into a queued run that is targeted too (the union is kept), and a whole-store
+        request only into a whole-store run.
         """
         wanted = set(steps)
         for run in self.session.scalars(
@@ -41,16 +49,24 @@ class RunRepository:
             .where(SyncRun.store_id == store_id, SyncRun.status == RunStatus.QUEUED.value)
             .order_by(SyncRun.id)
         ):
-            if run.trigger == trigger.value and wanted <= set(parse_steps(run.steps)):
-                # Merge only while it is still queued: a worker may be claiming it right
-                # now (on PostgreSQL this waits for that claim and then sees it).
-                merged = self.session.execute(
-                    update(SyncRun)
-                    .where(SyncRun.id == run.id, SyncRun.status == RunStatus.QUEUED.value)
-                    .values(merged_requests=SyncRun.merged_requests + 1)
-                )
-                if _rowcount(merged) == 1:
-                    return run, True
+            if (
+                run.trigger != trigger.value
+                or not wanted <= set(parse_steps(run.steps))
+                or (run.targets is None) != (targets is None)
+            ):
+                continue
+            values: dict[str, Any] = {"merged_requests": SyncRun.merged_requests + 1}
+            if targets is not None and run.targets is not None:
+                values["targets"] = sorted(set(run.targets) | set(targets))
+            # Merge only while it is still queued: a worker may be claiming it right
+            # now (on PostgreSQL this waits for that claim and then sees it).
+            merged = self.session.execute(
+                update(SyncRun)
+                .where(SyncRun.id == run.id, SyncRun.status == RunStatus.QUEUED.value)
+                .values(**values)
+            )
+            if _rowcount(merged) == 1:
+                return run, True
         run = SyncRun(
             store_id=store_id,
             trigger=trigger.value,
@@ -59,14 +75,21 @@ class RunRepository:
             requested_at=datetime.now(UTC),
             merged_requests=0,
             progress={},
+            targets=None if targets is None else sorted(set(targets)),
         )
         self.session.add(run)
         self.session.flush()
         return run, False
 
-    def queue(self, store_id: int, steps: Sequence[Step], trigger: Trigger) -> tuple[int, bool]:
+    def queue(
+        self,
+        store_id: int,
+        steps: Sequence[Step],
+        trigger: Trigger,
+        targets: Collection[str] | None = None,
+    ) -> tuple[int, bool]:
         """``request`` as the sync engine's port has it: (run id, merged)."""
-        run, merged = self.request(store_id, steps, trigger)
+        run, merged = self.request(store_id, steps, trigger, targets)
         return run.id, merged
 
     def get(self, run_id: int) -> SyncRun | None:
@@ -305,4 +328,5 @@ def _as_record(run: SyncRun) -> RunRecord:
         status=RunStatus(run.status),
         progress=dict(run.progress or {}),
         error=run.error,
+        targets=None if run.targets is None else tuple(run.targets),
     )

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from stockbridge.db.alerts import AlertRepository
 from stockbridge.db.catalog import CatalogRepository
+from stockbridge.db.echoes import EchoRepository
 from stockbridge.db.engine import READ_ONLY
 from stockbridge.db.inbox import InboxRepository
 from stockbridge.db.oauth import OAuthGrantRepository
@@ -31,6 +32,7 @@ class UnitOfWork:
     orders: OrderRepository
     runs: RunRepository
     inbox: InboxRepository
+    echoes: EchoRepository
     tokens: TokenRepository
     schedules: ScheduleRepository
     sources: SourceRepository
@@ -48,6 +50,7 @@ class UnitOfWork:
         self.orders = OrderRepository(self.session)
         self.runs = RunRepository(self.session)
         self.inbox = InboxRepository(self.session)
+        self.echoes = EchoRepository(self.session)
         self.tokens = TokenRepository(self.session)
         self.schedules = ScheduleRepository(self.session)
         self.sources = SourceRepository(self.session)

@@ -72,3 +72,15 @@ def merge_web_variant(
         web_modified_at=seen.modified_at or held.web_modified_at,
         quantity=seen.quantity,
     )
+
+
+def changes_hub(held: VariantState, merged: VariantState) -> bool:
+    """Whether a merge changed what the hub holds (name, price, active, quantity), not
+    just the time it last heard: the honest "changed" count of a step (a report that
+    repeats what the hub has is read, not changed)."""
+    return (held.name, held.price, held.active, held.quantity) != (
+        merged.name,
+        merged.price,
+        merged.active,
+        merged.quantity,
+    )

@@ -355,3 +355,7 @@ class WebEvent:
     dedup_key: str
     occurred_at: datetime
     scope: str
+    #: An inventory event's web product and the change it reports (None: not given), which
+    #: tell the hub's own writes (echoes) from news (``domain/echoes.py``).
+    product_id: str | None = None
+    change: int | None = None

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from stockbridge.domain.model import RunStatus, Step, Trigger
 
-__all__ = ["RunRecord"]
+__all__ = ["RunRecord", "changed_nothing"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,3 +26,18 @@ class RunRecord:
     status: RunStatus
     progress: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    #: The web products whose stock the run reads (webhook news); None: the whole store.
+    targets: tuple[str, ...] | None = None
+
+
+def changed_nothing(progress: Mapping[str, Mapping[str, Any]]) -> bool:
+    """Whether a run's steps (``RunRecord.progress``), all ended, changed nothing in the
+    hub, wrote nothing to a partner and failed nothing: the run says so in words."""
+    entries = list(progress.values())
+    return bool(entries) and all(
+        not e.get("changed")
+        and not e.get("written")
+        and not e.get("failed")
+        and e.get("status") in ("succeeded", "skipped")
+        for e in entries
+    )

@@ -9,9 +9,10 @@ Per store (``CatalogSettings``, kept in the store's options):
   have is created there, hidden (``new_visible`` off, the default) so the merchant
   reviews it first, or visible. Only active items with a price are created; an item
   without a price, or with creation off, is marked absent and left out of stock pushes.
-- ``price_source``: ``back_office`` (the default in the ``back_office`` and ``api``
-  inventory modes) sends the back office's prices to the web; ``web`` (the default in the
-  ``web`` and ``erp_via_web`` modes) leaves prices to the web store.
+- ``price_source``: ``back_office`` (the default in the ``back_office`` inventory mode)
+  sends the back office's prices to the web; ``web`` (the default in the other modes)
+  leaves prices to the web store. Only in ``back_office`` mode does any of the catalog go
+  to the web (``domain/directions.py``): elsewhere no setting makes it.
 - ``push_names`` (default off): the back office's names go to the web too.
 - ``inactive``: an item made inactive in the back office shows stock 0 on the web
   (``zero``, the default; ``domain.inventory.target_quantity``) or is hidden (``hide``);
@@ -30,6 +31,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, NamedTuple
 
+from stockbridge.domain.directions import catalog_flows_to_web
 from stockbridge.domain.model import InventorySource, WebVariant
 
 __all__ = [
@@ -89,11 +91,14 @@ class CatalogSettings:
     inactive: InactiveAction = InactiveAction.ZERO
 
     def price_master(self, mode: InventorySource) -> PriceSource:
-        """Whose prices the web shows: the setting, else the back office in the
-        ``back_office`` and ``api`` modes and the web store in the others."""
+        """Whose prices the web shows: the web store wherever the catalog does not flow
+        to the web (every mode but ``back_office``, ``domain/directions.py``); else the
+        setting, by default the back office."""
+        if not catalog_flows_to_web(mode):
+            return PriceSource.WEB
         if self.price_source is not None:
             return self.price_source
-        if mode in (InventorySource.BACK_OFFICE, InventorySource.API):
+        if mode is InventorySource.BACK_OFFICE:
             return PriceSource.BACK_OFFICE
         return PriceSource.WEB
 
@@ -306,21 +311,26 @@ def plan_catalog(
     """What the web store needs for ``rows`` under ``settings`` (``mode``: the store's
     inventory mode, for the default price source). Pure: the same rows and settings
     always give the same plan, and a row whose web copy is what the hub last sent gives
-    nothing."""
+    nothing. In a mode where the catalog does not flow to the web
+    (``domain/directions.py``) nothing is created or updated whatever the settings say;
+    a back-office SKU the web lacks is only marked absent (left out of stock pushes)."""
     plan = CatalogPlan()
+    flows = catalog_flows_to_web(mode)
     push_prices = settings.price_master(mode) is PriceSource.BACK_OFFICE
     for row in rows:
         if not on_web(row):
             if row.creating:
                 plan.look_up.append(row)
                 continue
-            wanted = new_product(row, settings)
+            wanted = new_product(row, settings) if flows else None
             if wanted is not None:
                 plan.create.append(wanted)
             elif row.partner_ref is None and row.from_back_office:
                 plan.absent.append(row)
             continue
         assert row.partner_ref is not None
+        if not flows:
+            continue
         price = (
             row.price
             if push_prices

@@ -37,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -51,7 +52,7 @@ from sqlalchemy.engine import make_url
 from stockbridge.bootstrap import Hub
 from stockbridge.db.models import SyncRun
 from stockbridge.domain.model import RunStatus
-from stockbridge.jobs.inbox import INBOX_BATCH, process_inbox
+from stockbridge.jobs.inbox import INBOX_BATCH, count_pass, process_inbox
 
 __all__ = [
     "MAX_ATTEMPTS",
@@ -246,7 +247,12 @@ class ScaledRuntime:
             with self.hub.uow() as uow:
                 done = process_inbox(uow, INBOX_BATCH)
                 uow.commit()
-            for run_id in done.run_ids:
+            count_pass(done)
+            for run_id in done.new_run_ids:
+                self.queue.submit_run(run_id)
+            if done.held_run_ids:  # stock news: the rest of a burst merges meanwhile
+                time.sleep(self.hub.settings.webhook_window_seconds)
+            for run_id in done.held_run_ids:
                 self.queue.submit_run(run_id)
             if done.events < INBOX_BATCH:
                 return

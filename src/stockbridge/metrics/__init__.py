@@ -16,6 +16,7 @@ __all__ = [
     "RUNS_FINISHED",
     "RUN_ITEMS",
     "WEBHOOKS",
+    "WEBHOOK_EVENTS",
 ]
 
 REGISTRY = CollectorRegistry()
@@ -43,4 +44,11 @@ RUN_ITEMS = Counter(
 )
 WEBHOOKS = Counter(
     "stockbridge_webhooks_received", "Webhook deliveries", ["source", "outcome"], registry=REGISTRY
+)
+WEBHOOK_EVENTS = Counter(
+    "stockbridge_webhook_events",
+    "Inventory webhook events as the inbox pass took them: echo (the hub's own write, "
+    "confirmed and dropped), run (started a run), coalesced (merged into a run)",
+    ["outcome"],
+    registry=REGISTRY,
 )

@@ -13,7 +13,7 @@ the worst store's lag (``stockbridge_sync_lag_max_seconds``) without names."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
@@ -47,9 +47,26 @@ class _DatabaseGauges(Collector):
             "SKUs whose web stock drifted from the hub's, as last measured",
             labels=["store"],
         )
+        webhooks = GaugeMetricFamily(
+            "stockbridge_webhook_events_24h",
+            "Inventory webhook events of the last 24 hours per store: echo (the hub's own "
+            "write, confirmed and dropped), run (started a run), coalesced (into a run)",
+            labels=["store", "outcome"],
+        )
         now = datetime.now(UTC)
         with self.uow() as uow:
             session = uow.session
+            if self.per_store:
+                for name, outcome, count in session.execute(
+                    select(Store.name, InboxEvent.outcome, func.count(InboxEvent.id))
+                    .join(InboxEvent, InboxEvent.store_id == Store.id)
+                    .where(
+                        InboxEvent.processed_at >= now - timedelta(hours=24),
+                        InboxEvent.outcome.is_not(None),
+                    )
+                    .group_by(Store.name, InboxEvent.outcome)
+                ):
+                    webhooks.add_metric([name, str(outcome)], count)
             depth.add_metric(
                 [],
                 session.scalar(
@@ -98,6 +115,7 @@ class _DatabaseGauges(Collector):
         if self.per_store:
             yield lag
             yield drift
+            yield webhooks
         else:
             worst = GaugeMetricFamily(
                 "stockbridge_sync_lag_max_seconds",

@@ -74,6 +74,7 @@ from stockbridge.services.stores import (
     update_store,
 )
 from stockbridge.services.tokens import IssuedToken, TokenInfo, create_token, issue_token
+from stockbridge.services.webhook_figures import WebhookFigures, webhook_figures
 
 __all__ = [
     "MAX_QUANTITY",
@@ -103,6 +104,7 @@ __all__ = [
     "SupplierRemoved",
     "TokenInfo",
     "VariantStock",
+    "WebhookFigures",
     "add_store",
     "connect_partner",
     "create_token",
@@ -127,4 +129,5 @@ __all__ = [
     "sync",
     "update_books",
     "update_store",
+    "webhook_figures",
 ]

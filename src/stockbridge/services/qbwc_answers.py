@@ -79,7 +79,7 @@ def apply_answer(
         learn_offset(uow, connection_id, page.utc_offset)
     store = uow.stores.settings(store_id)
     assert store is not None
-    conflicts = apply_report(
+    conflicts, _changed = apply_report(
         uow,
         store_id,
         _sources(uow, store_id),

@@ -4,8 +4,8 @@ run's tracker."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from stockbridge.connectors.base import BackOffice, WebStore
 from stockbridge.domain.model import ItemError, Step, Trigger
@@ -54,9 +54,11 @@ class StepOutcome:
     """How a step ended. status: succeeded | partial | failed | skipped."""
 
     status: str
-    done: int = 0
+    done: int = 0  # changed: items whose value differs from what the hub had
     failed: int = 0
     message: str | None = None
+    read: int | None = None  # items read from partners (None: not counted)
+    written: int | None = None  # items sent to a partner (None: not counted)
 
 
 class ProgressListener(Protocol):
@@ -91,3 +93,7 @@ class StepContext:
     tracker: Tracker
     #: What started the run (a webhook-triggered run skips the web store's upkeep).
     trigger: Trigger = Trigger.MANUAL
+    #: The web products a targeted run reads (webhook news); None: the whole store.
+    targets: tuple[str, ...] | None = None
+    #: The run's progress by step (what an earlier step of the run left for a later one).
+    progress: dict[str, Any] = field(default_factory=dict)

@@ -124,4 +124,6 @@ def repair_drift(ctx: StepContext) -> StepOutcome:
     with ctx.uow() as uow:
         uow.catalog.record_drift(ctx.store.id, REPAIR_SOURCE, pushed + failed)
         uow.commit()
-    return StepOutcome("partial" if failed else "succeeded", done=pushed, failed=failed)
+    return StepOutcome(
+        "partial" if failed else "succeeded", done=pushed, failed=failed, written=pushed
+    )

@@ -21,10 +21,11 @@ from datetime import UTC, datetime
 
 from stockbridge.connectors.base import BackOffice, PulledBackOffice, Snapshot, SnapshotBackOffice
 from stockbridge.connectors.errors import PartnerAuthError, PartnerError, PartnerResponseError
-from stockbridge.domain.model import BackOfficeItem, ItemError
+from stockbridge.domain.model import BackOfficeItem, ItemError, Trigger
 from stockbridge.domain.snapshot import diff_snapshot
 from stockbridge.sync.context import StepContext, StepOutcome
 from stockbridge.sync.sources import STOCK_READ_MARK, apply_report, source_state
+from stockbridge.sync.web_changes import read_assigned, read_targets
 
 __all__ = [
     "CATALOG_READ_MARK",
@@ -47,6 +48,8 @@ SOURCE_FAILED = "source_failed"
 
 
 def inventory_in(ctx: StepContext) -> StepOutcome:
+    if ctx.targets is not None:  # webhook news: the web's stock of just those products
+        return read_targets(ctx, ctx.targets)
     partners = ctx.partners
     if partners.back_office is None and partners.web is None and not partners.suppliers:
         return StepOutcome("skipped", message="no partner connected")
@@ -76,6 +79,8 @@ def inventory_in(ctx: StepContext) -> StepOutcome:
         raise primary_error
     if partners.web is not None and partners.web_connection_id is not None:
         done += _read_web(ctx, partners.web_connection_id)
+        if ctx.trigger is Trigger.MANUAL:  # a manual sync: assigned products in full
+            done += read_assigned(ctx)
     status = "partial" if failed else "succeeded"
     return StepOutcome(status, done=done, failed=failed, message=waiting)
 
@@ -185,9 +190,9 @@ def _apply_page(
     cursor: datetime | None,
 ) -> tuple[int, int]:
     """Apply one page a source reported (and its cursor, in the same commit); returns
-    (applied, conflicts), the conflicts reported on the run."""
+    (items that changed the hub, conflicts), the conflicts reported on the run."""
     with ctx.uow() as uow:
-        conflicts = apply_report(
+        conflicts, changed = apply_report(
             uow,
             ctx.store.id,
             ctx.partners.sources,
@@ -201,12 +206,13 @@ def _apply_page(
         uow.commit()
     if conflicts:
         ctx.tracker.item_failed(conflicts)
-    ctx.tracker.advance(len(items))
+    ctx.tracker.advance(len(items))  # read
     ctx.tracker.checkpoint()
-    return len(items) - len(conflicts), len(conflicts)
+    return changed, len(conflicts)
 
 
 def _read_web(ctx: StepContext, connection_id: int) -> int:
+    """Read the web catalog since the cursor; returns how many variants changed the hub."""
     web = ctx.partners.web
     assert web is not None
     started = datetime.now(UTC)
@@ -218,7 +224,7 @@ def _read_web(ctx: StepContext, connection_id: int) -> int:
             # Drift the read found: variants whose web stock moved away from what the hub
             # last sent (the next inventory-out sets them right; the count is kept).
             drifted += uow.catalog.web_drift(ctx.store.id, connection_id, page.items)
-            uow.catalog.apply_web_variants(
+            done += uow.catalog.apply_web_variants(
                 ctx.store.id,
                 connection_id,
                 page.items,
@@ -226,8 +232,7 @@ def _read_web(ctx: StepContext, connection_id: int) -> int:
             )
             uow.stores.advance_cursor(connection_id, CATALOG_STREAM, page.cursor)
             uow.commit()
-        done += len(page.items)
-        ctx.tracker.advance(len(page.items))
+        ctx.tracker.advance(len(page.items))  # read
         ctx.tracker.checkpoint()
     with ctx.uow() as uow:
         uow.catalog.record_drift(ctx.store.id, DRIFT_SOURCE, drifted)

@@ -15,12 +15,13 @@ from collections.abc import Iterator
 
 from stockbridge.connectors.base import CatalogWebStore
 from stockbridge.connectors.errors import PartnerError
-from stockbridge.domain.batching import batched
 from stockbridge.domain.inventory import PlannedPush, StockRow, plan_push_rows
 from stockbridge.domain.model import ItemError
 from stockbridge.sync.catalog_out import CatalogOutcome, catalog_out
 from stockbridge.sync.context import StepContext, StepOutcome, Tracker
 from stockbridge.sync.sources import withheld_for_web
+from stockbridge.sync.stock_push import push_planned
+from stockbridge.sync.web_changes import put_back
 
 __all__ = ["catalog_part", "inventory_out", "planned_pushes", "stock_rows"]
 
@@ -32,31 +33,22 @@ STOCK_CHUNK = 2000
 
 
 def inventory_out(ctx: StepContext) -> StepOutcome:
+    if ctx.targets is not None:  # webhook news: just those products' SKUs
+        return put_back(ctx, ctx.targets)
     web, connection_id = ctx.partners.web, ctx.partners.web_connection_id
     if web is None or connection_id is None:
         return StepOutcome("skipped", message="no web store connected")
     # The catalog first: products created now get their stock in the push below.
     catalog = catalog_part(ctx, connection_id)
-    pushed = failed = 0
-    for batch in batched(planned_pushes(ctx, connection_id), web.max_inventory_batch):
-        updates = [planned.update for planned in batch]
-        result = web.push_inventory(updates)  # retried by the connector's transport
-        refused = {error.key for error in result.errors}
-        sent = [(p.row.stock_id, p.update.quantity) for p in batch if p.update.sku not in refused]
-        with ctx.uow() as uow:
-            uow.catalog.record_sent(connection_id, sent)
-            uow.commit()
-        pushed += len(sent)
-        failed += len(batch) - len(sent)
-        if result.errors:
-            ctx.tracker.item_failed(list(result.errors))
-        ctx.tracker.checkpoint()
+    pushed, failed = push_planned(ctx, web, connection_id, planned_pushes(ctx, connection_id))
     failed += catalog.failed
+    written = pushed + len(catalog.created) + catalog.updated
     return StepOutcome(
         "partial" if failed else "succeeded",
-        done=pushed + len(catalog.created) + catalog.updated,
+        done=written,
         failed=failed,
         message=catalog.message(),
+        written=written,
     )
 
 

@@ -32,15 +32,16 @@ def orders_in(ctx: StepContext) -> StepOutcome:
     notes = [] if ctx.trigger is Trigger.WEBHOOK else web.maintain()
     with ctx.uow() as uow:
         since = uow.stores.cursor(connection_id, ORDERS_STREAM)
-    done = 0
+    done = 0  # orders that changed the hub
     for page in web.iter_orders(since):
         if page.total is not None:
             ctx.tracker.set_total(page.total)
         with ctx.uow() as uow:
-            uow.orders.apply_page(ctx.store.id, [o for o in page.items if should_take_in(o)])
+            done += uow.orders.apply_page(
+                ctx.store.id, [o for o in page.items if should_take_in(o)]
+            )
             uow.stores.advance_cursor(connection_id, ORDERS_STREAM, page.cursor)
             uow.commit()
-        done += len(page.items)
-        ctx.tracker.advance(len(page.items))
+        ctx.tracker.advance(len(page.items))  # read
         ctx.tracker.checkpoint()
     return StepOutcome("succeeded", done=done, message="; ".join(notes) or None)

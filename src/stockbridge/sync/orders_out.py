@@ -79,6 +79,7 @@ def orders_out(ctx: StepContext) -> StepOutcome:
         "partial" if failed else "succeeded",
         done=posted + reversed_,
         failed=failed,
+        written=posted + reversed_,
         message=f"reversed: {message}" if notes else None,
     )
 

@@ -238,7 +238,7 @@ class SyncRunner:
             run = uow.runs.record(run_id)
             if run is None or run.status.finished or not uow.runs.claim(run_id):
                 return
-            steps, trigger = run.steps, run.trigger
+            steps, trigger, targets = run.steps, run.trigger, run.targets
             progress: dict[str, Any] = dict(run.progress)
             store = uow.stores.settings(store_id)
             assert store is not None
@@ -247,7 +247,7 @@ class SyncRunner:
         try:
             partners = self.partners_for(store_id)
             outcomes = [
-                self._run_step(run_id, store, partners, step, progress, listener, trigger)
+                self._run_step(run_id, store, partners, step, progress, listener, trigger, targets)
                 for step in steps
             ]
         except LeaseLost:
@@ -284,6 +284,7 @@ class SyncRunner:
         progress: dict[str, Any],
         listener: ProgressListener | None,
         trigger: Trigger,
+        targets: tuple[str, ...] | None = None,
     ) -> StepOutcome:
         if progress.get(step.value, {}).get("status") in ("succeeded", "partial", "skipped"):
             return StepOutcome(
@@ -297,6 +298,8 @@ class SyncRunner:
             retry=self.retry,
             tracker=tracker,
             trigger=trigger,
+            targets=targets,
+            progress=progress,
         )
         try:
             outcome = run_step(

@@ -30,20 +30,22 @@ def apply_report(
     items: Sequence[BackOfficeItem],
     *,
     store_source: InventorySource,
-) -> list[ItemError]:
+) -> tuple[list[ItemError], int]:
     """Apply what ``source`` (a supplier's connection id; None: the primary back office,
     ``connection_id``) reported, for the SKUs it owns only; record the SKUs a supplier
     claimed by listing them. Returns the conflicts (SKUs another supplier owns: kept from
-    it). Without suppliers every item is the primary's, as ever."""
+    it) and how many items changed the hub. Without suppliers every item is the
+    primary's, as ever."""
     if not sources.suppliers:
-        uow.catalog.apply_back_office_items(store_id, items, store_source=store_source)
-        return []
+        return [], uow.catalog.apply_back_office_items(store_id, items, store_source=store_source)
     claims = uow.sources.claims(store_id, {item.sku for item in items})
     sorting = sources.sort_report(source, items, claims)
-    uow.catalog.apply_back_office_items(store_id, sorting.accepted, store_source=store_source)
+    changed = uow.catalog.apply_back_office_items(
+        store_id, sorting.accepted, store_source=store_source
+    )
     if source is not None and sorting.claims:
         uow.sources.claim(store_id, connection_id, sorting.claims)
-    return sorting.conflicts
+    return sorting.conflicts, changed
 
 
 def source_state(

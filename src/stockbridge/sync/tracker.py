@@ -78,6 +78,15 @@ class RunTracker:
 
     def finish(self, outcome: StepOutcome) -> None:
         self.entry.update(status=outcome.status, message=outcome.message, changed=outcome.done)
+        # Honest counts: read (from partners, or the rows compared; else the step's
+        # progress), changed (differs from what the hub had), written (sent to a
+        # partner), unchanged (read, and the hub had that value already).
+        read = self.entry["done"] if outcome.read is None else outcome.read
+        self.entry.update(read=read, unchanged=max(0, read - outcome.done))
+        if outcome.written is not None:
+            self.entry["written"] = outcome.written
+        RUN_ITEMS.labels(self.step.value, "read").inc(read)
+        RUN_ITEMS.labels(self.step.value, "written").inc(outcome.written or 0)
         RUN_ITEMS.labels(self.step.value, "changed").inc(outcome.done)
         RUN_ITEMS.labels(self.step.value, "failed").inc(max(self.entry["failed"], outcome.failed))
         if outcome.status != "running":

@@ -254,5 +254,7 @@ def to_pending_event(
             "scope": event.scope,
             "resource_id": event.resource_id,
             "occurred_at": event.occurred_at.isoformat(),
+            **({"product": event.product_id} if event.product_id is not None else {}),
+            **({"change": event.change} if event.change is not None else {}),
         },
     )

@@ -168,6 +168,30 @@ class BigCommerceStore:
                 )
             )
 
+    def product_of(self, partner_ref: str) -> str | None:
+        _kind, product_id, _variant_id = mapping.parse_ref(partner_ref)
+        return None if product_id is None else str(product_id)
+
+    def read_products(self, product_ids: Sequence[str]) -> list[WebVariant]:
+        """``GET /v3/catalog/products?id:in=...&include=variants``, ``PRODUCTS_PAGE``
+        products a call (ids that are not numbers are left out)."""
+        wanted = sorted({int(p) for p in product_ids if p.isdigit()})
+        variants: list[WebVariant] = []
+        for chunk in batched(wanted, LOOKUP_BATCH):
+            data, _ = self._v3_page(
+                "/v3/catalog/products",
+                {
+                    "id:in": ",".join(str(i) for i in chunk),
+                    "include": "variants",
+                    "limit": PRODUCTS_PAGE,
+                },
+                "catalog products",
+            )
+            for item in data:
+                product = mapping.parse(mapping.Product, item, "product")
+                variants += mapping.to_web_variants(product)
+        return variants
+
     def iter_orders(self, since: datetime | None) -> Iterator[Page[WebOrder]]:
         """Orders changed at or after ``since``, oldest change first, re-opened at the last
         change seen after each full page (``BoundaryPaginator``: an order modified while we

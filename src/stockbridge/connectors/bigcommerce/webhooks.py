@@ -5,7 +5,10 @@ BigCommerce does not document a signature for these hooks; each hook is register
 a custom header carrying the connection's ``webhook_secret`` (``SECRET_HEADER``), sent
 with every delivery. Envelope: ``{"scope", "store_id", "data": {"type", "id", ...},
 "hash", "created_at", "producer"}``. ``hash`` is the same for re-deliveries of one
-event: the de-duplication key. ``created_at`` is a Unix timestamp.
+event: the de-duplication key. ``created_at`` is a Unix timestamp. Inventory events carry
+``data.inventory`` ``{"product_id", "method", "value"[, "variant_id"]}``, ``value`` being
+the change in stock (docs/facts-bigcommerce-webhooks.md): the product and the change are
+kept, so the hub can tell its own writes' echoes from news.
 """
 
 from __future__ import annotations
@@ -37,10 +40,19 @@ SCOPES: dict[str, WebEventKind] = {
 }
 
 
+class _Inventory(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+    product_id: int | None = None
+    method: str | None = None
+    value: int | None = None
+    variant_id: int | None = None
+
+
 class _Data(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
     type: str
     id: int | str
+    inventory: _Inventory | None = None
 
 
 class _Envelope(BaseModel):
@@ -76,12 +88,20 @@ def parse_envelope(body: bytes) -> WebEvent:
         occurred_at = datetime.fromtimestamp(envelope.created_at, UTC)
     except (OverflowError, OSError, ValueError):
         raise BadWebhook(f"created_at {envelope.created_at} is not a time") from None
+    inventory = envelope.data.inventory if kind is WebEventKind.INVENTORY else None
+    product = None
+    if inventory is not None and inventory.product_id is not None:
+        product = str(inventory.product_id)
+    elif kind is WebEventKind.INVENTORY and envelope.data.type == "product":
+        product = str(envelope.data.id)[:64]
     return WebEvent(
         kind=kind,
         resource_id=str(envelope.data.id)[:64],
         dedup_key=envelope.hash,
         occurred_at=occurred_at,
         scope=envelope.scope,
+        product_id=product,
+        change=None if inventory is None else inventory.value,
     )
 
 

@@ -29,6 +29,7 @@ from stockbridge.db.models.service import (
     RejectedInput,
     RunError,
     Schedule,
+    StockEcho,
     StoreLease,
     SyncRun,
 )
@@ -61,6 +62,7 @@ __all__ = [
     "RunError",
     "Schedule",
     "SourceClaim",
+    "StockEcho",
     "StockLevel",
     "Store",
     "StoreLease",

@@ -29,6 +29,7 @@ __all__ = [
     "RejectedInput",
     "RunError",
     "Schedule",
+    "StockEcho",
     "StoreLease",
     "SyncRun",
 ]
@@ -53,6 +54,8 @@ class SyncRun(Base):
     error: Mapped[str | None] = mapped_column(Text)
     # an interrupted run: the run that took over its remaining steps (None: not yet)
     resumed_by: Mapped[int | None] = mapped_column(Integer)
+    # the web products whose stock the run reads (webhook news); None: the whole store
+    targets: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 class RunError(Base):
@@ -101,6 +104,9 @@ class InboxEvent(Base):
     processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
+    # what the pass made of it: "echo" (the hub's own write, confirmed), "run" (it started
+    # a run), "coalesced" (into a run another event started); None for older events
+    outcome: Mapped[str | None] = mapped_column(String(20))
 
 
 class Schedule(Base):
@@ -215,3 +221,19 @@ class DriftCheck(Base):
     drifted: Mapped[int] = mapped_column(Integer)
     web_only: Mapped[int] = mapped_column(Integer, default=0)
     hub_only: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class StockEcho(Base):
+    """What the hub last wrote to one web product's stock, awaiting the webhook that
+    reports it (``domain/echoes.py``): the change it makes and when it was sent."""
+
+    __tablename__ = "stock_echoes"
+    __table_args__ = (UniqueConstraint("connection_id", "product"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    product: Mapped[str] = mapped_column(String(64))
+    change: Mapped[int | None] = mapped_column(Integer)
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    awaiting: Mapped[bool] = mapped_column(Boolean, default=True)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -30,6 +30,7 @@ from markupsafe import Markup, escape
 from stockbridge import accounts
 from stockbridge.bootstrap import Hub
 from stockbridge.domain.model import SYNC_ALL, RunStatus, Step, Trigger
+from stockbridge.domain.runs import changed_nothing
 from stockbridge.domain.wording import STEP_TITLES, mode_title
 from stockbridge.jobs.queue import JobQueue
 from stockbridge.services.charts import OUTCOMES, StoreCharts, store_charts
@@ -53,6 +54,7 @@ from stockbridge.services.stores import (
     list_stores,
     resolve_store,
 )
+from stockbridge.services.webhook_figures import webhook_figures
 from stockbridge.web.dashboard.books import add_books_routes
 from stockbridge.web.dashboard.charts import bar_chart, dot_chart, line_chart
 from stockbridge.web.dashboard.drift import add_drift_routes
@@ -139,6 +141,7 @@ _env.globals.update(
     STEP_LABELS=STEP_LABELS,
     quote=quote,
     mode_title=mode_title,
+    changed_nothing=changed_nothing,
 )
 
 
@@ -299,12 +302,14 @@ def mount_dashboard(app: FastAPI, hub: Hub, queue: JobQueue) -> None:
         page = await _store_page(who, store)
         status = await run_in_threadpool(_status, hub, store)
         figures = await run_in_threadpool(store_charts, hub, store)
+        webhooks = await run_in_threadpool(webhook_figures, hub, store)
         return _render(
             request,
             "overview.html",
             page="overview",
             status=status,
             charts=overview_charts(figures),
+            webhooks=webhooks,
             **page,
         )
 

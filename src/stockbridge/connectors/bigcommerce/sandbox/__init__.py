@@ -6,9 +6,12 @@ keyed ``items.N``), asynchronous inventory writes (visible to reads after a dela
 rate-limit headers on every answer and 429s over a per-store quota, v2 orders (204 on an
 empty page, lines at 50 a page, status-only updates) and order statuses, webhooks
 delivered to registered destinations with the hook's custom headers, retried with growing
-gaps and deactivated after repeated failures. Destinations must be HTTPS on port 443
-unless the store was created with ``allow_insecure_webhooks`` (for loopback tests and the
-demo).
+gaps and deactivated after repeated failures; an inventory write through the API or the
+control panel fires ``store/product/inventory/updated`` per product with the documented
+``data.inventory`` (``product_id``, ``method``, ``value``: the change), the hub's own
+writes included, as BigCommerce does (docs/facts-bigcommerce-webhooks.md). Destinations
+must be HTTPS on port 443 unless the store was created with ``allow_insecure_webhooks``
+(for loopback tests and the demo).
 
 Fault injection per store: 5xx, latency, a dropped connection before anything is applied
 (``drop``), and "applied, then the connection dropped" (``drop_after``).

@@ -31,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from stockbridge.connectors.bigcommerce.sandbox.catalog import INVENTORY_SCOPE, inventory_event
 from stockbridge.connectors.bigcommerce.sandbox.orders import set_status
 from stockbridge.connectors.bigcommerce.sandbox.refunds import refund_record
 from stockbridge.connectors.bigcommerce.sandbox.state import (
@@ -205,10 +206,13 @@ def admin_routes(sb: BigCommerceSandbox) -> list[Route]:
         for sku, quantity in body.items():
             product, variant = skus[sku]
             if product.tracking == "product":
+                change = int(quantity) - product.inventory_level
                 product.inventory_level = int(quantity)
             else:
+                change = int(quantity) - variant.inventory_level
                 variant.inventory_level = int(quantity)
-            sb.emit(store, "store/product/inventory/updated", {"type": "product", "id": product.id})
+            product.date_modified = now()  # an edit in the control panel modifies it
+            sb.emit(store, INVENTORY_SCOPE, inventory_event(product.id, "relative", change))
         return JSONResponse(store.stock())
 
     async def stock(request: Request) -> Response:

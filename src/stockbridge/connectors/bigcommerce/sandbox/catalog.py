@@ -57,6 +57,19 @@ def parse_when(request: Request, name: str) -> Any:
         raise Unprocessable(name, str(exc)) from None
 
 
+INVENTORY_SCOPE = "store/product/inventory/updated"
+
+
+def inventory_event(product_id: int, method: str, change: int) -> dict[str, Any]:
+    """``data`` of an inventory webhook as BigCommerce documents it (the fixture
+    tests/fixtures/bigcommerce/webhook_product_inventory_updated.json, with its source)."""
+    return {
+        "type": "product",
+        "id": product_id,
+        "inventory": {"product_id": product_id, "method": method, "value": change},
+    }
+
+
 def catalog_routes(sb: BigCommerceSandbox, base: str) -> list[Route]:
     """The catalog and inventory endpoints under ``base`` (``/stores/{hash}``)."""
 
@@ -244,18 +257,14 @@ def catalog_routes(sb: BigCommerceSandbox, base: str) -> list[Route]:
             planned.append((kind, ident, quantity))
         if errors:
             return error(422, "Some items could not be adjusted; nothing was applied", errors)
+        changes = store.changes_of(planned)  # before the write joins the pending ones
         store.pending.append((time.monotonic() + store.async_delay_ms / 1000, planned))
         store.counters["items_updated"] += len(planned)
         store.counters["largest_batch"] = max(store.counters["largest_batch"], len(planned))
-        if store.hooks:
-            touched = {
-                ident if kind == "product" else store.variants[ident].product_id
-                for kind, ident, _ in planned
-            }
-            for product_id in sorted(touched):
-                sb.emit(
-                    store, "store/product/inventory/updated", {"type": "product", "id": product_id}
-                )
+        for product_id, change in sorted(changes.items()):
+            # BigCommerce fires the hook for writes through the API too ("relative":
+            # inventory updated using the API or the control panel; value: the change).
+            sb.emit(store, INVENTORY_SCOPE, inventory_event(product_id, "relative", change))
         return JSONResponse({"transaction_id": str(uuid.uuid4())})
 
     return [

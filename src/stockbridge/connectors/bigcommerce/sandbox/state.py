@@ -328,6 +328,31 @@ class SStore:
                     self.variants[ident].inventory_level = quantity
                     self.products[self.variants[ident].product_id].date_modified = now()
 
+    def changes_of(self, planned: list[tuple[str, int, int]]) -> dict[int, int]:
+        """The change per product a write of (kind, id, quantity) makes, from the level
+        each item will have once the writes already pending are applied."""
+        levels: dict[tuple[str, int], int] = {}
+
+        def level(kind: str, ident: int) -> int:
+            if (kind, ident) not in levels:
+                levels[(kind, ident)] = (
+                    self.products[ident].inventory_level
+                    if kind == "product"
+                    else self.variants[ident].inventory_level
+                )
+                for _, items in self.pending:
+                    for k, i, quantity in items:
+                        if (k, i) == (kind, ident):
+                            levels[(kind, ident)] = quantity
+            return levels[(kind, ident)]
+
+        changes: dict[int, int] = {}
+        for kind, ident, quantity in planned:
+            product = ident if kind == "product" else self.variants[ident].product_id
+            changes[product] = changes.get(product, 0) + quantity - level(kind, ident)
+            levels[(kind, ident)] = quantity
+        return changes
+
     def stock(self) -> dict[str, int]:
         out: dict[str, int] = {}
         for product in self.products.values():
