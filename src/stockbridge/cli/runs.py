@@ -20,9 +20,6 @@ from stockbridge.cli.common import (
 )
 from stockbridge.cli.reports import print_plan, print_report, report_json, sync_now
 from stockbridge.domain.model import SYNC_ALL, Step
-from stockbridge.services.preview import plan_json_chunks, preview
-from stockbridge.services.runs import exit_code, run_history
-from stockbridge.services.status import store_status
 
 __all__ = ["StepChoice", "register"]
 
@@ -57,6 +54,9 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
         ] = False,
     ) -> None:
         """Run Sync All or one step now, and wait for it (or, with --dry-run, preview it)."""
+        from stockbridge.services.preview import plan_json_chunks, preview
+        from stockbridge.services.runs import exit_code
+
         if dry_run:
             if step is not StepChoice.ALL:
                 fail("--dry-run previews Sync All: use `stockbridge sync all --dry-run`")
@@ -95,6 +95,8 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
         limit: Annotated[int, typer.Option(min=1, max=1000, help="How many runs.")] = 20,
     ) -> None:
         """Run history with per-step counts and each item error."""
+        from stockbridge.services.runs import run_history
+
         with mapped_errors():
             history = run_history(hub(), store, limit)
         if as_json:
@@ -130,6 +132,8 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
     @app.command()
     def status(store: StoreOption = None, as_json: JsonOption = False) -> None:
         """Last run of each step, and the last manual sync apart from automatic ones."""
+        from stockbridge.services.status import store_status
+
         with mapped_errors():
             result = store_status(hub(), store)
         if as_json:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -12,18 +12,10 @@ from rich.table import Table
 
 from stockbridge.cli.common import HubLoader, JsonOption, mapped_errors, print_json, secret_value
 from stockbridge.domain.model import InventorySource
-from stockbridge.jsonable import json_object
-from stockbridge.services.connections import disconnect_supplier
-from stockbridge.services.stores import (
-    ConnectionHealth,
-    add_store,
-    describe_store,
-    list_stores,
-    parse_payment_methods,
-    update_books,
-    update_store,
-)
-from stockbridge.services.webhooks import rotate_webhook_secret
+
+if TYPE_CHECKING:
+    from stockbridge.services.stores import ConnectionHealth
+
 
 __all__ = ["register"]
 
@@ -83,6 +75,8 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
         erp_name: ErpOption = None,
     ) -> None:
         """Add a store."""
+        from stockbridge.services.stores import add_store
+
         with mapped_errors():
             store = add_store(
                 hub(),
@@ -96,6 +90,8 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
     @store_app.command("list")
     def store_list(as_json: JsonOption = False) -> None:
         """List stores."""
+        from stockbridge.services.stores import list_stores
+
         with mapped_errors():
             stores = list_stores(hub())
         if as_json:
@@ -117,6 +113,9 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
     @store_app.command("show")
     def store_show(name: str, as_json: JsonOption = False) -> None:
         """Show every setting of a store."""
+        from stockbridge.jsonable import json_object
+        from stockbridge.services.stores import describe_store
+
         with mapped_errors():
             store = describe_store(hub(), name)
         if as_json:
@@ -139,6 +138,8 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
         ] = None,
     ) -> None:
         """Disconnect a supplier: its SKUs go back to the store's back office."""
+        from stockbridge.services.connections import disconnect_supplier
+
         with mapped_errors():
             removed = disconnect_supplier(hub(), store, supplier)
         typer.echo(
@@ -236,6 +237,8 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
         ] = None,
     ) -> None:
         """Change a store's settings."""
+        from stockbridge.services.stores import update_store
+
         # No environment variable here: one left set would change every store it ran for.
         alert_webhook = secret_value(
             ctx,
@@ -313,6 +316,8 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
         ] = None,
     ) -> None:
         """Change what a store's orders bring to the books, and show the result."""
+        from stockbridge.services.stores import parse_payment_methods, update_books
+
         status: int | None = None
         off = False
         if status_after_post is not None:
@@ -358,6 +363,8 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
         ] = 60,
     ) -> None:
         """Give the store's webhooks a new random secret and re-register them with it."""
+        from stockbridge.services.webhooks import rotate_webhook_secret
+
         with mapped_errors():
             rotation = rotate_webhook_secret(hub(), name, grace=timedelta(minutes=grace_minutes))
         typer.echo(f"store {name!r}: new {rotation.kind} webhook secret stored")
