@@ -20,6 +20,7 @@ BENCHES = (
     "catalog_push",
     "qbwc_session",
     "workers",
+    "orders_in",
 )
 
 
