@@ -1,10 +1,12 @@
 """Sandboxes that answer after a partner's realistic delay, for benches where waiting on
 partners is what an operator sees (``bench workers``).
 
-Each partner API call (never the sandboxes' ``/admin`` routes) waits a time drawn from a
-log-normal distribution given by its median and 95th percentile, seeded, then is served
-as usual. The wait is an ``asyncio.sleep`` in the sandbox's event loop: the sandbox keeps
-answering other calls meanwhile, as a partner's servers do.
+Each partner API call (never the sandboxes' ``/admin`` routes) is answered a time drawn
+from a log-normal distribution (given by its median and 95th percentile, seeded) after it
+arrived: the sandbox counts it against its limits on arrival, as the partner does, and its
+answer goes out once that time has passed. The wait is an ``asyncio.sleep`` in the
+sandbox's event loop: the sandbox keeps answering other calls meanwhile, as a partner's
+servers do.
 
 Which figures, and from what: no partner publishes its API's response times. The
 profiles below take the range issue 31 states for real partners ("100-500 ms") and place
@@ -69,10 +71,24 @@ class Delayed:
         self.calls = 0
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and not scope["path"].startswith("/admin/"):
-            wait = self.delay.draw(self.rng)
-            self.calls += 1
-            self.waited += wait
-            if wait > 0:
-                await asyncio.sleep(wait)
-        await self.app(scope, receive, send)
+        if scope["type"] != "http" or scope["path"].startswith("/admin/"):
+            await self.app(scope, receive, send)
+            return
+        wait = self.delay.draw(self.rng)
+        self.calls += 1
+        self.waited += wait
+        loop = asyncio.get_running_loop()
+        until = loop.time() + wait
+
+        async def answer_later(message: Any) -> None:
+            # The partner counts a call against its limits when it arrives and answers
+            # after its processing time: the wait goes before the answer, not before
+            # the sandbox sees the call (waiting first would bunch arrivals that the
+            # client spaced, and draw 429s no partner would send).
+            if message["type"] == "http.response.start":
+                remaining = until - loop.time()
+                if remaining > 0:
+                    await asyncio.sleep(remaining)
+            await send(message)
+
+        await self.app(scope, receive, answer_later)
