@@ -211,3 +211,20 @@ def test_lines_that_do_not_add_up_to_the_order_are_read_from_the_order(
 
     _, lines_calls = _lines_calls_for(bc_store, seed, transport=EmptiesShippingLines())
     assert lines_calls == 2  # the two shipped orders; the pickup's lines came with the list
+
+
+def test_the_sandbox_refuses_an_unknown_fulfilment_and_places_nothing(
+    bc_store: SandboxStore,
+) -> None:
+    with bc_store.admin as admin:
+        answer = admin.post(
+            "/orders", json={"lines": [{"sku": "A", "quantity": 1}], "fulfilment": "drone"}
+        )
+    assert answer.status_code == 422
+    assert "fulfilment must be one of shipping, pickup, digital" in answer.text
+    assert bc_store.counters()["calls"].get("GET /v2/orders") is None
+    orders = httpx.get(
+        f"{bc_store.server.url}/stores/{bc_store.hash}/v2/orders",
+        headers={"X-Auth-Token": bc_store.token},
+    )
+    assert orders.status_code == 204  # no order placed
