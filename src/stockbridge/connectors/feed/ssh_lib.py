@@ -21,11 +21,18 @@ from typing import TYPE_CHECKING, Any
 __all__ = ["asyncssh", "load"]
 
 
+_loaded: list[ModuleType] = []
+
+
 def load() -> ModuleType:
     """The real asyncssh, imported (once) with its DSA warnings dropped."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r"DSA is deprecated", module=r"asyncssh(\.|$)")
-        return importlib.import_module("asyncssh")
+    if not _loaded:
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                "ignore", message=r"DSA is deprecated", module=r"asyncssh(\.|$)"
+            )
+            _loaded.append(importlib.import_module("asyncssh"))
+    return _loaded[0]
 
 
 class _OnFirstUse:
