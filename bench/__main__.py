@@ -21,6 +21,7 @@ BENCHES = (
     "qbwc_session",
     "workers",
     "echo_push",
+    "orders_in",
 )
 
 

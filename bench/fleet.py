@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select, text, update
 
+from bench.partner_delay import NONE, Delayed, LogNormal
 from stockbridge import services
 from stockbridge.bootstrap import Hub, bootstrap
 from stockbridge.config import Settings
@@ -248,15 +249,19 @@ def start_fleet(
     orders: int = 2,
     bc_quota: int = 10_000,
     extra_env: dict[str, str] | None = None,
+    delays: tuple[LogNormal, LogNormal] | None = None,
 ) -> Fleet:
     """Sandboxes seeded, a fresh hub on ``database_url`` (migrated), ``stores`` stores
-    connected (store n to realm n % realms). Workers are started by the caller."""
+    connected (store n to realm n % realms). Workers are started by the caller. With
+    ``delays`` (BigCommerce's, QuickBooks Online's) each partner call waits a drawn time
+    before it is answered (``partner_delay.py``)."""
     bc = BigCommerceSandbox(time_scale=0.0005)
-    bc_server = ServerThread(bc.app).start()
+    bc_delay, qbo_delay = delays or (NONE, NONE)
+    bc_server = ServerThread(Delayed(bc.app, bc_delay)).start()
     realm_list = []
-    for _ in range(realms):
+    for n in range(realms):
         sandbox = QboSandbox()
-        realm_list.append(Realm(sandbox, ServerThread(sandbox).start()))
+        realm_list.append(Realm(sandbox, ServerThread(Delayed(sandbox, qbo_delay, seed=n)).start()))
     settings = Settings(
         home=home, database_url=database_url, lease_seconds=30, outbound_allow="loopback"
     )

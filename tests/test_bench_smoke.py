@@ -112,6 +112,16 @@ SMOKE: list[tuple[str, list[str], list[str]]] = [
         ],
     ),
     (
+        "orders_in",
+        ["--orders", "300", "--big-orders", "2", "--window-ms", "1000"],
+        [
+            "ok  orders taken in: 300",
+            "ok  order lists 2 <= 3",
+            "ok  line reads (only the orders cut at 50 lines): 4",
+            "ok  429s: 0",
+        ],
+    ),
+    (
         "latency",
         ["--samples", "2"],
         [

@@ -44,7 +44,9 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
     for module in (bigcommerce_cli, feed_cli, qbo_cli):
         monkeypatch.setattr(module, "connect_partner", connect)
-    monkeypatch.setattr("stockbridge.cli.store.update_store", update)
+    monkeypatch.setattr(
+        "stockbridge.services.stores.update_store", update
+    )  # the command imports it when it runs
     return calls
 
 

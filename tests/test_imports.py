@@ -134,7 +134,10 @@ def test_the_command_line_and_serve_load_no_sandbox() -> None:
     loaded = _loaded_after(
         "from stockbridge.cli import build_app\n"
         "from stockbridge.bootstrap import bootstrap\n"
-        "build_app(bootstrap)\n"  # every connector's commands registered
+        "import typer\n"
+        "app = typer.main.get_command(build_app(bootstrap))\n"
+        "for group in ('connect', 'sandbox'):\n"  # asked for: every connector's commands
+        "    app.get_command(None, group).list_commands(None)\n"
         "import stockbridge.runtime, stockbridge.logs\n"  # what serve adds
     )
     assert "stockbridge.connectors.qbo.cli" in loaded  # the connectors' commands are there

@@ -3,6 +3,8 @@
 
 Against the BigCommerce sandbox over HTTP: the hub "dies" (an exception nothing may catch,
 as a kill -9 would leave it) at the Nth order-lines call, inside the first page of orders.
+The list's ``include`` is taken off on the way (``IgnoresInclude``), so each order's lines
+cost a call as they do wherever the list cannot bring them.
 """
 
 from __future__ import annotations
@@ -35,12 +37,28 @@ class Died(BaseException):
     """The process died here: not an error any code path may catch and record."""
 
 
-class DiesAtLineCall(httpx.BaseTransport):
-    """Real HTTP to the sandbox, until the ``at``-th order-lines request: the hub dies
+class IgnoresInclude(httpx.BaseTransport):
+    """Real HTTP to the sandbox, the order list asked without its ``include``: a store
+    whose list brings no lines, so orders-in reads each order's lines."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/v2/orders"):
+            request.url = request.url.copy_remove_param("include")
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class DiesAtLineCall(IgnoresInclude):
+    """As ``IgnoresInclude``, until the ``at``-th order-lines request: the hub dies
     before sending it."""
 
     def __init__(self, at: int) -> None:
-        self.inner = httpx.HTTPTransport()
+        super().__init__()
         self.at = at
         self.lines_calls = 0
 
@@ -49,10 +67,7 @@ class DiesAtLineCall(httpx.BaseTransport):
             self.lines_calls += 1
             if self.lines_calls == self.at:
                 raise Died(f"killed at order-lines call {self.at}")
-        return self.inner.handle_request(request)
-
-    def close(self) -> None:
-        self.inner.close()
+        return super().handle_request(request)
 
 
 def _wire(harness: Harness, bc: SandboxStore, transport: httpx.BaseTransport | None) -> None:
@@ -157,7 +172,7 @@ def test_orders_in_killed_mid_page_keeps_all_but_one_unit(
     assert progress.seen == [(n, n) for n in range(ORDERS_UNIT, len(taken) + 1, ORDERS_UNIT)]
 
     _break_lease(sqlite_harness)
-    _wire(sqlite_harness, bc_store, None)
+    _wire(sqlite_harness, bc_store, IgnoresInclude())
     calls_before = bc_store.counters()["calls"]["GET /v2/orders/{id}/products"]
     services.sync(sqlite_harness.hub, None, ORDERS_IN)  # the restart
     resumed_calls = bc_store.counters()["calls"]["GET /v2/orders/{id}/products"] - calls_before

@@ -37,19 +37,41 @@ def test_windows_hold_requests_to_the_documented_rates() -> None:
         assert starts[i + 500] - starts[i] >= 60.0 - 1e-9
 
 
-def test_quota_headers_spread_the_requests_left_over_the_time_left() -> None:
+def test_quota_headers_let_what_the_window_has_left_go_at_once() -> None:
     clock = FakeClock()
     limiter = RateLimiter(clock=clock, sleep=clock.sleep)
     with limiter.slot():
         pass
     limiter.observe(QuotaReport(left=11, quota=150, reset_seconds=10.0))
+    for _ in range(10):  # 11 left, 1 kept in reserve for the store's other apps
+        with limiter.slot():
+            pass
+    assert clock.slept == []  # the burst went without waiting
     with limiter.slot():
         pass
-    assert clock.now == pytest.approx(1.0)  # 10 s / (11 - 1 reserve)
+    assert clock.slept == [pytest.approx(10.0, abs=0.02)]  # the 11th waited for the reset
     limiter.observe(QuotaReport(left=1, quota=150, reset_seconds=4.0))
     with limiter.slot():
         pass
-    assert clock.now == pytest.approx(5.0)  # nothing usable left: wait for the reset
+    assert clock.now == pytest.approx(14.0, abs=0.04)  # nothing usable left: wait for the reset
+    with limiter.slot():  # a new window the partner has not reported on yet
+        pass
+    assert len(clock.slept) == 2
+
+
+def test_requests_still_in_flight_count_against_what_is_left() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep)
+    with limiter.slot(), limiter.slot(), limiter.slot():
+        # the third one's answer: 5 left, the other two may not be counted yet
+        limiter.observe(QuotaReport(left=5, quota=150, reset_seconds=3.0))
+    for _ in range(2):  # 5 - 1 reserve - 2 in flight
+        with limiter.slot():
+            pass
+    assert clock.slept == []
+    with limiter.slot():
+        pass
+    assert clock.slept == [pytest.approx(3.0, abs=0.02)]
 
 
 def test_pause_after_429() -> None:

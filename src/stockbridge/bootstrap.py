@@ -7,15 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
-import httpx
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
-
-from stockbridge.alerts import Alerter, default_notifiers
 from stockbridge.config import Settings
-from stockbridge.connectors import feed, qbo, qbwc
 from stockbridge.connectors.base import BackOffice, WebStore
 from stockbridge.connectors.ratelimit import LimiterRegistry
 from stockbridge.connectors.registry import ConnectorEnv, ConnectorRegistry, require_port
@@ -28,11 +23,19 @@ from stockbridge.db.uow import UnitOfWork
 from stockbridge.db.vault import DbCredentialVault
 from stockbridge.domain.sources import Supplier
 from stockbridge.home import make_private
-from stockbridge.jobs.scheduler import Scheduler
-from stockbridge.outbound import guarded_transport
 from stockbridge.retry import RetryPolicy
 from stockbridge.sync.context import Partners, SupplierPartner
-from stockbridge.sync.runner import SyncRunner
+
+if TYPE_CHECKING:
+    # What only some entry points use (the service, the workers) is imported where it
+    # is used: a command that reaches no partner and sends no alert starts without them.
+    import httpx
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from stockbridge.alerts import Alerter
+    from stockbridge.jobs.scheduler import Scheduler
+    from stockbridge.sync.runner import SyncRunner
 
 __all__ = ["Hub", "NotInitialised", "bootstrap", "default_registry"]
 
@@ -43,6 +46,7 @@ class NotInitialised(RuntimeError):
 
 def default_registry() -> ConnectorRegistry:
     """Every connector this installation ships. Partner packages add themselves here."""
+    from stockbridge.connectors import feed, qbo, qbwc
     from stockbridge.connectors.bigcommerce import client as bigcommerce
     from stockbridge.connectors.bigcommerce import webhooks as bigcommerce_webhooks
 
@@ -87,12 +91,18 @@ class Hub:
     engine: Engine
     sessions: sessionmaker[Session]
     cipher: CredentialCipher
-    registry: ConnectorRegistry
     retry: RetryPolicy
     #: One rate limiter per partner account, shared by every run in this process.
     limiters: LimiterRegistry = field(default_factory=LimiterRegistry)
     #: Overrides connector construction (tests wire in-memory partners here).
     partners_override: Callable[[int], Partners] | None = field(default=None)
+    #: The connectors; None: every connector installed (``default_registry``), built when
+    #: first asked for, so a command that reaches no partner imports none of them.
+    connectors: ConnectorRegistry | None = None
+
+    @cached_property
+    def registry(self) -> ConnectorRegistry:
+        return self.connectors if self.connectors is not None else default_registry()
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.sessions)
@@ -132,6 +142,8 @@ class Hub:
         return Partners(web, web_id, back_office, bo_id, tuple(suppliers))
 
     def runner(self) -> SyncRunner:
+        from stockbridge.sync.runner import SyncRunner
+
         return SyncRunner(
             uow=self.uow,
             partners_for=self.partners_for,
@@ -152,12 +164,16 @@ class Hub:
     def scheduler(self) -> Scheduler:
         """Queues scheduled runs; call ``tick(now)`` every few seconds. A slot is claimed
         in the transaction that queues its run."""
+        from stockbridge.jobs.scheduler import Scheduler
+
         return Scheduler(self.uow)
 
     def alerter(self, client: httpx.Client) -> Alerter:
         """Merchant alerts by email (SMTP settings) and webhook (through ``client``, which
         should be ``outbound_client()``); call ``check(now)`` every minute or so; one
         process at a time does the work."""
+        from stockbridge.alerts import Alerter, default_notifiers
+
         return Alerter(
             self.uow,
             default_notifiers(self.settings, client),
@@ -167,6 +183,10 @@ class Hub:
     def outbound_client(self, **kwargs: Any) -> httpx.Client:
         """An HTTP client for URLs a user chose (alert webhooks): it connects only where
         the hub's outbound policy (``STOCKBRIDGE_OUTBOUND_ALLOW``) allows."""
+        import httpx
+
+        from stockbridge.outbound import guarded_transport
+
         return httpx.Client(transport=guarded_transport(self.settings.outbound), **kwargs)
 
     def initialise(self) -> None:
@@ -198,9 +218,9 @@ def bootstrap(
         engine=engine,
         sessions=session_factory(engine),
         cipher=CredentialCipher.from_key_file(settings.key_path),
-        registry=registry or default_registry(),
         retry=retry
         or RetryPolicy(attempts=settings.retry_attempts, base_delay=settings.retry_base_delay),
         partners_override=partners_override,
         limiters=limiters,
+        connectors=registry,
     )

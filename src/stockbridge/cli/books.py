@@ -16,8 +16,6 @@ from stockbridge.cli.common import (
     mapped_errors,
     print_json,
 )
-from stockbridge.connectors.errors import PartnerError
-from stockbridge.services.books import parse_period, reconcile_books, reconciliation_json
 
 __all__ = ["register"]
 
@@ -37,6 +35,9 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
         receipts, refund receipts and voids the back office holds; every difference
         with its cause. Reads the partners, writes nothing. Exit 0 when the books agree,
         3 when differences were found, 2 for bad input, 1 when a partner failed."""
+        from stockbridge.connectors.errors import PartnerError
+        from stockbridge.services.books import parse_period, reconcile_books, reconciliation_json
+
         with mapped_errors():
             first, last = parse_period(start, end)
             instance = hub()

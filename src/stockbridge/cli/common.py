@@ -6,6 +6,9 @@ Exit codes: 0 success, 1 a run with item errors or a failed run (also a partner 
 refused or could not be reached), 2 usage errors and unknown stores.
 
 This module imports no command module, so any of them (and any connector's) can import it.
+It imports nothing of the hub either (no SQLAlchemy, no partner, no service) so that
+``stockbridge --help`` starts at once: command modules import their use cases inside the
+commands (``tests/test_cli_start.py`` holds that).
 """
 
 from __future__ import annotations
@@ -15,21 +18,14 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from stockbridge.bootstrap import Hub, NotInitialised
 from stockbridge.cli.terminal import Console, echo
-from stockbridge.credentials import CredentialsUnreadable
-from stockbridge.jsonable import jsonable
-from stockbridge.services.errors import (
-    ConnectFailed,
-    DuplicateStore,
-    InvalidSetting,
-    StoreNotFound,
-)
-from stockbridge.sync.runner import RunTimeout
+
+if TYPE_CHECKING:
+    from stockbridge.bootstrap import Hub
 
 __all__ = [
     "USAGE",
@@ -68,20 +64,39 @@ def mapped_errors() -> Iterator[None]:
     refused, a run that timed out) exits 1."""
     try:
         yield
-    except (StoreNotFound, InvalidSetting, DuplicateStore) as exc:
-        fail(str(exc))
-    except NotInitialised as exc:
-        fail(str(exc))
-    except CredentialsUnreadable as exc:
-        fail(str(exc), 1)
-    except RunTimeout as exc:
-        fail(str(exc), 1)
-    except ConnectFailed as exc:
-        fail(str(exc), 1)
+    except (typer.Exit, typer.Abort, typer.TyperException):
+        raise
+    except Exception as exc:
+        code = _exit_code(exc)
+        if code is None:
+            raise  # not a use case's error: nothing to map
+        fail(str(exc), code)
+
+
+def _exit_code(exc: Exception) -> int | None:
+    """The exit code of a use case's error (None: not one of them). The error classes are
+    imported here, once something failed: they bring the hub's modules with them."""
+    from stockbridge.bootstrap import NotInitialised
+    from stockbridge.credentials import CredentialsUnreadable
+    from stockbridge.services.errors import (
+        ConnectFailed,
+        DuplicateStore,
+        InvalidSetting,
+        StoreNotFound,
+    )
+    from stockbridge.sync.runner import RunTimeout
+
+    if isinstance(exc, StoreNotFound | InvalidSetting | DuplicateStore | NotInitialised):
+        return USAGE
+    if isinstance(exc, CredentialsUnreadable | RunTimeout | ConnectFailed):
+        return 1
+    return None
 
 
 def print_json(value: object) -> None:
     """A typed result (or plain JSON values) as indented JSON on stdout."""
+    from stockbridge.jsonable import jsonable
+
     echo(json.dumps(jsonable(value), indent=2, default=str))
 
 

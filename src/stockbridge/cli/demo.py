@@ -12,8 +12,6 @@ from stockbridge.cli.common import HubLoader, mapped_errors
 from stockbridge.cli.reports import print_report, sync_now
 from stockbridge.cli.terminal import Console
 from stockbridge.domain.model import RunStatus
-from stockbridge.services.runs import RequestSync, request_sync
-from stockbridge.services.tokens import create_token
 
 __all__ = ["register"]
 
@@ -30,6 +28,8 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
         """Stockbridge with sandbox BigCommerce and QuickBooks Online, seeded like a shop."""
         from stockbridge.demo import DEMO_STORE, GHOST_SKU, start_demo
         from stockbridge.runtime import Service, serve_http
+        from stockbridge.services.runs import RequestSync, request_sync
+        from stockbridge.services.tokens import create_token
 
         console = Console()
         settings = hub(initialised=False).settings

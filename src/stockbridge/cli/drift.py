@@ -10,8 +10,6 @@ import typer
 from stockbridge.cli.common import HubLoader, JsonOption, StoreOption, mapped_errors, print_json
 from stockbridge.cli.reports import print_report
 from stockbridge.cli.terminal import Console, Table
-from stockbridge.services.drift import drift_json, drift_report, request_repair
-from stockbridge.services.runs import exit_code
 
 __all__ = ["register"]
 
@@ -34,6 +32,9 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
     ) -> None:
         """Drift: SKUs whose web stock differs from what it should be (or from what the
         hub last sent), and SKUs on one side only. Reads the web store's catalog."""
+        from stockbridge.services.drift import drift_json, drift_report, request_repair
+        from stockbridge.services.runs import exit_code
+
         with mapped_errors():
             instance = hub()
             if repair:

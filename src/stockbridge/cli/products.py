@@ -6,32 +6,18 @@ run in this process); exit 1 when that run did not succeed, 2 for refused input.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from stockbridge.bootstrap import Hub
+if TYPE_CHECKING:
+    from stockbridge.bootstrap import Hub
+    from stockbridge.services.inventory import VariantStock
 from stockbridge.cli.common import HubLoader, JsonOption, StoreOption, fail, mapped_errors
 from stockbridge.cli.common import print_json as show_json
 from stockbridge.cli.terminal import Console, Table, echo
 from stockbridge.domain.model import InventorySource
 from stockbridge.domain.wording import MODE_TITLES, mode_title
-from stockbridge.services.inventory import (
-    SetHubQuantity,
-    VariantStock,
-    product_detail,
-    search_inventory,
-    set_hub_quantity,
-)
-from stockbridge.services.products import (
-    AssignProducts,
-    SetProductSource,
-    assign_products,
-    carry_out,
-    set_product_source,
-)
-from stockbridge.services.runs import exit_code
-from stockbridge.services.stores import resolve_store
 
 __all__ = ["register"]
 
@@ -91,6 +77,9 @@ def _table(variants: list[VariantStock]) -> Table:
 
 def _carry(hub: Hub, run_id: int | None) -> None:
     """Carry the change to the web store now; exit 1 if that run did not succeed."""
+    from stockbridge.services.products import carry_out
+    from stockbridge.services.runs import exit_code
+
     if run_id is None:
         return
     report = carry_out(hub, run_id)
@@ -116,6 +105,8 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """List products with who owns their stock (by SKU)."""
+        from stockbridge.services.inventory import search_inventory
+
         with mapped_errors():
             found = search_inventory(hub(), store, search, limit)
         if assigned:
@@ -128,6 +119,9 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
     @product_app.command("show")
     def product_show(sku: str, store: StoreOption = None, as_json: JsonOption = False) -> None:
         """One product: each side's stock, and who owns it."""
+        from stockbridge.services.inventory import product_detail
+        from stockbridge.services.stores import resolve_store
+
         with mapped_errors():
             loaded = hub()
             detail = product_detail(loaded, resolve_store(loaded, store), sku)
@@ -150,6 +144,8 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
     def _assign(
         skus: list[str] | None, store: str | None, pattern: str | None, assigned: bool
     ) -> None:
+        from stockbridge.services.products import AssignProducts, assign_products
+
         with mapped_errors():
             loaded = hub()
             changed = assign_products(
@@ -190,6 +186,8 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
         store: StoreOption = None,
     ) -> None:
         """Give one product a mode of its own, or let it follow the store's again."""
+        from stockbridge.services.products import SetProductSource, set_product_source
+
         chosen = None if source is SourceChoice.STORE else InventorySource(source.value)
         with mapped_errors():
             loaded = hub()
@@ -200,6 +198,8 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
     @product_app.command("set-quantity")
     def product_set_quantity(sku: str, quantity: int, store: StoreOption = None) -> None:
         """Set the hub's quantity of an assigned product whose stock the hub owns."""
+        from stockbridge.services.inventory import SetHubQuantity, set_hub_quantity
+
         with mapped_errors():
             loaded = hub()
             requested = set_hub_quantity(loaded, SetHubQuantity(store, sku, quantity))

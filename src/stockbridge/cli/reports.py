@@ -3,19 +3,19 @@ its report as a table (or JSON)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
-from stockbridge.bootstrap import Hub
+if TYPE_CHECKING:
+    from stockbridge.bootstrap import Hub
+    from stockbridge.sync.context import StepOutcome
+    from stockbridge.sync.preview import SyncPlan
+    from stockbridge.sync.runner import RunReport
 from stockbridge.cli.terminal import Console, Table
 from stockbridge.domain.model import SYNC_ALL, Step
 from stockbridge.domain.runs import changed_nothing
 from stockbridge.domain.wording import STEP_TITLES
-from stockbridge.services.runs import sync
-from stockbridge.sync.context import StepOutcome
-from stockbridge.sync.preview import SyncPlan
-from stockbridge.sync.runner import RunReport
 
 __all__ = ["RichListener", "print_plan", "print_report", "report_json", "sync_now"]
 
@@ -59,6 +59,8 @@ def sync_now(
     progress: bool,
 ) -> RunReport:
     """Run ``steps`` now, with progress bars on ``console`` when ``progress``."""
+    from stockbridge.services.runs import sync
+
     if not progress:
         return sync(hub, store, steps)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())

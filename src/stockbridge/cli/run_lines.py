@@ -7,11 +7,14 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from stockbridge.domain.model import SYNC_ALL, Step
 from stockbridge.domain.wording import STEP_TITLES
-from stockbridge.services.runs import RunSummary
+
+if TYPE_CHECKING:
+    from stockbridge.services.runs import RunSummary
 
 __all__ = ["WIDTH", "local_time", "run_lines"]
 

@@ -21,10 +21,6 @@ from stockbridge.cli.run_lines import local_time, run_lines
 from stockbridge.cli.terminal import Console, echo
 from stockbridge.domain.model import SYNC_ALL, Step
 from stockbridge.domain.wording import STEP_TITLES, mode_title
-from stockbridge.services.preview import plan_json_chunks, preview
-from stockbridge.services.runs import exit_code, run_history
-from stockbridge.services.status import store_status
-from stockbridge.services.stores import describe_store
 
 __all__ = ["StepChoice", "register"]
 
@@ -62,6 +58,9 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
         ] = False,
     ) -> None:
         """Run Sync All or one step now, and wait for it (or, with --dry-run, preview it)."""
+        from stockbridge.services.preview import plan_json_chunks, preview
+        from stockbridge.services.runs import exit_code
+
         if dry_run:
             if step is not StepChoice.ALL:
                 fail("--dry-run previews Sync All: use `stockbridge sync all --dry-run`")
@@ -100,6 +99,8 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
         limit: Annotated[int, typer.Option(min=1, max=1000, help="How many runs.")] = 20,
     ) -> None:
         """Run history with per-step counts and each item error."""
+        from stockbridge.services.runs import run_history
+
         with mapped_errors():
             history = run_history(hub(), store, limit)
         if as_json:
@@ -108,6 +109,8 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
         zones: dict[str, str] = {}
 
         def zone_of(name: str) -> str:
+            from stockbridge.services.stores import describe_store
+
             if name not in zones:
                 zones[name] = describe_store(hub(), name).timezone
             return zones[name]
@@ -120,6 +123,9 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
     @app.command()
     def status(store: StoreOption = None, as_json: JsonOption = False) -> None:
         """Last run of each step, and the last manual sync apart from automatic ones."""
+        from stockbridge.services.status import store_status
+        from stockbridge.services.stores import describe_store
+
         with mapped_errors():
             result = store_status(hub(), store)
         if as_json:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
 import typer
 
 from stockbridge.cli.common import HubLoader, JsonOption, mapped_errors, print_json
 from stockbridge.cli.terminal import echo
-from stockbridge.services.schedules import StoreSchedules, set_schedule, show_schedule
+
+if TYPE_CHECKING:
+    from stockbridge.services.schedules import StoreSchedules
 
 __all__ = ["print_schedules", "register"]
 
@@ -71,6 +73,8 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
         ] = None,
     ) -> None:
         """Set when a store syncs by itself. The timing given replaces the old one."""
+        from stockbridge.services.schedules import set_schedule
+
         with mapped_errors():
             result = set_schedule(
                 hub(),
@@ -87,6 +91,8 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
     @schedule_app.command("show")
     def schedule_show(name: str, as_json: JsonOption = False) -> None:
         """Show a store's schedules and their next run times in the store's time zone."""
+        from stockbridge.services.schedules import show_schedule
+
         with mapped_errors():
             result = show_schedule(hub(), name)
         if as_json:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -13,18 +13,9 @@ from stockbridge.cli.common import HubLoader, JsonOption, mapped_errors, print_j
 from stockbridge.cli.terminal import Console, Table, echo
 from stockbridge.domain.model import InventorySource
 from stockbridge.domain.wording import MODE_TITLES, mode_title
-from stockbridge.jsonable import json_object
-from stockbridge.services.connections import disconnect_supplier
-from stockbridge.services.stores import (
-    ConnectionHealth,
-    add_store,
-    describe_store,
-    list_stores,
-    parse_payment_methods,
-    update_books,
-    update_store,
-)
-from stockbridge.services.webhooks import rotate_webhook_secret
+
+if TYPE_CHECKING:
+    from stockbridge.services.stores import ConnectionHealth
 
 __all__ = ["register"]
 
@@ -90,6 +81,8 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
         erp_name: ErpOption = None,
     ) -> None:
         """Add a store."""
+        from stockbridge.services.stores import add_store
+
         with mapped_errors():
             store = add_store(
                 hub(),
@@ -103,6 +96,8 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
     @store_app.command("list")
     def store_list(as_json: JsonOption = False) -> None:
         """List stores."""
+        from stockbridge.services.stores import list_stores
+
         with mapped_errors():
             stores = list_stores(hub())
         if as_json:
@@ -124,6 +119,9 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
     @store_app.command("show")
     def store_show(name: str, as_json: JsonOption = False) -> None:
         """Show every setting of a store."""
+        from stockbridge.jsonable import json_object
+        from stockbridge.services.stores import describe_store
+
         with mapped_errors():
             store = describe_store(hub(), name)
         if as_json:
@@ -156,6 +154,8 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
         ] = None,
     ) -> None:
         """Disconnect a supplier: its SKUs go back to the store's back office."""
+        from stockbridge.services.connections import disconnect_supplier
+
         with mapped_errors():
             removed = disconnect_supplier(hub(), store, supplier)
         echo(
@@ -257,6 +257,8 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
         ] = None,
     ) -> None:
         """Change a store's settings."""
+        from stockbridge.services.stores import update_store
+
         # No environment variable here: one left set would change every store it ran for.
         alert_webhook = secret_value(
             ctx,
@@ -334,6 +336,8 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
         ] = None,
     ) -> None:
         """Change what a store's orders bring to the books, and show the result."""
+        from stockbridge.services.stores import parse_payment_methods, update_books
+
         status: int | None = None
         off = False
         if status_after_post is not None:
@@ -379,6 +383,8 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
         ] = 60,
     ) -> None:
         """Give the store's webhooks a new random secret and re-register them with it."""
+        from stockbridge.services.webhooks import rotate_webhook_secret
+
         with mapped_errors():
             rotation = rotate_webhook_secret(hub(), name, grace=timedelta(minutes=grace_minutes))
         echo(f"store {name!r}: new {rotation.kind} webhook secret stored")

@@ -8,8 +8,7 @@ import typer
 
 from stockbridge.cli.common import HubLoader, JsonOption, StoreOption, mapped_errors, print_json
 from stockbridge.cli.terminal import Console, Table, echo
-from stockbridge.services.stores import resolve_store
-from stockbridge.services.tokens import MAX_TOKEN_DAYS, create_token, list_tokens, revoke_token
+from stockbridge.services.token_limits import MAX_TOKEN_DAYS
 
 __all__ = ["register"]
 
@@ -32,6 +31,8 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
         ] = None,
     ) -> None:
         """Print a new API token on the last line. It is shown once; only a hash is kept."""
+        from stockbridge.services.tokens import create_token
+
         with mapped_errors():
             token = create_token(hub(), store, operator=operator, expires_in_days=expires_in)
         scope = "every store" if operator else f"store {store!r}"
@@ -43,6 +44,9 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
     def token_list(store: StoreOption = None, as_json: JsonOption = False) -> None:
         """Every API token (never the secret): id, store, state, dates; with --store, only
         that store's."""
+        from stockbridge.services.stores import resolve_store
+        from stockbridge.services.tokens import list_tokens
+
         with mapped_errors():
             instance = hub()
             if store is not None:
@@ -69,6 +73,8 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
     @token_app.command("revoke")
     def token_revoke(token_id: Annotated[int, typer.Argument(min=1, max=2**63 - 1)]) -> None:
         """Revoke a token (by its id in `token list`): refused from its next request on."""
+        from stockbridge.services.tokens import revoke_token
+
         with mapped_errors():
             revoke_token(hub(), token_id)
         echo(f"API token {token_id} revoked.")

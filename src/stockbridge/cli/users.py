@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from stockbridge import accounts
 from stockbridge.cli.common import HubLoader, JsonOption, fail, mapped_errors, print_json
 from stockbridge.cli.terminal import Console, Table, echo
 
@@ -41,6 +40,8 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
     ) -> None:
         """Add a dashboard user who sees the --store stores (or every store with
         --operator); asks for the password (only an Argon2 hash is kept)."""
+        from stockbridge import accounts
+
         if operator == bool(stores):
             fail("give the stores the user may see (--store NAME, repeatable) or --operator")
         if password_stdin:
@@ -81,6 +82,8 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
         ] = False,
     ) -> None:
         """Change what a user sees and/or their password."""
+        from stockbridge import accounts
+
         password = None
         if password_stdin:
             password = sys.stdin.readline().rstrip("\r\n")
@@ -100,6 +103,8 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
     @user_app.command("remove")
     def user_remove(name: str) -> None:
         """Remove a dashboard user; their sessions end at once."""
+        from stockbridge import accounts
+
         with mapped_errors():
             try:
                 accounts.remove_user(hub(), name)
@@ -110,6 +115,8 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
     @user_app.command("list")
     def user_list(as_json: JsonOption = False) -> None:
         """List dashboard users, the stores each sees, and their open sessions."""
+        from stockbridge import accounts
+
         with mapped_errors():
             users = accounts.list_users(hub())
         if as_json:

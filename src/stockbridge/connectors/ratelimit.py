@@ -6,13 +6,15 @@ It combines what a partner documents and what it reports:
   waits until it fits every window;
 * a cap on requests in flight (QuickBooks: 10);
 * the partner's own quota headers (BigCommerce: requests left and time to the window's
-  reset) — the requests left are spread over the time left, so a long push uses the whole
-  quota without tripping it, whatever the plan and whatever other apps on the store use;
+  reset) — the requests left (less a reserve for the store's other apps and less the
+  requests still in flight) may go at once, as a burst; once they are used up the next
+  request waits for the reset. So a burst of fewer calls than the window has left never
+  waits, and a long push uses the whole quota without tripping it;
 * a pause after a 429 for as long as the partner says.
 
 In scaled mode many processes call the same account. A ``QuotaLedger`` (the hub gives
 ``LimiterRegistry`` one on PostgreSQL: ``db/quota.py``) then keeps the windows, the
-requests in flight, the pause and the header-derived spacing in the database, one row set
+requests in flight, the pause and the header-derived budget in the database, one row set
 per account, so the limits hold for all processes together; this process's own limiter
 still caps what it sends itself.
 """
@@ -28,6 +30,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 __all__ = ["LimiterRegistry", "QuotaLedger", "QuotaReport", "RateLimiter", "Window"]
+
+#: Added to a reported time to the reset: the partner rounds it down to the millisecond.
+RESET_MARGIN = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +66,12 @@ class QuotaLedger(Protocol):
 
     def finish(self, account: str, ticket: int | None) -> None: ...
 
-    def set_interval(self, account: str, seconds: float) -> None: ...
+    def set_budget(self, account: str, requests: int, seconds: float) -> None:
+        """The partner allows ``requests`` more in the next ``seconds`` (its window's
+        reset): each start uses one, none starts while none is left until then. A report
+        within the same window never raises what is left (reports of several processes
+        arrive out of order); one for a later window replaces it."""
+        ...
 
     def pause(self, account: str, seconds: float) -> None: ...
 
@@ -85,9 +95,12 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._sent: list[deque[float]] = [deque() for _ in self.windows]
         self._in_flight = threading.BoundedSemaphore(max_in_flight) if max_in_flight else None
-        self._not_before = 0.0  # no request before this moment (429 pause or pacing)
-        self._interval = 0.0  # spacing from the partner's quota headers
-        self._last_start = -1e18
+        self._not_before = 0.0  # no request before this moment (429 pause)
+        #: Requests the partner's headers still allow until ``_budget_until`` (None: the
+        #: partner has not said, or its window has reset since).
+        self._budget: int | None = None
+        self._budget_until = 0.0
+        self._flying = 0  # requests of this limiter started and not yet finished
         self.waited_seconds = 0.0
         self._ledger: QuotaLedger | None = None
         self._account = ""
@@ -103,12 +116,17 @@ class RateLimiter:
         if self._in_flight is not None:
             self._in_flight.acquire()
         ticket: int | None = None
+        started = False
         try:
             self._wait_turn()
+            started = True
             if self._ledger is not None:
                 ticket = self._wait_shared_turn(self._ledger)
             yield
         finally:
+            if started:
+                with self._lock:
+                    self._flying -= 1
             if self._ledger is not None and ticket is not None:
                 self._ledger.finish(self._account, ticket)
             if self._in_flight is not None:
@@ -126,14 +144,20 @@ class RateLimiter:
         while True:
             with self._lock:
                 now = self._clock()
-                wait = max(self._not_before - now, self._last_start + self._interval - now)
+                wait = self._not_before - now
+                if self._budget is not None and now >= self._budget_until:
+                    self._budget = None  # the partner's window has reset
+                if self._budget is not None and self._budget <= 0:
+                    wait = max(wait, self._budget_until - now)
                 for window, sent in zip(self.windows, self._sent, strict=True):
                     while sent and sent[0] <= now - window.seconds:
                         sent.popleft()
                     if len(sent) >= window.requests:
                         wait = max(wait, sent[0] + window.seconds - now)
                 if wait <= 0:
-                    self._last_start = now
+                    self._flying += 1
+                    if self._budget is not None:
+                        self._budget -= 1
                     for sent in self._sent:
                         sent.append(now)
                     return
@@ -145,19 +169,15 @@ class RateLimiter:
         if report.left is None or report.reset_seconds is None:
             return
         with self._lock:
-            usable = report.left - self.reserve
-            if usable <= 0:
-                # Nothing left in this window: wait for the reset, then start afresh.
-                self._not_before = max(self._not_before, self._clock() + report.reset_seconds)
-                self._interval = 0.0
-            else:
-                self._interval = report.reset_seconds / usable
-            interval, not_before = self._interval, self._not_before - self._clock()
+            # What is left, less the reserve and the other requests still in flight (the
+            # partner may not have counted them yet; this one it has).
+            usable = max(0, report.left - self.reserve - max(0, self._flying - 1))
+            self._budget = usable
+            reset = max(0.0, report.reset_seconds) + RESET_MARGIN
+            self._budget_until = self._clock() + reset
         if self._ledger is not None:
-            # The quota is the account's, whoever reads it: spacing and pause are shared.
-            if usable <= 0:
-                self._ledger.pause(self._account, not_before)
-            self._ledger.set_interval(self._account, interval)
+            # The quota is the account's, whoever reads it: the budget is shared.
+            self._ledger.set_budget(self._account, usable, reset)
 
     def pause(self, seconds: float) -> None:
         """The partner said "too many requests": no request for ``seconds``."""

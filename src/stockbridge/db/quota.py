@@ -10,8 +10,11 @@ database's clock as the one clock of every machine:
   window answers the time until its oldest start leaves it;
 * in flight: live tickets (``rate_limit_in_flight``), each expiring after
   ``TICKET_SECONDS`` so a process killed mid-request frees its place;
-* ``not_before`` (a 429's pause, a used-up BigCommerce window) and ``interval_seconds``
-  (BigCommerce's requests left spread over the time to its reset) per account.
+* ``not_before`` (a 429's pause) per account;
+* ``budget`` until ``budget_until`` (migration 0023): what BigCommerce's headers say is
+  left in its window (less a reserve), used by one per start; none left: wait for
+  ``budget_until``. A report within the same window only lowers it (several processes'
+  reports arrive out of order); one for a later window replaces it.
 """
 
 from __future__ import annotations
@@ -49,20 +52,15 @@ class PostgresQuotaLedger:
                     "INSERT INTO rate_limit_accounts (account) VALUES (:a) "
                     "ON CONFLICT (account) DO UPDATE SET account = EXCLUDED.account "
                     "RETURNING extract(epoch FROM clock_timestamp()), "
-                    "extract(epoch FROM not_before), interval_seconds, "
-                    "extract(epoch FROM last_start)"
+                    "extract(epoch FROM not_before), budget, extract(epoch FROM budget_until)"
                 ),
                 {"a": account},
             ).one()
-            now, not_before, interval, last_start = (
-                float(row[0]),
-                float(row[1]),
-                float(row[2]),
-                None if row[3] is None else float(row[3]),
-            )
+            now, not_before = float(row[0]), float(row[1])
+            budgeted = row[2] is not None and row[3] is not None and float(row[3]) > now
             wait = not_before - now
-            if last_start is not None:
-                wait = max(wait, last_start + interval - now)
+            if budgeted and int(row[2]) <= 0:
+                wait = max(wait, float(row[3]) - now)
             longest = 0.0
             for window in windows:
                 longest = max(longest, window.seconds)
@@ -88,13 +86,11 @@ class PostgresQuotaLedger:
                     wait = max(wait, IN_FLIGHT_POLL)
             if wait > 0:
                 return wait, None
-            db.execute(
-                text(
-                    "UPDATE rate_limit_accounts SET last_start = to_timestamp(:now) "
-                    "WHERE account = :a"
-                ),
-                {"a": account, "now": now},
-            )
+            if budgeted:
+                db.execute(
+                    text("UPDATE rate_limit_accounts SET budget = budget - 1 WHERE account = :a"),
+                    {"a": account},
+                )
             if windows:
                 db.execute(
                     text(
@@ -133,15 +129,29 @@ class PostgresQuotaLedger:
         with self.engine.begin() as db:
             db.execute(text("DELETE FROM rate_limit_in_flight WHERE id = :id"), {"id": ticket})
 
-    def set_interval(self, account: str, seconds: float) -> None:
+    def set_budget(self, account: str, requests: int, seconds: float) -> None:
         with self.engine.begin() as db:
             db.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext('quota:' || :a))"), {"a": account}
+            )
+            # Same window (the stored one has not reset and ends no earlier than this
+            # report's, less a second of travel): keep the lower figure.
+            db.execute(
                 text(
-                    "INSERT INTO rate_limit_accounts (account, interval_seconds) VALUES (:a, :s) "
-                    "ON CONFLICT (account) DO UPDATE "
-                    "SET interval_seconds = EXCLUDED.interval_seconds"
+                    "INSERT INTO rate_limit_accounts (account, budget, budget_until) VALUES "
+                    "(:a, :n, clock_timestamp() + make_interval(secs => :s)) "
+                    "ON CONFLICT (account) DO UPDATE SET "
+                    "budget = CASE WHEN rate_limit_accounts.budget_until > clock_timestamp() "
+                    "AND rate_limit_accounts.budget_until >= EXCLUDED.budget_until "
+                    "- interval '1 second' "
+                    "THEN least(rate_limit_accounts.budget, EXCLUDED.budget) "
+                    "ELSE EXCLUDED.budget END, "
+                    "budget_until = CASE WHEN rate_limit_accounts.budget_until > "
+                    "clock_timestamp() AND rate_limit_accounts.budget_until >= "
+                    "EXCLUDED.budget_until - interval '1 second' "
+                    "THEN rate_limit_accounts.budget_until ELSE EXCLUDED.budget_until END"
                 ),
-                {"a": account, "s": max(0.0, seconds)},
+                {"a": account, "n": max(0, requests), "s": max(0.0, seconds)},
             )
 
     def pause(self, account: str, seconds: float) -> None:

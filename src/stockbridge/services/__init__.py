@@ -17,64 +17,142 @@ One module per concept:
 - ``rejected``     input the hub refused, with the reason
 - ``oauth``        a partner's OAuth consent: single-use states, one-time start links
 
-The names below are re-exported for callers that import ``stockbridge.services``.
+The names below are re-exported for callers that import ``stockbridge.services``; each
+module is imported when one of its names is first asked for (PEP 562), so importing one
+use case (``stockbridge.services.status``) does not import them all: the CLI starts
+with the modules its command needs only.
 """
 
 from __future__ import annotations
 
-from stockbridge.services.connections import SupplierRemoved, connect_partner, disconnect_supplier
-from stockbridge.services.errors import (
-    ConnectFailed,
-    DuplicateStore,
-    InvalidSetting,
-    StoreNotFound,
-)
-from stockbridge.services.inventory import (
-    MAX_QUANTITY,
-    ProductDetail,
-    SetHubQuantity,
-    StockLevel,
-    VariantStock,
-    product_detail,
-    search_inventory,
-    set_hub_quantity,
-)
-from stockbridge.services.rejected import Rejection, rejected_inputs
-from stockbridge.services.runs import (
-    ItemFailure,
-    RequestSync,
-    RetryFailedItems,
-    RunDetail,
-    RunReport,
-    RunRequested,
-    RunSummary,
-    exit_code,
-    request_sync,
-    retry_failed_items,
-    run_detail,
-    run_history,
-    sync,
-)
-from stockbridge.services.schedules import (
-    ScheduleState,
-    StoreSchedules,
-    set_schedule,
-    show_schedule,
-)
-from stockbridge.services.status import ActiveRun, LastStepRun, StoreStatus, store_status
-from stockbridge.services.stores import (
-    ConnectionHealth,
-    StoreSettings,
-    add_store,
-    describe_store,
-    find_store,
-    list_stores,
-    resolve_store,
-    update_books,
-    update_store,
-)
-from stockbridge.services.tokens import IssuedToken, TokenInfo, create_token, issue_token
-from stockbridge.services.webhook_figures import WebhookFigures, webhook_figures
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from stockbridge.services.connections import (
+        SupplierRemoved,
+        connect_partner,
+        disconnect_supplier,
+    )
+    from stockbridge.services.errors import (
+        ConnectFailed,
+        DuplicateStore,
+        InvalidSetting,
+        StoreNotFound,
+    )
+    from stockbridge.services.inventory import (
+        MAX_QUANTITY,
+        ProductDetail,
+        SetHubQuantity,
+        StockLevel,
+        VariantStock,
+        product_detail,
+        search_inventory,
+        set_hub_quantity,
+    )
+    from stockbridge.services.rejected import Rejection, rejected_inputs
+    from stockbridge.services.runs import (
+        ItemFailure,
+        RequestSync,
+        RetryFailedItems,
+        RunDetail,
+        RunReport,
+        RunRequested,
+        RunSummary,
+        exit_code,
+        request_sync,
+        retry_failed_items,
+        run_detail,
+        run_history,
+        sync,
+    )
+    from stockbridge.services.schedules import (
+        ScheduleState,
+        StoreSchedules,
+        set_schedule,
+        show_schedule,
+    )
+    from stockbridge.services.status import ActiveRun, LastStepRun, StoreStatus, store_status
+    from stockbridge.services.stores import (
+        ConnectionHealth,
+        StoreSettings,
+        add_store,
+        describe_store,
+        find_store,
+        list_stores,
+        resolve_store,
+        update_books,
+        update_store,
+    )
+    from stockbridge.services.tokens import IssuedToken, TokenInfo, create_token, issue_token
+    from stockbridge.services.webhook_figures import WebhookFigures, webhook_figures
+
+#: name -> the module that defines it
+_WHERE = {
+    "ActiveRun": "stockbridge.services.status",
+    "ConnectFailed": "stockbridge.services.errors",
+    "ConnectionHealth": "stockbridge.services.stores",
+    "DuplicateStore": "stockbridge.services.errors",
+    "InvalidSetting": "stockbridge.services.errors",
+    "IssuedToken": "stockbridge.services.tokens",
+    "ItemFailure": "stockbridge.services.runs",
+    "LastStepRun": "stockbridge.services.status",
+    "MAX_QUANTITY": "stockbridge.services.inventory",
+    "ProductDetail": "stockbridge.services.inventory",
+    "Rejection": "stockbridge.services.rejected",
+    "RequestSync": "stockbridge.services.runs",
+    "RetryFailedItems": "stockbridge.services.runs",
+    "RunDetail": "stockbridge.services.runs",
+    "RunReport": "stockbridge.services.runs",
+    "RunRequested": "stockbridge.services.runs",
+    "RunSummary": "stockbridge.services.runs",
+    "ScheduleState": "stockbridge.services.schedules",
+    "SetHubQuantity": "stockbridge.services.inventory",
+    "StockLevel": "stockbridge.services.inventory",
+    "StoreNotFound": "stockbridge.services.errors",
+    "StoreSchedules": "stockbridge.services.schedules",
+    "StoreSettings": "stockbridge.services.stores",
+    "StoreStatus": "stockbridge.services.status",
+    "SupplierRemoved": "stockbridge.services.connections",
+    "TokenInfo": "stockbridge.services.tokens",
+    "VariantStock": "stockbridge.services.inventory",
+    "add_store": "stockbridge.services.stores",
+    "connect_partner": "stockbridge.services.connections",
+    "create_token": "stockbridge.services.tokens",
+    "describe_store": "stockbridge.services.stores",
+    "disconnect_supplier": "stockbridge.services.connections",
+    "exit_code": "stockbridge.services.runs",
+    "find_store": "stockbridge.services.stores",
+    "issue_token": "stockbridge.services.tokens",
+    "list_stores": "stockbridge.services.stores",
+    "product_detail": "stockbridge.services.inventory",
+    "rejected_inputs": "stockbridge.services.rejected",
+    "request_sync": "stockbridge.services.runs",
+    "resolve_store": "stockbridge.services.stores",
+    "retry_failed_items": "stockbridge.services.runs",
+    "run_detail": "stockbridge.services.runs",
+    "run_history": "stockbridge.services.runs",
+    "search_inventory": "stockbridge.services.inventory",
+    "set_hub_quantity": "stockbridge.services.inventory",
+    "set_schedule": "stockbridge.services.schedules",
+    "show_schedule": "stockbridge.services.schedules",
+    "store_status": "stockbridge.services.status",
+    "sync": "stockbridge.services.runs",
+    "update_books": "stockbridge.services.stores",
+    "update_store": "stockbridge.services.stores",
+    "WebhookFigures": "stockbridge.services.webhook_figures",
+    "webhook_figures": "stockbridge.services.webhook_figures",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "MAX_QUANTITY",

@@ -18,6 +18,7 @@ from stockbridge.bootstrap import Hub
 from stockbridge.db.tokens import hash_token
 from stockbridge.services.errors import InvalidSetting
 from stockbridge.services.stores import find_store
+from stockbridge.services.token_limits import MAX_TOKEN_DAYS
 
 __all__ = [
     "MAX_TOKEN_DAYS",
@@ -29,8 +30,6 @@ __all__ = [
     "list_tokens",
     "revoke_token",
 ]
-
-MAX_TOKEN_DAYS = 3650
 
 
 @dataclass(frozen=True, slots=True)

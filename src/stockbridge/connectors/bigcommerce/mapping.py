@@ -143,6 +143,10 @@ class V2Order(_Model):
     refunded_amount: Decimal = Decimal("0")
     payment_method: str = ""
     billing_address: dict[str, Any] = Field(default_factory=dict)
+    #: The units the order holds (sum of its lines' quantities), and its consignments
+    #: as ``include=consignments.line_items&consignment_structure=object`` puts them in.
+    items_total: int | None = None
+    consignments: Any = None
 
     @field_validator("date_modified", "date_created", mode="before")
     @classmethod
@@ -190,6 +194,46 @@ class V3Refund(_Model):
         if value in (None, ""):
             return None
         return parse_time(value) if isinstance(value, str) else value
+
+
+#: Where an order's consignments keep their lines (object structure): each a list of
+#: consignments; gift certificates sit under ``email``.
+CONSIGNMENT_KINDS = ("shipping", "pickups", "downloads")
+
+
+def included_lines(order: V2Order) -> list[V2OrderProduct] | None:
+    """The order's lines as ``include=consignments.line_items`` brought them (shipping,
+    pickup, digital and gift-certificate consignments), or None when they must be read
+    from ``/v2/orders/{id}/products``: no consignments object (the include was ignored),
+    line items given as links, a consignment cut at 50 lines (``__warning__``), or
+    lines that do not add up to the order's ``items_total`` (a consignment left out)."""
+    body = order.consignments
+    if not isinstance(body, dict):
+        return None
+    consignments: list[Any] = []
+    for kind in CONSIGNMENT_KINDS:
+        found = body.get(kind) or []
+        if not isinstance(found, list):
+            return None
+        consignments.extend(found)
+    email = body.get("email") or {}
+    gifts = email.get("gift_certificates") if isinstance(email, dict) else None
+    consignments.extend(gifts if isinstance(gifts, list) else [])
+    lines: dict[int, V2OrderProduct] = {}
+    for consignment in consignments:
+        if not isinstance(consignment, dict) or "__warning__" in consignment:
+            return None
+        items = consignment.get("line_items") or []
+        if not isinstance(items, list):
+            return None  # a link to the lines, not the lines
+        for item in items:
+            if not isinstance(item, dict) or "sku" not in item:
+                return None
+            line = parse(V2OrderProduct, item, "order product")
+            lines.setdefault(line.id, line)
+    if order.items_total is None or sum(li.quantity for li in lines.values()) != order.items_total:
+        return None
+    return list(lines.values())
 
 
 def parse(model: type[_Model], data: Any, what: str) -> Any:

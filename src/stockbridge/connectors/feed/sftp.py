@@ -81,7 +81,7 @@ def is_fingerprint(value: str) -> bool:
     return _FINGERPRINT.fullmatch(value) is not None
 
 
-class _HostKeyCheck(asyncssh.SSHClient):
+class _HostKeyCheck:
     """Decides on a host key that is not the pinned one (asyncssh asks only then): one
     the operator confirmed, or any on first use; remembers the key it was shown."""
 
@@ -95,6 +95,19 @@ class _HostKeyCheck(asyncssh.SSHClient):
     ) -> bool:
         self.shown = key
         return self.first_use or fingerprint(key) in self.confirmed
+
+    def client(self) -> asyncssh.SSHClient:
+        """The asyncssh client object that asks this check (asyncssh is loaded here, on
+        connecting, not when this module is imported)."""
+        check = self
+
+        class Client(asyncssh.SSHClient):
+            def validate_host_public_key(
+                self, host: str, addr: str, port: int, key: asyncssh.SSHKey
+            ) -> bool:
+                return check.validate_host_public_key(host, addr, port, key)
+
+        return Client()
 
 
 def _no_known_hosts(

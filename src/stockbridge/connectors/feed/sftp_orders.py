@@ -34,10 +34,14 @@ from stockbridge.connectors.registry import CredentialVault
 __all__ = ["SftpDestination"]
 
 PARTNER = "feed"
-_SFTP_ERRORS = (asyncssh.Error, OSError)
 
 
-class LedgerIsALink(asyncssh.SFTPFailure):
+def _sftp_errors() -> tuple[type[BaseException], ...]:
+    """What an SFTP session may raise (asyncssh is imported by then: a session is open)."""
+    return (asyncssh.Error, OSError)
+
+
+class LedgerIsALink(OSError):
     """The ledger folder on the server is a symbolic link (or not a folder): refused."""
 
 
@@ -110,7 +114,7 @@ class SftpDestination:
                 for name, data in files:
                     await self._write_one(sftp, name, data, mode)
                     done.append(name)
-            except _SFTP_ERRORS as exc:
+            except _sftp_errors() as exc:
                 return Written(
                     done,
                     TransientPartnerError(
@@ -134,18 +138,18 @@ class SftpDestination:
             await _put_new(sftp, marker_temp, marker(name, temp_file), 0o600)
             await _rename(sftp, marker_temp, mark)
         except BaseException:
-            with contextlib.suppress(*_SFTP_ERRORS):
+            with contextlib.suppress(*_sftp_errors()):
                 await sftp.remove(marker_temp)
-            with contextlib.suppress(*_SFTP_ERRORS):
+            with contextlib.suppress(*_sftp_errors()):
                 await sftp.remove(temp)
             raise
         try:
             await _rename(sftp, temp, self._path(name))
-        except _SFTP_ERRORS:
+        except _sftp_errors():
             # As the folder's: undo the marker, then the file (or leave both for the
             # next lookup to finish the rename).
             await sftp.remove(mark)
-            with contextlib.suppress(*_SFTP_ERRORS):
+            with contextlib.suppress(*_sftp_errors()):
                 await sftp.remove(temp)
             raise
 

@@ -10,7 +10,8 @@ POST /admin/stores/{hash}/orders         {"lines": [{"sku", "quantity", "price" 
                                           tax), "tax" (per unit)}], "status_id",
                                           "discount", "shipping", "shipping_tax",
                                           "email", "first_name", "last_name",
-                                          "payment_method"}
+                                          "payment_method", "fulfilment" (shipping,
+                                          pickup or digital)}
 POST /admin/stores/{hash}/orders/{id}/refunds  {"items": [...], "reason"}
 PUT  /admin/stores/{hash}/orders/{id}    {"status_id"}
 PUT  /admin/stores/{hash}/stock          {"SKU": quantity, ...}
@@ -32,6 +33,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from stockbridge.connectors.bigcommerce.sandbox.catalog import INVENTORY_SCOPE, inventory_event
+from stockbridge.connectors.bigcommerce.sandbox.consignments import FULFILMENTS
 from stockbridge.connectors.bigcommerce.sandbox.orders import set_status
 from stockbridge.connectors.bigcommerce.sandbox.refunds import refund_record
 from stockbridge.connectors.bigcommerce.sandbox.state import (
@@ -115,6 +117,9 @@ def admin_routes(sb: BigCommerceSandbox) -> list[Route]:
         body = await body_of(request)
         if store is None or not isinstance(body, dict) or not isinstance(body.get("lines"), list):
             return error(422, "unknown store, or no lines list")
+        fulfilment = body.get("fulfilment", "shipping")
+        if fulfilment not in FULFILMENTS:
+            return error(422, f"fulfilment must be one of {', '.join(FULFILMENTS)}")
         store.settle()
         skus = store.by_sku()
         order = SOrder(
@@ -135,6 +140,7 @@ def admin_routes(sb: BigCommerceSandbox) -> list[Route]:
             first_name=str(body.get("first_name", "")),
             last_name=str(body.get("last_name", "")),
             payment_method=str(body.get("payment_method", "Credit Card")),
+            fulfilment=fulfilment,
         )
         for n, line in enumerate(body["lines"]):
             product, variant = skus.get(line["sku"], (None, None))

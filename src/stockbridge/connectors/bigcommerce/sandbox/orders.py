@@ -2,7 +2,9 @@
 
 ``GET /v2/orders`` (``min_date_modified``, ``min_date_created``, ``max_date_created`` as
 RFC 2822 or ISO 8601, ``status_id``,
-``sort=date_modified:asc``, at most 250 a page, 204 with no body past the end),
+``sort=date_modified:asc``, at most 250 a page, 204 with no body past the end;
+``include=consignments[.line_items]`` with ``consignment_structure=object``: see
+consignments.py),
 ``GET /v2/orders/count``, ``GET|PUT /v2/orders/{id}`` (a status change moves stock and
 fires webhooks; re-sent lines drop the discounts, as documented), ``GET
 /v2/orders/{id}/products`` (at most 50 a page, 204 past the end), ``GET
@@ -20,6 +22,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from stockbridge.connectors.bigcommerce.sandbox.consignments import (
+    consignments_json,
+    resource_links,
+)
 from stockbridge.connectors.bigcommerce.sandbox.state import (
     ORDER_STATUSES,
     STOCK_RELEASED,
@@ -80,6 +86,20 @@ def order_routes(sb: BigCommerceSandbox, base: str) -> list[Route]:
     def store_of(request: Request) -> SStore:
         return sb.stores[request.path_params["hash"]]
 
+    def order_json(request: Request, order: SOrder) -> dict[str, Any]:
+        """The order with its sub-resource links; ``include=consignments`` or
+        ``consignments.line_items`` (with ``consignment_structure=object``) puts its
+        consignments in, the latter with their lines (consignments.py)."""
+        base = f"{str(request.base_url).rstrip('/')}/stores/{request.path_params['hash']}"
+        body = {**order.as_json(), **resource_links(base, order.id)}
+        wanted = {p.strip() for p in request.query_params.get("include", "").split(",")}
+        as_object = request.query_params.get("consignment_structure") == "object"
+        if wanted & {"consignments", "consignments.line_items"}:
+            body["consignments"] = consignments_json(
+                order, base, with_lines="consignments.line_items" in wanted, as_object=as_object
+            )
+        return body
+
     def chosen_orders(request: Request) -> list[SOrder]:
         chosen = list(store_of(request).orders.values())
         since = request.query_params.get("min_date_modified")
@@ -115,7 +135,7 @@ def order_routes(sb: BigCommerceSandbox, base: str) -> list[Route]:
         window = chosen[(page - 1) * limit : page * limit]
         if not window:
             return Response(status_code=204)
-        return JSONResponse([o.as_json() for o in window])
+        return JSONResponse([order_json(request, o) for o in window])
 
     async def count_orders(request: Request) -> Response:
         chosen = chosen_orders(request)
@@ -129,7 +149,7 @@ def order_routes(sb: BigCommerceSandbox, base: str) -> list[Route]:
         order = store_of(request).orders.get(int(request.path_params["id"]))
         if order is None:
             return error(404, "The requested resource was not found.")
-        return JSONResponse(order.as_json())
+        return JSONResponse(order_json(request, order))
 
     async def order_products(request: Request) -> Response:
         order = store_of(request).orders.get(int(request.path_params["id"]))

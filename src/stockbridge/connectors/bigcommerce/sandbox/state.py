@@ -157,6 +157,8 @@ class SOrder:
     last_name: str = ""
     payment_method: str = "Credit Card"
     refunds: list[dict[str, Any]] = field(default_factory=list)
+    #: "shipping", "pickup" or "digital": the order's one consignment (consignments.py)
+    fulfilment: str = "shipping"
 
     def money(self) -> dict[str, Decimal]:
         subtotal = sum(
