@@ -274,7 +274,9 @@ def test_a_store_made_by_the_app_install_hides_sync_all(app: AppEnv) -> None:
     with app.hub.uow() as uow:
         store = uow.stores.get(app.store_id())
         assert store is not None and store.sync_all_button is False
-    with app.http(_session_of(answer)) as client:
+    with httpx.Client(timeout=30) as browser:  # the signed load opens the session (row 6)
+        session = _session_of(browser.get(app.load_url()))
+    with app.http(session) as client:
         page = client.get(f"/stores/{app.store_name}")
         assert page.status_code == 200
         assert 'id="sync-all"' not in page.text and "Options (General)" in page.text

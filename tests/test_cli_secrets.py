@@ -132,6 +132,14 @@ def test_the_sandboxes_take_their_secrets_from_stdin(
 ) -> None:
     served: list[Any] = []
     monkeypatch.setattr("uvicorn.run", lambda app, **_kw: served.append(app))
+
+    def serve_bound(server: Any, sockets: list[Any] | None = None) -> None:
+        # the QuickBooks sandbox binds its socket first (it prints the real port)
+        served.append(server.config.app)
+        for bound in sockets or []:
+            bound.close()
+
+    monkeypatch.setattr("uvicorn.Server.run", serve_bound)
     from stockbridge.connectors.bigcommerce import sandbox as bc_sandbox
 
     made: list[Any] = []

@@ -5,6 +5,9 @@ comes from the configuration, never from the Host header (row 9)."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import httpx
 import pytest
 from typer.testing import CliRunner
@@ -36,7 +39,13 @@ def test_partner_text_with_escape_sequences_reaches_the_cli_as_inert_text(
     app = build_app(lambda: hub)
     runner = CliRunner()
     outputs = []
-    for args in (["product", "list"], ["product", "show", sku], ["drift", "--store", "shop"]):
+    commands = (
+        ["product", "list"],
+        ["product", "show", sku],
+        ["drift", "--store", "shop"],
+        ["runs", "--store", "shop"],
+    )
+    for args in commands:
         result = runner.invoke(app, args)
         assert result.exit_code in (0, 1), (args, result.output)
         outputs.append(result.output)
@@ -47,6 +56,21 @@ def test_partner_text_with_escape_sequences_reaches_the_cli_as_inert_text(
     # JSON keeps the exact SKU (escaped by JSON itself)
     as_json = runner.invoke(app, ["product", "list", "--json"]).output
     assert "\\u001b]0;owned" in as_json and "\x1b" not in as_json
+
+
+def test_every_cli_module_prints_through_the_terminal_filter() -> None:
+    """typer.echo, print and Rich's own Console/Table print partner text as given: every
+    command module (and every connector's) prints through ``cli/terminal.py`` instead."""
+    root = Path(__file__).resolve().parent.parent / "src" / "stockbridge"
+    modules = [*(root / "cli").glob("*.py"), *(root / "connectors").glob("*/cli.py")]
+    raw = re.compile(r"typer\.echo\(|^\s*print\(|^from rich\.(console|table) import", re.M)
+    offenders = [
+        f"{path.relative_to(root)}: {match.group(0).strip()}"
+        for path in modules
+        if path.name != "terminal.py"
+        for match in raw.finditer(path.read_text())
+    ]
+    assert offenders == []
 
 
 @pytest.mark.parametrize("name", ["shop\x1b[2J", "shop\x07", "a\x00b", "x\x9by", "tab\there"])

@@ -17,12 +17,13 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from stockbridge import accounts, services
+from stockbridge import accounts
 from stockbridge.connectors.base import BadWebhook, Delivery
 from stockbridge.connectors.bigcommerce.sandbox.catalog import inventory_event
 from stockbridge.connectors.bigcommerce.webhooks import ADAPTER
 from stockbridge.domain.echoes import ECHO_WINDOW, SentStock, StockEvent, sort_events
 from stockbridge.domain.model import InventorySource, Trigger
+from stockbridge.services.webhook_figures import webhook_figures
 from tests.bc_helpers import SandboxStore
 from tests.conftest import Harness
 from tests.dashboard_helpers import log_in
@@ -94,7 +95,7 @@ def runs(shop: Shop) -> list[dict[str, Any]]:
 
 def outcomes(shop: Shop) -> dict[str, int]:
     """What the inbox made of the store's inventory events (the dashboard's figures)."""
-    return services.webhook_figures(shop.running.hub, STORE).outcomes
+    return webhook_figures(shop.running.hub, STORE).outcomes
 
 
 def bc_calls(shop: Shop, endpoint: str) -> int:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from stockbridge.cli.common import (
     HubLoader,
@@ -16,6 +14,7 @@ from stockbridge.cli.common import (
     mapped_errors,
     print_json,
 )
+from stockbridge.cli.terminal import Console, Table
 
 __all__ = ["register"]
 

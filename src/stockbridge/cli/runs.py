@@ -116,9 +116,9 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
             return zones[name]
 
         if not history:
-            typer.echo("no runs yet")
+            echo("no runs yet")
         for line in run_lines(history, zone_of):
-            typer.echo(line)
+            echo(line)
 
     @app.command()
     def status(store: StoreOption = None, as_json: JsonOption = False) -> None:

@@ -133,7 +133,7 @@ def register(app: typer.Typer, hub: HubLoader) -> None:
             elif key == "inventory_source":
                 value = f"{value} ({mode_title(store.inventory_source)})"
             elif key == "sync_all_button":
-                typer.echo(
+                echo(
                     "Sync All: shown in the dashboard's back-office bar"
                     if value
                     else "Sync All: hidden (turn it on in the Options: "

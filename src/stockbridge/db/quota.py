@@ -11,7 +11,7 @@ database's clock as the one clock of every machine:
 * in flight: live tickets (``rate_limit_in_flight``), each expiring after
   ``TICKET_SECONDS`` so a process killed mid-request frees its place;
 * ``not_before`` (a 429's pause) per account;
-* ``budget`` until ``budget_until`` (migration 0023): what BigCommerce's headers say is
+* ``budget`` until ``budget_until`` (migration 0021): what BigCommerce's headers say is
   left in its window (less a reserve), used by one per start; none left: wait for
   ``budget_until``. A report within the same window only lowers it (several processes'
   reports arrive out of order); one for a later window replaces it.

@@ -85,7 +85,6 @@ if TYPE_CHECKING:
         update_store,
     )
     from stockbridge.services.tokens import IssuedToken, TokenInfo, create_token, issue_token
-    from stockbridge.services.webhook_figures import WebhookFigures, webhook_figures
 
 #: name -> the module that defines it
 _WHERE = {
@@ -140,8 +139,6 @@ _WHERE = {
     "sync": "stockbridge.services.runs",
     "update_books": "stockbridge.services.stores",
     "update_store": "stockbridge.services.stores",
-    "WebhookFigures": "stockbridge.services.webhook_figures",
-    "webhook_figures": "stockbridge.services.webhook_figures",
 }
 
 
@@ -182,7 +179,6 @@ __all__ = [
     "SupplierRemoved",
     "TokenInfo",
     "VariantStock",
-    "WebhookFigures",
     "add_store",
     "connect_partner",
     "create_token",
@@ -207,5 +203,4 @@ __all__ = [
     "sync",
     "update_books",
     "update_store",
-    "webhook_figures",
 ]

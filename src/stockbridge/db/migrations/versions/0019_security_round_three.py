@@ -3,7 +3,7 @@ users' removals (``app_user_removals``), and the token that minted a token
 (``api_tokens.parent_id``)
 
 Revision ID: 0019
-Revises: 0017
+Revises: 0018
 """
 
 import sqlalchemy as sa

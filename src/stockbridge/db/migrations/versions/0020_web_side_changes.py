@@ -3,7 +3,7 @@
 pass made of each event (``inbox_events.outcome``)
 
 Revision ID: 0020
-Revises: 0017
+Revises: 0019
 """
 
 import sqlalchemy as sa

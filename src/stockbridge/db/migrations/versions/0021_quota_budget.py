@@ -3,7 +3,7 @@ used by one per request start, so a burst goes at once) instead of an even spaci
 (PostgreSQL only, like the ledger itself)
 
 Revision ID: 0021
-Revises: 0017
+Revises: 0020
 """
 
 from alembic import op
