@@ -34,6 +34,8 @@ MAP = ROOT / "tools" / "mutation_map.toml"
 _COPIED = ("src", "tests", "pyproject.toml")
 _RESULT = re.compile(r"^\s*(?P<name>[\w.]+__mutmut_\d+):\s*(?P<status>.+?)\s*$")
 _KILLED = {"killed", "timeout"}
+#: pytest's arguments in every mutant's run: stop at the first failure.
+_PYTEST_ARGS = ["-p", "no:cacheprovider", "-x", "-q"]
 #: mutmut's statuses as counted here.
 COLUMNS = ("killed", "survived", "timeout", "no tests", "other")
 
@@ -43,6 +45,9 @@ class Group:
     name: str
     modules: tuple[str, ...]
     tests: tuple[str, ...]
+    #: More pytest arguments for this group (e.g. ``-m "not postgres"`` where the modules
+    #: hold no SQL and SQLite reaches the same code).
+    pytest_args: tuple[str, ...] = ()
 
 
 @dataclass
@@ -62,7 +67,10 @@ class ModuleScore:
 
 def load_groups(path: Path = MAP) -> list[Group]:
     data = tomllib.loads(path.read_text(encoding="utf-8"))
-    return [Group(g["name"], tuple(g["modules"]), tuple(g["tests"])) for g in data["group"]]
+    return [
+        Group(g["name"], tuple(g["modules"]), tuple(g["tests"]), tuple(g.get("pytest_args", ())))
+        for g in data["group"]
+    ]
 
 
 def _settings(group: Group) -> str:
@@ -77,7 +85,7 @@ def _settings(group: Group) -> str:
         'source_paths = ["src"]\n'
         f"only_mutate = {toml_list(modules)}\n"
         f"pytest_add_cli_args_test_selection = {toml_list(tests)}\n"
-        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-x", "-q"]\n'
+        f"pytest_add_cli_args = {toml_list(_PYTEST_ARGS + list(group.pytest_args))}\n"
     )
 
 
