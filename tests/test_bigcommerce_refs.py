@@ -5,12 +5,20 @@ gets from a catalog read (``to_web_variants``) and how a reference is read back
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 
-from stockbridge.connectors.bigcommerce.mapping import Product, parse_ref, to_web_variants
+from stockbridge.connectors.bigcommerce.mapping import (
+    Product,
+    parse_ref,
+    parse_time,
+    read_quota,
+    to_web_variants,
+)
 from tests.test_partner_shapes import documented
 
 
@@ -72,3 +80,31 @@ def test_tracked_by_variant_each_variant_carries_its_own_stock() -> None:
     )
     got = {v.sku: (v.partner_ref, v.quantity) for v in to_web_variants(made)}
     assert got == {"V-1": ("variant:5:11", 3), "V-2": ("variant:6:11", 0)}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2018-09-05T20:42:07+00:00",  # v3, as the documented product's date_modified
+        "2018-09-05T20:42:07Z",
+        "2018-09-05T16:42:07-04:00",
+        "2018-09-05T20:42:07",  # no zone: UTC
+        "Wed, 05 Sep 2018 20:42:07 +0000",  # v2 (RFC 2822)
+    ],
+)
+def test_partner_times_become_aware_utc(text: str) -> None:
+    """Newest-wins compares these: every form BigCommerce writes is one aware UTC time."""
+    moment = parse_time(text)
+    assert moment == datetime(2018, 9, 5, 20, 42, 7, tzinfo=UTC)
+    assert moment.tzinfo is UTC
+
+
+def test_the_quota_headers_are_read_as_bigcommerce_names_them() -> None:
+    """The limiter paces by X-Rate-Limit-Requests-Left / -Quota / -Time-Reset-Ms."""
+    headers = {
+        "X-Rate-Limit-Requests-Left": "7",
+        "X-Rate-Limit-Requests-Quota": "150",
+        "X-Rate-Limit-Time-Reset-Ms": "2500",
+    }
+    report = read_quota(httpx.Response(200, headers=headers))
+    assert (report.left, report.quota, report.reset_seconds) == (7, 150, 2.5)
