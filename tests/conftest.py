@@ -25,6 +25,8 @@ from stockbridge.sandbox_server import ServerThread
 from stockbridge.sync.context import Partners
 from tests.bc_helpers import SandboxStore, new_store
 from tests.cycle_harness import Cycle, DbCycle, MemoryCycle
+from tests.template_db import placeholder, postgres_schema_sql, sqlite_copy
+from tests.tiers import guard_unit, mark_tiers
 
 # HYPOTHESIS_PROFILE=deep for a long search before a release; CI uses the default.
 settings.register_profile("deep", max_examples=1000)
@@ -59,6 +61,17 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"PostgreSQL suite: running against {POSTGRES_URL}"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    mark_tiers(items)  # unit / integration / process / browser: tests/tiers.py
+
+
+@pytest.fixture(autouse=True)
+def _unit_starts_nothing(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    yield from guard_unit(request, monkeypatch)
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     reason = postgres_unavailable()
     if reason:
@@ -84,11 +97,33 @@ def postgres_url() -> Iterator[str]:
     admin.dispose()
 
 
+@pytest.fixture
+def migrated_postgres_url(postgres_url: str) -> str:
+    """``postgres_url``'s fresh schema, made at the migrations' head from the session's
+    template (tests/template_db.py) instead of by running every migration."""
+    sql = postgres_schema_sql(POSTGRES_URL)
+    if sql is not None:
+        schema = postgres_url.rsplit("search_path%3D", 1)[1]
+        engine = create_engine(POSTGRES_URL)
+        try:
+            connection = engine.raw_connection()
+            try:
+                connection.cursor().execute(sql.replace(placeholder(), schema))
+                connection.commit()
+            finally:
+                connection.close()
+        finally:
+            engine.dispose()
+    return postgres_url
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated hub database: a copy of the session's SQLite template, or a PostgreSQL
+    schema made from its template (tests/template_db.py)."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'hub.db'}"
-    return str(request.getfixturevalue("postgres_url"))
+        return sqlite_copy(tmp_path / "hub.db")
+    return str(request.getfixturevalue("migrated_postgres_url"))
 
 
 NO_WAIT = RetryPolicy(attempts=3, base_delay=0, sleep=lambda _s: None)
@@ -157,7 +192,7 @@ def harness(tmp_path: Path, database_url: str) -> Iterator[Harness]:
 
 @pytest.fixture
 def sqlite_harness(tmp_path: Path) -> Iterator[Harness]:
-    h = make_harness(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}")
+    h = make_harness(tmp_path, sqlite_copy(tmp_path / "hub.db"))
     yield h
     h.hub.engine.dispose()
 
@@ -181,9 +216,9 @@ def service_harness(
 ) -> Iterator[Harness]:
     """A harness on the back end's database: SQLite for embedded, PostgreSQL for scaled."""
     if backend == "scaled":
-        url = str(request.getfixturevalue("postgres_url"))
+        url = str(request.getfixturevalue("migrated_postgres_url"))
     else:
-        url = f"sqlite:///{tmp_path / 'hub.db'}"
+        url = sqlite_copy(tmp_path / "hub.db")
     h = make_harness(tmp_path, url)
     yield h
     h.hub.engine.dispose()
@@ -196,9 +231,9 @@ def cycle(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cycle]:
         yield MemoryCycle(NO_WAIT)
         return
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'hub.db'}"
+        url = sqlite_copy(tmp_path / "hub.db")
     else:
-        url = str(request.getfixturevalue("postgres_url"))
+        url = str(request.getfixturevalue("migrated_postgres_url"))
     h = make_harness(tmp_path, url)
     yield DbCycle(h)
     h.hub.engine.dispose()

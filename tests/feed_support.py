@@ -28,6 +28,7 @@ from stockbridge.domain.model import InventorySource, RunStatus, Step
 from stockbridge.sandbox_server import ServerThread
 from tests.bc_helpers import SandboxStore
 from tests.conftest import NO_WAIT
+from tests.template_db import sqlite_copy
 
 STOCK_STEPS = (Step.INVENTORY_IN, Step.INVENTORY_OUT)
 
@@ -238,7 +239,7 @@ def make_hub(
     hub = bootstrap(
         Settings(
             home=tmp_path / "home",
-            database_url=database_url or f"sqlite:///{tmp_path / 'hub.db'}",
+            database_url=database_url or sqlite_copy(tmp_path / "hub.db"),
             lease_seconds=30,
             outbound_allow=outbound_allow,
         ),

@@ -91,14 +91,18 @@ def exclusive(engine: Engine, name: str) -> Iterator[bool]:
     """Whether this process is the one to do ``name``'s work now (say, sending alerts).
 
     PostgreSQL: a session advisory lock, held by at most one connection across every
-    process and machine sharing the database, until the block ends (or the holder's
-    connection drops). Elsewhere (SQLite: one process) always True. Never waits.
+    process and machine sharing the database (and schema), until the block ends (or the
+    holder's connection drops). Elsewhere (SQLite: one process) always True. Never waits.
     """
     if engine.dialect.name != "postgresql":
         yield True
         return
-    key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
     with engine.connect() as connection:
+        # Advisory locks are the database's, not the schema's: two hubs in two schemas of
+        # one database (tests in parallel, a shared server) each have their own lock.
+        schema = str(connection.scalar(text("SELECT current_schema()")))
+        digest = hashlib.sha256(f"{schema}:{name}".encode()).digest()
+        key = int.from_bytes(digest[:8], "big", signed=True)
         held = bool(connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}))
         connection.commit()
         try:

@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 from stockbridge.domain.model import DEFAULT_LOCATION, InventorySource, StockUpdate
 from stockbridge.domain.ownership import hub_pushes
+from stockbridge.domain.web_catalog import ABSENT_REF
 
 __all__ = [
     "PUSH_REASONS",
@@ -103,8 +104,13 @@ def plan_push_rows(
     rows: Iterable[StockRow], withheld: Mapping[str, int], *, zero_inactive: bool = False
 ) -> Iterator[PlannedPush]:
     """Each row whose target differs from what the web last received, with why (the one
-    decision inventory-out and its dry run both take). Lazy: memory stays flat."""
+    decision inventory-out and its dry run both take). Lazy: memory stays flat. A row the
+    web store does not have (``ABSENT_REF``: not created, refused, or its creation not
+    confirmed) is not planned: nothing would be sent, and recording it as sent would keep
+    its stock from the product once it is created or found."""
     for row in rows:
+        if row.partner_ref == ABSENT_REF:
+            continue
         held = withheld.get(row.sku, 0) if row.location == DEFAULT_LOCATION else 0
         target = target_quantity(row, held, zero_inactive=zero_inactive)
         if target is not None and target != row.last_sent:

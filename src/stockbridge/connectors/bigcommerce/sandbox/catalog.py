@@ -3,7 +3,8 @@
 ``GET /v3/catalog/products`` (filters ``id``, ``id:in``, ``sku``, ``sku:in``,
 ``date_modified:min``; ``include=variants``; ``sort``), ``GET /v3/catalog/products/{id}``,
 ``GET /v3/catalog/variants`` (filters ``id``, ``id:in``, ``sku``, ``sku:in``,
-``product_id:in``), the batch writes ``PUT /v3/catalog/products`` (at most 10) and
+``product_id:in``), the batch writes ``PUT /v3/catalog/products`` (at most 10; name,
+price, ``is_visible``, ``inventory_tracking``) and
 ``PUT /v3/catalog/variants`` (at most 50), and the asynchronous inventory adjustments
 (at most 2,000 items; 422 with nothing applied when any item is refused), and
 ``POST /v3/catalog/products`` (one product a call; ``name``, ``type``, ``weight`` and
@@ -190,6 +191,8 @@ def catalog_routes(sb: BigCommerceSandbox, base: str) -> list[Route]:
                     product.variants[0].price = product.price
             if "is_visible" in item:
                 product.is_visible = bool(item["is_visible"])
+            if "inventory_tracking" in item:  # the merchant switches how stock is tracked
+                product.tracking = str(item["inventory_tracking"])
             product.date_modified = now()
         return JSONResponse({"data": body, "meta": {}})
 

@@ -95,6 +95,7 @@ class SVariant:
             "sku": self.sku,
             "inventory_level": self.inventory_level,
             "price": float(self.price),
+            "calculated_price": float(self.price),  # no sale price or rules in the sandbox
         }
 
 
@@ -122,6 +123,7 @@ class SProduct:
             "inventory_tracking": self.tracking,
             "inventory_level": self.inventory_level,
             "price": float(self.price),
+            "calculated_price": float(self.price),  # no sale price or rules in the sandbox
             "date_modified": self.date_modified.isoformat(),
             "base_variant_id": self.variants[0].id if self.variants else None,
         }
