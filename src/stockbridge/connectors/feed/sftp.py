@@ -218,7 +218,7 @@ class SftpEndpoint:
             "client_keys": keys,
             "agent_path": None,
             "known_hosts": known_hosts,
-            "client_factory": lambda: check,
+            "client_factory": check.client,
             # Confirming a change: let the server show a key of another type too
             # (otherwise only the pinned key's type is asked for).
             "server_host_key_algs": "default" if confirmed else (),
