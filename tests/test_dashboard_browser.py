@@ -154,10 +154,12 @@ def test_sync_all_on_the_demo_store_shows_progress_counts_and_the_missing_sku(
     assert run.trigger == "manual" and run.status == "partial"
     for step, entry in run.progress.items():
         row = progress.locator(f"table.counts tr[data-step='{step}'] td")
-        expect(row.nth(0)).to_have_text(str(entry["done"]))
+        # read, changed (differs from what the hub had), written (sent to a partner), failed
+        expect(row.nth(0)).to_have_text(str(entry.get("read", entry["done"])))
         expect(row.nth(1)).to_have_text(str(entry["changed"]))
-        expect(row.nth(2)).to_have_text(str(entry["failed"]))
-    expect(progress.locator("tr[data-step='orders-out'] td").nth(2)).to_have_text("2")
+        expect(row.nth(2)).to_have_text(str(entry.get("written") or 0))
+        expect(row.nth(3)).to_have_text(str(entry["failed"]))
+    expect(progress.locator("tr[data-step='orders-out'] td").nth(3)).to_have_text("2")
     errors = progress.locator(".item-errors li")
     expect(errors).to_have_count(2)  # the two demo orders with gift wrap
     for n in range(2):
