@@ -204,9 +204,23 @@ class MemoryCatalog:
             )
         return iter(sorted(rows, key=lambda row: (row[0], row[1])))
 
-    def withheld(self, store_id: int, reflected_at: datetime | None) -> dict[str, int]:
+    def withheld(
+        self,
+        store_id: int,
+        reflected_at: datetime | None,
+        store_source: InventorySource | None = None,
+    ) -> dict[str, int]:
+        pushed_at = {
+            v.sku: v.back_office_modified_at
+            for v in self._store_variants(store_id)
+            if store_source is not None
+            and v.back_office_modified_at is not None
+            and (v.inventory_source or store_source) is InventorySource.API
+        }
         return withheld(
-            (o.state() for o in self.s.orders.values() if o.store_id == store_id), reflected_at
+            (o.state() for o in self.s.orders.values() if o.store_id == store_id),
+            reflected_at,
+            pushed_at,
         )
 
     def count_stock_rows(self, store_id: int) -> int:

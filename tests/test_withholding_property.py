@@ -47,13 +47,36 @@ orders = st.lists(
 )
 
 
-def _store_orders(cycle: Cycle, states: list[OrderState]) -> int:
-    """A fresh store holding exactly these orders (rows written as they are)."""
+#: Per SKU: its own inventory source (None: the store's) and when the back office's
+#: figure the hub holds was set (None: never).
+figures = st.fixed_dictionaries(
+    {
+        sku: st.tuples(st.sampled_from([None, *InventorySource]), st.none() | moments)
+        for sku in ["A", "B", "é-C"]
+    }
+)
+Figures = dict[str, tuple[InventorySource | None, datetime | None]]
+
+
+def _store_orders(
+    cycle: Cycle,
+    states: list[OrderState],
+    source: InventorySource = InventorySource.BACK_OFFICE,
+    variants: Figures | None = None,
+) -> int:
+    """A fresh store holding exactly these orders (rows written as they are), and these
+    variants (SKU: own source, back-office modification time)."""
     name = f"w{next(_names)}"
+    variants = variants or {}
     if isinstance(cycle, MemoryCycle):
-        from tests.memory_state import MemOrder
+        from tests.memory_state import MemOrder, MemVariant
 
         store_id = cycle.db.add_store(name)
+        for sku, (own, modified) in variants.items():
+            variant_id = cycle.db.state.new_id()
+            cycle.db.state.variants[variant_id] = MemVariant(
+                variant_id, store_id, sku, inventory_source=own, back_office_modified_at=modified
+            )
         for n, state in enumerate(states):
             row_id = cycle.db.state.new_id()
             web = WebOrder(str(n), str(n), state.status, state.modified_at, state.lines)
@@ -62,11 +85,20 @@ def _store_orders(cycle: Cycle, states: list[OrderState]) -> int:
             )
         return store_id
     assert isinstance(cycle, DbCycle)
-    from stockbridge.db.models import Order, OrderLineRow
+    from stockbridge.db.models import Order, OrderLineRow, Variant
 
     with cycle.harness.hub.uow() as uow:
-        store = uow.stores.add(
-            name, timezone="UTC", inventory_source=InventorySource.BACK_OFFICE, erp_name=None
+        store = uow.stores.add(name, timezone="UTC", inventory_source=source, erp_name=None)
+        uow.session.add_all(
+            Variant(
+                store_id=store.id,
+                sku=sku,
+                active=True,
+                inventory_source=None if own is None else own.value,
+                back_office_modified_at=modified,
+                updated_at=T0,
+            )
+            for sku, (own, modified) in variants.items()
         )
         for n, state in enumerate(states):
             row = Order(
@@ -107,6 +139,35 @@ def test_the_sql_withholding_is_the_domain_function(
     with cycle.uow() as uow:
         answer = uow.catalog.withheld(store_id, reflected_at)
     assert answer == withheld(states, reflected_at)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    states=orders,
+    reflected_at=st.none() | moments,
+    source=st.sampled_from(InventorySource),
+    variants=figures,
+)
+def test_the_sql_withholding_with_erp_pushes_is_the_domain_function(
+    cycle: Cycle,
+    states: list[OrderState],
+    reflected_at: datetime | None,
+    source: InventorySource,
+    variants: Figures,
+) -> None:
+    """With the store's source given, a posted order is reflected in the api-mode SKUs
+    whose figure the ERP pushed at or after its post (``pushed_at``)."""
+    store_id = _store_orders(cycle, states, source, variants)
+    pushed_at = {
+        sku: modified
+        for sku, (own, modified) in variants.items()
+        if modified is not None and (own or source) is InventorySource.API
+    }
+    with cycle.uow() as uow:
+        answer = uow.catalog.withheld(store_id, reflected_at, source)
+    assert answer == withheld(states, reflected_at, pushed_at)
 
 
 def test_withholding_reaches_an_edge_exactly() -> None:

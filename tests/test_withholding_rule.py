@@ -36,3 +36,17 @@ def test_only_a_pending_order_that_holds_web_stock_is_withheld_before_posting() 
     assert withholds(order(PostState.PENDING, WebOrderStatus.CANCELLED), None) is False
     assert withholds(order(PostState.NOT_POSTABLE, WebOrderStatus.OPEN), None) is False
     assert withholds(order(PostState.NOT_POSTABLE, WebOrderStatus.CANCELLED), None) is False
+
+
+def test_in_api_mode_a_posted_order_is_reflected_in_the_erps_later_push() -> None:
+    """The ERP's pushed quantity is the back-office figure (api mode): a push at or after
+    the post shows the order, whatever the last read of the primary back office; a push
+    before it does not. A pending order is withheld whatever the push."""
+    posted = order(PostState.POSTED, WebOrderStatus.OPEN, posted_at=T0)
+    stale_read = T0 - timedelta(hours=1)
+    assert withheld([posted], stale_read, {"A": T0}) == {}
+    assert withheld([posted], stale_read, {"A": T0 + timedelta(seconds=1)}) == {}
+    assert withheld([posted], stale_read, {"A": T0 - timedelta(seconds=1)}) == {"A": 2}
+    assert withheld([posted], stale_read, {"B": T0 + timedelta(seconds=1)}) == {"A": 2}
+    pending = order(PostState.PENDING, WebOrderStatus.OPEN)
+    assert withheld([pending], stale_read, {"A": T0 + timedelta(seconds=1)}) == {"A": 2}

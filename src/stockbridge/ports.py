@@ -112,9 +112,15 @@ class CatalogRepository(Protocol):
         location. Streams: memory stays flat in the catalog's size."""
         ...
 
-    def withheld(self, store_id: int, reflected_at: datetime | None) -> dict[str, int]:
+    def withheld(
+        self,
+        store_id: int,
+        reflected_at: datetime | None,
+        store_source: InventorySource | None = None,
+    ) -> dict[str, int]:
         """Quantity per SKU the store's web orders withhold: exactly
-        ``domain.withholding.withheld`` over the store's orders."""
+        ``domain.withholding.withheld`` over the store's orders (with ``store_source``,
+        ``pushed_at`` is the back-office modification time of its api-mode SKUs)."""
         ...
 
     def count_stock_rows(self, store_id: int) -> int:

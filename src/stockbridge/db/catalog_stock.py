@@ -45,11 +45,19 @@ class StockToWeb:
 
     session: Session
 
-    def withheld(self, store_id: int, reflected_at: datetime | None) -> dict[str, int]:
+    def withheld(
+        self,
+        store_id: int,
+        reflected_at: datetime | None,
+        store_source: InventorySource | None = None,
+    ) -> dict[str, int]:
         """Quantity per SKU the store's web orders withhold: ``domain.withholding.withheld``
         in SQL (a property test holds the two equal). Postable orders pending; uncertain
         orders, and orders posted after the last complete read of back-office stock began,
-        whatever their web status.
+        whatever their web status. With ``store_source``, a posted order's line of a SKU
+        whose figure the ERP pushes (api mode, the product's own or the store's) is
+        reflected once that figure is as new as the posting (``pushed_at``: the
+        variant's ``back_office_modified_at``).
         """
         not_reflected: ColumnElement[bool] = or_(
             and_(
@@ -59,10 +67,22 @@ class StockToWeb:
             Order.post_state == PostState.UNCERTAIN.value,
         )
         posted = Order.post_state == PostState.POSTED.value
-        if reflected_at is None:
-            not_reflected = or_(not_reflected, posted)
-        else:
-            not_reflected = or_(not_reflected, and_(posted, Order.posted_at > reflected_at))
+        if reflected_at is not None:
+            posted = and_(posted, Order.posted_at > reflected_at)
+        if store_source is not None:
+            pushed_since = (
+                select(Variant.id)
+                .where(
+                    Variant.store_id == store_id,
+                    Variant.sku == OrderLineRow.sku,
+                    func.coalesce(Variant.inventory_source, store_source.value)
+                    == InventorySource.API.value,
+                    Variant.back_office_modified_at >= Order.posted_at,
+                )
+                .exists()
+            )
+            posted = and_(posted, ~pushed_since)
+        not_reflected = or_(not_reflected, posted)
         rows = self.session.execute(
             select(OrderLineRow.sku, func.sum(OrderLineRow.quantity))
             .join(Order, Order.id == OrderLineRow.order_id)

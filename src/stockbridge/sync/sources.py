@@ -74,7 +74,14 @@ def withheld_for_web(
     def mark(connection_id: int) -> datetime | None:
         return uow.stores.cursor(connection_id, STOCK_READ_MARK)
 
-    primary = uow.catalog.withheld(store_id, mark(primary_id))
+    store = uow.stores.settings(store_id)
+    # In api mode the ERP's push is the back-office figure: a posted order is reflected in
+    # the SKUs it pushed since, whenever the primary was last read.
+    primary = uow.catalog.withheld(
+        store_id,
+        mark(primary_id),
+        None if store is None else store.inventory_source,
+    )
     if not sources.suppliers:
         return primary
     by_source: dict[int | None, dict[str, int]] = {None: primary}
