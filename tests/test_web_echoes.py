@@ -149,6 +149,34 @@ def test_a_sync_all_is_followed_by_no_run_and_a_later_change_by_one(
     assert latest["inventory-out"]["written"] == 0
 
 
+def test_a_drift_repair_is_followed_by_no_run(
+    sqlite_harness: Harness, bc_store: SandboxStore, tmp_path: Path, stack: ExitStack
+) -> None:
+    """A repair is the hub's own write too: its webhooks are echoes, not news."""
+    skus = {f"SKU{n:02}": n + 1 for n in range(5)}
+    bc_store.seed(
+        [{"name": s, "sku": s, "tracking": "product", "inventory_level": 0} for s in skus]
+    )
+    shop = open_shop(sqlite_harness, bc_store, tmp_path, InventorySource.BACK_OFFICE)
+    stack.callback(shop.stop)
+    qbo = start_qbo(stack)
+    connect_qbo(shop, qbo, **skus)
+    shop.ok("sync", "all", "--store", STORE)
+    wait_for(lambda: outcomes(shop).get("echo") == len(skus), what="the echoes")
+    shop.quiet()
+    # QuickBooks changes; the hub reads it (no push yet): the web now differs from its target.
+    qbo.change("SKU03", qty=40)
+    shop.ok("sync", "inventory-in", "--store", STORE)
+    shop.ok("drift", "--store", STORE, "--repair")  # runs the repair now (Run N: ...)
+    shop.quiet()
+    wait_for(lambda: shop.web()["SKU03"] == 40, what="the repair to land")
+    wait_for(lambda: outcomes(shop).get("echo") == len(skus) + 1, what="the repair's echo")
+    shop.quiet()
+    triggers = [run["trigger"] for run in runs(shop)]
+    assert Trigger.WEBHOOK.value not in triggers, triggers  # the repair's webhook was an echo
+    assert outcomes(shop) == {"echo": len(skus) + 1}
+
+
 def test_a_burst_of_events_gives_one_run(
     sqlite_harness: Harness, bc_store: SandboxStore, tmp_path: Path, stack: ExitStack
 ) -> None:

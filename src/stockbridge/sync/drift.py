@@ -18,13 +18,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from stockbridge.domain.batching import batched
 from stockbridge.domain.drift import DRIFT_KINDS, WEB_DIFFERS, WEB_ONLY, DriftEntry, classify
-from stockbridge.domain.model import DEFAULT_LOCATION, ItemError, StockUpdate
+from stockbridge.domain.inventory import PlannedPush, StockRow
+from stockbridge.domain.model import DEFAULT_LOCATION, StockUpdate
 from stockbridge.domain.ownership import hub_pushes
 from stockbridge.sync.context import StepContext, StepOutcome
 from stockbridge.sync.inventory_out import stock_rows
 from stockbridge.sync.sources import withheld_for_web
+from stockbridge.sync.stock_push import push_planned
 
 __all__ = ["MAX_ENTRIES", "DriftReport", "iter_drift", "measure_drift", "repair_drift"]
 
@@ -95,6 +96,12 @@ def measure_drift(ctx: StepContext) -> DriftReport:
     return report
 
 
+def _advancing(ctx: StepContext, planned: Iterator[PlannedPush]) -> Iterator[PlannedPush]:
+    for push in planned:
+        yield push
+        ctx.tracker.advance(1)
+
+
 def repair_drift(ctx: StepContext) -> StepOutcome:
     """Push exactly the rows whose web stock differs from their target (a repair run's
     inventory-out); records what was sent and the measurement."""
@@ -106,21 +113,27 @@ def repair_drift(ctx: StepContext) -> StepOutcome:
         for e in iter_drift(ctx)
         if e.kind == WEB_DIFFERS and e.should is not None and e.stock_id is not None
     )
-    pushed = failed = 0
-    for batch in batched(fixes, web.max_inventory_batch):
-        updates = [StockUpdate(e.sku, e.should or 0, e.location, e.partner_ref) for e in batch]
-        result = web.push_inventory(updates)  # retried by the connector's transport
-        refused = {error.key for error in result.errors}
-        sent = [(e.stock_id or 0, e.should or 0) for e in batch if e.sku not in refused]
-        with ctx.uow() as uow:
-            uow.catalog.record_sent(connection_id, sent)
-            uow.commit()
-        pushed += len(sent)
-        failed += len(batch) - len(sent)
-        ctx.tracker.advance(len(batch))
-        if result.errors:
-            ctx.tracker.item_failed([ItemError(e.key, e.message, e.code) for e in result.errors])
-        ctx.tracker.checkpoint()
+    # Through the one push path, so the write's webhooks are expected (echoes, not news).
+    # The change expected is from what the web shows now (just read) to the target.
+    planned = (
+        PlannedPush(
+            StockRow(
+                e.stock_id or 0,
+                e.sku,
+                e.location,
+                ctx.store.inventory_source,
+                False,
+                None,
+                None,
+                last_sent=e.web,
+                partner_ref=e.partner_ref,
+            ),
+            0,
+            StockUpdate(e.sku, e.should or 0, e.location, e.partner_ref),
+        )
+        for e in fixes
+    )
+    pushed, failed = push_planned(ctx, web, connection_id, _advancing(ctx, planned))
     with ctx.uow() as uow:
         uow.catalog.record_drift(ctx.store.id, REPAIR_SOURCE, pushed + failed)
         uow.commit()
