@@ -41,6 +41,7 @@ __all__ = [
     "REFUND_PREFIX",
     "credit_memo_memo",
     "find_credit_memos",
+    "found_credit_memos",
     "parse_credit_memo_query",
     "parse_reversals",
     "reverse",
