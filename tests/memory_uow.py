@@ -126,6 +126,9 @@ class MemoryStores:
         connection = self.s.connections.get(connection_id)
         return None if connection is None else connection.kind
 
+    def take_setting(self, connection_id: int, key: str) -> Any:
+        return None  # the memory store keeps no connection settings
+
     def set_health(self, connection_id: int, health: str, last_error: str | None) -> None:
         connection = self.s.connections.get(connection_id)
         if connection is not None:

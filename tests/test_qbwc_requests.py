@@ -14,7 +14,7 @@ from lxml import etree
 
 from stockbridge.connectors.qbwc.connector import QbwcSetup
 from stockbridge.connectors.qbwc.sandbox import DesktopCompany, PosCompany
-from stockbridge.connectors.qbwc.sandbox.operations import ModelError, validate_document
+from stockbridge.connectors.qbwc.sandbox.operations import ModelError, model, validate_document
 from stockbridge.domain.books import Reversal, ReversalKind, ReversalLine, ReversalRequest
 from stockbridge.domain.model import OrderLine, PostRequest, WebOrder, WebOrderStatus
 from stockbridge.domain.orders import idempotency_key
@@ -74,12 +74,32 @@ def _reversal() -> ReversalRequest:
     return ReversalRequest(order, reversal, "1-1700000000", 1, "sbr-1-120-1")
 
 
+def _refund() -> ReversalRequest:
+    """A refund of 1 x A (4.50) and 1.00 of an order-level amount spread on B, 2.00 of
+    shipping, 0.36 of tax, 0.50 kept back."""
+    order = ORDERS[1].order
+    lines = (ReversalLine("A", 1, Decimal("4.50")), ReversalLine("B", 0, Decimal("1.00")))
+    refund = Reversal(
+        "refund-7",
+        ReversalKind.REFUND,
+        lines,
+        Decimal("2"),
+        Decimal("0.36"),
+        Decimal("7.36"),
+        Decimal("0.50"),
+    )
+    return ReversalRequest(order, refund, "1-1700000000", 2, "sbr-1-120-2")
+
+
 def _documents(setup: QbwcSetup) -> list[str]:
     """One of each request the hub can send with this setup."""
     reversals = (
         [setup.return_request([_reversal()], REFS), setup.find_returns_request([_reversal()])]
         if setup.pos
-        else [setup.void_request(["1-1700000000", "2-1700000001"])]
+        else [
+            setup.reverse_request([_reversal(), _refund()], REFS),
+            setup.find_returns_request([_refund()]),
+        ]
     )
     return [
         *reversals,
@@ -100,8 +120,12 @@ def _parse(document: str) -> etree._Element:
 @pytest.mark.parametrize("setup", SETUPS, ids=lambda s: f"{s.flavour}-{s.sku_field}")
 def test_every_request_the_hub_sends_fits_the_operation_model(setup: QbwcSetup) -> None:
     flavour = "qbposxml" if setup.pos else "qbxml"
+    sent: set[str] = set()
     for document in _documents(setup):
-        assert validate_document(flavour, _parse(document)), document
+        requests = validate_document(flavour, _parse(document))
+        assert requests, document
+        sent |= {str(rq.tag) for rq in requests}
+    assert sent == set(model()[flavour]["requests"])  # every modelled request is sent here
 
 
 @pytest.mark.parametrize(
@@ -116,6 +140,8 @@ def test_every_request_the_hub_sends_fits_the_operation_model(setup: QbwcSetup) 
         ("qbposxml", "QBPOSXMLMsgsRq/SalesReceiptQueryRq/CommentsFilter/MatchStringCriterion"),
         ("qbxml", "QBXMLMsgsRq/SalesReceiptAddRq/SalesReceiptAdd/SalesReceiptLineAdd"),
         ("qbxml", "QBXMLMsgsRq/SalesReceiptAddRq/SalesReceiptAdd/SalesReceiptLineAdd/ItemRef/*"),
+        ("qbxml", "QBXMLMsgsRq/CreditMemoAddRq/CreditMemoAdd/CustomerRef"),
+        ("qbxml", "QBXMLMsgsRq/CreditMemoAddRq/CreditMemoAdd/CreditMemoLineAdd/ItemRef/*"),
     ],
 )
 def test_a_request_missing_a_required_element_fails_the_model(flavour: str, path: str) -> None:

@@ -59,6 +59,10 @@ class StoreRepository(Protocol):
         """The connector kind of a connection ("bigcommerce", "qbo", ...); None if gone."""
         ...
 
+    def take_setting(self, connection_id: int, key: str) -> Any:
+        """Remove one setting of the connection and return it (None when absent)."""
+        ...
+
     def set_health(self, connection_id: int, health: str, last_error: str | None) -> None:
         """Record a connection's health ("connected", "needs_reconnect") and why."""
         ...

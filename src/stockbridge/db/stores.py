@@ -152,6 +152,15 @@ class StoreRepository:
         connection = self.session.get(Connection, connection_id)
         return None if connection is None else connection.kind
 
+    def take_setting(self, connection_id: int, key: str) -> Any:
+        connection = self.session.get(Connection, connection_id)
+        if connection is None or key not in (connection.settings or {}):
+            return None
+        settings = dict(connection.settings or {})
+        value = settings.pop(key)
+        connection.settings = settings
+        return value
+
     def set_health(self, connection_id: int, health: str, last_error: str | None) -> None:
         connection = self.session.get(Connection, connection_id)
         if connection is not None:

@@ -16,7 +16,7 @@ from stockbridge.domain.model import PostRequest, WebOrder, WebOrderStatus
 from stockbridge.domain.orders import idempotency_key
 from stockbridge.domain.sources import SourceMap, Supplier
 from stockbridge.services.qbwc_reversals import apply_reversal_answer
-from stockbridge.sync.inventory_in import ITEMS_STREAM
+from stockbridge.sync.inventory_in import ITEMS_STREAM, PULLED_READ
 from stockbridge.sync.sources import STOCK_READ_MARK, apply_report
 
 __all__ = ["MAX_NOTED", "OFFSET_SETTING", "apply_answer", "company_offset", "learn_offset"]
@@ -47,7 +47,7 @@ def apply_answer(
     """Apply the answer to ``exchange``; returns whether the item read just finished."""
     store_id, connection_id = row.store_id, row.connection_id
     web_ids = list((exchange.covers or {}).get("orders", []))
-    if exchange.kind in ("void", "return", "find_rev"):
+    if exchange.kind in ("void", "reverse", "return", "find_rev"):
         apply_reversal_answer(uow, row, setup, exchange, answer, state)
         return False
     if exchange.kind == "refs":
@@ -79,7 +79,7 @@ def apply_answer(
         learn_offset(uow, connection_id, page.utc_offset)
     store = uow.stores.settings(store_id)
     assert store is not None
-    conflicts, _changed = apply_report(
+    conflicts, changed = apply_report(
         uow,
         store_id,
         _sources(uow, store_id),
@@ -95,6 +95,7 @@ def apply_answer(
         newest = page.newest.isoformat()
     state["newest"] = newest
     state["read"] = int(state.get("read", 0)) + len(page.items)
+    state["changed"] = int(state.get("changed", 0)) + changed
     state["remaining"] = page.remaining
     if page.remaining > 0 and page.iterator_id is not None:
         state["iterator"] = page.iterator_id
@@ -103,9 +104,25 @@ def apply_answer(
         uow.stores.advance_cursor(connection_id, ITEMS_STREAM, datetime.fromisoformat(newest))
     started = datetime.fromisoformat(str(state["items_started"]))
     uow.stores.advance_cursor(connection_id, STOCK_READ_MARK, started)
+    _leave_counts(uow, connection_id, int(state["read"]), int(state["changed"]))
     state["phase"] = "done"
     state.pop("iterator", None)
     return True
+
+
+def _leave_counts(uow: UnitOfWork, connection_id: int, read: int, changed: int) -> None:
+    """What the session's item read read and changed, for the run it queues to report
+    (added to counts an earlier session left that no run has reported yet)."""
+    connection = uow.session.get(Connection, connection_id)
+    if connection is None:
+        return
+    settings = dict(connection.settings or {})
+    earlier = settings.get(PULLED_READ) or {}
+    settings[PULLED_READ] = {
+        "read": int(earlier.get("read", 0)) + read,
+        "changed": int(earlier.get("changed", 0)) + changed,
+    }
+    connection.settings = settings
 
 
 #: The connection setting that keeps the company's UTC offset, learned from its answers.

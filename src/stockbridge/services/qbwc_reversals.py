@@ -4,13 +4,16 @@ once, through the Web Connector session.
 
 Desktop: a cancellation voids the sales receipt (TxnVoidRq). A void is idempotent (a
 voided receipt stays voided), so a void whose answer was lost is sent again. A refund
-of part of an order is refused with a message (book it by hand: qbXML's credit memo and
-refund are not modelled here yet).
+becomes a credit memo (CreditMemoAddRq) for exactly its lines, shipping, discount and
+tax, our key in its Memo: marked uncertain in the hand-over transaction, and an
+uncertain one is looked up (CreditMemoQueryRq, the key matched exactly) before it is
+ever sent again. The money paid back is left to the merchant (docs/facts-qbwc.md).
 
 Point of Sale: a return receipt (SalesReceiptType Return) for what was given back, our
 key in its Comments: marked uncertain in the hand-over transaction, and an uncertain
-one is looked up by that key (exactly) before it is ever sent again. A refund of money
-without items returned is refused with a message.
+one is looked up by that key (exactly) before it is ever sent again. Money paid back on
+no returned item is folded into the return's prices and discount (``qbposxml``); a
+refund of money without any item returned is refused with a message.
 """
 
 from __future__ import annotations
@@ -25,11 +28,6 @@ from stockbridge.domain.books import ReversalKind, ReversalRequest, reversal_ide
 from stockbridge.domain.orders import PendingReversal
 
 __all__ = ["apply_reversal_answer", "next_reversals"]
-
-DESKTOP_REFUND = (
-    "a refund after posting is not booked on QuickBooks Desktop by Stockbridge: book a "
-    "credit memo and refund by hand"
-)
 
 
 def _requests(
@@ -69,20 +67,21 @@ def next_reversals(
         if not batch:
             return None
         requests = _requests(uow, store_id, list(batch))
-        if setup.pos:
-            to_check = [p.row_id for p in batch if p.uncertain and str(p.row_id) not in cleared]
-            if to_check:
-                exchange("find_rev", {"reversals": to_check})
-                return setup.find_returns_request([requests[r] for r in to_check])
+        to_check = [
+            p.row_id
+            for p in batch
+            if p.uncertain
+            and str(p.row_id) not in cleared
+            and (setup.pos or p.reversal.kind is ReversalKind.REFUND)  # a void is re-sent
+        ]
+        if to_check:
+            exchange("find_rev", {"reversals": to_check})
+            return setup.find_returns_request([requests[r] for r in to_check])
         state["rev_after"] = batch[-1].row_id
         sendable: list[int] = []
         for pending in batch:
             request = requests[pending.row_id]
-            if setup.pos:
-                why = setup.unreturnable(request, refs)
-            else:
-                voiding = pending.reversal.kind is ReversalKind.VOID
-                why = None if voiding else DESKTOP_REFUND
+            why = setup.unreversible(request, refs)
             if why is not None:
                 uow.orders.mark_reversal_refused(pending.row_id, why)
             else:
@@ -93,8 +92,8 @@ def next_reversals(
         if setup.pos:
             exchange("return", {"reversals": sendable})
             return setup.return_request([requests[r] for r in sendable], refs)
-        exchange("void", {"reversals": sendable})
-        return setup.void_request([requests[r].document_ref for r in sendable])
+        exchange("reverse", {"reversals": sendable})
+        return setup.reverse_request([requests[r] for r in sendable], refs)
 
 
 def apply_reversal_answer(
@@ -105,11 +104,12 @@ def apply_reversal_answer(
     answer: str,
     state: dict[str, Any],
 ) -> None:
-    """Apply QuickBooks' answer to a void, a return or the look-up of returns."""
+    """Apply QuickBooks' answer to Desktop's voids and credit memos, POS's returns, or
+    the look-up of either."""
     row_ids = [int(r) for r in (exchange.covers or {}).get("reversals", [])]
     by_row = {r: reversal_idempotency_key(row.store_id, *_order_and_seq(uow, r)) for r in row_ids}
-    if exchange.kind == "void":
-        outcomes = setup.read_voids(answer, len(row_ids))
+    if exchange.kind in ("void", "reverse"):
+        outcomes = setup.read_reversals(answer, len(row_ids))
         done: dict[int, str] = {}
         for index, result in outcomes.items():
             if isinstance(result, str):
@@ -130,7 +130,8 @@ def apply_reversal_answer(
                 uow.orders.mark_reversal_refused(row_id, returned.message)
         uow.orders.mark_reversals_done(done)
         return
-    # find_rev: the uncertain returns POS holds are done; the rest may be sent.
+    # find_rev: the uncertain returns (credit memos) QuickBooks holds are done; the rest
+    # may be sent.
     batch = uow.orders.next_reversals(
         row.store_id, row.connection_id, min(row_ids) - 1, len(row_ids) + 50
     )

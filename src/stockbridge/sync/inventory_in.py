@@ -31,6 +31,7 @@ __all__ = [
     "CATALOG_READ_MARK",
     "CATALOG_STREAM",
     "ITEMS_STREAM",
+    "PULLED_READ",
     "STOCK_READ_MARK",
     "inventory_in",
 ]
@@ -41,6 +42,9 @@ CATALOG_STREAM = "catalog"
 #: only once there was one: before it, a SKU without a web reference proves nothing).
 CATALOG_READ_MARK = "catalog_read"
 SNAPSHOT_PAGE = 1000
+#: The connection setting where a back office that calls the hub (the Web Connector's
+#: sessions) leaves what its item reads read and changed, for the next run to report.
+PULLED_READ = "items_read_by_session"
 #: The drift measurement this step records (``ports.CatalogRepository.record_drift``).
 DRIFT_SOURCE = "inventory-in"
 #: The item error code of a supplier whose read failed as a whole.
@@ -59,6 +63,8 @@ def inventory_in(ctx: StepContext) -> StepOutcome:
     waiting = _waiting_for(primary)
     if waiting is not None:
         primary = None  # it calls the hub; its next session reads it
+        if primary_id is not None:
+            done += _pulled(ctx, primary_id)
     if primary is not None and primary_id is not None:
         try:
             done, failed = _read_source(ctx, primary, primary_id, None)
@@ -83,6 +89,18 @@ def inventory_in(ctx: StepContext) -> StepOutcome:
             done += read_assigned(ctx)
     status = "partial" if failed else "succeeded"
     return StepOutcome(status, done=done, failed=failed, message=waiting)
+
+
+def _pulled(ctx: StepContext, connection_id: int) -> int:
+    """What the back office's own sessions read (counted as this step's reads) and
+    changed since the last run reported it (taken once); returns the changed count."""
+    with ctx.uow() as uow:
+        counts = uow.stores.take_setting(connection_id, PULLED_READ)
+        uow.commit()
+    if not isinstance(counts, dict):
+        return 0
+    ctx.tracker.advance(int(counts.get("read", 0)))
+    return int(counts.get("changed", 0))
 
 
 def _waiting_for(back_office: BackOffice | None) -> str | None:

@@ -25,9 +25,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from stockbridge.connectors.errors import TransientPartnerError
-from stockbridge.connectors.qbwc import qbposxml, qbxml
+from stockbridge.connectors.qbwc import qbposxml, qbxml, qbxml_reversals
 from stockbridge.connectors.qbwc.qbxml import InventoryPage
-from stockbridge.domain.books import ReversalRequest
+from stockbridge.domain.books import ReversalKind, ReversalRequest
 from stockbridge.domain.model import BackOfficeItem, ItemError, Page, PostOutcome, PostRequest
 
 __all__ = ["FLAVOURS", "SKU_FIELDS", "WAITING", "QbwcBackOffice", "QbwcSetup"]
@@ -77,6 +77,7 @@ class QbwcSetup:
             str(settings.get("shipping_item") or defaults.shipping)[:159],
             str(settings.get("discount_item") or defaults.discount)[:159],
             str(settings.get("sales_tax_item") or defaults.sales_tax)[:159],
+            str(settings.get("refund_customer") or defaults.customer)[:209],
         )
         user = str(settings.get("user_name") or "")
         return cls(flavour, sku_field, batch, page, user, charges)
@@ -176,16 +177,27 @@ class QbwcSetup:
                     break
         return posted
 
-    # -- reversals of posted orders (Desktop: voids; POS: return receipts) -------------
+    # -- reversals of posted orders (Desktop: voids and credit memos; POS: returns) -----
 
-    def void_request(self, txn_ids: Sequence[str]) -> str:
-        return qbxml.void_receipts(txn_ids)
+    def reverse_request(self, requests: Sequence[ReversalRequest], refs: Mapping[str, str]) -> str:
+        """Desktop: a void or a credit memo per reversal."""
+        return qbxml_reversals.reverse(
+            requests, sku_field=self.sku_field, refs=dict(refs), charges=self.charges
+        )
 
-    def read_voids(self, answer: str, count: int) -> dict[int, str | ItemError]:
-        return qbxml.parse_voids(answer, count)
+    def read_reversals(self, answer: str, count: int) -> dict[int, str | ItemError]:
+        return qbxml_reversals.parse_reversals(answer, count)
 
-    def unreturnable(self, request: ReversalRequest, refs: Mapping[str, str]) -> str | None:
-        return qbposxml.returnable(request, dict(refs))
+    def unreversible(self, request: ReversalRequest, refs: Mapping[str, str]) -> str | None:
+        """Why a reversal cannot be sent (None: it can)."""
+        if self.pos:
+            return qbposxml.returnable(request, dict(refs))
+        if not self.by_list_id or request.reversal.kind is ReversalKind.VOID:
+            return None
+        missing = sorted({li.sku for li in request.reversal.lines if li.sku not in refs})
+        if missing:
+            return f"no QuickBooks item has the manufacturer part number {', '.join(missing)}"
+        return None
 
     def return_request(self, requests: Sequence[ReversalRequest], refs: Mapping[str, str]) -> str:
         return qbposxml.add_returns(requests, refs=dict(refs))
@@ -195,12 +207,18 @@ class QbwcSetup:
         return qbposxml.parse_receipt_adds(answer, keys)
 
     def find_returns_request(self, requests: Sequence[ReversalRequest]) -> str:
+        """The look-up of uncertain reversals: POS return receipts, Desktop credit memos."""
+        if not self.pos:
+            return qbxml_reversals.find_credit_memos(requests)
         return qbposxml.find_receipts([_keyed(r) for r in requests])
 
     def read_found_returns(
         self, answer: str, requests: Sequence[ReversalRequest]
     ) -> dict[str, str]:
-        """reversal key -> TxnID of the return receipts that are ours (our key, exactly)."""
+        """reversal key -> TxnID of the return receipts (POS) or credit memos (Desktop)
+        that are ours (our key, exactly)."""
+        if not self.pos:
+            return qbxml_reversals.found_credit_memos(answer, requests)
         return self.read_found(answer, [_keyed(r) for r in requests])
 
 

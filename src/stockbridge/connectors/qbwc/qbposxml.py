@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_CEILING, Decimal, InvalidOperation
 
 from lxml import etree
 
@@ -45,6 +45,7 @@ QBPOSXML_VERSION = "3.0"
 PARTNER = "quickbooks-pos"
 #: setting -> the ItemInventoryRet element that carries the SKU
 SKU_FIELDS = {"alu": "ALU", "item_number": "ItemNumber", "upc": "UPC"}
+CENT = Decimal("0.01")
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
 
@@ -98,7 +99,8 @@ RETURN_PREFIX = "Stockbridge return for order"
 
 def add_returns(requests: Sequence[ReversalRequest], *, refs: dict[str, str]) -> str:
     """A return receipt (SalesReceiptType Return) per reversal of a posted order: the
-    quantities given back at the price they were sold at, its discount and shipping;
+    quantities given back at the price they were sold at, its discount (less what it
+    pays back on no returned item, ``money_only``) and shipping;
     POS puts the items back on hand and computes the tax as on the sale. Comments carry
     our key, as on sales receipts, so a lost answer is looked up, never re-sent."""
     root, msgs = _document()
@@ -107,30 +109,67 @@ def add_returns(requests: Sequence[ReversalRequest], *, refs: dict[str, str]) ->
         rq = etree.SubElement(msgs, "SalesReceiptAddRq", requestID=str(index))
         add = etree.SubElement(rq, "SalesReceiptAdd")
         _text(add, "Comments", f"{RETURN_PREFIX} {request.order.number} ({request.key})")
-        if reversal.discount:
-            _text(add, "Discount", f"{reversal.discount:.2f}")
+        prices, discount = return_prices(request)
+        if discount:
+            _text(add, "Discount", f"{discount:.2f}")
         _text(add, "SalesReceiptType", "Return")
         _text(add, "TxnDate", datetime.now(UTC).date().isoformat())
         if reversal.shipping:
             shipping = etree.SubElement(add, "ShippingInformation")
             _text(shipping, "Shipping", f"{reversal.shipping:.2f}")
-        for line in reversal.lines:
+        for sku, quantity, price in prices:
             item = etree.SubElement(add, "SalesReceiptItemAdd")
-            _text(item, "ListID", refs[line.sku])
-            _text(item, "Price", f"{line.amount / line.quantity:.2f}")
-            _text(item, "Qty", str(line.quantity))
+            _text(item, "ListID", refs[sku])
+            _text(item, "Price", f"{price:.2f}")
+            _text(item, "Qty", str(quantity))
     return _serialise(root)
+
+
+def money_only(request: ReversalRequest) -> Decimal:
+    """What a refund pays back on no returned item (an order-level amount spread over
+    the lines, a line's partial amount without a quantity)."""
+    return sum((li.amount for li in request.reversal.lines if li.quantity <= 0), Decimal(0))
+
+
+def return_prices(request: ReversalRequest) -> tuple[list[tuple[str, int, Decimal]], Decimal]:
+    """The returned lines (SKU, quantity, unit price) and the discount of a return
+    receipt that comes to exactly what the refund pays back for items. Money paid back
+    on no returned item (``money_only``) is taken from the discount kept back; beyond
+    that it raises the returned lines' prices (in proportion to their amounts, each
+    unit price rounded up to the cent) and the discount takes back the rounding."""
+    reversal = request.reversal
+    returned = [li for li in reversal.lines if li.quantity > 0]
+    extra = money_only(request)
+    if extra <= reversal.discount:
+        prices = [(li.sku, li.quantity, li.amount / li.quantity) for li in returned]
+        return prices, reversal.discount - extra
+    worth = sum((li.amount for li in returned), Decimal(0))
+    cents = int(((extra - reversal.discount) / CENT).to_integral_value())
+    shares = [int(cents * li.amount / worth) if worth else 0 for li in returned]
+    shares[-1] += cents - sum(shares)
+    prices = [
+        (
+            li.sku,
+            li.quantity,
+            ((li.amount + share * CENT) / li.quantity).quantize(CENT, ROUND_CEILING),
+        )
+        for li, share in zip(returned, shares, strict=True)
+    ]
+    items = sum((unit * quantity for _s, quantity, unit in prices), Decimal(0))
+    target = worth + extra - reversal.discount
+    return prices, items - target
 
 
 def returnable(request: ReversalRequest, refs: dict[str, str]) -> str | None:
     """Why a reversal cannot be a POS return receipt (None: it can)."""
-    lines = request.reversal.lines
-    if not lines or any(line.quantity <= 0 for line in lines):
+    returned = [line for line in request.reversal.lines if line.quantity > 0]
+    if not returned:
         return (
-            "a refund of money without items returned is not booked in Point of Sale by "
-            "Stockbridge: book it by hand"
+            f"refund of order {request.order.number}: money paid back without any item "
+            "returned; a Point of Sale return receipt needs returned items and Stockbridge "
+            "books no other kind of refund there: record the payout in Point of Sale by hand"
         )
-    missing = [line.sku for line in lines if line.sku not in refs]
+    missing = [line.sku for line in returned if line.sku not in refs]
     if missing:
         return f"no Point of Sale item for {', '.join(missing)}"
     return None

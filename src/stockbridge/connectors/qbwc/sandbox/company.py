@@ -9,7 +9,8 @@ sales receipt (its items back on hand), ItemInventoryQueryRq (iterators: Start /
 Continue, MaxReturned, ActiveStatus, From/ToModifiedDate, IncludeRetElement),
 SalesReceiptAddRq (lines by ItemRef FullName or ListID; stock goes down; other-charge,
 discount and sales-tax items add their Amount) and SalesReceiptQueryRq (by RefNumber,
-IncludeRetElement). Written from the reference, not from the hub's client.
+IncludeRetElement), CreditMemoAddRq and CreditMemoQueryRq (``credit_memos``). Written
+from the reference, not from the hub's client.
 """
 
 from __future__ import annotations
@@ -23,6 +24,11 @@ from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 
+from stockbridge.connectors.qbwc.sandbox.credit_memos import (
+    CreditMemo,
+    add_credit_memo,
+    query_credit_memos,
+)
 from stockbridge.connectors.qbwc.sandbox.operations import ModelError, validate_document
 
 __all__ = ["DesktopCompany", "ParseFailure"]
@@ -84,6 +90,9 @@ class DesktopCompany:
         self._lock = threading.Lock()
         self.items: dict[str, Item] = {}
         self.receipts: list[Receipt] = []
+        self.credit_memos: list[CreditMemo] = []
+        #: The company's customers (a credit memo must name one).
+        self.customers: set[str] = {"Web Customer"}
         self._iterators: dict[str, list[Item]] = {}
         self._clock = datetime.now(UTC).replace(microsecond=0)
         #: Faults for the next SalesReceiptAdd of these RefNumbers: statusCode, message.
@@ -143,6 +152,9 @@ class DesktopCompany:
                 counts[receipt.ref_number] = counts.get(receipt.ref_number, 0) + 1
             return counts
 
+    def item_named(self, name: str) -> Item | None:
+        return self._by_name(name)
+
     def _by_name(self, name: str) -> Item | None:
         return next((i for i in self.items.values() if i.name == name), None)
 
@@ -189,9 +201,10 @@ class DesktopCompany:
         line names its item."""
         if rq.get("iterator") == "Continue" and not rq.get("iteratorID"):
             raise ParseFailure("iterator Continue needs an iteratorID")
-        for ref in rq.iterfind("SalesReceiptAdd/SalesReceiptLineAdd/ItemRef"):
-            if [c.tag for c in ref] not in (["ListID"], ["FullName"]):
-                raise ParseFailure("SalesReceiptLineAdd/ItemRef needs ListID or FullName")
+        for path in ("SalesReceiptAdd/SalesReceiptLineAdd", "CreditMemoAdd/CreditMemoLineAdd"):
+            for ref in rq.iterfind(f"{path}/ItemRef"):
+                if [c.tag for c in ref] not in (["ListID"], ["FullName"]):
+                    raise ParseFailure(f"{path}/ItemRef needs ListID or FullName")
 
     def _one(self, rq: etree._Element) -> etree._Element:
         rs = etree.Element(str(rq.tag)[:-2] + "Rs")
@@ -203,6 +216,10 @@ class DesktopCompany:
             self._add(rq[0], rs)
         elif rq.tag == "TxnVoidRq":
             self._void(rq, rs)
+        elif rq.tag == "CreditMemoAddRq":
+            add_credit_memo(self, rq[0], rs)
+        elif rq.tag == "CreditMemoQueryRq":
+            query_credit_memos(self, rq, rs)
         else:
             self._query_receipts(rq, rs)
         return rs
