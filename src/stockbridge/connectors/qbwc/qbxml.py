@@ -324,10 +324,15 @@ class ReceiptFound:
 
 
 def parse_receipt_query(answer: str) -> list[ReceiptFound]:
-    msgs = _parse(answer)
-    rs = msgs.find("SalesReceiptQueryRs")
+    return parse_found(answer, "SalesReceiptQueryRs", "SalesReceiptRet")
+
+
+def parse_found(answer: str, rs_tag: str, ret_tag: str) -> list[ReceiptFound]:
+    """The transactions a query (``rs_tag``) found, each a ``ret_tag``; status 1 (no
+    match) is none found, any other error status raises."""
+    rs = _parse(answer).find(rs_tag)
     if rs is None:
-        raise PartnerResponseError("no SalesReceiptQueryRs", partner=PARTNER, code="malformed")
+        raise PartnerResponseError(f"no {rs_tag}", partner=PARTNER, code="malformed")
     status = _status(rs)
     if status.code == "1":  # no match: not an error
         return []
@@ -339,7 +344,7 @@ def parse_receipt_query(answer: str) -> list[ReceiptFound]:
         ReceiptFound(
             ret.findtext("TxnID") or "", ret.findtext("RefNumber") or "", ret.findtext("Memo") or ""
         )
-        for ret in rs.iterfind("SalesReceiptRet")
+        for ret in rs.iterfind(ret_tag)
     ]
 
 

@@ -31,6 +31,7 @@ from stockbridge.connectors.qbwc.qbxml import (
     _status,
     _text,
     carries_key,
+    parse_found,
     ref_number,
     status_message,
 )
@@ -162,22 +163,7 @@ def find_credit_memos(requests: Sequence[ReversalRequest]) -> str:
 
 
 def parse_credit_memo_query(answer: str) -> list[ReceiptFound]:
-    rs = _parse(answer).find("CreditMemoQueryRs")
-    if rs is None:
-        raise PartnerResponseError("no CreditMemoQueryRs", partner=PARTNER, code="malformed")
-    status = _status(rs)
-    if status.code == "1":  # no match: not an error
-        return []
-    if status.error:
-        raise PartnerResponseError(
-            status_message(status.code, status.message), partner=PARTNER, code=status.code
-        )
-    return [
-        ReceiptFound(
-            ret.findtext("TxnID") or "", ret.findtext("RefNumber") or "", ret.findtext("Memo") or ""
-        )
-        for ret in rs.iterfind("CreditMemoRet")
-    ]
+    return parse_found(answer, "CreditMemoQueryRs", "CreditMemoRet")
 
 
 def found_credit_memos(answer: str, requests: Sequence[ReversalRequest]) -> dict[str, str]:

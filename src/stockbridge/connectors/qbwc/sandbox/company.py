@@ -24,6 +24,8 @@ from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 
+from stockbridge.connectors.qbwc.sandbox.answers import answer_found
+from stockbridge.connectors.qbwc.sandbox.answers import set_status as _status
 from stockbridge.connectors.qbwc.sandbox.credit_memos import (
     CreditMemo,
     add_credit_memo,
@@ -380,18 +382,7 @@ class DesktopCompany:
             return _status(rs, code, "Error", message)
         refs = {e.text or "" for e in rq.findall("RefNumber")}
         found = [r for r in self.receipts if not refs or r.ref_number in refs]
-        if not found:
-            return _status(
-                rs, "1", "Info", "A query request did not find a matching object in QuickBooks"
-            )
-        _status(rs, "0", "Info", "Status OK")
-        for receipt in found:
-            ret = etree.SubElement(rs, "SalesReceiptRet")
-            etree.SubElement(ret, "TxnID").text = receipt.txn_id
-            etree.SubElement(ret, "RefNumber").text = receipt.ref_number
-            if receipt.memo:
-                etree.SubElement(ret, "Memo").text = receipt.memo
-        return None
+        return answer_found(rs, found, "SalesReceiptRet")
 
 
 def _before(root: etree._Element) -> list[object]:
@@ -401,9 +392,3 @@ def _before(root: etree._Element) -> list[object]:
         nodes.append(node)
         node = node.getprevious()
     return nodes
-
-
-def _status(rs: etree._Element, code: str, severity: str, message: str) -> None:
-    rs.set("statusCode", code)
-    rs.set("statusSeverity", severity)
-    rs.set("statusMessage", message)

@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING
 
 from lxml import etree
 
+from stockbridge.connectors.qbwc.sandbox.answers import answer_found
+from stockbridge.connectors.qbwc.sandbox.answers import set_status as _status
+
 if TYPE_CHECKING:
     from stockbridge.connectors.qbwc.sandbox.company import DesktopCompany
 
@@ -36,12 +39,6 @@ class CreditMemo:
         return sum((a for _n, _q, a in self.lines), Decimal(0)) + sum(
             self.charges.values(), Decimal(0)
         )
-
-
-def _status(rs: etree._Element, code: str, severity: str, message: str) -> None:
-    rs.set("statusCode", code)
-    rs.set("statusSeverity", severity)
-    rs.set("statusMessage", message)
 
 
 def add_credit_memo(company: DesktopCompany, add: etree._Element, rs: etree._Element) -> None:
@@ -101,15 +98,4 @@ def add_credit_memo(company: DesktopCompany, add: etree._Element, rs: etree._Ele
 def query_credit_memos(company: DesktopCompany, rq: etree._Element, rs: etree._Element) -> None:
     refs = {e.text or "" for e in rq.findall("RefNumber")}
     found = [m for m in company.credit_memos if not refs or m.ref_number in refs]
-    if not found:
-        return _status(
-            rs, "1", "Info", "A query request did not find a matching object in QuickBooks"
-        )
-    _status(rs, "0", "Info", "Status OK")
-    for memo in found:
-        ret = etree.SubElement(rs, "CreditMemoRet")
-        etree.SubElement(ret, "TxnID").text = memo.txn_id
-        etree.SubElement(ret, "RefNumber").text = memo.ref_number
-        if memo.memo:
-            etree.SubElement(ret, "Memo").text = memo.memo
-    return None
+    answer_found(rs, found, "CreditMemoRet")

@@ -22,7 +22,8 @@ from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 
-from stockbridge.connectors.qbwc.sandbox.company import ParseFailure, _status
+from stockbridge.connectors.qbwc.sandbox.answers import set_status as _status
+from stockbridge.connectors.qbwc.sandbox.company import ParseFailure
 from stockbridge.connectors.qbwc.sandbox.operations import ModelError, validate_document
 
 __all__ = ["PosCompany"]
